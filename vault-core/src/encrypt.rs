@@ -1,0 +1,144 @@
+//! The streaming encryptor.
+//!
+//! Specification: `client-apis/encrypt.md` (framed content, version 2).
+//!
+//! Fed plaintext in pieces of any size, it writes the header, then one regular frame
+//! per `frame length` bytes, and on [`Encryptor::finish`] the final frame. It holds
+//! back the last full frame until it knows whether more plaintext follows, so a
+//! plaintext that is an exact multiple of the frame length ends with a *full* final
+//! frame rather than an empty one (both are valid; every official SDK reads both).
+//! Memory: one frame of plaintext.
+
+use rand_core::CryptoRngCore;
+
+use crate::aead::Aead;
+use crate::error::{Error, Limit};
+use crate::frame::{self, FINAL_FRAME_MARKER};
+use crate::header;
+use crate::kdf;
+use crate::keyring::EncryptionMaterials;
+use crate::suite::MESSAGE_ID_LEN;
+
+/// Encrypts one message, incrementally.
+pub struct Encryptor {
+    aead: Aead,
+    message_id: [u8; MESSAGE_ID_LEN],
+    frame_length: usize,
+    next_sequence: u32,
+    /// Not yet written header bytes (taken by the first call that writes).
+    header: Option<Vec<u8>>,
+    /// Plaintext waiting to become a frame: never more than one frame length.
+    pending: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl Encryptor {
+    /// Starts a message under `materials`, with a random message id from `rng`.
+    pub fn new<R: CryptoRngCore + ?Sized>(
+        materials: &EncryptionMaterials,
+        frame_length: u32,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        let mut message_id = [0u8; MESSAGE_ID_LEN];
+        rng.fill_bytes(&mut message_id);
+        let frame_key = kdf::frame_key(&materials.data_key, &message_id);
+        let aead = Aead::new(frame_key.expose());
+        let header = header::write(
+            &message_id,
+            &materials.context,
+            &materials.edks,
+            frame_length,
+            &materials.data_key,
+            &aead,
+        )?;
+        let frame_length = frame_length as usize;
+        Ok(Self {
+            aead,
+            message_id,
+            frame_length,
+            next_sequence: 1,
+            header: Some(header),
+            pending: Vec::with_capacity(frame_length),
+            scratch: Vec::with_capacity(96),
+        })
+    }
+
+    /// The message id of the message being written.
+    pub fn message_id(&self) -> &[u8; MESSAGE_ID_LEN] {
+        &self.message_id
+    }
+
+    /// Encrypts `plaintext`, appending whatever output is ready (the header on the
+    /// first call, then every frame that is known not to be the last) to `out`.
+    pub fn update(&mut self, mut plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        self.write_header(out);
+        // A frame is written only once a byte beyond it exists, so the last full
+        // frame can still become the final one.
+        while self.pending.len() + plaintext.len() > self.frame_length {
+            if self.pending.is_empty() {
+                let (frame, rest) = plaintext.split_at(self.frame_length);
+                self.seal_regular(frame, out)?;
+                plaintext = rest;
+            } else {
+                let take = self.frame_length - self.pending.len();
+                self.pending.extend_from_slice(&plaintext[..take]);
+                plaintext = &plaintext[take..];
+                let frame = core::mem::take(&mut self.pending);
+                self.seal_regular(&frame, out)?;
+                self.pending = frame;
+                self.pending.clear();
+            }
+        }
+        self.pending.extend_from_slice(plaintext);
+        Ok(())
+    }
+
+    /// Writes the final frame. Consumes the encryptor: a message has one end.
+    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.write_header(out);
+        frame::seal(
+            &self.aead,
+            &self.message_id,
+            &mut self.scratch,
+            self.next_sequence,
+            &self.pending,
+            true,
+            out,
+        );
+        Ok(())
+    }
+
+    fn write_header(&mut self, out: &mut Vec<u8>) {
+        if let Some(header) = self.header.take() {
+            out.extend_from_slice(&header);
+        }
+    }
+
+    fn seal_regular(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        // The next frame needs a sequence number too, and a regular frame may not
+        // carry the final-frame marker.
+        if self.next_sequence >= FINAL_FRAME_MARKER {
+            return Err(Error::LimitExceeded(Limit::FrameCount));
+        }
+        frame::seal(
+            &self.aead,
+            &self.message_id,
+            &mut self.scratch,
+            self.next_sequence,
+            plaintext,
+            false,
+            out,
+        );
+        self.next_sequence += 1;
+        Ok(())
+    }
+}
+
+impl core::fmt::Debug for Encryptor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Encryptor")
+            .field("frame_length", &self.frame_length)
+            .field("next_sequence", &self.next_sequence)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,32 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod aead;
+pub mod context;
+mod decrypt;
+pub mod edk;
+mod encrypt;
+mod error;
+pub mod frame;
+pub mod header;
+mod kdf;
+pub mod keyring;
+mod keys;
+mod oneshot;
+mod policy;
+pub mod random_access;
+pub mod suite;
+mod wire;
+
+pub use context::EncryptionContext;
+pub use decrypt::Decryptor;
+pub use edk::EncryptedDataKey;
+pub use encrypt::Encryptor;
+pub use error::{ContextProblem, Error, Limit, Result, Section, Unsupported};
+pub use header::{HeaderParse, ParsedHeader, VerifiedHeader};
+pub use keyring::{EncryptionMaterials, Keyring, RawAesKeyring};
+pub use keys::{DataKey, FrameKey};
+pub use oneshot::{decrypt, encrypt};
+pub use policy::{DecryptPolicy, MAX_ENCRYPTED_DATA_KEYS, MAX_FRAME_LENGTH};
+pub use random_access::{BodyLayout, FrameSpan, RangeDecryptor};

@@ -1,0 +1,96 @@
+//! Command-line interface. Every command prints only its result on stdout and
+//! diagnostics on stderr, so scripts can use it.
+
+mod crypt;
+mod progress;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use vault_core::EncryptionContext;
+
+/// Vault: client-side encryption for a family's most private recordings.
+#[derive(Debug, Parser)]
+#[command(name = "vault", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Encrypt a file into an AWS Encryption SDK message (suite 0x0478) under a raw AES key.
+    Encrypt(EncryptArgs),
+    /// Decrypt an AWS Encryption SDK message (suite 0x0478) with a raw AES key.
+    Decrypt(DecryptArgs),
+}
+
+/// The raw AES wrapping key, named as the official SDKs' raw AES keyrings name it.
+#[derive(Debug, Args)]
+struct KeyArgs {
+    /// File holding the 32-byte wrapping key as 64 hex characters.
+    #[arg(long)]
+    key_file: PathBuf,
+    /// Key namespace (the SDKs' provider id).
+    #[arg(long)]
+    key_namespace: String,
+    /// Key name.
+    #[arg(long)]
+    key_name: String,
+}
+
+#[derive(Debug, Args)]
+struct IoArgs {
+    /// Input file [default: standard input].
+    #[arg(short, long)]
+    input: Option<PathBuf>,
+    /// Output file, written atomically [default: standard output].
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct EncryptArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Encryption context pair to bind to the message (repeatable).
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    context: Vec<(String, String)>,
+    /// Plaintext bytes per frame (1 to 16 MiB).
+    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=i64::from(vault_core::MAX_FRAME_LENGTH)))]
+    frame_length: u32,
+    #[command(flatten)]
+    io: IoArgs,
+}
+
+#[derive(Debug, Args)]
+struct DecryptArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Encryption context pair the message must carry with this value (repeatable).
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    context: Vec<(String, String)>,
+    #[command(flatten)]
+    io: IoArgs,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!(
+            "expected KEY=VALUE with a non-empty key, got {s:?}"
+        )),
+    }
+}
+
+fn context(pairs: Vec<(String, String)>) -> EncryptionContext {
+    pairs.into_iter().collect()
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Encrypt(args) => crypt::encrypt(args),
+        Command::Decrypt(args) => crypt::decrypt(args),
+    }
+}
