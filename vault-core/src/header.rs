@@ -29,6 +29,7 @@ use crate::context::{EncryptionContext, PUBLIC_KEY_KEY};
 use crate::edk::EncryptedDataKey;
 use crate::error::{ContextProblem, Error, Limit, Section, Unsupported};
 use crate::kdf;
+use crate::keyring::{Keyring, unwrap_any};
 use crate::keys::{DataKey, FrameKey};
 use crate::policy::{DecryptPolicy, MAX_FRAME_LENGTH};
 use crate::suite::{
@@ -189,6 +190,11 @@ impl ParsedHeader {
             frame_key,
             aead,
         })
+    }
+    /// Unwraps the data key with the first of `keyrings` that can, then [`ParsedHeader::verify`]s.
+    pub fn verify_with(self, keyrings: &[&dyn Keyring]) -> Result<VerifiedHeader, Error> {
+        let data_key = unwrap_any(keyrings, &self.edks, &self.keyring_context())?;
+        self.verify(&data_key)
     }
 }
 

@@ -1,0 +1,115 @@
+//! Seeking: any plaintext range decrypts from exactly the frames that hold it.
+
+mod common;
+
+use std::ops::Range;
+
+use common::*;
+use proptest::prelude::*;
+use vault_core::{BodyLayout, DecryptPolicy, Error, HeaderParse, ParsedHeader, RangeDecryptor, VerifiedHeader};
+
+fn verified_header(msg: &[u8]) -> VerifiedHeader {
+    match ParsedHeader::parse(msg, &DecryptPolicy::default()).unwrap() {
+        HeaderParse::Complete(h) => h.verify_with(&[&keyring()]).unwrap(),
+        HeaderParse::NeedMore(_) => panic!("incomplete header"),
+    }
+}
+
+/// Reads `range` by fetching only the span's bytes, fed in `piece`-sized pieces.
+fn read_range(msg: &[u8], header: &VerifiedHeader, range: Range<u64>, piece: usize) -> Result<Vec<u8>, Error> {
+    let layout = BodyLayout::new(header, msg.len() as u64)?;
+    let span = layout.locate(range)?;
+    let bytes = &msg[span.ciphertext.start as usize..span.ciphertext.end as usize];
+    let mut rd = RangeDecryptor::new(header, &layout, span);
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(piece.max(1)) {
+        rd.update(chunk, &mut out)?;
+    }
+    rd.finish()?;
+    Ok(out)
+}
+
+#[test]
+fn every_range_of_a_small_message() {
+    for len in [1usize, 15, 16, 17, 48, 53] {
+        let pt = pattern(len);
+        let msg = encrypt(&pt, 16);
+        let header = verified_header(&msg);
+        let layout = BodyLayout::new(&header, msg.len() as u64).unwrap();
+        assert_eq!(layout.plaintext_len(), len as u64);
+        for start in 0..len {
+            for end in start + 1..=len {
+                let got = read_range(&msg, &header, start as u64..end as u64, 7).unwrap();
+                assert_eq!(got, pt[start..end], "len {len} range {start}..{end}");
+            }
+        }
+    }
+}
+
+#[test]
+fn span_touches_only_the_needed_frames() {
+    let msg = encrypt(&pattern(10 * 1024), 1024);
+    let header = verified_header(&msg);
+    let layout = BodyLayout::new(&header, msg.len() as u64).unwrap();
+    let span = layout.locate(5000..5001).unwrap();
+    assert_eq!((span.first_sequence, span.last_sequence), (5, 5));
+    assert_eq!(span.ciphertext.end - span.ciphertext.start, 1024 + 32);
+    let last = layout.locate(10 * 1024 - 1..10 * 1024).unwrap();
+    assert_eq!(last.last_sequence, 10);
+    assert_eq!(last.ciphertext.end, msg.len() as u64);
+}
+
+#[test]
+fn out_of_bounds_ranges_are_misuse() {
+    let msg = encrypt(&pattern(100), 16);
+    let header = verified_header(&msg);
+    let layout = BodyLayout::new(&header, msg.len() as u64).unwrap();
+    assert!(matches!(layout.locate(50..50), Err(Error::Misuse(_))));
+    assert!(matches!(layout.locate(99..101), Err(Error::Misuse(_))));
+}
+
+#[test]
+fn a_lying_length_never_yields_wrong_plaintext() {
+    let pt = pattern(16 * 6);
+    let msg = encrypt(&pt, 16);
+    let header = verified_header(&msg);
+    // The object cut after its fifth frame but stored as if complete at that length.
+    let cut = &msg[..header.header_len() + 5 * 48];
+    let layout = BodyLayout::new(&header, cut.len() as u64).unwrap();
+    let range = 0..layout.plaintext_len();
+    assert!(read_range(cut, &header, range, 1000).is_err());
+    // Reading a range whose frames are intact still works.
+    assert_eq!(read_range(cut, &header, 0..32, 1000).unwrap(), pt[..32]);
+    // A length that cannot be a frame layout at all.
+    assert!(BodyLayout::new(&header, header.header_len() as u64 + 39).is_err());
+}
+
+#[test]
+fn tampered_frame_in_range_fails() {
+    let pt = pattern(64);
+    let mut msg = encrypt(&pt, 16);
+    let header = verified_header(&msg);
+    let at = header.header_len() + 48 + 20;
+    msg[at] ^= 1;
+    assert!(matches!(
+        read_range(&msg, &header, 16..32, 64),
+        Err(Error::AuthenticationFailed(vault_core::Section::Frame(2)))
+    ));
+    assert_eq!(read_range(&msg, &header, 0..16, 64).unwrap(), pt[..16]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_ranges(len in 1usize..5000, frame in 1u32..700, a in any::<u64>(), b in any::<u64>(), piece in 1usize..900) {
+        let pt = pattern(len);
+        let msg = encrypt(&pt, frame);
+        let header = verified_header(&msg);
+        let (mut s, mut e) = (a % len as u64, b % len as u64);
+        if s > e { std::mem::swap(&mut s, &mut e); }
+        e += 1;
+        let got = read_range(&msg, &header, s..e, piece).unwrap();
+        prop_assert_eq!(&got[..], &pt[s as usize..e as usize]);
+    }
+}
