@@ -53,8 +53,9 @@ pub(super) fn decrypt(args: DecryptArgs) -> anyhow::Result<()> {
         &args.key.key_namespace,
         &args.key.key_name,
     )?;
-    let mut decryptor = Decryptor::new(DecryptPolicy::requiring(context(args.context)));
+    let policy = DecryptPolicy::requiring(context(args.context));
     with_io(&args.io, "decrypting", |input, output, bar| {
+        let mut decryptor = Decryptor::new(policy);
         let mut chunk = vec![0u8; CHUNK];
         let mut out = Vec::with_capacity(CHUNK + CHUNK / 16);
         loop {
@@ -64,18 +65,18 @@ pub(super) fn decrypt(args: DecryptArgs) -> anyhow::Result<()> {
             }
             let mut offered = &chunk[..n];
             while !offered.is_empty() {
-                let used = decryptor.update(offered, &mut out)?;
-                offered = &offered[used..];
+                let step = decryptor.update(offered, &mut out);
+                // Only verified frames are ever in `out`, even when a later one failed.
+                output.write_all(&out).context("cannot write output")?;
+                out.clear();
+                offered = &offered[step?..];
                 if decryptor.header().is_some() {
                     decryptor.unlock_with(&[&keyring])?;
                 }
-                // Only verified frames are ever in `out`.
-                output.write_all(&out).context("cannot write output")?;
-                out.clear();
             }
             bar.inc(n as u64);
         }
-        std::mem::replace(&mut decryptor, Decryptor::new(DecryptPolicy::default())).finish()?;
+        decryptor.finish()?;
         Ok(())
     })
 }
@@ -115,8 +116,12 @@ fn with_io(
         None => {
             let stdout = io::stdout().lock();
             let mut writer = BufWriter::with_capacity(CHUNK, stdout);
-            body(&mut input, &mut writer, &bar)?;
-            writer.flush().context("cannot write to standard output")?;
+            // Everything in the buffer is verified plaintext: deliver it even when a
+            // later frame fails, so a reader of a stream gets every good frame.
+            let result = body(&mut input, &mut writer, &bar);
+            let flushed = writer.flush().context("cannot write to standard output");
+            result?;
+            flushed?;
         }
     }
     bar.finish_and_clear();
