@@ -61,7 +61,8 @@ fn stderr_line(out: &Output) -> String {
 fn round_trip_through_pipes_and_files() {
     let env = Env::new();
     let plain: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    let enc = env.vault(&["encrypt", "--frame-length", "4096", "--context", "vault:tenant=fam-1"], &env.key(), Some(&plain));
+    let enc =
+        env.vault(&["encrypt", "--frame-length", "4096", "--context", "vault:tenant=fam-1"], &env.key(), Some(&plain));
     assert!(enc.status.success(), "{}", String::from_utf8_lossy(&enc.stderr));
     assert!(enc.stderr.is_empty(), "nothing but the result: {:?}", String::from_utf8_lossy(&enc.stderr));
     let msg = enc.stdout;
@@ -70,7 +71,15 @@ fn round_trip_through_pipes_and_files() {
     std::fs::write(env.path("msg"), &msg).expect("write");
     let out_path = env.path("plain.out");
     let dec = env.vault(
-        &["decrypt", "--context", "vault:tenant=fam-1", "-i", env.path("msg").to_str().unwrap(), "-o", out_path.to_str().unwrap()],
+        &[
+            "decrypt",
+            "--context",
+            "vault:tenant=fam-1",
+            "-i",
+            env.path("msg").to_str().unwrap(),
+            "-o",
+            out_path.to_str().unwrap(),
+        ],
         &env.key(),
         None,
     );
@@ -88,7 +97,11 @@ fn failed_decrypt_to_file_leaves_nothing() {
     msg[last] ^= 1;
     std::fs::write(env.path("bad"), &msg).expect("write");
     let out_path = env.path("never");
-    let dec = env.vault(&["decrypt", "-i", env.path("bad").to_str().unwrap(), "-o", out_path.to_str().unwrap()], &env.key(), None);
+    let dec = env.vault(
+        &["decrypt", "-i", env.path("bad").to_str().unwrap(), "-o", out_path.to_str().unwrap()],
+        &env.key(),
+        None,
+    );
     assert_eq!(dec.status.code(), Some(1));
     assert!(stderr_line(&dec).contains("failed authentication"));
     assert!(!out_path.exists(), "no output file after a failed decryption");

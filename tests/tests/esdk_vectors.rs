@@ -10,8 +10,8 @@ use base64::Engine;
 use common::{pieces, shared_dir};
 use serde::Deserialize;
 use vault_core::{
-    BodyLayout, DecryptPolicy, Decryptor, EncryptionContext, Error, HeaderParse, Keyring, ParsedHeader,
-    RangeDecryptor, RawAesKeyring, Section, Unsupported,
+    BodyLayout, DecryptPolicy, Decryptor, EncryptionContext, Error, HeaderParse, Keyring, ParsedHeader, RangeDecryptor,
+    RawAesKeyring, Section, Unsupported,
 };
 
 #[derive(Deserialize)]

@@ -152,12 +152,7 @@ impl Run {
         sdk.run("encrypt", &self.manifest("encrypt.json", &cases));
         for c in &cases {
             let plain = c.output.with_extension("vault-plain");
-            let mut extra = vec![
-                "-i".into(),
-                c.output.display().to_string(),
-                "-o".into(),
-                plain.display().to_string(),
-            ];
+            let mut extra = vec!["-i".into(), c.output.display().to_string(), "-o".into(), plain.display().to_string()];
             if let Some((k, v)) = c.context.iter().next() {
                 extra.extend(["--context".into(), format!("{k}={v}")]);
             }

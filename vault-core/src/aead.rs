@@ -72,22 +72,14 @@ mod tests {
                         assert_eq!(again, t.ct.as_slice(), "case {}", t.tc_id);
                     }
                     TestResult::Invalid => {
-                        assert!(
-                            opened.is_err(),
-                            "case {} ({:?}) must fail",
-                            t.tc_id,
-                            t.flags
-                        );
+                        assert!(opened.is_err(), "case {} ({:?}) must fail", t.tc_id, t.flags);
                         let _ = TestFlag::ModifiedTag;
                     }
                 }
                 checked += 1;
             }
         }
-        assert!(
-            checked > 50,
-            "only {checked} Wycheproof cases matched the suite's shape"
-        );
+        assert!(checked > 50, "only {checked} Wycheproof cases matched the suite's shape");
     }
 
     #[test]

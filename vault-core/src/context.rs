@@ -66,10 +66,7 @@ impl EncryptionContext {
     /// impersonate fields the SDKs set themselves.
     pub fn check_caller_keys(&self) -> Result<(), Error> {
         match self.0.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
-            Some(key) => Err(Error::ContextMismatch {
-                key: key.clone(),
-                problem: ContextProblem::Reserved,
-            }),
+            Some(key) => Err(Error::ContextMismatch { key: key.clone(), problem: ContextProblem::Reserved }),
             None => Ok(()),
         }
     }
@@ -80,8 +77,7 @@ impl EncryptionContext {
         if self.0.is_empty() {
             return Ok(out);
         }
-        let count =
-            u16::try_from(self.0.len()).map_err(|_| Error::LimitExceeded(Limit::ContextSize))?;
+        let count = u16::try_from(self.0.len()).map_err(|_| Error::LimitExceeded(Limit::ContextSize))?;
         out.extend_from_slice(&count.to_be_bytes());
         for (k, v) in &self.0 {
             put_short_bytes(&mut out, k.as_bytes())?;
@@ -103,25 +99,18 @@ impl EncryptionContext {
         let mut r = Reader::new(bytes);
         let count = r.u16().map_err(section_error)?;
         if count == 0 {
-            return Err(Error::Malformed(
-                "encryption context with a length but no pairs",
-            ));
+            return Err(Error::Malformed("encryption context with a length but no pairs"));
         }
         for _ in 0..count {
             let key = utf8(r.short_bytes().map_err(section_error)?)?;
             let value = utf8(r.short_bytes().map_err(section_error)?)?;
             if ctx.contains_key(&key) {
-                return Err(Error::ContextMismatch {
-                    key,
-                    problem: ContextProblem::Duplicate,
-                });
+                return Err(Error::ContextMismatch { key, problem: ContextProblem::Duplicate });
             }
             ctx.insert(key, value);
         }
         if r.position() != bytes.len() {
-            return Err(Error::Malformed(
-                "encryption context length disagrees with its pairs",
-            ));
+            return Err(Error::Malformed("encryption context length disagrees with its pairs"));
         }
         Ok(Self(ctx))
     }
@@ -136,17 +125,12 @@ impl EncryptionContext {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EncryptionContext {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(
-            iter.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+        Self(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
     }
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, Error> {
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| Error::Malformed("encryption context is not UTF-8"))
+    String::from_utf8(bytes.to_vec()).map_err(|_| Error::Malformed("encryption context is not UTF-8"))
 }
 
 /// Inside a section whose length is already known, running short is malformation.
@@ -181,27 +165,12 @@ mod tests {
         let dup = [0, 2, 0, 1, b'a', 0, 0, 0, 1, b'a', 0, 0];
         assert!(matches!(
             EncryptionContext::parse(&dup),
-            Err(Error::ContextMismatch {
-                problem: ContextProblem::Duplicate,
-                ..
-            })
+            Err(Error::ContextMismatch { problem: ContextProblem::Duplicate, .. })
         ));
-        assert!(matches!(
-            EncryptionContext::parse(&[0, 1, 0, 5, b'a']),
-            Err(Error::Malformed(_))
-        ));
-        assert!(matches!(
-            EncryptionContext::parse(&[0, 0]),
-            Err(Error::Malformed(_))
-        ));
-        assert!(matches!(
-            EncryptionContext::parse(&[0, 1, 0, 1, 0xff, 0, 0]),
-            Err(Error::Malformed(_))
-        ));
-        assert!(matches!(
-            EncryptionContext::parse(&[0, 1, 0, 0, 0, 0, 9]),
-            Err(Error::Malformed(_))
-        ));
+        assert!(matches!(EncryptionContext::parse(&[0, 1, 0, 5, b'a']), Err(Error::Malformed(_))));
+        assert!(matches!(EncryptionContext::parse(&[0, 0]), Err(Error::Malformed(_))));
+        assert!(matches!(EncryptionContext::parse(&[0, 1, 0, 1, 0xff, 0, 0]), Err(Error::Malformed(_))));
+        assert!(matches!(EncryptionContext::parse(&[0, 1, 0, 0, 0, 0, 9]), Err(Error::Malformed(_))));
     }
 
     #[test]
@@ -209,19 +178,13 @@ mod tests {
         let ctx: EncryptionContext = [("aws-crypto-public-key", "x")].into_iter().collect();
         assert!(matches!(
             ctx.check_caller_keys(),
-            Err(Error::ContextMismatch {
-                problem: ContextProblem::Reserved,
-                ..
-            })
+            Err(Error::ContextMismatch { problem: ContextProblem::Reserved, .. })
         ));
     }
 
     #[test]
     fn oversized_context_refused() {
         let ctx: EncryptionContext = [("k", "v".repeat(65_530))].into_iter().collect();
-        assert_eq!(
-            ctx.serialize(),
-            Err(Error::LimitExceeded(Limit::ContextSize))
-        );
+        assert_eq!(ctx.serialize(), Err(Error::LimitExceeded(Limit::ContextSize)));
     }
 }

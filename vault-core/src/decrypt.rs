@@ -36,22 +36,14 @@ pub struct Decryptor {
 enum State {
     Header,
     Locked(Box<ParsedHeader>),
-    Body {
-        header: Box<VerifiedHeader>,
-        frames: FrameSequence,
-    },
+    Body { header: Box<VerifiedHeader>, frames: FrameSequence },
     Failed(Error),
 }
 
 impl Decryptor {
     /// A decryptor that will enforce `policy`.
     pub fn new(policy: DecryptPolicy) -> Self {
-        Self {
-            policy,
-            state: State::Header,
-            partial: Vec::new(),
-            scratch: Vec::with_capacity(96),
-        }
+        Self { policy, state: State::Header, partial: Vec::new(), scratch: Vec::with_capacity(96) }
     }
 
     /// Consumes ciphertext, appending verified plaintext to `out`, and returns how
@@ -95,10 +87,7 @@ impl Decryptor {
         };
         match parsed.verify(data_key) {
             Ok(header) => {
-                self.state = State::Body {
-                    header: Box::new(header),
-                    frames: FrameSequence::starting_at(1, None),
-                };
+                self.state = State::Body { header: Box::new(header), frames: FrameSequence::starting_at(1, None) };
                 Ok(())
             }
             Err(e) => {
@@ -147,19 +136,12 @@ impl Decryptor {
                 if input.is_empty() {
                     Ok(0)
                 } else {
-                    Err(Error::Misuse(
-                        "the header is complete: unlock before offering frames",
-                    ))
+                    Err(Error::Misuse("the header is complete: unlock before offering frames"))
                 }
             }
-            State::Body { header, frames } => read_frames(
-                header,
-                frames,
-                &mut self.partial,
-                &mut self.scratch,
-                input,
-                out,
-            ),
+            State::Body { header, frames } => {
+                read_frames(header, frames, &mut self.partial, &mut self.scratch, input, out)
+            }
         }
     }
 
@@ -185,8 +167,7 @@ impl Decryptor {
                     if take == 0 {
                         return Ok(consumed);
                     }
-                    self.partial
-                        .extend_from_slice(&input[consumed..consumed + take]);
+                    self.partial.extend_from_slice(&input[consumed..consumed + take]);
                     consumed += take;
                 }
             }

@@ -36,11 +36,7 @@ impl EncryptedDataKey {
             .map_err(|_| Error::Malformed("encrypted data key provider id is not UTF-8"))?;
         let provider_info = r.short_bytes()?.to_vec();
         let ciphertext = r.short_bytes()?.to_vec();
-        Ok(Self {
-            provider_id,
-            provider_info,
-            ciphertext,
-        })
+        Ok(Self { provider_id, provider_info, ciphertext })
     }
 }
 

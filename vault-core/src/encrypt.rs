@@ -43,14 +43,8 @@ impl Encryptor {
         rng.fill_bytes(&mut message_id);
         let frame_key = kdf::frame_key(&materials.data_key, &message_id);
         let aead = Aead::new(frame_key.expose());
-        let header = header::write(
-            &message_id,
-            &materials.context,
-            &materials.edks,
-            frame_length,
-            &materials.data_key,
-            &aead,
-        )?;
+        let header =
+            header::write(&message_id, &materials.context, &materials.edks, frame_length, &materials.data_key, &aead)?;
         let frame_length = frame_length as usize;
         Ok(Self {
             aead,
@@ -96,15 +90,7 @@ impl Encryptor {
     /// Writes the final frame. Consumes the encryptor: a message has one end.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), Error> {
         self.write_header(out);
-        frame::seal(
-            &self.aead,
-            &self.message_id,
-            &mut self.scratch,
-            self.next_sequence,
-            &self.pending,
-            true,
-            out,
-        );
+        frame::seal(&self.aead, &self.message_id, &mut self.scratch, self.next_sequence, &self.pending, true, out);
         Ok(())
     }
 
@@ -117,18 +103,10 @@ impl Encryptor {
     fn seal_regular(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         // The next frame needs a sequence number too, and a regular frame may not
         // carry the final-frame marker.
-        if self.next_sequence >= FINAL_FRAME_MARKER {
+        if self.next_sequence == FINAL_FRAME_MARKER {
             return Err(Error::LimitExceeded(Limit::FrameCount));
         }
-        frame::seal(
-            &self.aead,
-            &self.message_id,
-            &mut self.scratch,
-            self.next_sequence,
-            plaintext,
-            false,
-            out,
-        );
+        frame::seal(&self.aead, &self.message_id, &mut self.scratch, self.next_sequence, plaintext, false, out);
         self.next_sequence += 1;
         Ok(())
     }

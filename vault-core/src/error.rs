@@ -109,22 +109,17 @@ impl fmt::Display for Error {
         match self {
             Error::Malformed(what) => write!(f, "malformed message: {what}"),
             Error::Unsupported(u) => write!(f, "unsupported message: {u}"),
-            Error::Truncated => {
-                f.write_str("message is truncated: the input ended before the final frame")
-            }
+            Error::Truncated => f.write_str("message is truncated: the input ended before the final frame"),
             Error::TrailingData => f.write_str("unexpected bytes after the final frame"),
             Error::FrameOutOfOrder { expected, found } => write!(
                 f,
                 "frame out of order: expected sequence number {expected}, found {found} (frames reordered, duplicated or dropped)"
             ),
             Error::AuthenticationFailed(section) => match section {
-                Section::Header => f.write_str(
-                    "header authentication failed: the message was altered or the key is wrong",
-                ),
-                Section::Frame(seq) => write!(
-                    f,
-                    "frame {seq} failed authentication: the message was altered"
-                ),
+                Section::Header => {
+                    f.write_str("header authentication failed: the message was altered or the key is wrong")
+                }
+                Section::Frame(seq) => write!(f, "frame {seq} failed authentication: the message was altered"),
                 Section::DataKey => f.write_str("encrypted data key failed authentication"),
             },
             Error::CommitmentMismatch => {
@@ -139,9 +134,7 @@ impl fmt::Display for Error {
                 };
                 write!(f, "encryption context key {key:?} {problem}")
             }
-            Error::NoUsableDataKey => {
-                f.write_str("no keyring could decrypt any of the message's encrypted data keys")
-            }
+            Error::NoUsableDataKey => f.write_str("no keyring could decrypt any of the message's encrypted data keys"),
             Error::LimitExceeded(limit) => {
                 let what = match limit {
                     Limit::EncryptedDataKeys => "too many encrypted data keys",
@@ -163,14 +156,10 @@ impl fmt::Display for Unsupported {
             Unsupported::Version(v) => {
                 write!(f, "message format version {v} (only version 2 is read)")
             }
-            Unsupported::AlgorithmSuite(id) => write!(
-                f,
-                "algorithm suite 0x{id:04X} (only 0x0478, AES_256_GCM_HKDF_SHA512_COMMIT_KEY, is read)"
-            ),
-            Unsupported::ContentType(t) => write!(
-                f,
-                "content type 0x{t:02X} (only framed content, 0x02, is read)"
-            ),
+            Unsupported::AlgorithmSuite(id) => {
+                write!(f, "algorithm suite 0x{id:04X} (only 0x0478, AES_256_GCM_HKDF_SHA512_COMMIT_KEY, is read)")
+            }
+            Unsupported::ContentType(t) => write!(f, "content type 0x{t:02X} (only framed content, 0x02, is read)"),
         }
     }
 }

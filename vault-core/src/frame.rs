@@ -42,13 +42,7 @@ pub fn iv(sequence: u32) -> [u8; IV_LEN] {
 }
 
 /// Writes a frame's AAD into `aad` (cleared first), so hot loops reuse one buffer.
-pub fn aad(
-    aad: &mut Vec<u8>,
-    message_id: &[u8; MESSAGE_ID_LEN],
-    sequence: u32,
-    content_len: u64,
-    is_final: bool,
-) {
+pub fn aad(aad: &mut Vec<u8>, message_id: &[u8; MESSAGE_ID_LEN], sequence: u32, content_len: u64, is_final: bool) {
     aad.clear();
     aad.extend_from_slice(message_id);
     aad.extend_from_slice(if is_final { FINAL_LABEL } else { REGULAR_LABEL });
@@ -57,13 +51,7 @@ pub fn aad(
 }
 
 /// Writes the fields that precede a frame's ciphertext.
-pub fn write_prefix(
-    out: &mut Vec<u8>,
-    sequence: u32,
-    iv: &[u8; IV_LEN],
-    content_len: u32,
-    is_final: bool,
-) {
+pub fn write_prefix(out: &mut Vec<u8>, sequence: u32, iv: &[u8; IV_LEN], content_len: u32, is_final: bool) {
     if is_final {
         out.extend_from_slice(&FINAL_FRAME_MARKER.to_be_bytes());
     }
@@ -112,11 +100,7 @@ pub fn parse(input: &[u8], frame_length: u32) -> Result<FrameParse<'_>, Error> {
 fn read(input: &[u8], frame_length: u32) -> Result<FrameParts<'_>, ReadError> {
     let mut r = Reader::new(input);
     let first = r.u32()?;
-    let (sequence, is_final) = if first == FINAL_FRAME_MARKER {
-        (r.u32()?, true)
-    } else {
-        (first, false)
-    };
+    let (sequence, is_final) = if first == FINAL_FRAME_MARKER { (r.u32()?, true) } else { (first, false) };
     let iv = r.array()?;
     let content_len = if is_final { r.u32()? } else { frame_length };
     if content_len > frame_length {
@@ -130,14 +114,7 @@ fn read(input: &[u8], frame_length: u32) -> Result<FrameParts<'_>, ReadError> {
     }
     let ciphertext = r.take(content_len as usize)?;
     let tag = r.array()?;
-    Ok(FrameParts {
-        sequence,
-        is_final,
-        iv,
-        ciphertext,
-        tag,
-        len: r.position(),
-    })
+    Ok(FrameParts { sequence, is_final, iv, ciphertext, tag, len: r.position() })
 }
 
 /// Encrypts and appends one frame to `out`, copying the plaintext once.
@@ -172,11 +149,7 @@ pub(crate) struct FrameSequence {
 
 impl FrameSequence {
     pub(crate) fn starting_at(next: u32, final_at: Option<u32>) -> Self {
-        Self {
-            next,
-            final_at,
-            finished: false,
-        }
+        Self { next, final_at, finished: false }
     }
 
     /// Whether the final frame has been read.
@@ -198,34 +171,17 @@ impl FrameSequence {
             return Err(Error::TrailingData);
         }
         if parts.sequence != self.next {
-            return Err(Error::FrameOutOfOrder {
-                expected: self.next,
-                found: parts.sequence,
-            });
+            return Err(Error::FrameOutOfOrder { expected: self.next, found: parts.sequence });
         }
         if let Some(final_at) = self.final_at {
             if parts.is_final != (parts.sequence == final_at) {
-                return Err(Error::Malformed(
-                    "the message length disagrees with its frames",
-                ));
+                return Err(Error::Malformed("the message length disagrees with its frames"));
             }
         }
-        aad(
-            scratch,
-            message_id,
-            parts.sequence,
-            parts.ciphertext.len() as u64,
-            parts.is_final,
-        );
+        aad(scratch, message_id, parts.sequence, parts.ciphertext.len() as u64, parts.is_final);
         let start = out.len();
         out.extend_from_slice(parts.ciphertext);
-        if let Err(e) = aead.open(
-            &parts.iv,
-            scratch,
-            &mut out[start..],
-            &parts.tag,
-            Section::Frame(parts.sequence),
-        ) {
+        if let Err(e) = aead.open(&parts.iv, scratch, &mut out[start..], &parts.tag, Section::Frame(parts.sequence)) {
             out.truncate(start);
             return Err(e);
         }
@@ -234,10 +190,7 @@ impl FrameSequence {
         } else {
             // A regular frame can never carry the marker value, so the next frame
             // after 0xFFFFFFFE must be the final one with sequence 0xFFFFFFFF.
-            self.next = self
-                .next
-                .checked_add(1)
-                .ok_or(Error::LimitExceeded(Limit::FrameCount))?;
+            self.next = self.next.checked_add(1).ok_or(Error::LimitExceeded(Limit::FrameCount))?;
         }
         Ok(())
     }

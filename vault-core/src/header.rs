@@ -33,8 +33,7 @@ use crate::keyring::{Keyring, unwrap_any};
 use crate::keys::{DataKey, FrameKey};
 use crate::policy::{DecryptPolicy, MAX_FRAME_LENGTH};
 use crate::suite::{
-    COMMITMENT_LEN, CONTENT_TYPE_FRAMED, IV_LEN, MESSAGE_FORMAT_VERSION, MESSAGE_ID_LEN, SUITE_ID,
-    TAG_LEN,
+    COMMITMENT_LEN, CONTENT_TYPE_FRAMED, IV_LEN, MESSAGE_FORMAT_VERSION, MESSAGE_ID_LEN, SUITE_ID, TAG_LEN,
 };
 use crate::wire::{ReadError, Reader, put_short_bytes};
 
@@ -91,11 +90,7 @@ impl ParsedHeader {
         let stored_context = EncryptionContext::parse(r.short_bytes()?)?;
         if stored_context.get(PUBLIC_KEY_KEY).is_some() {
             // Signing suites store their verification key here; 0x0478 has none.
-            return Err(Error::ContextMismatch {
-                key: PUBLIC_KEY_KEY.into(),
-                problem: ContextProblem::Reserved,
-            }
-            .into());
+            return Err(Error::ContextMismatch { key: PUBLIC_KEY_KEY.into(), problem: ContextProblem::Reserved }.into());
         }
         let authenticate_only = check_context(&stored_context, policy)?;
 
@@ -200,23 +195,14 @@ impl ParsedHeader {
 
 /// Checks `policy`'s context requirements against the stored context and returns
 /// the pairs that must be appended to the header-auth AAD.
-fn check_context(
-    stored: &EncryptionContext,
-    policy: &DecryptPolicy,
-) -> Result<EncryptionContext, Error> {
+fn check_context(stored: &EncryptionContext, policy: &DecryptPolicy) -> Result<EncryptionContext, Error> {
     for (key, want) in policy.required.iter() {
         match stored.get(key) {
             None => {
-                return Err(Error::ContextMismatch {
-                    key: key.into(),
-                    problem: ContextProblem::Missing,
-                });
+                return Err(Error::ContextMismatch { key: key.into(), problem: ContextProblem::Missing });
             }
             Some(have) if have != want => {
-                return Err(Error::ContextMismatch {
-                    key: key.into(),
-                    problem: ContextProblem::WrongValue,
-                });
+                return Err(Error::ContextMismatch { key: key.into(), problem: ContextProblem::WrongValue });
             }
             Some(_) => {}
         }
@@ -228,10 +214,7 @@ fn check_context(
                 authenticate_only.insert(key, want);
             }
             Some(have) if have != want => {
-                return Err(Error::ContextMismatch {
-                    key: key.into(),
-                    problem: ContextProblem::WrongValue,
-                });
+                return Err(Error::ContextMismatch { key: key.into(), problem: ContextProblem::WrongValue });
             }
             Some(_) => {}
         }
@@ -296,17 +279,12 @@ pub(crate) fn write(
     aead: &Aead,
 ) -> Result<Vec<u8>, Error> {
     if frame_length == 0 || frame_length > MAX_FRAME_LENGTH {
-        return Err(Error::Misuse(
-            "frame length must be between 1 and MAX_FRAME_LENGTH",
-        ));
+        return Err(Error::Misuse("frame length must be between 1 and MAX_FRAME_LENGTH"));
     }
     if edks.is_empty() {
-        return Err(Error::Misuse(
-            "a message needs at least one encrypted data key",
-        ));
+        return Err(Error::Misuse("a message needs at least one encrypted data key"));
     }
-    let edk_count =
-        u16::try_from(edks.len()).map_err(|_| Error::LimitExceeded(Limit::EncryptedDataKeys))?;
+    let edk_count = u16::try_from(edks.len()).map_err(|_| Error::LimitExceeded(Limit::EncryptedDataKeys))?;
     let mut out = Vec::with_capacity(256);
     out.push(MESSAGE_FORMAT_VERSION);
     out.extend_from_slice(&SUITE_ID.to_be_bytes());
@@ -334,17 +312,8 @@ mod tests {
 
     #[test]
     fn refuses_other_versions_and_suites_early() {
-        assert_eq!(
-            parse(&[0x01]).unwrap_err(),
-            Error::Unsupported(Unsupported::Version(1))
-        );
-        assert_eq!(
-            parse(&[0x02, 0x05, 0x78]).unwrap_err(),
-            Error::Unsupported(Unsupported::AlgorithmSuite(0x0578))
-        );
-        assert!(matches!(
-            parse(&[0x02, 0x04]).unwrap(),
-            HeaderParse::NeedMore(3)
-        ));
+        assert_eq!(parse(&[0x01]).unwrap_err(), Error::Unsupported(Unsupported::Version(1)));
+        assert_eq!(parse(&[0x02, 0x05, 0x78]).unwrap_err(), Error::Unsupported(Unsupported::AlgorithmSuite(0x0578)));
+        assert!(matches!(parse(&[0x02, 0x04]).unwrap(), HeaderParse::NeedMore(3)));
     }
 }

@@ -35,10 +35,7 @@ pub(crate) fn frame_key(data_key: &DataKey, message_id: &[u8; MESSAGE_ID_LEN]) -
 }
 
 /// Computes the key commitment for a message.
-pub(crate) fn commitment(
-    data_key: &DataKey,
-    message_id: &[u8; MESSAGE_ID_LEN],
-) -> [u8; COMMITMENT_LEN] {
+pub(crate) fn commitment(data_key: &DataKey, message_id: &[u8; MESSAGE_ID_LEN]) -> [u8; COMMITMENT_LEN] {
     let mut out = [0u8; COMMITMENT_LEN];
     Hkdf::<Sha512>::new(Some(message_id), data_key.expose())
         .expand(COMMIT_LABEL, &mut out)
@@ -52,11 +49,7 @@ pub(crate) fn verify_commitment(
     message_id: &[u8; MESSAGE_ID_LEN],
     stored: &[u8; COMMITMENT_LEN],
 ) -> Result<(), Error> {
-    if bool::from(commitment(data_key, message_id).ct_eq(stored)) {
-        Ok(())
-    } else {
-        Err(Error::CommitmentMismatch)
-    }
+    if bool::from(commitment(data_key, message_id).ct_eq(stored)) { Ok(()) } else { Err(Error::CommitmentMismatch) }
 }
 
 #[cfg(test)]
@@ -134,9 +127,6 @@ mod tests {
         assert_ne!(&commitment(&dk, &id), frame_key(&dk, &id).expose());
         assert!(verify_commitment(&dk, &id, &commitment(&dk, &id)).is_ok());
         let other = DataKey::from_bytes([4; KEY_LEN]);
-        assert_eq!(
-            verify_commitment(&other, &id, &commitment(&dk, &id)),
-            Err(Error::CommitmentMismatch)
-        );
+        assert_eq!(verify_commitment(&other, &id, &commitment(&dk, &id)), Err(Error::CommitmentMismatch));
     }
 }

@@ -38,10 +38,7 @@ pub fn decrypt(
     }
     dec.unlock_with(keyrings)?;
     dec.update(&message[header_len..], &mut out)?;
-    let context = dec
-        .verified_header()
-        .map(|h| h.context().clone())
-        .unwrap_or_default();
+    let context = dec.verified_header().map(|h| h.context().clone()).unwrap_or_default();
     dec.finish()?;
     Ok((out, context))
 }

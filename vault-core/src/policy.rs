@@ -43,9 +43,6 @@ impl Default for DecryptPolicy {
 impl DecryptPolicy {
     /// A policy that requires these context pairs to be stored in the message.
     pub fn requiring(required: EncryptionContext) -> Self {
-        Self {
-            required,
-            ..Self::default()
-        }
+        Self { required, ..Self::default() }
     }
 }

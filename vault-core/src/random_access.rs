@@ -54,11 +54,7 @@ pub struct FrameSpan {
 impl BodyLayout {
     /// The layout of a message of `message_len` bytes whose header is `header`.
     pub fn new(header: &VerifiedHeader, message_len: u64) -> Result<Self, Error> {
-        Self::from_parts(
-            header.header_len() as u64,
-            header.frame_length(),
-            message_len,
-        )
+        Self::from_parts(header.header_len() as u64, header.frame_length(), message_len)
     }
 
     /// The layout from raw numbers (for callers that stored them).
@@ -68,23 +64,14 @@ impl BodyLayout {
         if frame_length == 0 {
             return Err(BAD);
         }
-        let body = message_len
-            .checked_sub(header_len)
-            .ok_or(Error::Truncated)?;
-        let after_final = body
-            .checked_sub(FINAL_FRAME_OVERHEAD)
-            .ok_or(Error::Truncated)?;
+        let body = message_len.checked_sub(header_len).ok_or(Error::Truncated)?;
+        let after_final = body.checked_sub(FINAL_FRAME_OVERHEAD).ok_or(Error::Truncated)?;
         let regular_frames = after_final / (frame_length + REGULAR_FRAME_OVERHEAD);
         let final_len = after_final - regular_frames * (frame_length + REGULAR_FRAME_OVERHEAD);
         if final_len > frame_length || regular_frames >= u64::from(u32::MAX) {
             return Err(BAD);
         }
-        Ok(Self {
-            header_len,
-            frame_length,
-            regular_frames,
-            final_len,
-        })
+        Ok(Self { header_len, frame_length, regular_frames, final_len })
     }
 
     /// The plaintext length of the whole message.
@@ -101,9 +88,7 @@ impl BodyLayout {
     /// within [`BodyLayout::plaintext_len`]).
     pub fn locate(&self, plaintext: Range<u64>) -> Result<FrameSpan, Error> {
         if plaintext.start >= plaintext.end || plaintext.end > self.plaintext_len() {
-            return Err(Error::Misuse(
-                "range must be non-empty and within the plaintext",
-            ));
+            return Err(Error::Misuse("range must be non-empty and within the plaintext"));
         }
         let first = self.frame_index(plaintext.start);
         let last = self.frame_index(plaintext.end - 1);
@@ -113,8 +98,7 @@ impl BodyLayout {
             first_sequence: sequence(first),
             last_sequence: sequence(last),
             ciphertext: first_start..last_start + last_len,
-            frames_plaintext: first * self.frame_length
-                ..(last * self.frame_length + self.plaintext_in(last)),
+            frames_plaintext: first * self.frame_length..(last * self.frame_length + self.plaintext_in(last)),
             plaintext,
         })
     }
@@ -125,11 +109,7 @@ impl BodyLayout {
     }
 
     fn plaintext_in(&self, index: u64) -> u64 {
-        if index == self.regular_frames {
-            self.final_len
-        } else {
-            self.frame_length
-        }
+        if index == self.regular_frames { self.final_len } else { self.frame_length }
     }
 
     /// Byte offset and length of the frame at zero-based `index`.
@@ -149,8 +129,7 @@ impl BodyLayout {
 }
 
 fn sequence(index: u64) -> u32 {
-    u32::try_from(index + 1)
-        .expect("frame count checked against u32::MAX in BodyLayout::from_parts")
+    u32::try_from(index + 1).expect("frame count checked against u32::MAX in BodyLayout::from_parts")
 }
 
 /// Decrypts the frames of one [`FrameSpan`], fed in pieces of any size, and emits
@@ -183,22 +162,15 @@ impl<'h> RangeDecryptor<'h> {
     /// each verified frame to `out`.
     pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         let start = out.len();
-        read_frames(
-            self.header,
-            &mut self.frames,
-            &mut self.partial,
-            &mut self.scratch,
-            input,
-            out,
-        )?;
-        let decrypted = (out.len() - start) as u64;
-        let (from, to) = (self.position, self.position + decrypted);
-        self.position = to;
-        // Keep only the overlap of [from, to) with the range asked for.
-        let keep_end = self.span.plaintext.end.clamp(from, to) - from;
-        let keep_start = self.span.plaintext.start.clamp(from, to) - from;
-        out.truncate(start + keep_end as usize);
-        out.drain(start..start + keep_start as usize);
+        read_frames(self.header, &mut self.frames, &mut self.partial, &mut self.scratch, input, out)?;
+        let decrypted = out.len() - start;
+        let from = self.position;
+        self.position += decrypted as u64;
+        // Keep only the overlap of this batch with the range asked for.
+        let offset = |at: u64| usize::try_from(at.saturating_sub(from)).map_or(decrypted, |n| n.min(decrypted));
+        let (skip, keep) = (offset(self.span.plaintext.start), offset(self.span.plaintext.end));
+        out.truncate(start + keep);
+        out.drain(start..start + skip.min(keep));
         if self.position > self.span.frames_plaintext.end {
             return Err(Error::Misuse("more ciphertext than the span holds"));
         }

@@ -38,10 +38,7 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], ReadError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .ok_or(ReadError::Invalid(Error::Malformed("length overflow")))?;
+        let end = self.pos.checked_add(n).ok_or(ReadError::Invalid(Error::Malformed("length overflow")))?;
         match self.buf.get(self.pos..end) {
             Some(bytes) => {
                 self.pos = end;
@@ -109,9 +106,6 @@ mod tests {
     #[test]
     fn refuses_fields_over_u16() {
         let big = vec![0u8; 65_536];
-        assert_eq!(
-            put_short_bytes(&mut Vec::new(), &big),
-            Err(Error::LimitExceeded(Limit::FieldLength))
-        );
+        assert_eq!(put_short_bytes(&mut Vec::new(), &big), Err(Error::LimitExceeded(Limit::FieldLength)));
     }
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code: a panic is a failed test")]
 //! Seeking: any plaintext range decrypts from exactly the frames that hold it.
 
 mod common;

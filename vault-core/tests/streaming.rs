@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code: a panic is a failed test")]
 //! Round trips through the streaming API at every interesting size and split.
 
 mod common;
@@ -93,12 +94,9 @@ fn wrong_key_and_foreign_edks() {
     let other = RawAesKeyring::new("someone-else", "k", [1; 32]).unwrap();
     let third = RawAesKeyring::new("vault-test", "key-2", [2; 32]).unwrap();
     let ours = keyring();
-    let materials = EncryptionMaterials::generate(
-        family_ctx(),
-        &[&other as &dyn Keyring, &third, &ours],
-        &mut rand_core::OsRng,
-    )
-    .unwrap();
+    let materials =
+        EncryptionMaterials::generate(family_ctx(), &[&other as &dyn Keyring, &third, &ours], &mut rand_core::OsRng)
+            .unwrap();
     let msg = vault_core::encrypt(&materials, 32, &pattern(100), &mut rand_core::OsRng).unwrap();
     assert_eq!(vault_core::decrypt(&msg, &[&ours], DecryptPolicy::default()).unwrap().0, pattern(100));
     assert_eq!(vault_core::decrypt(&msg, &[&third], DecryptPolicy::default()).unwrap().0, pattern(100));

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code: a panic is a failed test")]
 //! Every way of altering a message is refused, and no unverified plaintext escapes.
 
 mod common;

@@ -11,26 +11,15 @@ use zeroize::Zeroizing;
 /// Errors name the file and the problem, never the file's content.
 pub fn load_raw_aes(path: &Path, namespace: &str, name: &str) -> anyhow::Result<RawAesKeyring> {
     let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read key file {}", path.display()))?,
+        std::fs::read_to_string(path).with_context(|| format!("cannot read key file {}", path.display()))?,
     );
-    let hex_key = text
-        .strip_suffix('\n')
-        .map(|t| t.strip_suffix('\r').unwrap_or(t))
-        .unwrap_or(&text);
+    let hex_key = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
     if hex_key.len() != 2 * KEY_LEN {
-        bail!(
-            "key file {} must hold exactly 64 hex characters (a 32-byte AES key)",
-            path.display()
-        );
+        bail!("key file {} must hold exactly 64 hex characters (a 32-byte AES key)", path.display());
     }
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    hex::decode_to_slice(hex_key, key.as_mut()).map_err(|_| {
-        anyhow::anyhow!(
-            "key file {} holds characters that are not hex",
-            path.display()
-        )
-    })?;
+    hex::decode_to_slice(hex_key, key.as_mut())
+        .map_err(|_| anyhow::anyhow!("key file {} holds characters that are not hex", path.display()))?;
     Ok(RawAesKeyring::new(namespace, name, *key)?)
 }
 

@@ -13,20 +13,15 @@ pub fn shared_dir() -> PathBuf {
     let dir = std::env::var_os("VAULT_SHARED_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("..").join("shared"));
-    assert!(
-        dir.join("esdk-vectors").is_dir(),
-        "shared material not found at {} (set VAULT_SHARED_DIR)",
-        dir.display()
-    );
+    assert!(dir.join("esdk-vectors").is_dir(), "shared material not found at {} (set VAULT_SHARED_DIR)", dir.display());
     dir
 }
 
 /// The `vault` binary Cargo built for this test run.
 pub fn vault_bin() -> PathBuf {
     let path = std::env::var_os("VAULT_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace().join("target"));
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
         let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
         target.join(profile).join("vault")
     });

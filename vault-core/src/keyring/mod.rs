@@ -38,11 +38,7 @@ pub trait Keyring {
 
     /// Unwraps the first of `edks` that belongs to this keyring and authenticates
     /// under `context`; `Ok(None)` when none does.
-    fn unwrap(
-        &self,
-        edks: &[EncryptedDataKey],
-        context: &EncryptionContext,
-    ) -> Result<Option<DataKey>, Error>;
+    fn unwrap(&self, edks: &[EncryptedDataKey], context: &EncryptionContext) -> Result<Option<DataKey>, Error>;
 }
 
 /// Everything an encryptor needs: the data key, its wrapped copies, and the context
@@ -57,22 +53,12 @@ pub struct EncryptionMaterials {
 impl EncryptionMaterials {
     /// Materials from a data key and wrapped copies made elsewhere (e.g. by KMS).
     /// Refuses reserved context keys and an empty list of wrapped keys.
-    pub fn new(
-        context: EncryptionContext,
-        data_key: DataKey,
-        edks: Vec<EncryptedDataKey>,
-    ) -> Result<Self, Error> {
+    pub fn new(context: EncryptionContext, data_key: DataKey, edks: Vec<EncryptedDataKey>) -> Result<Self, Error> {
         context.check_caller_keys()?;
         if edks.is_empty() {
-            return Err(Error::Misuse(
-                "a message needs at least one encrypted data key",
-            ));
+            return Err(Error::Misuse("a message needs at least one encrypted data key"));
         }
-        Ok(Self {
-            data_key,
-            edks,
-            context,
-        })
+        Ok(Self { data_key, edks, context })
     }
 
     /// A fresh data key wrapped by each keyring in turn.
@@ -82,10 +68,7 @@ impl EncryptionMaterials {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Self, Error> {
         let data_key = DataKey::generate(rng);
-        let edks = keyrings
-            .iter()
-            .map(|k| k.wrap(&data_key, &context, rng))
-            .collect::<Result<Vec<_>, _>>()?;
+        let edks = keyrings.iter().map(|k| k.wrap(&data_key, &context, rng)).collect::<Result<Vec<_>, _>>()?;
         Self::new(context, data_key, edks)
     }
 

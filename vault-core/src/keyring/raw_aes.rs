@@ -23,8 +23,9 @@ use crate::error::{Error, Section};
 use crate::keys::DataKey;
 use crate::suite::{IV_LEN, KEY_LEN, TAG_LEN};
 
-const TAG_LEN_BITS: u32 = (TAG_LEN * 8) as u32;
-const IV_LEN_U32: u32 = IV_LEN as u32;
+const TAG_LEN_BITS: u32 = 128;
+const IV_LEN_U32: u32 = 12;
+const _: () = assert!(TAG_LEN * 8 == TAG_LEN_BITS as usize && IV_LEN == IV_LEN_U32 as usize);
 
 /// A 256-bit wrapping key identified by a namespace and a name.
 pub struct RawAesKeyring {
@@ -37,24 +38,13 @@ pub struct RawAesKeyring {
 
 impl RawAesKeyring {
     /// A keyring for `key`. The namespace `aws-kms` is reserved for KMS keyrings.
-    pub fn new(
-        namespace: impl Into<String>,
-        name: impl Into<String>,
-        key: [u8; KEY_LEN],
-    ) -> Result<Self, Error> {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>, key: [u8; KEY_LEN]) -> Result<Self, Error> {
         let namespace = namespace.into();
         if namespace.starts_with("aws-kms") {
-            return Err(Error::Misuse(
-                "the key namespace aws-kms is reserved for KMS keyrings",
-            ));
+            return Err(Error::Misuse("the key namespace aws-kms is reserved for KMS keyrings"));
         }
         let key = Zeroizing::new(key);
-        Ok(Self {
-            namespace,
-            name: name.into(),
-            aead: Aead::new(&key),
-            _key: key,
-        })
+        Ok(Self { namespace, name: name.into(), aead: Aead::new(&key), _key: key })
     }
 
     /// The IV if `edk` names this keyring's key with the only parameters it writes.
@@ -66,8 +56,7 @@ impl RawAesKeyring {
         let (tag_bits, rest) = info.split_first_chunk::<4>()?;
         let (iv_len, iv) = rest.split_first_chunk::<4>()?;
         let iv: [u8; IV_LEN] = iv.try_into().ok()?;
-        (u32::from_be_bytes(*tag_bits) == TAG_LEN_BITS && u32::from_be_bytes(*iv_len) == IV_LEN_U32)
-            .then_some(iv)
+        (u32::from_be_bytes(*tag_bits) == TAG_LEN_BITS && u32::from_be_bytes(*iv_len) == IV_LEN_U32).then_some(iv)
     }
 }
 
@@ -89,18 +78,10 @@ impl Keyring for RawAesKeyring {
         provider_info.extend_from_slice(&TAG_LEN_BITS.to_be_bytes());
         provider_info.extend_from_slice(&IV_LEN_U32.to_be_bytes());
         provider_info.extend_from_slice(&iv);
-        Ok(EncryptedDataKey {
-            provider_id: self.namespace.clone(),
-            provider_info,
-            ciphertext,
-        })
+        Ok(EncryptedDataKey { provider_id: self.namespace.clone(), provider_info, ciphertext })
     }
 
-    fn unwrap(
-        &self,
-        edks: &[EncryptedDataKey],
-        context: &EncryptionContext,
-    ) -> Result<Option<DataKey>, Error> {
+    fn unwrap(&self, edks: &[EncryptedDataKey], context: &EncryptionContext) -> Result<Option<DataKey>, Error> {
         let aad = context.serialize()?;
         for edk in edks {
             let Some(iv) = self.matching_iv(edk) else {
@@ -112,11 +93,7 @@ impl Keyring for RawAesKeyring {
             key.copy_from_slice(wrapped);
             // A failure here means another key with the same name, or another context:
             // the specification says to try the next EDK.
-            if self
-                .aead
-                .open(&iv, &aad, key.as_mut(), &tag, Section::DataKey)
-                .is_ok()
-            {
+            if self.aead.open(&iv, &aad, key.as_mut(), &tag, Section::DataKey).is_ok() {
                 return Ok(Some(DataKey::from_bytes(*key)));
             }
         }
@@ -153,29 +130,22 @@ mod tests {
         assert_eq!(&edk.provider_info[4..12], &[0, 0, 0, 128, 0, 0, 0, 12]);
         assert_eq!(edk.provider_info.len(), 4 + 8 + 12);
         assert_eq!(edk.ciphertext.len(), 48);
-        let back = keyring.unwrap(&[edk.clone()], &c).unwrap().unwrap();
+        let edks = [edk];
+        let back = keyring.unwrap(&edks, &c).unwrap().unwrap();
         assert_eq!(back.expose(), dk.expose());
         // Another context, name or key never unwraps.
-        assert!(
-            keyring
-                .unwrap(&[edk.clone()], &ctx(&[("a", "c")]))
-                .unwrap()
-                .is_none()
-        );
+        assert!(keyring.unwrap(&edks, &ctx(&[("a", "c")])).unwrap().is_none());
         let other = RawAesKeyring::new("ns", "name", [9; KEY_LEN]).unwrap();
-        assert!(other.unwrap(&[edk.clone()], &c).unwrap().is_none());
+        assert!(other.unwrap(&edks, &c).unwrap().is_none());
         let renamed = RawAesKeyring::new("ns", "nam", [1; KEY_LEN]).unwrap();
-        assert!(renamed.unwrap(&[edk], &c).unwrap().is_none());
+        assert!(renamed.unwrap(&edks, &c).unwrap().is_none());
     }
 
     #[test]
     fn debug_hides_the_key() {
         let keyring = RawAesKeyring::new("ns", "name", [0x5A; KEY_LEN]).unwrap();
         let shown = format!("{keyring:?}");
-        assert!(
-            !shown.contains("90") && !shown.contains("5a") && !shown.contains("5A"),
-            "{shown}"
-        );
+        assert!(!shown.contains("90") && !shown.contains("5a") && !shown.contains("5A"), "{shown}");
     }
 
     #[test]

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code: a panic is a failed test")]
 //! Helpers shared by vault-core's integration tests.
 #![allow(dead_code, unreachable_pub)]
 

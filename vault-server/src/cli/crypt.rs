@@ -17,16 +17,8 @@ use crate::keyfile;
 const CHUNK: usize = 1 << 20;
 
 pub(super) fn encrypt(args: EncryptArgs) -> anyhow::Result<()> {
-    let keyring = keyfile::load_raw_aes(
-        &args.key.key_file,
-        &args.key.key_namespace,
-        &args.key.key_name,
-    )?;
-    let materials = EncryptionMaterials::generate(
-        context(args.context),
-        &[&keyring as &dyn Keyring],
-        &mut OsRng,
-    )?;
+    let keyring = keyfile::load_raw_aes(&args.key.key_file, &args.key.key_namespace, &args.key.key_name)?;
+    let materials = EncryptionMaterials::generate(context(args.context), &[&keyring as &dyn Keyring], &mut OsRng)?;
     let mut encryptor = Encryptor::new(&materials, args.frame_length, &mut OsRng)?;
     with_io(&args.io, "encrypting", |input, output, bar| {
         let mut chunk = vec![0u8; CHUNK];
@@ -48,11 +40,7 @@ pub(super) fn encrypt(args: EncryptArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn decrypt(args: DecryptArgs) -> anyhow::Result<()> {
-    let keyring = keyfile::load_raw_aes(
-        &args.key.key_file,
-        &args.key.key_namespace,
-        &args.key.key_name,
-    )?;
+    let keyring = keyfile::load_raw_aes(&args.key.key_file, &args.key.key_namespace, &args.key.key_name)?;
     let policy = DecryptPolicy::requiring(context(args.context));
     with_io(&args.io, "decrypting", |input, output, bar| {
         let mut decryptor = Decryptor::new(policy);
@@ -91,8 +79,7 @@ fn with_io(
 ) -> anyhow::Result<()> {
     let (mut input, total): (Box<dyn Read>, Option<u64>) = match &io.input {
         Some(path) => {
-            let file = File::open(path)
-                .with_context(|| format!("cannot open input {}", path.display()))?;
+            let file = File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
             let len = file.metadata().ok().map(|m| m.len());
             (Box::new(file), len)
         }
@@ -107,11 +94,8 @@ fn with_io(
                 body(&mut input, &mut writer, &bar)?;
                 writer.flush().context("cannot write output")?;
             }
-            tmp.as_file()
-                .sync_all()
-                .context("cannot flush output to disk")?;
-            tmp.persist(path)
-                .with_context(|| format!("cannot move output into place at {}", path.display()))?;
+            tmp.as_file().sync_all().context("cannot flush output to disk")?;
+            tmp.persist(path).with_context(|| format!("cannot move output into place at {}", path.display()))?;
         }
         None => {
             let stdout = io::stdout().lock();

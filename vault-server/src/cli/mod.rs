@@ -77,9 +77,7 @@ struct DecryptArgs {
 fn parse_pair(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(format!(
-            "expected KEY=VALUE with a non-empty key, got {s:?}"
-        )),
+        _ => Err(format!("expected KEY=VALUE with a non-empty key, got {s:?}")),
     }
 }
 

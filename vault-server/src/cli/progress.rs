@@ -11,11 +11,9 @@ pub(super) fn bytes(total: Option<u64>, verb: &str) -> ProgressBar {
     };
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .expect("static template is valid")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("static template is valid")
+            .progress_chars("=> "),
     );
     bar.set_message(verb.to_owned());
     bar
