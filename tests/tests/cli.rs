@@ -118,7 +118,7 @@ fn stdout_gets_only_verified_frames() {
     let plain: Vec<u8> = (0..10_000u32).map(|i| (i % 256) as u8).collect();
     let mut msg = env.vault(&["encrypt", "--frame-length", "1000"], &env.key(), Some(&plain)).stdout;
     // Corrupt frame 6: frames 1-5 verified, nothing of 6 or later may appear.
-    let header_len = msg.len() - (9 * 1032 + 40 + 1000);
+    let header_len = msg.len() - (10 * 1032 + 40); // ten full frames, an empty final frame
     msg[header_len + 5 * 1032 + 100] ^= 0x10;
     let dec = env.vault(&["decrypt"], &env.key(), Some(&msg));
     assert_eq!(dec.status.code(), Some(1));

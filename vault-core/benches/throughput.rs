@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code: a panic is a failed test")]
 //! Format overhead: vault-core's streaming encryptor and decryptor against bare
-//! `aes-gcm` sealing and opening the same frames (same sizes, same AAD length).
+//! AEAD calls sealing and opening the same frames (same sizes, same AAD length):
+//! RustCrypto `aes-gcm` (the wasm32 backend) and `ring` (the native backend).
 //!
 //! `cargo bench -p vault-core --bench throughput`; figures go into the issue notes.
 
@@ -14,6 +15,8 @@ use vault_core::{DecryptPolicy, Decryptor, EncryptionContext, EncryptionMaterial
 
 const MESSAGE: usize = 16 << 20;
 const FRAMES: [usize; 3] = [4 << 10, 64 << 10, 1 << 20];
+/// Bytes handed to `update` per call.
+const PIECE: usize = 4 << 20;
 /// Frame AAD length: message id (32) + label (28) + sequence (4) + length (8).
 const AAD_LEN: usize = 72;
 
@@ -30,8 +33,8 @@ fn materials(k: &RawAesKeyring) -> EncryptionMaterials {
 fn encrypt(materials: &EncryptionMaterials, frame: usize, plaintext: &[u8], out: &mut Vec<u8>) {
     out.clear();
     let mut enc = Encryptor::new(materials, frame as u32, &mut OsRng).expect("encryptor");
-    // Fed in 1 MiB pieces, as the CLI and server do.
-    for piece in plaintext.chunks(1 << 20) {
+    // Fed in 4 MiB pieces: large pieces keep most frames whole within one piece.
+    for piece in plaintext.chunks(PIECE) {
         enc.update(piece, out).expect("update");
     }
     enc.finish(out).expect("finish");
@@ -58,7 +61,7 @@ fn bench(c: &mut Criterion) {
                 let mut dec = Decryptor::new(DecryptPolicy::default());
                 let mut rest: &[u8] = black_box(&message);
                 while !rest.is_empty() {
-                    let n = rest.len().min(1 << 20);
+                    let n = rest.len().min(PIECE);
                     let mut piece = &rest[..n];
                     while !piece.is_empty() {
                         let used = dec.update(piece, &mut plain).expect("update");
@@ -110,6 +113,52 @@ fn bench(c: &mut Criterion) {
                             &aad,
                             &mut opened[start..],
                             Tag::from_slice(tag),
+                        )
+                        .expect("open");
+                }
+            });
+        });
+
+        // The same floor with the AEAD backend vault-core uses on native targets.
+        let ring_key = ring::aead::LessSafeKey::new(
+            ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &[9u8; 32]).expect("key"),
+        );
+        group.bench_with_input(BenchmarkId::new("ring-seal", frame), &frame, |b, &frame| {
+            b.iter(|| {
+                buf.clear();
+                for (i, chunk) in black_box(&plaintext).chunks(frame).enumerate() {
+                    let mut nonce = [0u8; 12];
+                    nonce[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                    let start = buf.len();
+                    buf.extend_from_slice(chunk);
+                    let tag = ring_key
+                        .seal_in_place_separate_tag(
+                            ring::aead::Nonce::assume_unique_for_key(nonce),
+                            ring::aead::Aad::from(&aad),
+                            &mut buf[start..],
+                        )
+                        .expect("seal");
+                    buf.extend_from_slice(tag.as_ref());
+                }
+            });
+        });
+        group.bench_with_input(BenchmarkId::new("ring-open", frame), &frame, |b, &frame| {
+            b.iter(|| {
+                opened.clear();
+                for (i, chunk) in black_box(&buf).chunks(frame + 16).enumerate() {
+                    let mut nonce = [0u8; 12];
+                    nonce[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                    let (ct, tag) = chunk.split_at(chunk.len() - 16);
+                    let start = opened.len();
+                    opened.extend_from_slice(ct);
+                    let tag: [u8; 16] = tag.try_into().expect("tag");
+                    ring_key
+                        .open_in_place_separate_tag(
+                            ring::aead::Nonce::assume_unique_for_key(nonce),
+                            ring::aead::Aad::from(&aad),
+                            ring::aead::Tag::from(tag),
+                            &mut opened[start..],
+                            0..,
                         )
                         .expect("open");
                 }

@@ -2,12 +2,13 @@
 //!
 //! Specification: `client-apis/encrypt.md` (framed content, version 2).
 //!
-//! Fed plaintext in pieces of any size, it writes the header, then one regular frame
-//! per `frame length` bytes, and on [`Encryptor::finish`] the final frame. It holds
-//! back the last full frame until it knows whether more plaintext follows, so a
-//! plaintext that is an exact multiple of the frame length ends with a *full* final
-//! frame rather than an empty one (both are valid; every official SDK reads both).
-//! Memory: one frame of plaintext.
+//! Fed plaintext in pieces of any size, it writes the header, then a regular frame as
+//! soon as `frame length` bytes have arrived, and on [`Encryptor::finish`] the final
+//! frame with whatever is left: so a plaintext that is an exact multiple of the frame
+//! length ends with an empty final frame, as the JavaScript and C SDKs write (every
+//! official SDK reads both that and a full final frame). Writing frames eagerly lets
+//! aligned input be sealed straight from the caller's buffer with no staging copy.
+//! Memory: at most one frame of plaintext.
 
 use rand_core::CryptoRngCore;
 
@@ -63,27 +64,26 @@ impl Encryptor {
     }
 
     /// Encrypts `plaintext`, appending whatever output is ready (the header on the
-    /// first call, then every frame that is known not to be the last) to `out`.
+    /// first call, then every complete frame) to `out`.
     pub fn update(&mut self, mut plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         self.write_header(out);
-        // A frame is written only once a byte beyond it exists, so the last full
-        // frame can still become the final one.
-        while self.pending.len() + plaintext.len() > self.frame_length {
-            if self.pending.is_empty() {
-                let (frame, rest) = plaintext.split_at(self.frame_length);
-                self.seal_regular(frame, out)?;
-                plaintext = rest;
-            } else {
-                let take = self.frame_length - self.pending.len();
-                self.pending.extend_from_slice(&plaintext[..take]);
-                plaintext = &plaintext[take..];
-                let frame = core::mem::take(&mut self.pending);
-                self.seal_regular(&frame, out)?;
-                self.pending = frame;
-                self.pending.clear();
+        if !self.pending.is_empty() {
+            let take = (self.frame_length - self.pending.len()).min(plaintext.len());
+            self.pending.extend_from_slice(&plaintext[..take]);
+            plaintext = &plaintext[take..];
+            if self.pending.len() < self.frame_length {
+                return Ok(());
             }
+            let frame = core::mem::take(&mut self.pending);
+            self.seal_regular(&frame, out)?;
+            self.pending = frame;
+            self.pending.clear();
         }
-        self.pending.extend_from_slice(plaintext);
+        let mut frames = plaintext.chunks_exact(self.frame_length);
+        for frame in &mut frames {
+            self.seal_regular(frame, out)?;
+        }
+        self.pending.extend_from_slice(frames.remainder());
         Ok(())
     }
 
@@ -101,7 +101,7 @@ impl Encryptor {
     }
 
     fn seal_regular(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-        // The next frame needs a sequence number too, and a regular frame may not
+        // The final frame needs a sequence number too, and a regular frame may not
         // carry the final-frame marker.
         if self.next_sequence == FINAL_FRAME_MARKER {
             return Err(Error::LimitExceeded(Limit::FrameCount));

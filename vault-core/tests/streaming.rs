@@ -24,16 +24,16 @@ fn round_trips_boundary_sizes() {
 }
 
 #[test]
-fn exact_multiple_ends_with_a_full_final_frame() {
+fn exact_multiple_ends_with_an_empty_final_frame() {
     let pt = pattern(64);
     let msg = encrypt(&pt, 16);
     let header = match ParsedHeader::parse(&msg, &DecryptPolicy::default()).unwrap() {
         HeaderParse::Complete(h) => h,
         HeaderParse::NeedMore(_) => panic!("header incomplete"),
     };
-    // 3 regular frames of 16 and a final frame of 16, no empty frame.
+    // 4 regular frames of 16 and an empty final frame.
     let body = (msg.len() - header.len()) as u64;
-    assert_eq!(body, 3 * (16 + REGULAR_FRAME_OVERHEAD) + FINAL_FRAME_OVERHEAD + 16);
+    assert_eq!(body, 4 * (16 + REGULAR_FRAME_OVERHEAD) + FINAL_FRAME_OVERHEAD);
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! `vault encrypt` and `vault decrypt`: streaming, constant memory, atomic files.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::mpsc;
 
 use anyhow::{Context, bail};
 use rand_core::OsRng;
@@ -22,19 +23,18 @@ pub(super) fn encrypt(args: EncryptArgs) -> anyhow::Result<()> {
     let mut encryptor = Encryptor::new(&materials, args.frame_length, &mut OsRng)?;
     with_io(&args.io, "encrypting", |input, output, bar| {
         let mut chunk = vec![0u8; CHUNK];
-        let mut out = Vec::with_capacity(CHUNK + CHUNK / 16);
+        let mut out = output.buffer()?;
         loop {
             let n = read_some(input, &mut chunk)?;
             if n == 0 {
                 break;
             }
             encryptor.update(&chunk[..n], &mut out)?;
-            output.write_all(&out).context("cannot write output")?;
-            out.clear();
+            out = output.send(out)?;
             bar.inc(n as u64);
         }
         encryptor.finish(&mut out)?;
-        output.write_all(&out).context("cannot write output")?;
+        output.send(out)?;
         Ok(())
     })
 }
@@ -45,7 +45,7 @@ pub(super) fn decrypt(args: DecryptArgs) -> anyhow::Result<()> {
     with_io(&args.io, "decrypting", |input, output, bar| {
         let mut decryptor = Decryptor::new(policy);
         let mut chunk = vec![0u8; CHUNK];
-        let mut out = Vec::with_capacity(CHUNK + CHUNK / 16);
+        let mut out = output.buffer()?;
         loop {
             let n = read_some(input, &mut chunk)?;
             if n == 0 {
@@ -55,8 +55,7 @@ pub(super) fn decrypt(args: DecryptArgs) -> anyhow::Result<()> {
             while !offered.is_empty() {
                 let step = decryptor.update(offered, &mut out);
                 // Only verified frames are ever in `out`, even when a later one failed.
-                output.write_all(&out).context("cannot write output")?;
-                out.clear();
+                out = output.send(out)?;
                 offered = &offered[step?..];
                 if decryptor.header().is_some() {
                     decryptor.unlock_with(&[&keyring])?;
@@ -75,7 +74,7 @@ pub(super) fn decrypt(args: DecryptArgs) -> anyhow::Result<()> {
 fn with_io(
     io: &IoArgs,
     verb: &str,
-    body: impl FnOnce(&mut dyn Read, &mut dyn Write, &indicatif::ProgressBar) -> anyhow::Result<()>,
+    body: impl FnOnce(&mut dyn Read, &mut Sink, &indicatif::ProgressBar) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let (mut input, total): (Box<dyn Read>, Option<u64>) = match &io.input {
         Some(path) => {
@@ -88,28 +87,97 @@ fn with_io(
     let bar = progress::bytes(total, verb);
     match &io.output {
         Some(path) => {
-            let mut tmp = temp_beside(path)?;
-            {
-                let mut writer = BufWriter::with_capacity(CHUNK, tmp.as_file_mut());
-                body(&mut input, &mut writer, &bar)?;
-                writer.flush().context("cannot write output")?;
-            }
+            let tmp = temp_beside(path)?;
+            let file = tmp.as_file().try_clone().context("cannot open the temporary output")?;
+            let mut sink = Sink::spawn(Box::new(file));
+            let result = body(&mut input, &mut sink, &bar);
+            let closed = sink.close();
+            result?;
+            closed?;
             tmp.as_file().sync_all().context("cannot flush output to disk")?;
             tmp.persist(path).with_context(|| format!("cannot move output into place at {}", path.display()))?;
         }
         None => {
-            let stdout = io::stdout().lock();
-            let mut writer = BufWriter::with_capacity(CHUNK, stdout);
-            // Everything in the buffer is verified plaintext: deliver it even when a
-            // later frame fails, so a reader of a stream gets every good frame.
-            let result = body(&mut input, &mut writer, &bar);
-            let flushed = writer.flush().context("cannot write to standard output");
+            // Everything sent is verified plaintext: deliver it even when a later
+            // frame fails, so a reader of a stream gets every good frame.
+            let mut sink = Sink::spawn(Box::new(io::stdout()));
+            let result = body(&mut input, &mut sink, &bar);
+            let closed = sink.close();
             result?;
-            flushed?;
+            closed?;
         }
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+/// Output written on its own thread, so writing overlaps reading and crypto (the
+/// CLI is otherwise I/O-bound). Buffers go round between the two threads: at most
+/// [`IN_FLIGHT`] + 1 of them exist, so memory stays flat.
+struct Sink {
+    full: Option<mpsc::SyncSender<Vec<u8>>>,
+    empty: mpsc::Receiver<Vec<u8>>,
+    writer: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+const IN_FLIGHT: usize = 2;
+
+impl Sink {
+    fn spawn(mut output: Box<dyn Write + Send>) -> Self {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
+        let (empty_tx, empty_rx) = mpsc::sync_channel(IN_FLIGHT + 1);
+        for _ in 0..IN_FLIGHT {
+            let _ = empty_tx.send(Vec::with_capacity(CHUNK + CHUNK / 16));
+        }
+        let writer = std::thread::spawn(move || {
+            for mut buf in full_rx {
+                output.write_all(&buf)?;
+                buf.clear();
+                // The main thread may already be gone after an error: nothing to recycle to.
+                let _ = empty_tx.send(buf);
+            }
+            output.flush()
+        });
+        Self { full: Some(full_tx), empty: empty_rx, writer: Some(writer) }
+    }
+
+    /// An empty buffer to fill.
+    fn buffer(&mut self) -> anyhow::Result<Vec<u8>> {
+        match self.empty.recv() {
+            Ok(buf) => Ok(buf),
+            Err(_) => self.fail(),
+        }
+    }
+
+    /// Queues `buf` for writing and returns an empty buffer to fill next.
+    fn send(&mut self, buf: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+        if buf.is_empty() {
+            return Ok(buf);
+        }
+        let sent = self.full.as_ref().map(|tx| tx.send(buf));
+        if !matches!(sent, Some(Ok(()))) {
+            return self.fail();
+        }
+        self.buffer()
+    }
+
+    /// Waits for every queued buffer to be written.
+    fn close(mut self) -> anyhow::Result<()> {
+        self.full = None;
+        match self.writer.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result.context("cannot write output"),
+            _ => bail!("the output writer stopped unexpectedly"),
+        }
+    }
+
+    /// The writer thread has stopped: report why.
+    fn fail<T>(&mut self) -> anyhow::Result<T> {
+        self.full = None;
+        match self.writer.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(Err(e))) => Err(e).context("cannot write output"),
+            _ => bail!("the output writer stopped unexpectedly"),
+        }
+    }
 }
 
 fn temp_beside(path: &Path) -> anyhow::Result<NamedTempFile> {
