@@ -28,6 +28,7 @@ pub struct Encryptor {
     next_sequence: u32,
     /// Not yet written header bytes (taken by the first call that writes).
     header: Option<Vec<u8>>,
+    header_len: usize,
     /// Plaintext waiting to become a frame: never more than one frame length.
     pending: Vec<u8>,
     scratch: Vec<u8>,
@@ -48,6 +49,7 @@ impl Encryptor {
             header::write(&message_id, &materials.context, &materials.edks, frame_length, &materials.data_key, &aead)?;
         let frame_length = frame_length as usize;
         Ok(Self {
+            header_len: header.len(),
             aead,
             message_id,
             frame_length,
@@ -61,6 +63,11 @@ impl Encryptor {
     /// The message id of the message being written.
     pub fn message_id(&self) -> &[u8; MESSAGE_ID_LEN] {
         &self.message_id
+    }
+
+    /// Length of the message header in bytes (the frames follow it).
+    pub fn header_len(&self) -> usize {
+        self.header_len
     }
 
     /// Encrypts `plaintext`, appending whatever output is ready (the header on the

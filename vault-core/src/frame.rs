@@ -157,6 +157,11 @@ impl FrameSequence {
         self.finished
     }
 
+    /// Sequence number of the next regular frame expected.
+    pub(crate) fn next(&self) -> u32 {
+        self.next
+    }
+
     /// Verifies and decrypts one located frame, appending its plaintext to `out`
     /// only if its tag verifies.
     pub(crate) fn open(

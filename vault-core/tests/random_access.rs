@@ -7,7 +7,9 @@ use std::ops::Range;
 
 use common::*;
 use proptest::prelude::*;
-use vault_core::{BodyLayout, DecryptPolicy, Error, HeaderParse, ParsedHeader, RangeDecryptor, VerifiedHeader};
+use vault_core::{
+    BodyLayout, DecryptPolicy, Error, FrameRun, FrameRunEnd, HeaderParse, ParsedHeader, RangeDecryptor, VerifiedHeader,
+};
 
 fn verified_header(msg: &[u8]) -> VerifiedHeader {
     match ParsedHeader::parse(msg, &DecryptPolicy::default()).unwrap() {
@@ -114,4 +116,62 @@ proptest! {
         let got = read_range(&msg, &header, s..e, piece).unwrap();
         prop_assert_eq!(&got[..], &pt[s as usize..e as usize]);
     }
+}
+
+/// Cuts a message's body into runs of `frames_per_part` frames, as an uploading client does.
+fn frame_runs(msg: &[u8], header: &VerifiedHeader, frames_per_part: usize) -> Vec<Vec<u8>> {
+    let frame_bytes = header.frame_length() as usize + 32;
+    msg[header.header_len()..].chunks(frames_per_part * frame_bytes).map(<[u8]>::to_vec).collect()
+}
+
+fn verify_run(header: &VerifiedHeader, first: u32, bytes: &[u8], piece: usize) -> Result<FrameRunEnd, Error> {
+    let mut run = FrameRun::new(header, first);
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(piece.max(1)) {
+        run.update(chunk, &mut out)?;
+    }
+    run.finish()
+}
+
+#[test]
+fn frame_runs_verify_part_by_part_and_join_up() {
+    for len in [0usize, 1, 63, 64, 65, 200, 256] {
+        let pt = pattern(len);
+        let msg = encrypt(&pt, 16);
+        let header = verified_header(&msg);
+        let runs = frame_runs(&msg, &header, 3);
+        let (mut next, mut total) = (1, 0);
+        for (i, bytes) in runs.iter().enumerate() {
+            let end = verify_run(&header, next, bytes, 7).unwrap();
+            assert_eq!(end.is_final, i == runs.len() - 1, "len {len} run {i}");
+            next = end.next_sequence;
+            total += end.plaintext_len;
+        }
+        assert_eq!(total, len as u64);
+    }
+}
+
+#[test]
+fn frame_runs_refuse_wrong_position_cut_frames_and_trailing_bytes() {
+    let msg = encrypt(&pattern(200), 16);
+    let header = verified_header(&msg);
+    let runs = frame_runs(&msg, &header, 3);
+    // The second part presented as the first, or the first one twice.
+    assert!(matches!(verify_run(&header, 1, &runs[1], 5), Err(Error::FrameOutOfOrder { expected: 1, found: 4 })));
+    assert!(matches!(verify_run(&header, 4, &runs[0], 5), Err(Error::FrameOutOfOrder { .. })));
+    // A part that stops inside a frame.
+    assert!(matches!(verify_run(&header, 1, &runs[0][..runs[0].len() - 1], 5), Err(Error::Truncated)));
+    // Bytes after the final frame.
+    let mut last = runs.last().unwrap().clone();
+    last.push(0);
+    let first = 1 + 3 * (runs.len() as u32 - 1);
+    assert!(matches!(verify_run(&header, first, &last, 5), Err(Error::TrailingData)));
+    // A flipped bit anywhere in a part.
+    let mut bad = runs[1].clone();
+    bad[40] ^= 1;
+    assert!(matches!(verify_run(&header, 4, &bad, 5), Err(Error::AuthenticationFailed(_))));
+    // A part of another message with the same key and context.
+    let other = encrypt(&pattern(200), 16);
+    let other_runs = frame_runs(&other, &verified_header(&other), 3);
+    assert!(matches!(verify_run(&header, 4, &other_runs[1], 5), Err(Error::AuthenticationFailed(_))));
 }

@@ -10,6 +10,12 @@ use zeroize::Zeroizing;
 /// Reads a key file (64 hex characters, an optional trailing newline) into a keyring.
 /// Errors name the file and the problem, never the file's content.
 pub fn load_raw_aes(path: &Path, namespace: &str, name: &str) -> anyhow::Result<RawAesKeyring> {
+    let key = read_key(path)?;
+    Ok(RawAesKeyring::new(namespace, name, *key)?)
+}
+
+/// Reads a key file (64 hex characters, an optional trailing newline).
+pub fn read_key(path: &Path) -> anyhow::Result<Zeroizing<[u8; KEY_LEN]>> {
     let text = Zeroizing::new(
         std::fs::read_to_string(path).with_context(|| format!("cannot read key file {}", path.display()))?,
     );
@@ -20,7 +26,7 @@ pub fn load_raw_aes(path: &Path, namespace: &str, name: &str) -> anyhow::Result<
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     hex::decode_to_slice(hex_key, key.as_mut())
         .map_err(|_| anyhow::anyhow!("key file {} holds characters that are not hex", path.display()))?;
-    Ok(RawAesKeyring::new(namespace, name, *key)?)
+    Ok(key)
 }
 
 #[cfg(test)]

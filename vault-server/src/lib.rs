@@ -1,6 +1,24 @@
 //! The Vault service and the `vault` command-line tool.
+//!
+//! A request's path: `router.rs` (every route) → `routes/<resource>.rs` (the
+//! handler, with `middleware/caller.rs` saying who calls) → `db/`, `keys/`,
+//! `store/` (the backends behind traits, built in `serve.rs`).
 
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod audit;
+pub mod auth;
 pub mod cli;
+pub mod client;
+pub mod config;
+pub mod db;
+pub mod error;
 pub mod keyfile;
+pub mod keys;
+pub mod metrics;
+pub mod middleware;
+pub mod router;
+pub mod routes;
+pub mod serve;
+pub mod store;

@@ -1,8 +1,10 @@
 //! Command-line interface. Every command prints only its result on stdout and
 //! diagnostics on stderr, so scripts can use it.
 
+mod client;
 mod crypt;
 mod progress;
+mod service;
 
 use std::path::PathBuf;
 
@@ -23,6 +25,15 @@ enum Command {
     Encrypt(EncryptArgs),
     /// Decrypt an AWS Encryption SDK message (suite 0x0478) with a raw AES key.
     Decrypt(DecryptArgs),
+    /// Run the Vault service (embedded defaults: ./vault-data, 127.0.0.1:8080).
+    Serve(service::ServeArgs),
+    /// Print a token signed by the local development issuer.
+    Token(service::TokenArgs),
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(service::AuditCommand),
+    /// Talk to a Vault server: upload, list, download, manage the family.
+    Client(client::ClientArgs),
 }
 
 /// The raw AES wrapping key, named as the official SDKs' raw AES keyrings name it.
@@ -90,5 +101,9 @@ pub fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Encrypt(args) => crypt::encrypt(args),
         Command::Decrypt(args) => crypt::decrypt(args),
+        Command::Serve(args) => service::serve(args),
+        Command::Token(args) => service::token(args),
+        Command::Audit(command) => service::audit(command),
+        Command::Client(args) => client::run(args),
     }
 }

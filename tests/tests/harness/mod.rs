@@ -1,0 +1,295 @@
+//! A real `vault serve` on 127.0.0.1 with its own data directory, and helpers to talk to it.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use vault_core::{DataKey, EncryptedDataKey, EncryptionContext, EncryptionMaterials, Encryptor};
+
+use crate::common::vault_bin;
+
+/// A running server; killed (by PID, the one we started) when dropped.
+pub struct Server {
+    child: Option<Child>,
+    pub url: String,
+    pub dir: PathBuf,
+    env: Vec<(String, String)>,
+    _tmp: Option<tempfile::TempDir>,
+    pub http: Client,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut server = Server { child: None, url: String::new(), dir, env, _tmp: Some(tmp), http: client() };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(vault_bin());
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("VAULT_LISTEN", "127.0.0.1:0")
+            .env("VAULT_DATA_DIR", &self.dir)
+            .env("VAULT_PART_SIZE", (5 << 20).to_string())
+            .env("VAULT_FRAME_LENGTH", "4096")
+            .env("VAULT_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start vault serve");
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let line = lines.next().expect("vault serve exited before listening").unwrap();
+            if let Some(url) = line.strip_prefix("vault: listening on ") {
+                break url.trim().to_owned();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        self.url = url;
+        self.child = Some(child);
+    }
+
+    /// SIGKILL, then start again on the same data directory.
+    pub fn kill_and_restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM: graceful shutdown.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        child.wait().unwrap()
+    }
+
+    pub fn token(&self, family: &str, user: &str) -> String {
+        let out = Command::new(vault_bin())
+            .args(["token", "--family", family, "--user", user, "--ttl", "1h"])
+            .env("VAULT_DATA_DIR", &self.dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// Signs arbitrary claims with the dev issuer's key (for expired/wrong-audience tokens).
+    pub fn sign(&self, claims: &Value) -> String {
+        let der = std::fs::read(self.dir.join("dev-issuer.p8")).unwrap();
+        let jwks: Value = self.http.get(format!("{}/.well-known/jwks.json", self.url)).send().unwrap().json().unwrap();
+        let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some(kid);
+        jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_ec_der(&der)).unwrap()
+    }
+
+    pub fn as_user(&self, family: &str, user: &str) -> Api {
+        Api { base: self.url.clone(), token: self.token(family, user), http: self.http.clone() }
+    }
+
+    /// Runs the `vault` binary with this server's data directory.
+    pub fn vault(&self, args: &[&str]) -> std::process::Output {
+        Command::new(vault_bin()).args(args).env("VAULT_DATA_DIR", &self.dir).output().unwrap()
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.join("vault.db")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// No pooled connections: a server that answers before reading a refused body closes
+/// that connection, and a reused one would fail the next request.
+pub fn client() -> Client {
+    Client::builder().timeout(Duration::from_secs(120)).pool_max_idle_per_host(0).build().unwrap()
+}
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// One user's view of the API.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub token: String,
+    pub http: Client,
+}
+
+impl Api {
+    pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token)
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.req(Method::GET, path).send().unwrap()
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Response {
+        self.req(Method::POST, path).json(&body).send().unwrap()
+    }
+
+    pub fn ok(&self, response: Response) -> Value {
+        let status = response.status();
+        let text = response.text().unwrap();
+        assert!(status.is_success(), "{status}: {text}");
+        if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() }
+    }
+
+    pub fn create_family(&self, name: &str) -> Value {
+        self.ok(self.post("/v1/families", json!({ "name": name })))
+    }
+
+    pub fn invite(&self, user: &str, role: &str) -> Value {
+        self.ok(self.post("/v1/family/members", json!({ "user_id": user, "role": role })))
+    }
+
+    pub fn create_recording(&self, title: &str, size: usize, encryption: &str) -> Value {
+        self.ok(self.post(
+            "/v1/recordings",
+            json!({ "title": title, "kind": "video", "content_type": "video/mp4", "plaintext_size": size, "encryption": encryption }),
+        ))
+    }
+
+    pub fn put_part(&self, id: &str, n: usize, bytes: &[u8]) -> Response {
+        self.req(Method::PUT, &format!("/v1/recordings/{id}/parts/{n}"))
+            .header("x-vault-sha256", hex::encode(Sha256::digest(bytes)))
+            .body(bytes.to_vec())
+            .send()
+            .unwrap()
+    }
+
+    /// Creates, encrypts and uploads `plaintext`; returns (id, ciphertext).
+    pub fn upload(&self, title: &str, plaintext: &[u8]) -> (String, Vec<u8>) {
+        let created = self.create_recording(title, plaintext.len(), "client");
+        let id = created["recording"]["id"].as_str().unwrap().to_owned();
+        let message = encrypt_for(&created, plaintext);
+        for (i, part) in split_parts(&created, &message).iter().enumerate() {
+            self.ok(self.put_part(&id, i + 1, part));
+        }
+        let done = self.ok(self.post(&format!("/v1/recordings/{id}/complete"), json!({})));
+        assert_eq!(done["status"], "committed");
+        (id, message)
+    }
+
+    pub fn data_key(&self, id: &str) -> DataKey {
+        let release = self.ok(self.post(&format!("/v1/recordings/{id}/key"), json!({})));
+        DataKey::try_from_slice(&B64.decode(release["data_key"].as_str().unwrap()).unwrap()).unwrap()
+    }
+
+    pub fn audit_count(&self) -> usize {
+        self.ok(self.get("/v1/family/audit?limit=500"))["items"].as_array().unwrap().len()
+    }
+}
+
+/// Encrypts with the data key and context the server granted at creation.
+pub fn encrypt_for(created: &Value, plaintext: &[u8]) -> Vec<u8> {
+    let key = &created["key"];
+    let context: EncryptionContext = key["encryption_context"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    encrypt_with(key, &context, created["upload"]["frame_length"].as_u64().unwrap() as u32, plaintext)
+}
+
+pub fn encrypt_with(key: &Value, context: &EncryptionContext, frame_length: u32, plaintext: &[u8]) -> Vec<u8> {
+    let dk = DataKey::try_from_slice(&B64.decode(key["data_key"].as_str().unwrap()).unwrap()).unwrap();
+    let edks: Vec<EncryptedDataKey> = key["encrypted_data_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| EncryptedDataKey {
+            provider_id: e["provider_id"].as_str().unwrap().to_owned(),
+            provider_info: B64.decode(e["provider_info"].as_str().unwrap()).unwrap(),
+            ciphertext: B64.decode(e["ciphertext"].as_str().unwrap()).unwrap(),
+        })
+        .collect();
+    let materials = EncryptionMaterials::new(context.clone(), dk, edks).unwrap();
+    let mut enc = Encryptor::new(&materials, frame_length, &mut rand_core::OsRng).unwrap();
+    let mut out = Vec::new();
+    enc.update(plaintext, &mut out).unwrap();
+    enc.finish(&mut out).unwrap();
+    out
+}
+
+/// Cuts a message into upload parts on the server's frame boundaries.
+pub fn split_parts(created: &Value, message: &[u8]) -> Vec<Vec<u8>> {
+    let frame = created["upload"]["frame_length"].as_u64().unwrap() as usize + 32;
+    let per_part = created["upload"]["part_frames"].as_u64().unwrap() as usize * frame;
+    let header_len = header_len(message);
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut end = header_len + per_part;
+    while start < message.len() {
+        let stop = end.min(message.len());
+        parts.push(message[start..stop].to_vec());
+        start = stop;
+        end = start + per_part;
+    }
+    parts
+}
+
+pub fn header_len(message: &[u8]) -> usize {
+    match vault_core::ParsedHeader::parse(message, &vault_core::DecryptPolicy::default()).unwrap() {
+        vault_core::HeaderParse::Complete(h) => h.len(),
+        vault_core::HeaderParse::NeedMore(_) => panic!("incomplete header"),
+    }
+}
+
+/// Deterministic test media.
+pub fn media(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_left(u32::from(seed) % 31) as u8 ^ seed).collect()
+}
+
+/// Runs a SQL statement on the server's SQLite database (behind the server's back).
+pub fn sql(db: &Path, statement: &str) -> Result<String, String> {
+    let python = std::env::var("VAULT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
+        .args(["-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nr=c.execute(sys.argv[2]).fetchall()\nc.commit()\nprint(r)", db.to_str().unwrap(), statement])
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+pub fn status(r: Response) -> (StatusCode, String) {
+    let s = r.status();
+    (s, r.text().unwrap_or_default())
+}

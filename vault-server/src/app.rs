@@ -1,0 +1,26 @@
+//! The state every request handler shares.
+
+use std::sync::Arc;
+
+use crate::audit::AuditLog;
+use crate::auth::{DevIssuer, Verifier};
+use crate::config::Config;
+use crate::db::Db;
+use crate::keys::KeyService;
+use crate::metrics::Metrics;
+use crate::middleware::rate_limit::RateLimits;
+use crate::store::ObjectStore;
+
+/// Backends and services behind the API. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub keys: Arc<dyn KeyService>,
+    pub store: Arc<dyn ObjectStore>,
+    pub audit: Arc<AuditLog>,
+    pub verifier: Arc<Verifier>,
+    pub dev_issuer: Option<Arc<DevIssuer>>,
+    pub limits: Arc<RateLimits>,
+    pub metrics: Arc<Metrics>,
+}

@@ -1,0 +1,230 @@
+//! `vault client …`: results on stdout (an id, a table, or JSON with --json),
+//! diagnostics on stderr.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::progress;
+use crate::client::{ApiClient, UploadOptions};
+
+#[derive(Debug, Args)]
+pub(super) struct ClientArgs {
+    /// Server URL.
+    #[arg(long, env = "VAULT_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
+    server: String,
+    /// Bearer token (from your identity provider, or `vault token`).
+    #[arg(long, env = "VAULT_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: ClientCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Create the family your token names (you become its owner).
+    CreateFamily {
+        #[arg(long)]
+        name: String,
+    },
+    /// Show your family and role.
+    Family,
+    /// Encrypt a file locally and upload it; prints the new recording's id.
+    Upload {
+        file: PathBuf,
+        #[arg(long)]
+        title: Option<String>,
+        /// audio, video or letter (default: guessed from the file name).
+        #[arg(long, value_parser = ["audio", "video", "letter"])]
+        kind: Option<String>,
+        #[arg(long)]
+        content_type: Option<String>,
+        /// Send plaintext and let the server encrypt it.
+        #[arg(long)]
+        server_side: bool,
+    },
+    /// List the family's recordings.
+    List,
+    /// Download and decrypt a recording.
+    Download {
+        id: String,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Delete a recording.
+    Delete { id: String },
+    /// List members.
+    Members,
+    /// Invite a member (owner/admin).
+    Invite {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "member", value_parser = ["owner", "admin", "member"])]
+        role: String,
+    },
+    /// Remove a member (owner/admin).
+    RemoveMember { user: String },
+    /// Change a member's role (owner/admin).
+    SetRole {
+        user: String,
+        #[arg(value_parser = ["owner", "admin", "member"])]
+        role: String,
+    },
+    /// Show the family's audit log (owner/admin).
+    Audit,
+}
+
+fn guess(file: &std::path::Path) -> (&'static str, &'static str) {
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "mp4" | "m4v" => ("video", "video/mp4"),
+        "webm" => ("video", "video/webm"),
+        "mov" => ("video", "video/quicktime"),
+        "mp3" => ("audio", "audio/mpeg"),
+        "m4a" => ("audio", "audio/mp4"),
+        "wav" => ("audio", "audio/wav"),
+        "ogg" | "opus" => ("audio", "audio/ogg"),
+        "pdf" => ("letter", "application/pdf"),
+        "txt" | "md" => ("letter", "text/plain"),
+        _ => ("letter", "application/octet-stream"),
+    }
+}
+
+pub(super) fn run(args: ClientArgs) -> anyhow::Result<()> {
+    let token = args.token.clone().ok_or_else(|| anyhow::anyhow!("no token: pass --token or set VAULT_TOKEN"))?;
+    let client = ApiClient::new(&args.server, &token)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run_command(&client, args))
+}
+
+fn print(json_mode: bool, value: &Value, text: impl FnOnce(&Value) -> String) {
+    if json_mode {
+        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    } else {
+        println!("{}", text(value));
+    }
+}
+
+async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()> {
+    let j = args.json;
+    match args.command {
+        ClientCommand::CreateFamily { name } => {
+            let family: Value = client.post("/v1/families", &json!({ "name": name })).await?;
+            print(j, &family, |f| f["id"].as_str().unwrap_or_default().to_owned());
+        }
+        ClientCommand::Family => {
+            let family: Value = client.get("/v1/family").await?;
+            print(j, &family, |f| format!("{}\t{}\t{}", f["id"], f["name"], f["role"]).replace('"', ""));
+        }
+        ClientCommand::Upload { file, title, kind, content_type, server_side } => {
+            let (guessed_kind, guessed_type) = guess(&file);
+            let options = UploadOptions {
+                title: title
+                    .unwrap_or_else(|| file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
+                kind: kind.unwrap_or_else(|| guessed_kind.to_owned()),
+                content_type: content_type.unwrap_or_else(|| guessed_type.to_owned()),
+                server_side,
+            };
+            let size = std::fs::metadata(&file).ok().map(|m| m.len());
+            let bar = progress::bytes(size, "uploading");
+            let id = crate::client::upload(client, &file, &options, &bar).await?;
+            bar.finish_and_clear();
+            print(j, &json!({ "id": id }), |v| v["id"].as_str().unwrap_or_default().to_owned());
+        }
+        ClientCommand::List => {
+            let mut items = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let path = match &cursor {
+                    Some(c) => format!("/v1/recordings?limit=200&cursor={c}"),
+                    None => "/v1/recordings?limit=200".to_owned(),
+                };
+                let page: Value = client.get(&path).await?;
+                items.extend(page["items"].as_array().cloned().unwrap_or_default());
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_owned()),
+                    None => break,
+                }
+            }
+            let all = Value::Array(items);
+            print(j, &all, |v| {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|r| {
+                                format!("{}\t{}\t{}\t{}", r["id"], r["kind"], r["plaintext_size"], r["title"])
+                                    .replace('"', "")
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default()
+            });
+        }
+        ClientCommand::Download { id, output } => {
+            let meta: Value = client.get(&format!("/v1/recordings/{id}")).await?;
+            let bar = progress::bytes(meta["ciphertext_size"].as_u64(), "downloading");
+            crate::client::download(client, &id, &output, &bar).await?;
+            bar.finish_and_clear();
+            print(j, &json!({ "id": id, "output": output }), |_| output.display().to_string());
+        }
+        ClientCommand::Delete { id } => {
+            client.send_empty(client.request(Method::DELETE, &format!("/v1/recordings/{id}"))).await?;
+            print(j, &json!({ "deleted": id }), |_| id.clone());
+        }
+        ClientCommand::Members => {
+            let members: Value = client.get("/v1/family/members").await?;
+            print(j, &members, |v| {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|m| format!("{}\t{}", m["user_id"], m["role"]).replace('"', ""))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default()
+            });
+        }
+        ClientCommand::Invite { user, role } => {
+            let member: Value = client.post("/v1/family/members", &json!({ "user_id": user, "role": role })).await?;
+            print(j, &member, |m| format!("{}\t{}", m["user_id"], m["role"]).replace('"', ""));
+        }
+        ClientCommand::RemoveMember { user } => {
+            client.send_empty(client.request(Method::DELETE, &format!("/v1/family/members/{user}"))).await?;
+            print(j, &json!({ "removed": user }), |_| user.clone());
+        }
+        ClientCommand::SetRole { user, role } => {
+            let member: Value = client
+                .json(
+                    client.request(Method::PATCH, &format!("/v1/family/members/{user}")).json(&json!({ "role": role })),
+                )
+                .await?;
+            print(j, &member, |m| format!("{}\t{}", m["user_id"], m["role"]).replace('"', ""));
+        }
+        ClientCommand::Audit => {
+            let page: Value = client.get("/v1/family/audit?limit=500").await?;
+            print(j, &page["items"], |v| {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|r| {
+                                format!(
+                                    "{}\t{}\t{}\t{}\t{}\t{}",
+                                    r["seq"], r["at"], r["actor"], r["action"], r["target"], r["outcome"]
+                                )
+                                .replace('"', "")
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default()
+            });
+        }
+    }
+    Ok(())
+}

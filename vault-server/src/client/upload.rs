@@ -1,0 +1,196 @@
+//! Client-side encrypted upload: create → encrypt locally → parts (retried, resumed) → complete.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use rand_core::OsRng;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+use vault_core::{DataKey, EncryptedDataKey, EncryptionContext, EncryptionMaterials, Encryptor};
+use zeroize::Zeroizing;
+
+use super::ApiClient;
+
+/// What to call the recording.
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    pub title: String,
+    pub kind: String,
+    pub content_type: String,
+    /// Let the server encrypt (plaintext leaves this machine, over TLS).
+    pub server_side: bool,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    recording: Value,
+    upload: Plan,
+    key: Option<Grant>,
+}
+
+#[derive(Deserialize)]
+struct Plan {
+    frame_length: u32,
+    part_frames: u32,
+}
+
+#[derive(Deserialize)]
+struct Grant {
+    data_key: String,
+    encrypted_data_keys: Vec<EdkJson>,
+    encryption_context: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct EdkJson {
+    provider_id: String,
+    provider_info: String,
+    ciphertext: String,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    next_part: u32,
+}
+
+const CHUNK: usize = 1 << 20;
+const ATTEMPTS: u32 = 8;
+
+/// Uploads `path`; returns the new recording's id.
+pub async fn upload(
+    client: &ApiClient,
+    path: &Path,
+    options: &UploadOptions,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<String> {
+    let size = tokio::fs::metadata(path).await.with_context(|| format!("cannot read {}", path.display()))?.len();
+    let created: Created = client
+        .post(
+            "/v1/recordings",
+            &json!({
+                "title": options.title, "kind": options.kind, "content_type": options.content_type,
+                "plaintext_size": size, "encryption": if options.server_side { "server" } else { "client" },
+            }),
+        )
+        .await?;
+    let id = created.recording["id"].as_str().context("no recording id in the answer")?.to_owned();
+    let mut file = tokio::fs::File::open(path).await?;
+    if options.server_side {
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+        let req = client
+            .request(Method::PUT, &format!("/v1/recordings/{id}/plaintext"))
+            .header("content-length", size)
+            .body(body);
+        client.send_empty(req).await?;
+        bar.inc(size);
+        return Ok(id);
+    }
+    let grant = created.key.context("the server sent no data key")?;
+    let key = Zeroizing::new(B64.decode(&grant.data_key).context("data key is not base64")?);
+    let data_key = DataKey::try_from_slice(&key).context("data key has the wrong length")?;
+    let edks = grant
+        .encrypted_data_keys
+        .iter()
+        .map(|e| {
+            Ok(EncryptedDataKey {
+                provider_id: e.provider_id.clone(),
+                provider_info: B64.decode(&e.provider_info)?,
+                ciphertext: B64.decode(&e.ciphertext)?,
+            })
+        })
+        .collect::<Result<Vec<_>, base64::DecodeError>>()?;
+    let materials =
+        EncryptionMaterials::new(grant.encryption_context.into_iter().collect::<EncryptionContext>(), data_key, edks)?;
+    let mut encryptor = Encryptor::new(&materials, created.upload.frame_length, &mut OsRng)?;
+    let frame_bytes = (created.upload.frame_length as usize + 32) * created.upload.part_frames as usize;
+    let header_len = encryptor.header_len();
+    let part_len = |n: u32| frame_bytes + if n == 1 { header_len } else { 0 };
+    let mut out = Vec::new();
+    let mut chunk = vec![0u8; CHUNK];
+    let mut part = 1u32;
+    loop {
+        let n = file.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        encryptor.update(&chunk[..n], &mut out)?;
+        bar.inc(n as u64);
+        while out.len() >= part_len(part) {
+            let rest = out.split_off(part_len(part));
+            put_part(client, &id, part, std::mem::replace(&mut out, rest)).await?;
+            part += 1;
+        }
+    }
+    encryptor.finish(&mut out)?;
+    if out.len() > part_len(part) {
+        let rest = out.split_off(part_len(part));
+        put_part(client, &id, part, std::mem::replace(&mut out, rest)).await?;
+        part += 1;
+    }
+    put_part(client, &id, part, out).await?;
+    let mut last = None;
+    for attempt in 0..ATTEMPTS {
+        match client.post::<Value>(&format!("/v1/recordings/{id}/complete"), &json!({})).await {
+            Ok(_) => return Ok(id),
+            Err(e) if is_retryable(&e) => {
+                last = Some(e);
+                backoff(attempt).await;
+                // A commit that landed before the connection dropped shows as committed.
+                if let Ok(r) = client.get::<Value>(&format!("/v1/recordings/{id}")).await {
+                    if r["status"] == "committed" {
+                        return Ok(id);
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("could not complete the upload")))
+}
+
+/// Sends one part, retrying on connection loss and server errors; a part that did
+/// arrive before the connection broke is recognised by its checksum.
+async fn put_part(client: &ApiClient, id: &str, n: u32, bytes: Vec<u8>) -> anyhow::Result<()> {
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let bytes = bytes::Bytes::from(bytes);
+    let mut last = None;
+    for attempt in 0..ATTEMPTS {
+        let req = client
+            .request(Method::PUT, &format!("/v1/recordings/{id}/parts/{n}"))
+            .header("x-vault-sha256", &sha)
+            .body(bytes.clone());
+        match client.send_empty(req).await {
+            Ok(()) => return Ok(()),
+            Err(e) if is_retryable(&e) => {
+                tracing::debug!(part = n, attempt, error = %e, "retrying part");
+                last = Some(e);
+                backoff(attempt).await;
+                if let Ok(status) = client.get::<Status>(&format!("/v1/recordings/{id}/upload")).await {
+                    if status.next_part > n {
+                        return Ok(());
+                    }
+                }
+            }
+            Err(e) => return Err(e.context(format!("part {n} refused"))),
+        }
+    }
+    bail!("part {n} failed after {ATTEMPTS} attempts: {}", last.map(|e| format!("{e:#}")).unwrap_or_default())
+}
+
+fn is_retryable(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}");
+    text.contains("cannot reach the server")
+        || text.contains("answered 5")
+        || text.contains("answered 408")
+        || text.contains("answered 429")
+}
+
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt.min(5)))).await;
+}

@@ -1,0 +1,187 @@
+//! Families (tenants) and their members.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{Db, now_ms};
+
+/// A member's role. Owners and admins manage members; everyone uploads and plays back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "member" => Some(Role::Member),
+            "admin" => Some(Role::Admin),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+
+    /// Owners and admins manage the family.
+    pub fn can_manage(self) -> bool {
+        self >= Role::Admin
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Family {
+    pub id: String,
+    pub name: String,
+    #[serde(skip)]
+    pub key_id: String,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    pub user_id: String,
+    pub role: Role,
+    pub added_at: i64,
+    pub added_by: String,
+}
+
+fn member(row: &sqlx::any::AnyRow) -> Result<Member, sqlx::Error> {
+    let role: String = row.try_get("role")?;
+    Ok(Member {
+        user_id: row.try_get("user_id")?,
+        role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?,
+        added_at: row.try_get("added_at")?,
+        added_by: row.try_get("added_by")?,
+    })
+}
+
+impl Db {
+    /// Creates a family with its first owner, atomically. Fails with a unique violation if it exists.
+    pub async fn create_family(&self, id: &str, name: &str, key_id: &str, owner: &str) -> Result<Family, sqlx::Error> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO families (id, name, key_id, created_at, created_by) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(name)
+            .bind(key_id)
+            .bind(now)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO members (family_id, user_id, role, added_at, added_by) VALUES ($1, $2, 'owner', $3, $4)",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(now)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Family {
+            id: id.into(),
+            name: name.into(),
+            key_id: key_id.into(),
+            created_at: now,
+            created_by: owner.into(),
+        })
+    }
+
+    pub async fn family(&self, id: &str) -> Result<Option<Family>, sqlx::Error> {
+        let row = sqlx::query("SELECT id, name, key_id, created_at, created_by FROM families WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Family {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                key_id: r.try_get("key_id")?,
+                created_at: r.try_get("created_at")?,
+                created_by: r.try_get("created_by")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn membership(&self, family: &str, user: &str) -> Result<Option<Member>, sqlx::Error> {
+        let row =
+            sqlx::query("SELECT user_id, role, added_at, added_by FROM members WHERE family_id = $1 AND user_id = $2")
+                .bind(family)
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(member).transpose()
+    }
+
+    pub async fn members(&self, family: &str) -> Result<Vec<Member>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT user_id, role, added_at, added_by FROM members WHERE family_id = $1 ORDER BY added_at, user_id",
+        )
+        .bind(family)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(member).collect()
+    }
+
+    /// Adds a member; a unique violation if they already are one.
+    pub async fn add_member(&self, family: &str, user: &str, role: Role, by: &str) -> Result<Member, sqlx::Error> {
+        let now = now_ms();
+        sqlx::query("INSERT INTO members (family_id, user_id, role, added_at, added_by) VALUES ($1, $2, $3, $4, $5)")
+            .bind(family)
+            .bind(user)
+            .bind(role.as_str())
+            .bind(now)
+            .bind(by)
+            .execute(&self.pool)
+            .await?;
+        Ok(Member { user_id: user.into(), role, added_at: now, added_by: by.into() })
+    }
+
+    /// Changes a member's role unless that would leave the family without an owner.
+    /// Returns false (and changes nothing) in that case; None if no such member.
+    pub async fn set_role(&self, family: &str, user: &str, role: Role) -> Result<Option<bool>, sqlx::Error> {
+        // One statement, so two concurrent demotions cannot both pass the owner count.
+        let result = sqlx::query(
+            "UPDATE members SET role = $3 WHERE family_id = $1 AND user_id = $2 AND \
+             ($3 = 'owner' OR role <> 'owner' OR \
+              (SELECT COUNT(*) FROM members m WHERE m.family_id = $1 AND m.role = 'owner') > 1)",
+        )
+        .bind(family)
+        .bind(user)
+        .bind(role.as_str())
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 1 {
+            return Ok(Some(true));
+        }
+        Ok(self.membership(family, user).await?.map(|_| false))
+    }
+
+    /// Removes a member unless they are the last owner. Same answers as [`Db::set_role`].
+    pub async fn remove_member(&self, family: &str, user: &str) -> Result<Option<bool>, sqlx::Error> {
+        let result = sqlx::query(
+            "DELETE FROM members WHERE family_id = $1 AND user_id = $2 AND \
+             (role <> 'owner' OR (SELECT COUNT(*) FROM members m WHERE m.family_id = $1 AND m.role = 'owner') > 1)",
+        )
+        .bind(family)
+        .bind(user)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 1 {
+            return Ok(Some(true));
+        }
+        Ok(self.membership(family, user).await?.map(|_| false))
+    }
+}

@@ -1,0 +1,78 @@
+//! Prometheus metrics, served at `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    /// The route template (`/v1/recordings/{id}`), never the concrete path.
+    pub route: String,
+    pub status: u16,
+}
+
+/// The service's metrics.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub request_seconds: Family<RequestLabels, Histogram>,
+    pub auth_failures: Counter,
+    pub key_releases: Counter,
+    pub uploads_committed: Counter,
+    pub upload_bytes: Counter,
+    pub download_bytes: Counter,
+    pub uploads_expired: Counter,
+    pub uploads_in_flight: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("vault");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let request_seconds = Family::<RequestLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(0.0005, 2.0, 16))) as fn() -> Histogram,
+        );
+        let m = Self {
+            requests: requests.clone(),
+            request_seconds: request_seconds.clone(),
+            auth_failures: Counter::default(),
+            key_releases: Counter::default(),
+            uploads_committed: Counter::default(),
+            upload_bytes: Counter::default(),
+            download_bytes: Counter::default(),
+            uploads_expired: Counter::default(),
+            uploads_in_flight: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register("http_requests", "HTTP requests answered", requests);
+        registry.register("http_request_duration_seconds", "Time to answer (headers)", request_seconds);
+        registry.register("auth_failures", "Failed authentications", m.auth_failures.clone());
+        registry.register("key_releases", "Data keys released for playback", m.key_releases.clone());
+        registry.register("uploads_committed", "Recordings committed", m.uploads_committed.clone());
+        registry.register("upload_bytes", "Ciphertext bytes stored", m.upload_bytes.clone());
+        registry.register("download_bytes", "Ciphertext bytes served", m.download_bytes.clone());
+        registry.register("uploads_expired", "Abandoned uploads removed", m.uploads_expired.clone());
+        registry.register("uploads_in_flight", "Upload requests under way", m.uploads_in_flight.clone());
+        Self { registry, ..m }
+    }
+}
+
+impl Metrics {
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,164 @@
+//! Extractors for who is calling: [`RequestMeta`] (address, user agent, request id),
+//! [`Caller`] (a verified token) and [`Member`] (a verified token whose family lists
+//! the caller). Tenancy comes from here only: handlers never take a family id from
+//! the client.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde_json::json;
+
+use super::client_ip::client_ip;
+use crate::app::AppState;
+use crate::audit::{Event, Outcome, RequestMeta, SYSTEM_TENANT};
+use crate::auth::{AuthError, Identity, Verifier};
+use crate::db::{Family, Role};
+use crate::error::ApiError;
+
+impl FromRequestParts<AppState> for RequestMeta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+        let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        Ok(RequestMeta {
+            ip: client_ip(peer, &parts.headers, &state.config.trusted_proxies).to_string(),
+            user_agent: header(header::USER_AGENT),
+            request_id: header(header::HeaderName::from_static("x-request-id")),
+        })
+    }
+}
+
+/// A caller whose token verified.
+#[derive(Debug)]
+pub struct Caller {
+    pub identity: Identity,
+    pub meta: RequestMeta,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let meta = RequestMeta::from_request_parts(parts, state).await?;
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let verified = match Verifier::bearer(header) {
+            Ok(token) => state.verifier.verify(token).await,
+            Err(e) => Err(e),
+        };
+        match verified {
+            Ok(identity) => Ok(Caller { identity, meta }),
+            Err(err) => Err(auth_failure(state, &meta, err).await),
+        }
+    }
+}
+
+async fn auth_failure(state: &AppState, meta: &RequestMeta, err: AuthError) -> ApiError {
+    if matches!(err, AuthError::Unavailable) {
+        return err.into();
+    }
+    state.metrics.auth_failures.inc();
+    if !state.limits.allow_auth_failure(&meta.ip) {
+        // Over budget: answer without writing more rows, so a flood cannot fill the log.
+        return ApiError::too_many_requests();
+    }
+    let event = Event {
+        tenant: SYSTEM_TENANT.into(),
+        actor: String::new(),
+        action: "auth.failed",
+        target: String::new(),
+        outcome: Outcome::Denied,
+        metadata: json!({ "reason": err.to_string() }),
+    };
+    if let Err(e) = state.audit.record(&event, meta).await {
+        return ApiError::internal(format!("audit: {e}"));
+    }
+    err.into()
+}
+
+/// A verified caller who is a member of the family their token names.
+#[derive(Debug)]
+pub struct Member {
+    pub user: String,
+    pub family: Family,
+    pub role: Role,
+    pub meta: RequestMeta,
+}
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let user = caller.identity.subject.clone();
+        let Some(family_id) = caller.identity.family.clone() else {
+            return Err(ApiError::forbidden("the token names no family"));
+        };
+        let family = state.db.family(&family_id).await?;
+        let membership = match &family {
+            Some(f) => state.db.membership(&f.id, &user).await?,
+            None => None,
+        };
+        match (family, membership) {
+            (Some(family), Some(m)) => Ok(Member { user, family, role: m.role, meta: caller.meta }),
+            (family, _) => {
+                let tenant = family.map_or_else(|| SYSTEM_TENANT.to_owned(), |f| f.id);
+                let event = Event {
+                    tenant,
+                    actor: user,
+                    action: "authz.denied",
+                    target: parts.uri.path().to_owned(),
+                    outcome: Outcome::Denied,
+                    metadata: json!({ "reason": "not a member of the family", "family": family_id }),
+                };
+                state.audit.record(&event, &caller.meta).await?;
+                Err(ApiError::forbidden("you are not a member of this family"))
+            }
+        }
+    }
+}
+
+impl Member {
+    /// Writes an audit row for an action of this member.
+    pub async fn audit(
+        &self,
+        state: &AppState,
+        action: &'static str,
+        target: &str,
+        outcome: Outcome,
+        metadata: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let event = Event {
+            tenant: self.family.id.clone(),
+            actor: self.user.clone(),
+            action,
+            target: target.to_owned(),
+            outcome,
+            metadata,
+        };
+        state.audit.record(&event, &self.meta).await.map_err(|e| ApiError::internal(format!("audit: {e}")))
+    }
+
+    /// Refuses an action the member's role does not allow, and records the attempt.
+    pub async fn require_manager(&self, state: &AppState, action: &'static str, target: &str) -> Result<(), ApiError> {
+        if self.role.can_manage() {
+            return Ok(());
+        }
+        self.audit(state, action, target, Outcome::Denied, json!({ "reason": "requires owner or admin" })).await?;
+        Err(ApiError::forbidden("this needs an owner or admin of the family"))
+    }
+
+    /// Records an attempt on an id that is not this family's, and answers 404.
+    pub async fn not_found(&self, state: &AppState, action: &'static str, target: &str) -> ApiError {
+        match self.audit(state, action, target, Outcome::Denied, json!({ "reason": "not found in this family" })).await
+        {
+            Ok(()) => ApiError::not_found(),
+            Err(e) => e,
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Request plumbing: who is calling (token, membership, client address) and limits.
+
+pub mod caller;
+pub mod client_ip;
+pub mod rate_limit;

@@ -1,0 +1,83 @@
+//! Families: created by their first owner, named by the token's family claim.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::audit::{Event, Outcome};
+use crate::db::{Role, is_unique_violation};
+use crate::error::{ApiError, ApiResult};
+use crate::middleware::caller::{Caller, Member};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFamily {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FamilyView {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub role: Role,
+}
+
+/// `POST /v1/families`: creates the family the caller's token names, with the
+/// caller as its first owner, and the family's customer key.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateFamily>,
+) -> ApiResult<(StatusCode, Json<FamilyView>)> {
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::bad_request("name must be 1 to 200 characters"));
+    }
+    let Some(family_id) = caller.identity.family.clone() else {
+        return Err(ApiError::bad_request("the token names no family to create"));
+    };
+    if !valid_id(&family_id) {
+        return Err(ApiError::bad_request("the token's family id must be 1 to 64 characters of [A-Za-z0-9_-]"));
+    }
+    if state.db.family(&family_id).await?.is_some() {
+        return Err(ApiError::conflict("this family exists already"));
+    }
+    let key = state.keys.create_family_key(&family_id).await?;
+    let family = match state.db.create_family(&family_id, name, &key.0, &caller.identity.subject).await {
+        Err(e) if is_unique_violation(&e) => return Err(ApiError::conflict("this family exists already")),
+        other => other?,
+    };
+    let event = Event {
+        tenant: family.id.clone(),
+        actor: caller.identity.subject.clone(),
+        action: "family.created",
+        target: family.id.clone(),
+        outcome: Outcome::Success,
+        metadata: json!({ "name": family.name, "key_id": key.0 }),
+    };
+    state.audit.record(&event, &caller.meta).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(FamilyView { id: family.id, name: family.name, created_at: family.created_at, role: Role::Owner }),
+    ))
+}
+
+/// `GET /v1/family`: the caller's family and role.
+pub async fn get(member: Member) -> Json<FamilyView> {
+    Json(FamilyView {
+        id: member.family.id.clone(),
+        name: member.family.name.clone(),
+        created_at: member.family.created_at,
+        role: member.role,
+    })
+}
+
+/// Family and user ids come from the identity provider; they must also be safe in
+/// object keys and logs.
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}

@@ -1,0 +1,154 @@
+//! `vault serve`: builds the backends from the configuration and runs the service
+//! until SIGINT/SIGTERM, then drains in-flight requests (uploads included).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::app::AppState;
+use crate::audit::{AuditLog, Event, Outcome, RequestMeta};
+use crate::auth::{AuthConfig, DevIssuer, ExternalIssuer, Verifier};
+use crate::config::Config;
+use crate::db::{Db, RecordingStatus, now_ms};
+use crate::keys::local::{LocalKeys, master_key_path};
+use crate::metrics::Metrics;
+use crate::middleware::rate_limit::RateLimits;
+use crate::store::ObjectKey;
+use crate::store::local::LocalStore;
+
+/// Builds the application state from a configuration (embedded backends).
+pub async fn state(config: Config) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let db = Db::connect(&config.database_url()).await?;
+    let keys = LocalKeys::load_or_create(&master_key_path(&config.data_dir))?;
+    let store = LocalStore::open(&config.data_dir.join("objects"))
+        .map_err(|e| anyhow::anyhow!("cannot open the object store: {e:?}"))?;
+    let dev_issuer = if config.dev_issuer_enabled() {
+        tracing::warn!(
+            issuer = DevIssuer::ISSUER,
+            "trusting the local development issuer: anyone who can read the data directory can mint tokens; \
+             configure auth.issuer for production"
+        );
+        Some(Arc::new(DevIssuer::load_or_create(&config.data_dir)?))
+    } else {
+        None
+    };
+    let external = config.auth.issuer.as_ref().map(|issuer| ExternalIssuer {
+        issuer: issuer.clone(),
+        jwks_url: config
+            .auth
+            .jwks_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'))),
+        audiences: config.auth.audiences.clone(),
+        authorized_parties: config.auth.authorized_parties.clone(),
+    });
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let verifier = Verifier::new(
+        AuthConfig {
+            issuer: external,
+            family_claim: config.auth.family_claim.clone(),
+            leeway_secs: config.auth.leeway_secs,
+        },
+        dev_issuer.clone(),
+        http,
+    )?;
+    Ok(AppState {
+        limits: Arc::new(RateLimits::new(
+            config.limits.key_releases_per_minute,
+            config.limits.auth_failures_per_minute,
+        )),
+        audit: Arc::new(AuditLog::new(db.clone())),
+        config: Arc::new(config),
+        db,
+        keys: Arc::new(keys),
+        store: Arc::new(store),
+        verifier: Arc::new(verifier),
+        dev_issuer,
+        metrics: Arc::new(Metrics::default()),
+    })
+}
+
+/// Runs the service until a shutdown signal.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let state = state(config).await?;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, data_dir = %state.config.data_dir.display(), "vault serving");
+    // Scripts and tests read the bound address (the port may be 0 in the configuration).
+    eprintln!("vault: listening on http://{local}");
+    let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let app = crate::router::app(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    sweeper.abort();
+    tracing::info!("vault stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return interrupt.await.unwrap_or(()),
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down: finishing requests under way");
+}
+
+async fn sweep_forever(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(state.config.uploads.sweep_secs));
+    loop {
+        tick.tick().await;
+        match sweep(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "removed abandoned uploads"),
+            Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
+        }
+        state.limits.shrink();
+    }
+}
+
+/// Removes uploads whose time ran out: the store's parts, the database rows; the
+/// recording becomes `expired` (never listed). Also aborts store-side uploads the
+/// database does not know (a crash between the two).
+pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
+    let mut removed = 0;
+    for upload in state.db.expired_uploads(now_ms(), 100).await? {
+        let Some(r) = state.db.recording(&upload.family_id, &upload.recording_id).await? else { continue };
+        let key = ObjectKey::new(r.object_key.clone()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        state.store.abort_upload(&key, &upload.store_upload_id).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        state.db.set_recording_status(&r.family_id, &r.id, RecordingStatus::Pending, RecordingStatus::Expired).await?;
+        state.db.delete_upload(&r.id).await?;
+        let event = Event {
+            tenant: r.family_id.clone(),
+            actor: "system".into(),
+            action: "upload.expired",
+            target: r.id.clone(),
+            outcome: Outcome::Success,
+            metadata: json!({ "expired_at": upload.expires_at }),
+        };
+        state.audit.record(&event, &RequestMeta::default()).await?;
+        state.metrics.uploads_expired.inc();
+        removed += 1;
+    }
+    let known = state.db.store_upload_ids().await?;
+    let ttl = time::Duration::seconds(i64::try_from(state.config.uploads.ttl_secs).unwrap_or(i64::MAX));
+    for (key, id, started) in state.store.list_uploads().await.map_err(|e| anyhow::anyhow!("{e:?}"))? {
+        if !known.contains(&id) && started + ttl < time::OffsetDateTime::now_utc() {
+            state.store.abort_upload(&key, &id).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,397 @@
+//! The embedded object store: a directory that enforces write-once and retention.
+//!
+//! Layout under the root:
+//! ```text
+//! objects/<key>.meta.json   size, sha256, version, retain_until (written first)
+//! objects/<key>.data        the ciphertext, mode 0444 (linked in last)
+//! uploads/<uuid>/upload.json, part-00001 …   multipart uploads under way
+//! tmp/                      in-progress writes, same filesystem
+//! ```
+//! Commit = write to `tmp/`, fsync, then `hard_link` into place: atomic, and it fails
+//! if the target exists, so an object is never overwritten. The meta file is written
+//! before the data is linked, so a visible data file always has its meta; a meta file
+//! without data (crash in between) counts as absent and may be rewritten.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use tokio::fs;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::{ByteStream, ObjectInfo, ObjectKey, ObjectStore, PartReceipt, StoreError};
+
+const CHUNK: usize = 64 * 1024;
+
+/// Objects in a local directory.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    size: u64,
+    sha256: String,
+    version: String,
+    #[serde(with = "time::serde::rfc3339")]
+    retain_until: OffsetDateTime,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UploadMeta {
+    key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    retain_until: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    started: OffsetDateTime,
+}
+
+impl LocalStore {
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        for dir in ["objects", "uploads", "tmp"] {
+            std::fs::create_dir_all(root.join(dir))?;
+        }
+        Ok(Self { root: root.to_path_buf() })
+    }
+
+    fn data_path(&self, key: &ObjectKey) -> PathBuf {
+        self.root.join("objects").join(format!("{}.data", key.as_str()))
+    }
+
+    fn meta_path(&self, key: &ObjectKey) -> PathBuf {
+        self.root.join("objects").join(format!("{}.meta.json", key.as_str()))
+    }
+
+    fn upload_dir(&self, upload_id: &str) -> Result<PathBuf, StoreError> {
+        uuid::Uuid::parse_str(upload_id).map_err(|_| StoreError::UploadNotFound)?;
+        Ok(self.root.join("uploads").join(upload_id))
+    }
+
+    fn tmp_path(&self) -> PathBuf {
+        self.root.join("tmp").join(uuid::Uuid::new_v4().to_string())
+    }
+
+    async fn upload_meta(&self, key: &ObjectKey, upload_id: &str) -> Result<UploadMeta, StoreError> {
+        let dir = self.upload_dir(upload_id)?;
+        let text = fs::read(dir.join("upload.json")).await.map_err(|_| StoreError::UploadNotFound)?;
+        let meta: UploadMeta = serde_json::from_slice(&text).map_err(|e| StoreError::Backend(e.to_string()))?;
+        if meta.key != key.as_str() {
+            return Err(StoreError::UploadNotFound);
+        }
+        Ok(meta)
+    }
+
+    async fn read_meta(&self, key: &ObjectKey) -> Result<Meta, StoreError> {
+        if fs::metadata(self.data_path(key)).await.is_err() {
+            return Err(StoreError::NotFound);
+        }
+        let text = fs::read(self.meta_path(key)).await.map_err(|_| StoreError::NotFound)?;
+        serde_json::from_slice(&text).map_err(|e| StoreError::Backend(e.to_string()))
+    }
+}
+
+/// Streams `body` into a new file at `path`, hashing it; removes the file on any failure.
+async fn write_stream(path: &Path, mut body: ByteStream, len: u64) -> Result<(u64, [u8; 32]), StoreError> {
+    let result = async {
+        let mut file = fs::File::create(path).await?;
+        let mut hasher = Sha256::new();
+        let mut written = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(StoreError::Body)?;
+            written += chunk.len() as u64;
+            if written > len {
+                return Err(StoreError::SizeMismatch);
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await?;
+        }
+        if written != len {
+            return Err(StoreError::SizeMismatch);
+        }
+        file.sync_all().await?;
+        Ok((written, hasher.finalize().into()))
+    }
+    .await;
+    if result.is_err() {
+        let _ = fs::remove_file(path).await;
+    }
+    result
+}
+
+async fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::File::open(dir).await?.sync_all().await?;
+    Ok(())
+}
+
+#[async_trait]
+impl ObjectStore for LocalStore {
+    async fn create_upload(&self, key: &ObjectKey, retain_until: OffsetDateTime) -> Result<String, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let dir = self.upload_dir(&id)?;
+        fs::create_dir_all(&dir).await?;
+        let meta = UploadMeta { key: key.as_str().to_owned(), retain_until, started: OffsetDateTime::now_utc() };
+        let text = serde_json::to_vec(&meta).map_err(|e| StoreError::Backend(e.to_string()))?;
+        fs::write(dir.join("upload.json"), text).await?;
+        Ok(id)
+    }
+
+    async fn put_part(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        part_number: u32,
+        len: u64,
+        sha256: [u8; 32],
+        body: ByteStream,
+    ) -> Result<PartReceipt, StoreError> {
+        if !(1..=10_000).contains(&part_number) {
+            return Err(StoreError::InvalidRange);
+        }
+        self.upload_meta(key, upload_id).await?;
+        let tmp = self.tmp_path();
+        let (size, actual) = write_stream(&tmp, body, len).await?;
+        if actual != sha256 {
+            let _ = fs::remove_file(&tmp).await;
+            return Err(StoreError::ChecksumMismatch);
+        }
+        let dir = self.upload_dir(upload_id)?;
+        fs::rename(&tmp, dir.join(format!("part-{part_number:05}"))).await?;
+        sync_dir(&dir).await?;
+        Ok(PartReceipt { part_number, size, sha256, etag: hex::encode(&sha256[..16]) })
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: &[PartReceipt],
+    ) -> Result<ObjectInfo, StoreError> {
+        let meta = self.upload_meta(key, upload_id).await?;
+        if fs::metadata(self.data_path(key)).await.is_ok() {
+            return Err(StoreError::AlreadyExists);
+        }
+        let dir = self.upload_dir(upload_id)?;
+        let tmp = self.tmp_path();
+        let assembled = async {
+            let mut out = fs::File::create(&tmp).await?;
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            let mut buf = vec![0u8; CHUNK];
+            for part in parts {
+                let mut file = fs::File::open(dir.join(format!("part-{:05}", part.part_number)))
+                    .await
+                    .map_err(|_| StoreError::UploadNotFound)?;
+                let mut part_size = 0u64;
+                loop {
+                    let n = file.read(&mut buf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                    out.write_all(&buf[..n]).await?;
+                    part_size += n as u64;
+                }
+                if part_size != part.size {
+                    return Err(StoreError::SizeMismatch);
+                }
+                size += part_size;
+            }
+            out.sync_all().await?;
+            Ok::<_, StoreError>((size, hasher.finalize().into()))
+        }
+        .await;
+        let (size, sha256): (u64, [u8; 32]) = match assembled {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp).await;
+                return Err(e);
+            }
+        };
+        let info =
+            ObjectInfo { size, sha256, version: uuid::Uuid::new_v4().to_string(), retain_until: meta.retain_until };
+        let data = self.data_path(key);
+        if let Some(parent) = data.parent() {
+            fs::create_dir_all(parent).await?;
+        }
+        let record =
+            Meta { size, sha256: hex::encode(sha256), version: info.version.clone(), retain_until: meta.retain_until };
+        fs::write(self.meta_path(key), serde_json::to_vec(&record).map_err(|e| StoreError::Backend(e.to_string()))?)
+            .await?;
+        let mut perms = fs::metadata(&tmp).await?.permissions();
+        perms.set_readonly(true);
+        fs::set_permissions(&tmp, perms).await?;
+        let linked = fs::hard_link(&tmp, &data).await;
+        let _ = fs::remove_file(&tmp).await;
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(StoreError::AlreadyExists),
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(parent) = data.parent() {
+            sync_dir(parent).await?;
+        }
+        let _ = fs::remove_dir_all(&dir).await;
+        Ok(info)
+    }
+
+    async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StoreError> {
+        match self.upload_meta(key, upload_id).await {
+            Ok(_) => {
+                fs::remove_dir_all(self.upload_dir(upload_id)?).await?;
+                Ok(())
+            }
+            Err(StoreError::UploadNotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<ByteStream, StoreError> {
+        let meta = self.read_meta(key).await?;
+        let range = range.unwrap_or(0..meta.size);
+        if range.start >= range.end && meta.size != 0 || range.end > meta.size {
+            return Err(StoreError::InvalidRange);
+        }
+        let mut file = fs::File::open(self.data_path(key)).await.map_err(|_| StoreError::NotFound)?;
+        file.seek(std::io::SeekFrom::Start(range.start)).await?;
+        let reader = file.take(range.end - range.start);
+        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(reader, CHUNK)))
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<ObjectInfo, StoreError> {
+        let meta = self.read_meta(key).await?;
+        let mut sha256 = [0u8; 32];
+        hex::decode_to_slice(&meta.sha256, &mut sha256).map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(ObjectInfo { size: meta.size, sha256, version: meta.version, retain_until: meta.retain_until })
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        let meta = self.read_meta(key).await?;
+        if OffsetDateTime::now_utc() < meta.retain_until {
+            return Err(StoreError::Retained { until: meta.retain_until });
+        }
+        fs::remove_file(self.data_path(key)).await?;
+        fs::remove_file(self.meta_path(key)).await?;
+        Ok(())
+    }
+
+    async fn list_uploads(&self) -> Result<Vec<(ObjectKey, String, OffsetDateTime)>, StoreError> {
+        let mut out = Vec::new();
+        let mut dir = fs::read_dir(self.root.join("uploads")).await?;
+        while let Some(entry) = dir.next_entry().await? {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let Ok(text) = fs::read(entry.path().join("upload.json")).await else { continue };
+            let Ok(meta) = serde_json::from_slice::<UploadMeta>(&text) else { continue };
+            if let Ok(key) = ObjectKey::new(meta.key) {
+                out.push((key, id, meta.started));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::cast_possible_truncation, reason = "test code: sizes are small")]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use time::Duration;
+
+    fn body(parts: Vec<std::io::Result<Bytes>>) -> ByteStream {
+        Box::pin(futures_util::stream::iter(parts))
+    }
+
+    fn sha(b: &[u8]) -> [u8; 32] {
+        Sha256::digest(b).into()
+    }
+
+    async fn collect(s: ByteStream) -> Vec<u8> {
+        s.map(|c| c.unwrap().to_vec()).collect::<Vec<_>>().await.concat()
+    }
+
+    async fn store() -> (tempfile::TempDir, LocalStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::open(dir.path()).unwrap();
+        (dir, s)
+    }
+
+    #[tokio::test]
+    async fn multipart_commit_is_write_once_and_ranged() {
+        let (_d, s) = store().await;
+        let key = ObjectKey::new("families/abc/recordings/r1").unwrap();
+        let parts: Vec<Vec<u8>> = vec![vec![1u8; 1 << 20], vec![2u8; 3000], vec![3u8; 5]];
+        let id = s.create_upload(&key, OffsetDateTime::now_utc() + Duration::days(1)).await.unwrap();
+        let mut receipts = Vec::new();
+        for (i, p) in parts.iter().enumerate().rev() {
+            let r = s
+                .put_part(&key, &id, i as u32 + 1, p.len() as u64, sha(p), body(vec![Ok(Bytes::from(p.clone()))]))
+                .await
+                .unwrap();
+            receipts.insert(0, r);
+        }
+        let info = s.complete_upload(&key, &id, &receipts).await.unwrap();
+        let whole = parts.concat();
+        assert_eq!(info.size, whole.len() as u64);
+        assert_eq!(info.sha256, sha(&whole));
+        assert_eq!(s.head(&key).await.unwrap(), info);
+        assert_eq!(collect(s.get(&key, None).await.unwrap()).await, whole);
+        let n = whole.len() as u64;
+        for r in [0..1, 1000..(1 << 20) + 10, n - 1..n] {
+            assert_eq!(
+                collect(s.get(&key, Some(r.clone())).await.unwrap()).await,
+                whole[r.start as usize..r.end as usize]
+            );
+        }
+        assert!(matches!(s.get(&key, Some(n..n + 1)).await, Err(StoreError::InvalidRange)));
+        // Never over an existing object.
+        let id2 = s.create_upload(&key, OffsetDateTime::now_utc()).await.unwrap();
+        let r = s.put_part(&key, &id2, 1, 1, sha(b"x"), body(vec![Ok(Bytes::from_static(b"x"))])).await.unwrap();
+        assert!(matches!(s.complete_upload(&key, &id2, &[r]).await, Err(StoreError::AlreadyExists)));
+        assert_eq!(collect(s.get(&key, None).await.unwrap()).await, whole);
+        // Retention.
+        assert!(matches!(s.delete(&key).await, Err(StoreError::Retained { .. })));
+    }
+
+    #[tokio::test]
+    async fn bad_parts_leave_nothing() {
+        let (dir, s) = store().await;
+        let key = ObjectKey::new("a/b").unwrap();
+        let id = s.create_upload(&key, OffsetDateTime::now_utc() - Duration::seconds(1)).await.unwrap();
+        let data = Bytes::from_static(b"hello world");
+        assert!(matches!(
+            s.put_part(&key, &id, 1, 11, sha(b"other"), body(vec![Ok(data.clone())])).await,
+            Err(StoreError::ChecksumMismatch)
+        ));
+        assert!(matches!(
+            s.put_part(&key, &id, 1, 12, sha(&data), body(vec![Ok(data.clone())])).await,
+            Err(StoreError::SizeMismatch)
+        ));
+        let failing = body(vec![Ok(data.clone()), Err(std::io::Error::other("client went away"))]);
+        assert!(matches!(s.put_part(&key, &id, 1, 22, sha(&data), failing).await, Err(StoreError::Body(_))));
+        let upload_files = std::fs::read_dir(dir.path().join("uploads").join(&id)).unwrap().count();
+        assert_eq!(upload_files, 1, "only upload.json remains");
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(s.list_uploads().await.unwrap().len(), 1);
+        s.abort_upload(&key, &id).await.unwrap();
+        s.abort_upload(&key, &id).await.unwrap();
+        assert!(s.list_uploads().await.unwrap().is_empty());
+        // Expired retention: deletable.
+        let id = s.create_upload(&key, OffsetDateTime::now_utc() - Duration::seconds(1)).await.unwrap();
+        let r = s.put_part(&key, &id, 1, 11, sha(&data), body(vec![Ok(data.clone())])).await.unwrap();
+        s.complete_upload(&key, &id, &[r]).await.unwrap();
+        s.delete(&key).await.unwrap();
+        assert!(matches!(s.head(&key).await, Err(StoreError::NotFound)));
+    }
+
+    #[test]
+    fn keys_cannot_escape() {
+        for bad in ["../x", "A", "", "a//b", "a/b/c/d/e/f/g/h/i", "a/.", "a b", &"x".repeat(65)] {
+            assert!(ObjectKey::new(bad).is_err(), "{bad:?}");
+        }
+        assert!(ObjectKey::new("families/0a1b/recordings/1234-abcd").is_ok());
+    }
+}

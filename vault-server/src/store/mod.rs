@@ -1,0 +1,130 @@
+//! Object storage for ciphertext: write-once objects under retention.
+//!
+//! Embedded mode keeps objects on the local filesystem ([`local`]); production uses
+//! S3 with Object Lock behind the same trait. Keys are opaque and tenant-scoped
+//! (`families/<hash>/recordings/<uuid>`), never titles.
+
+pub mod local;
+
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// A stream of body bytes.
+pub type ByteStream = futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>;
+
+/// An object name: `[a-z0-9-]` segments joined by `/` (1 to 8 segments of 1 to 64
+/// characters), so it can never traverse a path or smuggle a title.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    pub fn new(key: impl Into<String>) -> Result<Self, StoreError> {
+        let key = key.into();
+        let segments: Vec<&str> = key.split('/').collect();
+        let valid = (1..=8).contains(&segments.len())
+            && segments.iter().all(|s| {
+                (1..=64).contains(&s.len())
+                    && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            });
+        if valid { Ok(Self(key)) } else { Err(StoreError::InvalidKey) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the store knows of a committed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub size: u64,
+    pub sha256: [u8; 32],
+    pub version: String,
+    pub retain_until: OffsetDateTime,
+}
+
+/// A stored part of an upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartReceipt {
+    pub part_number: u32,
+    pub size: u64,
+    pub sha256: [u8; 32],
+    pub etag: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("object not found")]
+    NotFound,
+    #[error("object already exists (write-once)")]
+    AlreadyExists,
+    #[error("object is under retention until {until}")]
+    Retained { until: OffsetDateTime },
+    #[error("checksum mismatch")]
+    ChecksumMismatch,
+    #[error("body length does not match the declared length")]
+    SizeMismatch,
+    #[error("invalid object key")]
+    InvalidKey,
+    #[error("range not satisfiable")]
+    InvalidRange,
+    #[error("upload not found")]
+    UploadNotFound,
+    /// The body stream failed: the client went away, or the server's verifier refused the bytes.
+    #[error("upload body failed: {0}")]
+    Body(std::io::Error),
+    /// Details for the log, not for clients.
+    #[error("storage backend error")]
+    Backend(String),
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Write-once object storage with multipart uploads and retention.
+#[async_trait]
+pub trait ObjectStore: Send + Sync + 'static {
+    /// Starts a multipart upload for `key`, to be committed with `retain_until`.
+    async fn create_upload(&self, key: &ObjectKey, retain_until: OffsetDateTime) -> Result<String, StoreError>;
+    /// Stores part `part_number` (1..=10000) of `len` bytes; it counts only if the
+    /// whole body arrived with this length and SHA-256. Re-sending replaces it.
+    async fn put_part(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        part_number: u32,
+        len: u64,
+        sha256: [u8; 32],
+        body: ByteStream,
+    ) -> Result<PartReceipt, StoreError>;
+    /// Commits the parts, in order, as the object: atomically and never over an
+    /// existing object.
+    async fn complete_upload(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: &[PartReceipt],
+    ) -> Result<ObjectInfo, StoreError>;
+    /// Discards an upload (an unknown one is fine).
+    async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StoreError>;
+    /// The object, or a non-empty `range` of it within its size.
+    async fn get(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<ByteStream, StoreError>;
+    async fn head(&self, key: &ObjectKey) -> Result<ObjectInfo, StoreError>;
+    /// Refused with [`StoreError::Retained`] before the retention date.
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
+    /// Uploads under way: (key, upload id, started), to clean up after a crash.
+    async fn list_uploads(&self) -> Result<Vec<(ObjectKey, String, OffsetDateTime)>, StoreError>;
+}
