@@ -70,6 +70,10 @@ impl Server {
         self.child = Some(child);
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
     /// SIGKILL, then start again on the same data directory.
     pub fn kill_and_restart(&mut self) {
         self.kill();

@@ -98,7 +98,8 @@ impl LocalStore {
 /// Streams `body` into a new file at `path`, hashing it; removes the file on any failure.
 async fn write_stream(path: &Path, mut body: ByteStream, len: u64) -> Result<(u64, [u8; 32]), StoreError> {
     let result = async {
-        let mut file = fs::File::create(path).await?;
+        // Buffered: tokio's file writes each go to a blocking thread.
+        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, fs::File::create(path).await?);
         let mut hasher = Sha256::new();
         let mut written = 0u64;
         while let Some(chunk) = body.next().await {
@@ -113,7 +114,8 @@ async fn write_stream(path: &Path, mut body: ByteStream, len: u64) -> Result<(u6
         if written != len {
             return Err(StoreError::SizeMismatch);
         }
-        file.sync_all().await?;
+        file.flush().await?;
+        file.get_ref().sync_all().await?;
         Ok((written, hasher.finalize().into()))
     }
     .await;
@@ -178,10 +180,10 @@ impl ObjectStore for LocalStore {
         let dir = self.upload_dir(upload_id)?;
         let tmp = self.tmp_path();
         let assembled = async {
-            let mut out = fs::File::create(&tmp).await?;
+            let mut out = tokio::io::BufWriter::with_capacity(1 << 20, fs::File::create(&tmp).await?);
             let mut hasher = Sha256::new();
             let mut size = 0u64;
-            let mut buf = vec![0u8; CHUNK];
+            let mut buf = vec![0u8; 1 << 20];
             for part in parts {
                 let mut file = fs::File::open(dir.join(format!("part-{:05}", part.part_number)))
                     .await
@@ -201,7 +203,8 @@ impl ObjectStore for LocalStore {
                 }
                 size += part_size;
             }
-            out.sync_all().await?;
+            out.flush().await?;
+            out.get_ref().sync_all().await?;
             Ok::<_, StoreError>((size, hasher.finalize().into()))
         }
         .await;
