@@ -586,3 +586,75 @@ fn invalid_configuration_fails_at_start_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("VAULT_RETENTION_DAYS"), "{stderr}");
 }
+
+/// An RSA key pair made with openssl, and its public JWK.
+fn rsa_key(dir: &std::path::Path, kid: &str) -> (jsonwebtoken::EncodingKey, Value) {
+    use base64::Engine;
+    let pem = dir.join(format!("{kid}.pem"));
+    assert!(Command::new("openssl").args(["genrsa", "-out"]).arg(&pem).arg("2048").output().unwrap().status.success());
+    let modulus = Command::new("openssl").args(["rsa", "-noout", "-modulus", "-in"]).arg(&pem).output().unwrap();
+    let hex_n = String::from_utf8(modulus.stdout).unwrap().trim().trim_start_matches("Modulus=").to_owned();
+    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hex::decode(hex_n).unwrap());
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&std::fs::read(&pem).unwrap()).unwrap();
+    (key, json!({ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": "AQAB" }))
+}
+
+#[test]
+fn external_oidc_issuer_with_rs256_jwks_rotation_and_refresh_limits() {
+    let idp = tempfile::tempdir().unwrap();
+    let (k1, jwk1) = rsa_key(idp.path(), "k1");
+    let (k2, jwk2) = rsa_key(idp.path(), "k2");
+    std::fs::write(idp.path().join("jwks.json"), json!({ "keys": [jwk1] }).to_string()).unwrap();
+    // A real HTTP server for the JWKS; its request log counts fetches.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = idp.path().join("requests.log");
+    let python = std::env::var("VAULT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut jwks_server = Command::new(python)
+        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1"])
+        .current_dir(idp.path())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let fetches = || std::fs::read_to_string(&log).unwrap_or_default().matches("GET /jwks.json").count();
+    let jwks_url = format!("http://127.0.0.1:{port}/jwks.json");
+    for _ in 0..50 {
+        if reqwest::blocking::get(&jwks_url).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let server = Server::start_with(&[
+        ("VAULT_AUTH_ISSUER", "https://idp.example"),
+        ("VAULT_AUTH_JWKS_URL", &jwks_url),
+        ("VAULT_AUTH_AUDIENCES", "vault-app"),
+        ("VAULT_AUTH_JWKS_MIN_REFRESH_SECS", "1"),
+    ]);
+    let token = |key: &jsonwebtoken::EncodingKey, kid: &str, aud: &str| {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(kid.to_owned());
+        let claims = json!({ "iss": "https://idp.example", "aud": aud, "sub": "user_2abc", "org_id": "org_77", "exp": now() + 600 });
+        jsonwebtoken::encode(&header, &claims, key).unwrap()
+    };
+    let call = |t: &str| server.http.get(format!("{}/v1/family", server.url)).bearer_auth(t).send().unwrap().status();
+    let api = Api { base: server.url.clone(), token: token(&k1, "k1", "vault-app"), http: server.http.clone() };
+    api.create_family("Org family");
+    assert_eq!(call(&token(&k1, "k1", "vault-app")), StatusCode::OK);
+    assert_eq!(call(&token(&k1, "k1", "other-app")), StatusCode::UNAUTHORIZED);
+    // The dev issuer is not trusted when an external issuer is configured.
+    assert_eq!(call(&server.token("org_77", "user_2abc")), StatusCode::UNAUTHORIZED);
+    // k2 signs before the JWKS lists it: unknown key. Then the provider rotates.
+    assert_eq!(call(&token(&k2, "k2", "vault-app")), StatusCode::UNAUTHORIZED);
+    std::fs::write(idp.path().join("jwks.json"), json!({ "keys": [jwk1, jwk2] }).to_string()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(call(&token(&k2, "k2", "vault-app")), StatusCode::OK, "refreshed on an unknown kid");
+    // Made-up kids cannot make the server hammer the provider.
+    let before = fetches();
+    for i in 0..20 {
+        assert_eq!(call(&token(&k2, &format!("forged-{i}"), "vault-app")), StatusCode::UNAUTHORIZED);
+    }
+    assert!(fetches() - before <= 1, "{} fetches for 20 unknown kids", fetches() - before);
+    // k1 signing under k2's kid: bad signature.
+    assert_eq!(call(&token(&k1, "k2", "vault-app")), StatusCode::UNAUTHORIZED);
+    let _ = jwks_server.kill();
+    let _ = jwks_server.wait();
+}

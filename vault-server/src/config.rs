@@ -51,6 +51,8 @@ pub struct AuthSettings {
     pub family_claim: String,
     /// Clock skew allowed on `exp`/`nbf`, seconds.
     pub leeway_secs: u64,
+    /// Least seconds between two JWKS fetches (tokens with unknown key ids cannot force more).
+    pub jwks_min_refresh_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -116,6 +118,7 @@ impl Default for AuthSettings {
             authorized_parties: Vec::new(),
             family_claim: "org_id".into(),
             leeway_secs: 30,
+            jwks_min_refresh_secs: 30,
         }
     }
 }
@@ -199,6 +202,9 @@ impl Config {
         }
         if let Some(v) = env("VAULT_AUTH_FAMILY_CLAIM") {
             self.auth.family_claim = v;
+        }
+        if let Some(v) = env("VAULT_AUTH_JWKS_MIN_REFRESH_SECS") {
+            self.auth.jwks_min_refresh_secs = parse("VAULT_AUTH_JWKS_MIN_REFRESH_SECS", &v)?;
         }
         if let Some(v) = env("VAULT_RETENTION_DAYS") {
             self.retention_days = parse("VAULT_RETENTION_DAYS", &v)?;

@@ -54,6 +54,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
             issuer: external,
             family_claim: config.auth.family_claim.clone(),
             leeway_secs: config.auth.leeway_secs,
+            jwks_min_refresh_secs: config.auth.jwks_min_refresh_secs,
         },
         dev_issuer.clone(),
         http,

@@ -1,7 +1,7 @@
 //! The external issuer's signing keys, fetched from its JWKS and cached by `kid`.
 //!
 //! An unknown `kid` triggers a refresh (the provider rotated keys), but at most one
-//! per [`MIN_REFRESH`], so tokens with made-up kids cannot make us hammer the
+//! per `min_refresh` (30 s by default), so tokens with made-up kids cannot make us hammer the
 //! provider; a failed refresh keeps the keys we have.
 
 use std::collections::HashMap;
@@ -13,7 +13,6 @@ use tokio::sync::Mutex;
 
 use super::AuthError;
 
-const MIN_REFRESH: Duration = Duration::from_secs(30);
 const MAX_AGE: Duration = Duration::from_secs(3600);
 const MAX_BODY: usize = 64 * 1024;
 
@@ -25,12 +24,13 @@ struct Cached {
 pub(super) struct JwksCache {
     url: String,
     http: reqwest::Client,
+    min_refresh: Duration,
     state: Mutex<Cached>,
 }
 
 impl JwksCache {
-    pub(super) fn new(url: String, http: reqwest::Client) -> Self {
-        Self { url, http, state: Mutex::new(Cached { keys: HashMap::new(), fetched: None }) }
+    pub(super) fn new(url: String, http: reqwest::Client, min_refresh: Duration) -> Self {
+        Self { url, http, min_refresh, state: Mutex::new(Cached { keys: HashMap::new(), fetched: None }) }
     }
 
     /// The key for `kid`, refreshing when it is unknown or the cache is old.
@@ -39,7 +39,7 @@ impl JwksCache {
         let mut state = self.state.lock().await;
         let stale = state.fetched.is_none_or(|t| t.elapsed() > MAX_AGE);
         let unknown = !state.keys.contains_key(kid);
-        let may_refresh = state.fetched.is_none_or(|t| t.elapsed() >= MIN_REFRESH);
+        let may_refresh = state.fetched.is_none_or(|t| t.elapsed() >= self.min_refresh);
         if (stale || unknown) && may_refresh {
             match self.fetch().await {
                 Ok(keys) => {
@@ -51,8 +51,8 @@ impl JwksCache {
                     if state.keys.is_empty() {
                         return Err(AuthError::Unavailable);
                     }
-                    // Try again no sooner than MIN_REFRESH from now.
-                    state.fetched = Some(Instant::now() - MAX_AGE.min(MIN_REFRESH));
+                    // Try again no sooner than `min_refresh` from now.
+                    state.fetched = Some(Instant::now());
                 }
             }
         }

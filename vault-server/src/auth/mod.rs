@@ -26,6 +26,8 @@ pub struct AuthConfig {
     /// The claim naming the family (Clerk: `org_id`).
     pub family_claim: String,
     pub leeway_secs: u64,
+    /// Least time between two JWKS fetches (unknown `kid`s cannot force more).
+    pub jwks_min_refresh_secs: u64,
 }
 
 /// An external OIDC issuer.
@@ -109,7 +111,9 @@ impl Verifier {
                 anyhow::bail!("the external issuer needs audiences or authorized parties");
             }
         }
-        let jwks = config.issuer.as_ref().map(|i| JwksCache::new(i.jwks_url.clone(), http));
+        let jwks = config.issuer.as_ref().map(|i| {
+            JwksCache::new(i.jwks_url.clone(), http, std::time::Duration::from_secs(config.jwks_min_refresh_secs))
+        });
         Ok(Self { config, dev, jwks })
     }
 
