@@ -658,3 +658,38 @@ fn external_oidc_issuer_with_rs256_jwks_rotation_and_refresh_limits() {
     let _ = jwks_server.kill();
     let _ = jwks_server.wait();
 }
+
+#[test]
+fn graceful_shutdown_drains_an_upload_under_way() {
+    let mut server = Server::start();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let video = media(3 * 1024 * 1024, 4);
+    let created = alice.create_recording("draining", video.len(), "client");
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    let parts = split_parts(&created, &encrypt_for(&created, &video));
+    assert_eq!(parts.len(), 1);
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&parts[0]));
+    let url = format!("{}/v1/recordings/{id}/parts/1", server.url);
+    let token = alice.token.clone();
+    let body = parts[0].clone();
+    // About 2.5 s of trickling body; SIGTERM arrives in the middle.
+    let sender = std::thread::spawn(move || {
+        client()
+            .put(url)
+            .bearer_auth(token)
+            .header("x-vault-sha256", sha)
+            .body(futures_free_slow_body(body))
+            .send()
+            .unwrap()
+            .status()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let exit = server.terminate();
+    assert_eq!(sender.join().unwrap(), StatusCode::OK, "the upload under way finished");
+    assert!(exit.success(), "{exit}");
+    // After a restart the stored part is there and the upload completes.
+    server.kill_and_restart();
+    let alice = Api { base: server.url.clone(), ..alice };
+    alice.ok(alice.post(&format!("/v1/recordings/{id}/complete"), json!({})));
+}
