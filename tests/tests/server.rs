@@ -399,8 +399,7 @@ fn killed_mid_upload_resumes_and_abandoned_uploads_expire() {
     let (s, _) = status(alice.put_part(&gone, 2, &parts[1]));
     assert!(s == StatusCode::NOT_FOUND || s == StatusCode::GONE, "{s}");
     assert_eq!(alice.get(&format!("/v1/recordings/{gone}")).status(), StatusCode::NOT_FOUND);
-    let uploads = std::fs::read_dir(server.dir.join("objects").join("uploads")).map(|d| d.count()).unwrap_or(0);
-    assert_eq!(uploads, 0, "expired parts left behind");
+    assert_eq!(server.store_uploads(), 0, "expired parts left behind");
     let audit = alice.ok(alice.get("/v1/family/audit"));
     assert!(
         audit["items"]
@@ -504,11 +503,13 @@ fn audit_verify_detects_a_row_edited_in_the_database() {
     let out = server.vault(&["audit", "verify"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // The database itself refuses edits...
-    let refused = sql(&server.db(), "UPDATE audit_log SET actor = 'nobody' WHERE tenant = 'smiths' AND seq = 2");
+    let refused = server.sql("UPDATE audit_log SET actor = 'nobody' WHERE tenant = 'smiths' AND seq = 2");
+    assert!(refused.unwrap_err().contains("append-only"));
+    let refused = server.sql("DELETE FROM audit_log WHERE tenant = 'smiths'");
     assert!(refused.unwrap_err().contains("append-only"));
     // ...and an operator who drops the trigger first is caught by the chain.
-    sql(&server.db(), "DROP TRIGGER audit_log_no_update").unwrap();
-    sql(&server.db(), "UPDATE audit_log SET actor = 'nobody' WHERE tenant = 'smiths' AND seq = 2").unwrap();
+    server.drop_audit_triggers();
+    server.sql("UPDATE audit_log SET actor = 'nobody' WHERE tenant = 'smiths' AND seq = 2").unwrap();
     let out = server.vault(&["audit", "verify"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

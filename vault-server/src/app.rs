@@ -23,4 +23,6 @@ pub struct AppState {
     pub dev_issuer: Option<Arc<DevIssuer>>,
     pub limits: Arc<RateLimits>,
     pub metrics: Arc<Metrics>,
+    /// The cross-region copier, when the store has a replica region.
+    pub replicator: Option<Arc<crate::replication::Replicator>>,
 }

@@ -19,6 +19,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Metadata database; default `sqlite://<data_dir>/vault.db`. `postgres://…` selects PostgreSQL.
     pub database_url: Option<String>,
+    /// Apply database migrations at start. Off when the service connects as a role
+    /// that may not change the schema (`vault setup` migrates as the owner).
+    pub database_migrate: bool,
+    /// Where customer keys live: `local` (master key file) or `aws-kms`.
+    pub keys: KeysBackend,
+    /// Where ciphertext lives: `local` (data directory) or `s3` (two regions).
+    pub store: StoreBackend,
+    pub aws: AwsSettings,
     /// Static files of the web page served at `/` (none if unset).
     pub web_dir: Option<PathBuf>,
     /// Trust tokens of the local development issuer; default: only when no external issuer is configured.
@@ -60,7 +68,7 @@ pub struct AuthSettings {
 pub struct UploadSettings {
     /// Plaintext bytes per frame for new recordings.
     pub frame_length: u32,
-    /// Target ciphertext bytes per upload part (rounded down to whole frames).
+    /// Least ciphertext bytes per upload part but the last (rounded up to whole frames).
     pub part_size: u64,
     /// An upload not completed within this many seconds expires and is removed.
     pub ttl_secs: u64,
@@ -84,6 +92,55 @@ pub struct Limits {
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeysBackend {
+    Local,
+    AwsKms,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreBackend {
+    Local,
+    S3,
+}
+
+/// The AWS backends: one KMS key and one Object Lock bucket per region, two regions.
+/// Credentials come from the standard AWS provider chain (environment, profile,
+/// instance or task role), never from this file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsSettings {
+    pub primary: RegionSettings,
+    pub replica: RegionSettings,
+    /// Seconds allowed for one attempt of an AWS call (then it is retried).
+    pub attempt_timeout_secs: u64,
+    /// Seconds allowed to connect to an AWS endpoint.
+    pub connect_timeout_secs: u64,
+    /// Attempts per AWS call (jittered exponential backoff on throttling, 5xx and timeouts).
+    pub max_attempts: u32,
+    /// After a region fails, reads go straight to the other region for this many seconds.
+    pub failover_secs: u64,
+    /// Seconds an unwrapped data key stays cached for repeated playback requests.
+    pub data_key_cache_secs: u64,
+    /// Most data keys cached at once.
+    pub data_key_cache_entries: usize,
+    /// Seconds between looks at the replication outbox (new commits wake it at once).
+    pub replication_poll_secs: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegionSettings {
+    /// AWS region name, e.g. `eu-west-1`.
+    pub region: String,
+    /// The Object Lock bucket of this region.
+    pub bucket: String,
+    /// Endpoint override (S3-compatible stores, tests); default: AWS's.
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
@@ -96,6 +153,10 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("vault-data"),
             database_url: None,
+            database_migrate: true,
+            keys: KeysBackend::Local,
+            store: StoreBackend::Local,
+            aws: AwsSettings::default(),
             web_dir: None,
             dev_issuer: None,
             auth: AuthSettings::default(),
@@ -105,6 +166,22 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            primary: RegionSettings::default(),
+            replica: RegionSettings::default(),
+            attempt_timeout_secs: 10,
+            connect_timeout_secs: 3,
+            max_attempts: 4,
+            failover_secs: 30,
+            data_key_cache_secs: 300,
+            data_key_cache_entries: 1000,
+            replication_poll_secs: 10,
         }
     }
 }
@@ -181,6 +258,52 @@ impl Config {
         }
         if let Some(v) = env("VAULT_DATABASE_URL") {
             self.database_url = Some(v);
+        }
+        if let Some(v) = env("VAULT_DATABASE_MIGRATE") {
+            self.database_migrate = parse("VAULT_DATABASE_MIGRATE", &v)?;
+        }
+        if let Some(v) = env("VAULT_KEYS") {
+            self.keys = match v.as_str() {
+                "local" => KeysBackend::Local,
+                "aws-kms" => KeysBackend::AwsKms,
+                _ => bail!("invalid VAULT_KEYS={v:?}: expected local or aws-kms"),
+            };
+        }
+        if let Some(v) = env("VAULT_STORE") {
+            self.store = match v.as_str() {
+                "local" => StoreBackend::Local,
+                "s3" => StoreBackend::S3,
+                _ => bail!("invalid VAULT_STORE={v:?}: expected local or s3"),
+            };
+        }
+        for (prefix, region) in [("PRIMARY", &mut self.aws.primary), ("REPLICA", &mut self.aws.replica)] {
+            if let Some(v) = env(&format!("VAULT_AWS_{prefix}_REGION")) {
+                region.region = v;
+            }
+            if let Some(v) = env(&format!("VAULT_AWS_{prefix}_BUCKET")) {
+                region.bucket = v;
+            }
+            if let Some(v) = env(&format!("VAULT_AWS_{prefix}_ENDPOINT")) {
+                region.endpoint = Some(v);
+            }
+        }
+        if let Some(v) = env("VAULT_AWS_ATTEMPT_TIMEOUT_SECS") {
+            self.aws.attempt_timeout_secs = parse("VAULT_AWS_ATTEMPT_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = env("VAULT_AWS_CONNECT_TIMEOUT_SECS") {
+            self.aws.connect_timeout_secs = parse("VAULT_AWS_CONNECT_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = env("VAULT_AWS_MAX_ATTEMPTS") {
+            self.aws.max_attempts = parse("VAULT_AWS_MAX_ATTEMPTS", &v)?;
+        }
+        if let Some(v) = env("VAULT_AWS_FAILOVER_SECS") {
+            self.aws.failover_secs = parse("VAULT_AWS_FAILOVER_SECS", &v)?;
+        }
+        if let Some(v) = env("VAULT_AWS_DATA_KEY_CACHE_SECS") {
+            self.aws.data_key_cache_secs = parse("VAULT_AWS_DATA_KEY_CACHE_SECS", &v)?;
+        }
+        if let Some(v) = env("VAULT_AWS_REPLICATION_POLL_SECS") {
+            self.aws.replication_poll_secs = parse("VAULT_AWS_REPLICATION_POLL_SECS", &v)?;
         }
         if let Some(v) = env("VAULT_WEB_DIR") {
             self.web_dir = Some(PathBuf::from(v));
@@ -278,6 +401,36 @@ impl Config {
         if self.dev_issuer == Some(false) && self.auth.issuer.is_none() {
             bail!("no identity provider: set auth.issuer (with auth.audiences) or enable dev_issuer");
         }
+        let aws = &self.aws;
+        let uses_aws = self.keys == KeysBackend::AwsKms || self.store == StoreBackend::S3;
+        if uses_aws {
+            if aws.primary.region.is_empty() || aws.replica.region.is_empty() {
+                bail!("aws.primary.region and aws.replica.region are required by the AWS backends");
+            }
+            if aws.primary.region == aws.replica.region && aws.primary.endpoint == aws.replica.endpoint {
+                bail!(
+                    "aws.replica must be another region than aws.primary (a replica in the same region is no replica)"
+                );
+            }
+            if aws.max_attempts == 0 || aws.attempt_timeout_secs == 0 || aws.connect_timeout_secs == 0 {
+                bail!("aws.max_attempts, aws.attempt_timeout_secs and aws.connect_timeout_secs must be positive");
+            }
+            if aws.data_key_cache_entries == 0 || aws.replication_poll_secs == 0 {
+                bail!("aws.data_key_cache_entries and aws.replication_poll_secs must be positive");
+            }
+        }
+        if self.store == StoreBackend::S3 {
+            for bucket in [&aws.primary.bucket, &aws.replica.bucket] {
+                let valid = (3..=63).contains(&bucket.len())
+                    && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+                if !valid {
+                    bail!("aws.primary.bucket and aws.replica.bucket must be S3 bucket names (got {bucket:?})");
+                }
+            }
+            if aws.primary.bucket == aws.replica.bucket && aws.primary.endpoint == aws.replica.endpoint {
+                bail!("aws.replica.bucket must differ from aws.primary.bucket");
+            }
+        }
         for origin in &self.cors_origins {
             if origin == "*" {
                 bail!("cors_origins may not be \"*\": list the web page's origins");
@@ -353,5 +506,36 @@ mod tests {
         assert!(err(Some("[uploads]\npart_size = 1000"), &[]).contains("part_size"));
         assert!(err(Some("cors_origins = [\"*\"]"), &[]).contains("cors_origins"));
         assert!(err(None, &[("VAULT_DEV_ISSUER", "false")]).contains("no identity provider"));
+        assert!(err(None, &[("VAULT_STORE", "s3")]).contains("aws.primary.region"));
+        assert!(err(None, &[("VAULT_KEYS", "kms")]).contains("VAULT_KEYS"));
+        let same_region = [
+            ("VAULT_KEYS", "aws-kms"),
+            ("VAULT_AWS_PRIMARY_REGION", "eu-west-1"),
+            ("VAULT_AWS_REPLICA_REGION", "eu-west-1"),
+        ];
+        assert!(err(None, &same_region).contains("another region"));
+        let bad_bucket = [
+            ("VAULT_STORE", "s3"),
+            ("VAULT_AWS_PRIMARY_REGION", "eu-west-1"),
+            ("VAULT_AWS_REPLICA_REGION", "eu-central-1"),
+            ("VAULT_AWS_PRIMARY_BUCKET", "Vault_Primary"),
+            ("VAULT_AWS_REPLICA_BUCKET", "vault-replica"),
+        ];
+        assert!(err(None, &bad_bucket).contains("Vault_Primary"));
+    }
+
+    #[test]
+    fn aws_backends_from_the_file() {
+        let config = load(
+            Some(
+                "keys = \"aws-kms\"\nstore = \"s3\"\n[aws.primary]\nregion = \"eu-west-1\"\nbucket = \"vault-a\"\n\
+                 [aws.replica]\nregion = \"eu-central-1\"\nbucket = \"vault-b\"\nendpoint = \"http://127.0.0.1:9\"",
+            ),
+            &[],
+        )
+        .unwrap();
+        assert_eq!((config.keys, config.store), (KeysBackend::AwsKms, StoreBackend::S3));
+        assert_eq!(config.aws.replica.endpoint.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(config.aws.max_attempts, 4);
     }
 }

@@ -9,6 +9,8 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod aws;
+pub mod backends;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -18,6 +20,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod metrics;
 pub mod middleware;
+pub mod replication;
 pub mod router;
 pub mod routes;
 pub mod serve;

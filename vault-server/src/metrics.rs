@@ -15,6 +15,12 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KmsLabels {
+    pub region: String,
+    pub op: &'static str,
+}
+
 /// The service's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -27,6 +33,11 @@ pub struct Metrics {
     pub download_bytes: Counter,
     pub uploads_expired: Counter,
     pub uploads_in_flight: Gauge,
+    /// KMS requests by region and operation (a playback session should cost one `Decrypt`).
+    pub kms_requests: Family<KmsLabels, Counter>,
+    pub replications: Counter,
+    pub replication_failures: Counter,
+    pub replication_pending: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -52,6 +63,10 @@ impl Default for Metrics {
             download_bytes: Counter::default(),
             uploads_expired: Counter::default(),
             uploads_in_flight: Gauge::default(),
+            kms_requests: Family::default(),
+            replications: Counter::default(),
+            replication_failures: Counter::default(),
+            replication_pending: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("http_requests", "HTTP requests answered", requests);
@@ -63,6 +78,10 @@ impl Default for Metrics {
         registry.register("download_bytes", "Ciphertext bytes served", m.download_bytes.clone());
         registry.register("uploads_expired", "Abandoned uploads removed", m.uploads_expired.clone());
         registry.register("uploads_in_flight", "Upload requests under way", m.uploads_in_flight.clone());
+        registry.register("kms_requests", "Requests to AWS KMS", m.kms_requests.clone());
+        registry.register("replications", "Objects copied to the replica region", m.replications.clone());
+        registry.register("replication_failures", "Failed copy attempts (retried)", m.replication_failures.clone());
+        registry.register("replication_pending", "Copies waiting in the outbox", m.replication_pending.clone());
         Self { registry, ..m }
     }
 }

@@ -14,20 +14,24 @@ use crate::audit::{AuditLog, Event, Outcome, RequestMeta};
 use crate::auth::{AuthConfig, DevIssuer, ExternalIssuer, Verifier};
 use crate::config::Config;
 use crate::db::{Db, RecordingStatus, now_ms};
-use crate::keys::local::{LocalKeys, master_key_path};
 use crate::metrics::Metrics;
 use crate::middleware::rate_limit::RateLimits;
+use crate::replication::Replicator;
 use crate::store::ObjectKey;
-use crate::store::local::LocalStore;
 
 /// Builds the application state from a configuration (embedded backends).
 pub async fn state(config: Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let db = Db::connect(&config.database_url()).await?;
-    let keys = LocalKeys::load_or_create(&master_key_path(&config.data_dir))?;
-    let store = LocalStore::open(&config.data_dir.join("objects"))
-        .map_err(|e| anyhow::anyhow!("cannot open the object store: {e:?}"))?;
+    let db = Db::connect(&config.database_url(), config.database_migrate).await?;
+    let metrics = Arc::new(Metrics::default());
+    let keys = crate::backends::keys(&config, &metrics).await?;
+    let (store, replicated) = crate::backends::store(&config).await?;
+    let audit = Arc::new(AuditLog::new(db.clone()));
+    let replicator = replicated.map(|store| {
+        let poll = Duration::from_secs(config.aws.replication_poll_secs);
+        Replicator::new(db.clone(), store, audit.clone(), metrics.clone(), poll)
+    });
     let dev_issuer = if config.dev_issuer_enabled() {
         tracing::warn!(
             issuer = DevIssuer::ISSUER,
@@ -64,14 +68,15 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
             config.limits.key_releases_per_minute,
             config.limits.auth_failures_per_minute,
         )),
-        audit: Arc::new(AuditLog::new(db.clone())),
+        audit,
         config: Arc::new(config),
         db,
-        keys: Arc::new(keys),
-        store: Arc::new(store),
+        keys,
+        store,
+        replicator,
         verifier: Arc::new(verifier),
         dev_issuer,
-        metrics: Arc::new(Metrics::default()),
+        metrics,
     })
 }
 
@@ -85,11 +90,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Scripts and tests read the bound address (the port may be 0 in the configuration).
     eprintln!("vault: listening on http://{local}");
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let replicator = state.replicator.clone().map(|r| tokio::spawn(r.run()));
     let app = crate::router::app(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     sweeper.abort();
+    if let Some(task) = replicator {
+        task.abort();
+    }
     tracing::info!("vault stopped");
     Ok(())
 }

@@ -27,6 +27,9 @@ enum Command {
     Decrypt(DecryptArgs),
     /// Run the Vault service (embedded defaults: ./vault-data, 127.0.0.1:8080).
     Serve(service::ServeArgs),
+    /// Prepare the configured backends: migrate the database, create or check the
+    /// Object Lock buckets, reach KMS. Safe to run again.
+    Setup(service::ServeArgs),
     /// Print a token signed by the local development issuer.
     Token(service::TokenArgs),
     /// Audit log tools.
@@ -102,6 +105,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Encrypt(args) => crypt::encrypt(args),
         Command::Decrypt(args) => crypt::decrypt(args),
         Command::Serve(args) => service::serve(args),
+        Command::Setup(args) => service::setup(args),
         Command::Token(args) => service::token(args),
         Command::Audit(command) => service::audit(command),
         Command::Client(args) => client::run(args),

@@ -80,6 +80,15 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime()?.block_on(crate::serve::run(config))
 }
 
+pub(super) fn setup(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(args.config.as_deref())?;
+    init_logging(config.log_format);
+    for done in runtime()?.block_on(crate::backends::setup(&config))? {
+        eprintln!("vault setup: {done}");
+    }
+    Ok(())
+}
+
 pub(super) fn token(args: TokenArgs) -> anyhow::Result<()> {
     for (what, value) in [("family", &args.family), ("user", &args.user)] {
         if !crate::routes::families::valid_id(value) {
@@ -97,7 +106,7 @@ pub(super) fn audit(command: AuditCommand) -> anyhow::Result<()> {
     let AuditCommand::Verify { config } = command;
     let config = Config::load(config.as_deref())?;
     runtime()?.block_on(async {
-        let db = crate::db::Db::connect(&config.database_url()).await?;
+        let db = crate::db::Db::connect(&config.database_url(), false).await?;
         let report = crate::audit::AuditLog::new(db).verify().await?;
         println!("{}", serde_json::to_string_pretty(&report)?);
         if let Some(first) = report.breaks.first() {

@@ -152,7 +152,7 @@ impl Db {
     /// Changes a member's role unless that would leave the family without an owner.
     /// Returns false (and changes nothing) in that case; None if no such member.
     pub async fn set_role(&self, family: &str, user: &str, role: Role) -> Result<Option<bool>, sqlx::Error> {
-        // One statement, so two concurrent demotions cannot both pass the owner count.
+        let mut tx = self.lock_family(family).await?;
         let result = sqlx::query(
             "UPDATE members SET role = $3 WHERE family_id = $1 AND user_id = $2 AND \
              ($3 = 'owner' OR role <> 'owner' OR \
@@ -161,8 +161,9 @@ impl Db {
         .bind(family)
         .bind(user)
         .bind(role.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         if result.rows_affected() == 1 {
             return Ok(Some(true));
         }
@@ -171,17 +172,34 @@ impl Db {
 
     /// Removes a member unless they are the last owner. Same answers as [`Db::set_role`].
     pub async fn remove_member(&self, family: &str, user: &str) -> Result<Option<bool>, sqlx::Error> {
+        let mut tx = self.lock_family(family).await?;
         let result = sqlx::query(
             "DELETE FROM members WHERE family_id = $1 AND user_id = $2 AND \
              (role <> 'owner' OR (SELECT COUNT(*) FROM members m WHERE m.family_id = $1 AND m.role = 'owner') > 1)",
         )
         .bind(family)
         .bind(user)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         if result.rows_affected() == 1 {
             return Ok(Some(true));
         }
         Ok(self.membership(family, user).await?.map(|_| false))
+    }
+
+    /// A transaction in which no other membership change of `family` runs: the owner
+    /// count checked by the next statement cannot change under it. PostgreSQL locks the
+    /// family row (under READ COMMITTED two concurrent demotions would each still see
+    /// two owners); SQLite has one writer at a time, and each check is one statement.
+    async fn lock_family(&self, family: &str) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if self.engine == super::Engine::Postgres {
+            sqlx::query("SELECT id FROM families WHERE id = $1 FOR UPDATE")
+                .bind(family)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
     }
 }

@@ -6,10 +6,12 @@
 //! migrations directory because DDL (triggers) differs.
 
 mod families;
+mod outbox;
 mod recordings;
 mod uploads;
 
 pub use families::{Family, Member, Role};
+pub use outbox::Replication;
 pub use recordings::{Committed, NewRecording, Recording, RecordingKind, RecordingStatus};
 pub use uploads::{PartRow, Upload};
 
@@ -32,8 +34,9 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects and applies migrations.
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    /// Connects and, with `migrate`, applies migrations (a service role without DDL
+    /// rights connects with `migrate = false` after `vault setup` migrated as the owner).
+    pub async fn connect(url: &str, migrate: bool) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") {
             Engine::Sqlite
@@ -56,7 +59,9 @@ impl Db {
             Engine::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Engine::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator.run(&pool).await.context("cannot migrate the metadata database")?;
+        if migrate {
+            migrator.run(&pool).await.context("cannot migrate the metadata database")?;
+        }
         Ok(Self { pool, engine })
     }
 

@@ -87,6 +87,9 @@ pub struct Recording {
     pub header_len: Option<i64>,
     pub version: Option<String>,
     pub retain_until: Option<i64>,
+    pub replica_version: Option<String>,
+    pub replica_sha256: Option<String>,
+    pub replicated_at: Option<i64>,
 }
 
 /// What creating a recording records.
@@ -108,7 +111,7 @@ pub struct NewRecording<'a> {
 
 const COLUMNS: &str = "id, family_id, title, kind, content_type, plaintext_size, encryption, frame_length, \
     part_frames, status, object_key, edks, created_by, created_at, committed_at, ciphertext_size, sha256, \
-    header_len, version, retain_until";
+    header_len, version, retain_until, replica_version, replica_sha256, replicated_at";
 
 fn recording(row: &AnyRow) -> Result<Recording, sqlx::Error> {
     let bad = |what: &str, v: &str| sqlx::Error::Decode(format!("unknown {what} {v:?}").into());
@@ -135,6 +138,9 @@ fn recording(row: &AnyRow) -> Result<Recording, sqlx::Error> {
         header_len: row.try_get("header_len")?,
         version: row.try_get("version")?,
         retain_until: row.try_get("retain_until")?,
+        replica_version: row.try_get("replica_version")?,
+        replica_sha256: row.try_get("replica_sha256")?,
+        replicated_at: row.try_get("replicated_at")?,
     })
 }
 
@@ -205,7 +211,16 @@ impl Db {
     }
 
     /// Marks a pending recording committed; false if it was not pending (a lost race).
-    pub async fn commit_recording(&self, family: &str, id: &str, c: &Committed<'_>) -> Result<bool, sqlx::Error> {
+    /// With `replicate`, the copy to the replica region is queued in the same
+    /// transaction (see [`Db::due_replications`]).
+    pub async fn commit_recording(
+        &self,
+        family: &str,
+        id: &str,
+        c: &Committed<'_>,
+        replicate: bool,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE recordings SET status = 'committed', committed_at = $3, ciphertext_size = $4, sha256 = $5, \
              header_len = $6, version = $7, retain_until = $8 WHERE family_id = $1 AND id = $2 AND status = 'pending'",
@@ -218,9 +233,25 @@ impl Db {
         .bind(c.header_len)
         .bind(c.version)
         .bind(c.retain_until)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(result.rows_affected() == 1)
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if replicate {
+            sqlx::query(
+                "INSERT INTO replication_outbox (recording_id, family_id, object_key, sha256, retain_until, attempts, \
+                 next_attempt_at, created_at) SELECT id, family_id, object_key, sha256, retain_until, 0, $3, $3 \
+                 FROM recordings WHERE family_id = $1 AND id = $2",
+            )
+            .bind(family)
+            .bind(id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Moves a recording from one status to another; false if it was not in `from`.

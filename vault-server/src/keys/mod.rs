@@ -5,6 +5,8 @@
 //! vault-core's materials (a plaintext data key plus its encrypted data keys) and keep
 //! the network, if any, on this side of the boundary.
 
+pub mod cache;
+pub mod kms;
 pub mod local;
 
 use async_trait::async_trait;

@@ -102,6 +102,16 @@ pub struct RecordingView {
     pub sha256: Option<String>,
     pub frame_length: i64,
     pub retain_until: Option<i64>,
+    /// The copy in the replica region, once made and verified (absent in embedded mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<ReplicaView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReplicaView {
+    pub version: String,
+    pub sha256: Option<String>,
+    pub replicated_at: Option<i64>,
 }
 
 impl From<&Recording> for RecordingView {
@@ -121,6 +131,11 @@ impl From<&Recording> for RecordingView {
             sha256: r.sha256.clone(),
             frame_length: r.frame_length,
             retain_until: r.retain_until,
+            replica: r.replica_version.as_ref().map(|version| ReplicaView {
+                version: version.clone(),
+                sha256: r.replica_sha256.clone(),
+                replicated_at: r.replicated_at,
+            }),
         }
     }
 }
@@ -146,9 +161,10 @@ pub fn stored_edks(r: &Recording) -> ApiResult<Vec<EncryptedDataKey>> {
     list.iter().map(EdkJson::to_edk).collect::<Option<_>>().ok_or_else(|| ApiError::internal("stored edk not base64"))
 }
 
-/// Frames per upload part for a target part size.
+/// Frames per upload part: enough that every part but the last reaches `part_size`
+/// (S3 refuses multipart parts under 5 MiB, except the last).
 fn part_frames(part_size: u64, frame_length: u32) -> u32 {
-    u32::try_from((part_size / (u64::from(frame_length) + 32)).max(1)).unwrap_or(u32::MAX)
+    u32::try_from(part_size.div_ceil(u64::from(frame_length) + 32).max(1)).unwrap_or(u32::MAX)
 }
 
 /// `POST /v1/recordings`

@@ -410,8 +410,11 @@ async fn commit(state: &AppState, member: &Member, r: &Recording, upload: &Uploa
         version: &info.version,
         retain_until: i64::try_from(info.retain_until.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
     };
-    if !state.db.commit_recording(&member.family.id, &r.id, &committed).await? {
+    if !state.db.commit_recording(&member.family.id, &r.id, &committed, state.replicator.is_some()).await? {
         return Err(ApiError::conflict("the recording changed meanwhile"));
+    }
+    if let Some(replicator) = &state.replicator {
+        replicator.nudge();
     }
     state.db.delete_upload(&r.id).await?;
     state.metrics.uploads_committed.inc();

@@ -96,7 +96,7 @@ impl LocalStore {
 }
 
 /// Streams `body` into a new file at `path`, hashing it; removes the file on any failure.
-async fn write_stream(path: &Path, mut body: ByteStream, len: u64) -> Result<(u64, [u8; 32]), StoreError> {
+pub(super) async fn write_stream(path: &Path, mut body: ByteStream, len: u64) -> Result<(u64, [u8; 32]), StoreError> {
     let result = async {
         // Buffered: tokio's file writes each go to a blocking thread.
         let mut file = tokio::io::BufWriter::with_capacity(1 << 20, fs::File::create(path).await?);

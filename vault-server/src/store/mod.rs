@@ -5,6 +5,8 @@
 //! (`families/<hash>/recordings/<uuid>`), never titles.
 
 pub mod local;
+pub mod replicated;
+pub mod s3;
 
 use std::ops::Range;
 

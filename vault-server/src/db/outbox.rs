@@ -1,0 +1,82 @@
+//! The replication outbox: committed objects still to be copied to the replica region.
+
+use sqlx::Row;
+
+use super::{Db, now_ms};
+
+/// A copy to make.
+#[derive(Debug, Clone)]
+pub struct Replication {
+    pub recording_id: String,
+    pub family_id: String,
+    pub object_key: String,
+    pub sha256: String,
+    pub retain_until: i64,
+    pub attempts: i64,
+}
+
+impl Db {
+    /// Copies whose time has come, oldest first.
+    pub async fn due_replications(&self, limit: i64) -> Result<Vec<Replication>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT recording_id, family_id, object_key, sha256, retain_until, attempts FROM replication_outbox \
+             WHERE next_attempt_at <= $1 ORDER BY next_attempt_at, recording_id LIMIT $2",
+        )
+        .bind(now_ms())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Replication {
+                    recording_id: row.try_get("recording_id")?,
+                    family_id: row.try_get("family_id")?,
+                    object_key: row.try_get("object_key")?,
+                    sha256: row.try_get("sha256")?,
+                    retain_until: row.try_get("retain_until")?,
+                    attempts: row.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many copies are outstanding (for metrics and readiness).
+    pub async fn pending_replications(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query("SELECT COUNT(*) AS n FROM replication_outbox").fetch_one(&self.pool).await?.try_get("n")
+    }
+
+    /// Records the replica's version and checksum and takes the copy off the outbox, atomically.
+    pub async fn replication_done(&self, r: &Replication, version: &str, sha256: &str) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE recordings SET replica_version = $3, replica_sha256 = $4, replicated_at = $5 \
+             WHERE family_id = $1 AND id = $2",
+        )
+        .bind(&r.family_id)
+        .bind(&r.recording_id)
+        .bind(version)
+        .bind(sha256)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM replication_outbox WHERE recording_id = $1")
+            .bind(&r.recording_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Puts a failed copy back for a later attempt.
+    pub async fn replication_failed(&self, r: &Replication, retry_at: i64, error: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE replication_outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 \
+             WHERE recording_id = $1",
+        )
+        .bind(&r.recording_id)
+        .bind(retry_at)
+        .bind(error)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+}

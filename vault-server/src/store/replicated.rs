@@ -1,0 +1,184 @@
+//! Two regions behind one [`ObjectStore`]: writes go to the primary region, reads fall
+//! back to the replica when the primary fails, and [`ReplicatedStore::replicate`]
+//! copies a committed object across (driven by the outbox in `crate::replication`).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::{ByteStream, ObjectInfo, ObjectKey, ObjectStore, PartReceipt, StoreError};
+use crate::aws::Failover;
+
+pub struct ReplicatedStore {
+    primary: Arc<dyn ObjectStore>,
+    replica: Arc<dyn ObjectStore>,
+    failover: Failover,
+    /// Bytes per part when copying to the replica (one part in memory at a time).
+    part_size: usize,
+}
+
+impl std::fmt::Debug for ReplicatedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplicatedStore").field("failover", &self.failover).finish_non_exhaustive()
+    }
+}
+
+impl ReplicatedStore {
+    pub fn new(
+        primary: Arc<dyn ObjectStore>,
+        replica: Arc<dyn ObjectStore>,
+        failover: Failover,
+        part_size: usize,
+    ) -> Self {
+        Self { primary, replica, failover, part_size }
+    }
+
+    pub fn replica(&self) -> &Arc<dyn ObjectStore> {
+        &self.replica
+    }
+
+    /// Copies `key` from the primary to the replica region, part by part, and checks
+    /// that the replica holds exactly `sha256`. Idempotent: an existing replica is
+    /// verified, never overwritten.
+    pub async fn replicate(
+        &self,
+        key: &ObjectKey,
+        sha256: [u8; 32],
+        retain_until: OffsetDateTime,
+    ) -> Result<ObjectInfo, StoreError> {
+        let info = match self.copy(key, retain_until).await {
+            Ok(info) => info,
+            Err(StoreError::AlreadyExists) => self.replica.head(key).await?,
+            Err(e) => return Err(e),
+        };
+        if info.sha256 != sha256 {
+            return Err(StoreError::ChecksumMismatch);
+        }
+        Ok(info)
+    }
+
+    async fn copy(&self, key: &ObjectKey, retain_until: OffsetDateTime) -> Result<ObjectInfo, StoreError> {
+        let mut source = self.primary.get(key, None).await?;
+        let upload = self.replica.create_upload(key, retain_until).await?;
+        let result = async {
+            let mut parts = Vec::new();
+            let mut buffer = BytesMut::with_capacity(self.part_size);
+            let mut done = false;
+            while !done {
+                match source.next().await {
+                    Some(chunk) => buffer.extend_from_slice(&chunk.map_err(|e| StoreError::Backend(e.to_string()))?),
+                    None => done = true,
+                }
+                while buffer.len() >= self.part_size || (done && (!buffer.is_empty() || parts.is_empty())) {
+                    let take = buffer.len().min(self.part_size);
+                    let part = buffer.split_to(take).freeze();
+                    parts.push(self.put(key, &upload, parts.len() + 1, part).await?);
+                }
+            }
+            self.replica.complete_upload(key, &upload, &parts).await
+        }
+        .await;
+        if result.is_err() {
+            let _ = self.replica.abort_upload(key, &upload).await;
+        }
+        result
+    }
+
+    async fn put(&self, key: &ObjectKey, upload: &str, n: usize, part: Bytes) -> Result<PartReceipt, StoreError> {
+        let sha: [u8; 32] = Sha256::digest(&part).into();
+        let len = part.len() as u64;
+        let body: ByteStream = Box::pin(futures_util::stream::once(async move { Ok(part) }));
+        let n = u32::try_from(n).map_err(|_| StoreError::Backend("too many parts".into()))?;
+        self.replica.put_part(key, upload, n, len, sha, body).await
+    }
+
+    /// Reads from one region, then the other; remembers a failing primary.
+    async fn read<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: Fn(Arc<dyn ObjectStore>) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let primary_first = self.failover.primary_first();
+        let (first, second) =
+            if primary_first { (&self.primary, &self.replica) } else { (&self.replica, &self.primary) };
+        match op(first.clone()).await {
+            Ok(v) => {
+                if primary_first {
+                    self.failover.primary_ok();
+                }
+                Ok(v)
+            }
+            Err(StoreError::InvalidRange) => Err(StoreError::InvalidRange),
+            Err(e) => {
+                if primary_first && matches!(e, StoreError::Backend(_)) {
+                    self.failover.primary_failed();
+                }
+                tracing::warn!(error = %e, primary_first, "read failed in one region; trying the other");
+                op(second.clone()).await.map_err(|other| if matches!(other, StoreError::NotFound) { e } else { other })
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for ReplicatedStore {
+    async fn create_upload(&self, key: &ObjectKey, retain_until: OffsetDateTime) -> Result<String, StoreError> {
+        self.primary.create_upload(key, retain_until).await
+    }
+
+    async fn put_part(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        part_number: u32,
+        len: u64,
+        sha256: [u8; 32],
+        body: ByteStream,
+    ) -> Result<PartReceipt, StoreError> {
+        self.primary.put_part(key, upload_id, part_number, len, sha256, body).await
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: &[PartReceipt],
+    ) -> Result<ObjectInfo, StoreError> {
+        self.primary.complete_upload(key, upload_id, parts).await
+    }
+
+    async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StoreError> {
+        self.primary.abort_upload(key, upload_id).await
+    }
+
+    async fn get(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<ByteStream, StoreError> {
+        self.read(|store| {
+            let range = range.clone();
+            async move { store.get(key, range).await }
+        })
+        .await
+    }
+
+    /// The primary's copy (used when committing, where the primary is the truth).
+    async fn head(&self, key: &ObjectKey) -> Result<ObjectInfo, StoreError> {
+        self.primary.head(key).await
+    }
+
+    /// Both regions' copies; refused while either is retained.
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.primary.delete(key).await?;
+        match self.replica.delete(key).await {
+            Ok(()) | Err(StoreError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list_uploads(&self) -> Result<Vec<(ObjectKey, String, OffsetDateTime)>, StoreError> {
+        self.primary.list_uploads().await
+    }
+}

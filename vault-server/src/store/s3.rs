@@ -1,0 +1,392 @@
+//! S3 with Object Lock: one bucket of one region.
+//!
+//! Every object is written by multipart upload with `ObjectLockMode=COMPLIANCE` and a
+//! retain-until date, each part with its SHA-256 checksum, never over an existing
+//! object (`If-None-Match: *` on completion, and a look first). After completion the
+//! version's lock is read back with `HeadObject` and applied with `PutObjectRetention`
+//! where missing (some S3-compatible stores, moto among them, drop lock headers on
+//! multipart uploads), and the whole object is read back and hashed: the SHA-256 the
+//! database records is of the bytes the store actually holds, not of what was sent.
+//!
+//! Parts are spooled to a local file while they are checked, so the SDK can retry a
+//! throttled or failed part from the file (a network stream cannot be replayed) and
+//! memory stays flat. Which parts an upload holds is the metadata database's business
+//! (`ListParts` is not needed).
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::{ByteStream as S3Body, DateTime};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectLockEnabled, ObjectLockMode, ObjectLockRetention,
+    ObjectLockRetentionMode,
+};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::{ByteStream, ObjectInfo, ObjectKey, ObjectStore, PartReceipt, StoreError};
+
+/// Object metadata naming the retain-until date chosen at upload start, so completion
+/// can restore the lock if the store dropped it.
+const RETAIN_META: &str = "vault-retain-until";
+
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    /// The region's name, for logs.
+    pub region: String,
+    spool: PathBuf,
+}
+
+impl S3Store {
+    pub fn new(client: Client, bucket: String, region: String, spool: PathBuf) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(&spool)?;
+        Ok(Self { client, bucket, region, spool })
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Creates the bucket with Object Lock (and so versioning) enabled, or checks that
+    /// an existing one has it. A bucket without Object Lock cannot get it safely later,
+    /// so Vault refuses to use one.
+    pub async fn ensure_bucket(&self, create: bool) -> anyhow::Result<()> {
+        let exists = match self.client.head_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => true,
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => false,
+            Err(e) => anyhow::bail!("cannot reach bucket {} in {}: {}", self.bucket, self.region, describe(&e)),
+        };
+        if !exists {
+            if !create {
+                anyhow::bail!("bucket {} does not exist in {}: run `vault setup`", self.bucket, self.region);
+            }
+            let mut request = self.client.create_bucket().bucket(&self.bucket).object_lock_enabled_for_bucket(true);
+            if self.region != "us-east-1" {
+                request = request.create_bucket_configuration(
+                    aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                        .location_constraint(self.region.as_str().into())
+                        .build(),
+                );
+            }
+            request.send().await.map_err(|e| {
+                anyhow::anyhow!("cannot create bucket {} in {}: {}", self.bucket, self.region, describe(&e))
+            })?;
+            tracing::info!(bucket = %self.bucket, region = %self.region, "created Object Lock bucket");
+        }
+        let lock = self.client.get_object_lock_configuration().bucket(&self.bucket).send().await;
+        let enabled = matches!(
+            lock.as_ref().ok().and_then(|o| o.object_lock_configuration()).and_then(|c| c.object_lock_enabled()),
+            Some(ObjectLockEnabled::Enabled)
+        );
+        if !enabled {
+            anyhow::bail!(
+                "bucket {} in {} does not have Object Lock enabled; Vault only writes to Object Lock buckets \
+                 (create a new bucket with Object Lock, or let `vault setup` create one)",
+                self.bucket,
+                self.region
+            );
+        }
+        Ok(())
+    }
+
+    /// Makes sure `version` is locked in COMPLIANCE mode until at least `until`.
+    async fn ensure_lock(&self, key: &ObjectKey, version: &str, until: OffsetDateTime) -> Result<(), StoreError> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .version_id(version)
+            .send()
+            .await
+            .map_err(|e| store_error(&e))?;
+        let locked = head.object_lock_mode() == Some(&ObjectLockMode::Compliance)
+            && head.object_lock_retain_until_date().is_some_and(|d| d.secs() >= until.unix_timestamp());
+        if locked {
+            return Ok(());
+        }
+        tracing::warn!(key = %key, region = %self.region, "object came out of the store without its lock; applying it");
+        self.client
+            .put_object_retention()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .version_id(version)
+            .retention(
+                ObjectLockRetention::builder()
+                    .mode(ObjectLockRetentionMode::Compliance)
+                    .retain_until_date(DateTime::from_secs(until.unix_timestamp()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| store_error(&e))?;
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .version_id(version)
+            .send()
+            .await
+            .map_err(|e| store_error(&e))?;
+        if head.object_lock_mode() != Some(&ObjectLockMode::Compliance) {
+            return Err(StoreError::Backend(format!("cannot lock {key} in {}", self.region)));
+        }
+        Ok(())
+    }
+
+    /// SHA-256 and length of what the store holds under `key`.
+    async fn hash_object(&self, key: &ObjectKey) -> Result<(u64, [u8; 32]), StoreError> {
+        let mut body = self.get(key, None).await?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| StoreError::Backend(e.to_string()))?;
+            size += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        Ok((size, hasher.finalize().into()))
+    }
+
+    async fn exists(&self, key: &ObjectKey) -> Result<bool, StoreError> {
+        match self.client.head_object().bucket(&self.bucket).key(key.as_str()).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => match store_error(&e) {
+                StoreError::NotFound => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn create_upload(&self, key: &ObjectKey, retain_until: OffsetDateTime) -> Result<String, StoreError> {
+        let until = retain_until.unix_timestamp();
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type("application/octet-stream")
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .object_lock_mode(ObjectLockMode::Compliance)
+            .object_lock_retain_until_date(DateTime::from_secs(until))
+            .metadata(RETAIN_META, until.to_string())
+            .send()
+            .await
+            .map_err(|e| store_error(&e))?;
+        out.upload_id().map(str::to_owned).ok_or_else(|| StoreError::Backend("no upload id".into()))
+    }
+
+    async fn put_part(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        part_number: u32,
+        len: u64,
+        sha256: [u8; 32],
+        body: ByteStream,
+    ) -> Result<PartReceipt, StoreError> {
+        let spool = tempfile::Builder::new().prefix("part-").tempfile_in(&self.spool)?.into_temp_path();
+        let (size, digest) = super::local::write_stream(&spool, body, len).await?;
+        if digest != sha256 {
+            return Err(StoreError::ChecksumMismatch);
+        }
+        let body = S3Body::read_from().path(&spool).build().await.map_err(|e| StoreError::Backend(e.to_string()))?;
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .upload_id(upload_id)
+            .part_number(i32::try_from(part_number).map_err(|_| StoreError::InvalidKey)?)
+            .content_length(i64::try_from(size).map_err(|_| StoreError::SizeMismatch)?)
+            .checksum_sha256(B64.encode(sha256))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| store_error(&e))?;
+        let etag = out.e_tag().ok_or_else(|| StoreError::Backend("no ETag".into()))?.to_owned();
+        Ok(PartReceipt { part_number, size, sha256, etag })
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: &[PartReceipt],
+    ) -> Result<ObjectInfo, StoreError> {
+        if self.exists(key).await? {
+            return Err(StoreError::AlreadyExists);
+        }
+        let completed = parts
+            .iter()
+            .map(|p| {
+                Ok(CompletedPart::builder()
+                    .part_number(i32::try_from(p.part_number).map_err(|_| StoreError::InvalidKey)?)
+                    .e_tag(&p.etag)
+                    .checksum_sha256(B64.encode(p.sha256))
+                    .build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .upload_id(upload_id)
+            .if_none_match("*")
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
+            .send()
+            .await
+            .map_err(|e| store_error(&e))?;
+        self.head(key).await
+    }
+
+    async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StoreError> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .upload_id(upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match store_error(&e) {
+                StoreError::UploadNotFound | StoreError::NotFound => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn get(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<ByteStream, StoreError> {
+        let mut request = self.client.get_object().bucket(&self.bucket).key(key.as_str());
+        if let Some(r) = &range {
+            if r.start >= r.end {
+                return Err(StoreError::InvalidRange);
+            }
+            request = request.range(format!("bytes={}-{}", r.start, r.end - 1));
+        }
+        let out = request.send().await.map_err(|e| store_error(&e))?;
+        let reader = out.body.into_async_read();
+        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024)))
+    }
+
+    /// The committed object's facts, with its lock checked (and restored if the store
+    /// dropped it) and its SHA-256 computed by reading it back.
+    async fn head(&self, key: &ObjectKey) -> Result<ObjectInfo, StoreError> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(|e| store_error(&e))?;
+        let version =
+            head.version_id().ok_or_else(|| StoreError::Backend("bucket is not versioned".into()))?.to_owned();
+        let wanted = head
+            .metadata()
+            .and_then(|m| m.get(RETAIN_META))
+            .and_then(|v| v.parse::<i64>().ok())
+            .or_else(|| head.object_lock_retain_until_date().map(DateTime::secs))
+            .ok_or_else(|| StoreError::Backend(format!("{key} has no retention")))?;
+        let retain_until =
+            OffsetDateTime::from_unix_timestamp(wanted).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.ensure_lock(key, &version, retain_until).await?;
+        let (size, sha256) = self.hash_object(key).await?;
+        Ok(ObjectInfo { size, sha256, version, retain_until })
+    }
+
+    /// Deletes every version of `key`; S3 refuses (403) while Object Lock retains one.
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(|e| store_error(&e))?;
+        let version = head.version_id().unwrap_or("null").to_owned();
+        match self.client.delete_object().bucket(&self.bucket).key(key.as_str()).version_id(&version).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("AccessDenied") => {
+                let until = head
+                    .object_lock_retain_until_date()
+                    .and_then(|d| OffsetDateTime::from_unix_timestamp(d.secs()).ok())
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                Err(StoreError::Retained { until })
+            }
+            Err(e) => Err(store_error(&e)),
+        }
+    }
+
+    async fn list_uploads(&self) -> Result<Vec<(ObjectKey, String, OffsetDateTime)>, StoreError> {
+        let mut out = Vec::new();
+        let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.bucket)
+                .prefix("families/")
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .send()
+                .await
+                .map_err(|e| store_error(&e))?;
+            for upload in page.uploads() {
+                let (Some(key), Some(id), Some(started)) = (upload.key(), upload.upload_id(), upload.initiated())
+                else {
+                    continue;
+                };
+                let (Ok(key), Ok(started)) = (ObjectKey::new(key), OffsetDateTime::from_unix_timestamp(started.secs()))
+                else {
+                    continue;
+                };
+                out.push((key, id.to_owned(), started));
+            }
+            if page.is_truncated() != Some(true) || page.next_key_marker().is_none() {
+                return Ok(out);
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            id_marker = page.next_upload_id_marker().map(str::to_owned);
+        }
+    }
+}
+
+/// Maps an S3 failure to what the caller can act on; details stay in the log.
+fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static>(err: &SdkError<E, HttpResponse>) -> StoreError {
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    match (err.code(), status) {
+        (Some("NoSuchKey" | "NotFound"), _) | (None, Some(404)) => StoreError::NotFound,
+        (Some("NoSuchUpload"), _) => StoreError::UploadNotFound,
+        (Some("PreconditionFailed" | "ConditionalRequestConflict"), _) | (None, Some(412)) => StoreError::AlreadyExists,
+        (Some("InvalidRange"), _) | (None, Some(416)) => StoreError::InvalidRange,
+        (Some("BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch"), _) => StoreError::ChecksumMismatch,
+        _ => StoreError::Backend(describe(err)),
+    }
+}
+
+fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(err: &SdkError<E, R>) -> String {
+    match err {
+        SdkError::ServiceError(e) => {
+            format!("{}: {}", e.err().code().unwrap_or("error"), e.err().message().unwrap_or(""))
+        }
+        SdkError::TimeoutError(_) => "timeout".into(),
+        SdkError::DispatchFailure(_) => "cannot connect".into(),
+        other => format!("{}", aws_sdk_s3::error::DisplayErrorContext(other)),
+    }
+}
