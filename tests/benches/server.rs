@@ -3,7 +3,10 @@
 //! VAULT_BENCH_MIB, default 1024): upload and download of one large recording through
 //! a real `vault serve` on loopback (the `vault client` path: local encryption, parts,
 //! local decryption), the server's peak RSS, and the latency of 64 KiB ranged reads
-//! under 50 concurrent readers. Prints figures; asserts nothing about time.
+//! under 50 concurrent readers; on the AWS backends (`VAULT_TEST_BACKEND=aws`, with
+//! scripts/services running) also the KMS requests of one playback session (a fresh
+//! server, then 100 × key release + range request). Prints figures; asserts nothing
+//! about time.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -26,7 +29,8 @@ fn peak_rss_mib(pid: u32) -> f64 {
 
 fn main() {
     let mib: usize = std::env::var("VAULT_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
-    let server = Server::start_with(&[("VAULT_FRAME_LENGTH", "65536"), ("VAULT_PART_SIZE", &(8 << 20).to_string())]);
+    let mut server =
+        Server::start_with(&[("VAULT_FRAME_LENGTH", "65536"), ("VAULT_PART_SIZE", &(8 << 20).to_string())]);
     let pid = server.pid();
     let owner = server.token("bench", "alice");
     let api = server.as_user("bench", "alice");
@@ -122,6 +126,37 @@ fn main() {
         pct(0.50).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3
     );
+    if server.aws.is_some() {
+        // Wait for the replica copy (it competes with the reads above), then one
+        // playback session on a fresh server (empty data-key cache).
+        while api.ok(api.get(&format!("/v1/recordings/{id}")))["replica"].is_null() {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        server.kill_and_restart();
+        let api = server.as_user("bench", "alice");
+        let decrypts = || {
+            let text = server.http.get(format!("{}/metrics", server.url)).send().unwrap().text().unwrap();
+            text.lines()
+                .filter(|l| l.starts_with("vault_kms_requests_total{") && l.contains("op=\"Decrypt\""))
+                .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+                .sum::<u64>()
+        };
+        let before = decrypts();
+        for i in 0..100u64 {
+            api.data_key(&id);
+            let offset = (i * 10_485_763) % (size - 65_536);
+            let resp = api
+                .req(Method::GET, &format!("/v1/recordings/{id}/content"))
+                .header("range", format!("bytes={offset}-{}", offset + 65_535))
+                .send()
+                .unwrap();
+            assert_eq!(resp.status(), reqwest::StatusCode::PARTIAL_CONTENT);
+        }
+        println!(
+            "KMS Decrypt requests for one playback session (100 key releases + 100 ranges): {}",
+            decrypts() - before
+        );
+    }
     let _ = std::fs::remove_file(&input);
     let _ = std::fs::remove_file(&output);
 }

@@ -114,8 +114,13 @@ impl AwsEnv {
 
 /// An unsigned S3 request straight to a moto endpoint, behind the server's back.
 pub fn s3(endpoint: &str, method: reqwest::Method, path: &str) -> (reqwest::StatusCode, String) {
+    let (status, body) = s3_bytes(endpoint, method, path);
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+pub fn s3_bytes(endpoint: &str, method: reqwest::Method, path: &str) -> (reqwest::StatusCode, Vec<u8>) {
     let r = reqwest::blocking::Client::new().request(method, format!("{endpoint}/{path}")).send().unwrap();
-    (r.status(), r.text().unwrap())
+    (r.status(), r.bytes().unwrap().to_vec())
 }
 
 /// A moto server of a test's own, on a free loopback port; stopped (by PID) on drop.

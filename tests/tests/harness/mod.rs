@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod aws;
+pub mod fault_proxy;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -46,14 +47,16 @@ impl Server {
     pub fn start_on(aws: Option<aws::AwsEnv>, env: &[(&str, &str)]) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let mut vars = aws.as_ref().map(aws::AwsEnv::vars).unwrap_or_default();
-        vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let vars = aws.as_ref().map(aws::AwsEnv::vars).unwrap_or_default();
         let mut server =
             Server { child: None, url: String::new(), dir, env: vars, aws, _tmp: Some(tmp), http: client() };
         if server.aws.is_some() {
+            // As the schema owner, before the test's own settings (which may name a
+            // restricted database role).
             let out = server.vault(&["setup"]);
             assert!(out.status.success(), "vault setup: {}", String::from_utf8_lossy(&out.stderr));
         }
+        server.env.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         server.spawn();
         server
     }

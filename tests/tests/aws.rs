@@ -1,0 +1,340 @@
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code: a panic is a failed test")]
+//! The AWS backends against real protocol servers on loopback: PostgreSQL, and moto as
+//! S3 + KMS in two "regions". (The whole server suite, `server.rs`, also runs on these
+//! backends with `VAULT_TEST_BACKEND=aws`; these are the tests only AWS needs.)
+
+mod common;
+mod harness;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use harness::aws::{AwsEnv, Moto, PRIMARY_REGION, REPLICA_REGION, psql, s3, s3_bytes, shared_moto};
+use harness::fault_proxy::{Fault, FaultProxy};
+use harness::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use vault_core::{DecryptPolicy, HeaderParse, ParsedHeader};
+
+fn object_key(server: &Server, id: &str) -> String {
+    let key = server.sql(&format!("SELECT object_key FROM recordings WHERE id = '{id}'")).unwrap();
+    assert!(key.starts_with("families/"), "{key}");
+    key
+}
+
+/// The encrypted data keys in a message's header (provider id, ARN, blob).
+fn edks(message: &[u8]) -> Vec<(String, String, Vec<u8>)> {
+    match ParsedHeader::parse(message, &DecryptPolicy::default()).unwrap() {
+        HeaderParse::Complete(h) => h
+            .encrypted_data_keys()
+            .iter()
+            .map(|e| (e.provider_id.clone(), String::from_utf8(e.provider_info.clone()).unwrap(), e.ciphertext.clone()))
+            .collect(),
+        HeaderParse::NeedMore(_) => panic!("incomplete header"),
+    }
+}
+
+fn wait_replicated(api: &Api, id: &str, within: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let r = api.ok(api.get(&format!("/v1/recordings/{id}")));
+        if r["replica"]["version"].is_string() {
+            return r;
+        }
+        assert!(start.elapsed() < within, "not replicated within {within:?}: {r}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn content(api: &Api, id: &str) -> Vec<u8> {
+    let r = api.get(&format!("/v1/recordings/{id}/content"));
+    assert_eq!(r.status(), StatusCode::OK);
+    r.bytes().unwrap().to_vec()
+}
+
+fn kms_tool(args: &[&str]) -> std::process::Output {
+    let python = std::env::var("VAULT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = common::workspace().join("tests/interop/kms_tool.py");
+    Command::new(python).arg(script).args(args).output().unwrap()
+}
+
+fn head_lock(endpoint: &str, bucket: &str, key: &str) -> (String, String) {
+    let r = reqwest::blocking::Client::new().head(format!("{endpoint}/{bucket}/{key}")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{bucket}/{key}");
+    let h = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (h("x-amz-object-lock-mode"), h("x-amz-object-lock-retain-until-date"))
+}
+
+#[test]
+fn objects_are_locked_in_both_regions_and_cannot_be_deleted_or_overwritten() {
+    let server = Server::start_on(Some(AwsEnv::shared()), &[]);
+    let aws = server.aws.clone().unwrap();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let plaintext = media(6 << 20, 3);
+    let (id, message) = alice.upload("scan", &plaintext);
+    let r = wait_replicated(&alice, &id, Duration::from_secs(30));
+    let key = object_key(&server, &id);
+    let sha = hex::encode(Sha256::digest(&message));
+    assert_eq!(r["sha256"], sha.as_str());
+    assert_eq!(r["replica"]["sha256"], sha.as_str());
+    let year = time::OffsetDateTime::now_utc().year();
+    for (endpoint, bucket) in [(&aws.primary, &aws.primary_bucket), (&aws.replica, &aws.replica_bucket)] {
+        // Multipart uploads come out of moto without their lock: Vault must have applied it.
+        let (mode, until) = head_lock(endpoint, bucket, &key);
+        assert_eq!(mode, "COMPLIANCE", "{bucket}");
+        let until = time::OffsetDateTime::parse(&until, &time::format_description::well_known::Rfc3339).unwrap();
+        assert!(until > time::OffsetDateTime::now_utc() + time::Duration::days(29), "{bucket}: {until}");
+        assert!(until.year() <= year + 1);
+        // Deleting the locked version is refused...
+        let versions = s3(endpoint, Method::GET, &format!("{bucket}?versions&prefix={key}")).1;
+        let version = versions.split("<VersionId>").nth(1).unwrap().split('<').next().unwrap().to_owned();
+        assert_eq!(versions.matches("<Version>").count(), 1, "{versions}");
+        let (status, body) = s3(endpoint, Method::DELETE, &format!("{bucket}/{key}?versionId={version}"));
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        // ...and a conditional write over it too.
+        let put = reqwest::blocking::Client::new()
+            .put(format!("{endpoint}/{bucket}/{key}"))
+            .header("if-none-match", "*")
+            .body("overwrite")
+            .send()
+            .unwrap();
+        assert_eq!(put.status(), StatusCode::PRECONDITION_FAILED);
+        let (status, bytes) = s3_bytes(endpoint, Method::GET, &format!("{bucket}/{key}?versionId={version}"));
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(hex::encode(Sha256::digest(&bytes)), sha, "{bucket}: the locked version changed");
+    }
+    // Vault's own delete is logical: the locked objects stay.
+    assert_eq!(
+        alice.req(Method::DELETE, &format!("/v1/recordings/{id}")).send().unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(s3(&aws.primary, Method::HEAD, &format!("{}/{key}", aws.primary_bucket)).0, StatusCode::OK);
+}
+
+#[test]
+fn kms_binds_data_keys_to_the_family_and_the_official_sdk_decrypts_from_either_region() {
+    let server = Server::start_on(Some(AwsEnv::shared()), &[]);
+    let aws = server.aws.clone().unwrap();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let jones = server.as_user("joneses", "jo");
+    jones.create_family("Joneses");
+    let plaintext = media((3 << 20) + 17, 9);
+    let (id, _) = alice.upload("scan", &plaintext);
+    let message = content(&alice, &id);
+    let keys = edks(&message);
+    // One encrypted data key per region, written as the ESDK's KMS keyring writes them.
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|(provider, _, _)| provider == "aws-kms"));
+    assert!(keys[0].1.starts_with(&format!("arn:aws:kms:{PRIMARY_REGION}:")), "{}", keys[0].1);
+    assert!(keys[1].1.starts_with(&format!("arn:aws:kms:{REPLICA_REGION}:")), "{}", keys[1].1);
+    let data_key = B64.encode(alice.data_key(&id).expose());
+    for ((_, arn, blob), endpoint) in keys.iter().zip([&aws.primary, &aws.replica]) {
+        let blob = B64.encode(blob);
+        let ours = json!({ "vault:tenant": "smiths", "vault:object": id }).to_string();
+        let out = kms_tool(&["kms-decrypt", endpoint, arn, &blob, &ours]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), data_key);
+        // Another family's context (or another object's) is refused by KMS itself.
+        for context in [
+            json!({ "vault:tenant": "joneses", "vault:object": id }),
+            json!({ "vault:tenant": "smiths", "vault:object": "another" }),
+            json!({}),
+        ] {
+            let out = kms_tool(&["kms-decrypt", endpoint, arn, &blob, &context.to_string()]);
+            assert_eq!(out.status.code(), Some(3), "{context}");
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "InvalidCiphertextException");
+        }
+    }
+    // The official AWS Encryption SDK (Python) with a KMS key provider decrypts the
+    // object as stored, with either region's key alone.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("object.esdk");
+    std::fs::write(&input, &message).unwrap();
+    for ((_, arn, _), endpoint) in keys.iter().zip([&aws.primary, &aws.replica]) {
+        let output = dir.path().join("plain");
+        let out = kms_tool(&[
+            "esdk-decrypt",
+            endpoint,
+            arn,
+            input.to_str().unwrap(),
+            output.to_str().unwrap(),
+            "smiths",
+            &id,
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(std::fs::read(&output).unwrap() == plaintext, "the SDK's plaintext differs");
+    }
+    // Through the API, the other family gets nothing.
+    let denied = jones.post(&format!("/v1/recordings/{id}/key"), json!({})).status();
+    assert!(denied == StatusCode::NOT_FOUND || denied == StatusCode::FORBIDDEN, "{denied}");
+}
+
+/// Creates a recording, then takes `region` away, then uploads and commits it.
+fn upload_pausing(api: &Api, title: &str, plaintext: &[u8], region: &Moto) -> (String, Vec<u8>) {
+    let created = api.create_recording(title, plaintext.len(), "client");
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    let message = encrypt_for(&created, plaintext);
+    region.pause();
+    for (i, part) in split_parts(&created, &message).iter().enumerate() {
+        api.ok(api.put_part(&id, i + 1, part));
+    }
+    assert_eq!(api.ok(api.post(&format!("/v1/recordings/{id}/complete"), json!({})))["status"], "committed");
+    (id, message)
+}
+
+#[test]
+fn a_region_down_is_survived_and_replication_catches_up_after_it_returns_or_after_a_crash() {
+    let (primary, replica) = (Moto::start(), Moto::start());
+    let mut server = Server::start_on(
+        Some(AwsEnv::new(&primary.url, &replica.url)),
+        &[
+            ("VAULT_AWS_ATTEMPT_TIMEOUT_SECS", "1"),
+            ("VAULT_AWS_CONNECT_TIMEOUT_SECS", "1"),
+            ("VAULT_AWS_MAX_ATTEMPTS", "2"),
+            ("VAULT_AWS_DATA_KEY_CACHE_SECS", "1"),
+        ],
+    );
+    let aws = server.aws.clone().unwrap();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let a = media(5 << 20, 1);
+    let (id_a, message_a) = alice.upload("a", &a);
+    wait_replicated(&alice, &id_a, Duration::from_secs(30));
+
+    // The replica region goes away. New recordings are refused (their data key could
+    // not be wrapped for the replica region's KMS)...
+    replica.pause();
+    let refused = alice.post(
+        "/v1/recordings",
+        json!({ "title": "x", "kind": "audio", "content_type": "audio/ogg",
+        "plaintext_size": 10, "encryption": "client" }),
+    );
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    replica.resume();
+    // ...but one started before commits, and its copy waits in the outbox.
+    let (id_b, message_b) = upload_pausing(&alice, "b", &media(1 << 20, 2), &replica);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(alice.ok(alice.get(&format!("/v1/recordings/{id_b}")))["replica"].is_null());
+    let pending = server.http.get(format!("{}/metrics", server.url)).send().unwrap().text().unwrap();
+    assert!(pending.contains("vault_replication_pending 1"), "{pending}");
+    replica.resume();
+    let b = wait_replicated(&alice, &id_b, Duration::from_secs(60));
+    assert_eq!(b["replica"]["sha256"], hex::encode(Sha256::digest(&message_b)).as_str());
+    let key_b = object_key(&server, &id_b);
+    let copy = s3(&replica.url, Method::GET, &format!("{}/{key_b}", aws.replica_bucket));
+    assert_eq!(copy.0, StatusCode::OK);
+
+    // The primary region goes away: key release (KMS) and downloads come from the replica region.
+    std::thread::sleep(Duration::from_millis(1100)); // past the data-key cache
+    primary.pause();
+    let key = alice.data_key(&id_a);
+    assert_eq!(content(&alice, &id_a), message_a);
+    let ranged = alice
+        .req(Method::GET, &format!("/v1/recordings/{id_a}/content"))
+        .header("range", "bytes=100-199")
+        .send()
+        .unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(ranged.bytes().unwrap().as_ref(), &message_a[100..200]);
+    let header = match ParsedHeader::parse(&message_a, &DecryptPolicy::default()).unwrap() {
+        HeaderParse::Complete(h) => h,
+        HeaderParse::NeedMore(_) => unreachable!(),
+    };
+    header.verify(&key).expect("the replica region's KMS released the right key");
+    let metrics = server.http.get(format!("{}/metrics", server.url)).send().unwrap().text().unwrap();
+    assert!(metrics.contains(&format!("region=\"{REPLICA_REGION}\",op=\"Decrypt\"")), "{metrics}");
+    primary.resume();
+
+    // The server dies between the primary write and the copy: the outbox finishes it after restart.
+    let (id_c, message_c) = upload_pausing(&alice, "c", &media(2 << 20, 3), &replica);
+    server.kill();
+    replica.resume();
+    server.kill_and_restart();
+    let alice = server.as_user("smiths", "alice");
+    let c = wait_replicated(&alice, &id_c, Duration::from_secs(60));
+    assert_eq!(c["replica"]["sha256"], hex::encode(Sha256::digest(&message_c)).as_str());
+    let audit = alice.ok(alice.get("/v1/family/audit?limit=500"));
+    let replicated =
+        audit["items"].as_array().unwrap().iter().filter(|r| r["action"] == "recording.replicated").count();
+    assert_eq!(replicated, 3);
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried_without_duplicate_objects() {
+    let (moto_primary, moto_replica) = shared_moto();
+    let proxy = FaultProxy::start(&moto_primary);
+    let server = Server::start_on(Some(AwsEnv::new(&proxy.url, &moto_replica)), &[]);
+    let aws = server.aws.clone().unwrap();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    proxy.inject(&["TrentService.GenerateDataKey"], 2, Fault::KmsThrottling);
+    proxy.inject(&["PUT ", "partNumber="], 2, Fault::S3SlowDown);
+    proxy.inject(&["POST ", "uploadId="], 1, Fault::S3InternalAfterForward);
+    // The server unwraps the data key once, to check the first part's header.
+    proxy.inject(&["TrentService.Decrypt"], 1, Fault::KmsInternal);
+    let plaintext = media(11 << 20, 4);
+    let (id, message) = alice.upload("scan", &plaintext);
+    let key = alice.data_key(&id);
+    assert_eq!(proxy.pending(), 0, "every fault was injected");
+    assert_eq!(content(&alice, &id), message);
+    let header = match ParsedHeader::parse(&message, &DecryptPolicy::default()).unwrap() {
+        HeaderParse::Complete(h) => h,
+        HeaderParse::NeedMore(_) => unreachable!(),
+    };
+    header.verify(&key).unwrap();
+    // Exactly one version of the object, and no upload left behind.
+    let object = object_key(&server, &id);
+    let versions = s3(&moto_primary, Method::GET, &format!("{}?versions&prefix={object}", aws.primary_bucket)).1;
+    assert_eq!(versions.matches("<Version>").count(), 1, "{versions}");
+    assert_eq!(aws.primary_uploads(), 0);
+    wait_replicated(&alice, &id, Duration::from_secs(30));
+    let metrics = server.http.get(format!("{}/metrics", server.url)).send().unwrap().text().unwrap();
+    assert!(
+        metrics.contains(&format!("vault_kms_requests_total{{region=\"{PRIMARY_REGION}\",op=\"Decrypt\"}} 1")),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn the_service_database_role_may_only_append_to_the_audit_log() {
+    let aws = AwsEnv::shared();
+    let setup = Command::new(common::vault_bin())
+        .arg("setup")
+        .envs(aws.vars())
+        .env("VAULT_DATA_DIR", tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
+    let script = common::workspace().join("vault-server/sql/postgres-service-role.sql");
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &aws.database, "-f", script.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let service_url = aws.database.replacen("postgres@", "vault_service@", 1);
+    let server = Server::start_on(
+        Some(aws),
+        &[("VAULT_DATABASE_URL", service_url.as_str()), ("VAULT_DATABASE_MIGRATE", "false")],
+    );
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    alice.upload("scan", &media(1000, 1));
+    alice.invite("bob", "member");
+    assert!(alice.audit_count() >= 4);
+    for statement in [
+        "UPDATE audit_log SET actor = 'nobody'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+        "DROP TRIGGER audit_log_no_update_delete ON audit_log",
+        "CREATE TABLE intruder (x INT)",
+    ] {
+        let err = psql(&service_url, statement).unwrap_err();
+        assert!(err.contains("permission denied") || err.contains("must be owner"), "{statement}: {err}");
+    }
+    assert!(psql(&service_url, "SELECT COUNT(*) FROM audit_log").unwrap().parse::<u32>().unwrap() >= 4);
+}

@@ -1,0 +1,23 @@
+-- The PostgreSQL role `vault serve` connects as in production (with
+-- database_migrate = false): it reads and writes metadata, but may only INSERT and
+-- SELECT the audit log (the append-only trigger is a second guard, and the hash
+-- chain a third). Migrations run as the schema owner, with `vault setup`.
+--
+-- Apply as the schema owner after `vault setup`, then give the role a password (or
+-- IAM authentication) outside this file:
+--   psql "$OWNER_URL" -f vault-server/sql/postgres-service-role.sql
+--   psql "$OWNER_URL" -c "ALTER ROLE vault_service PASSWORD '…'"
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'vault_service') THEN
+        CREATE ROLE vault_service LOGIN;
+    END IF;
+END
+$$;
+
+GRANT USAGE ON SCHEMA public TO vault_service;
+GRANT SELECT, INSERT, UPDATE, DELETE
+    ON families, members, recordings, uploads, upload_parts, replication_outbox
+    TO vault_service;
+GRANT SELECT, INSERT ON audit_log TO vault_service;
+GRANT SELECT ON _sqlx_migrations TO vault_service;
