@@ -338,3 +338,39 @@ fn the_service_database_role_may_only_append_to_the_audit_log() {
     }
     assert!(psql(&service_url, "SELECT COUNT(*) FROM audit_log").unwrap().parse::<u32>().unwrap() >= 4);
 }
+
+#[test]
+fn setup_refuses_a_bucket_without_object_lock_and_serve_refuses_missing_buckets() {
+    let aws = AwsEnv::shared();
+    let data = tempfile::tempdir().unwrap();
+    let vault = |command: &str| {
+        Command::new(common::vault_bin())
+            .arg(command)
+            .envs(aws.vars())
+            .env("VAULT_DATA_DIR", data.path())
+            .env("VAULT_LISTEN", "127.0.0.1:0")
+            .output()
+            .unwrap()
+    };
+    let out = vault("serve");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("run `vault setup`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A plain bucket (no Object Lock) under the primary's name.
+    let create = reqwest::blocking::Client::new()
+        .put(format!("{}/{}", aws.primary, aws.primary_bucket))
+        .body(format!(
+            "<CreateBucketConfiguration><LocationConstraint>{PRIMARY_REGION}</LocationConstraint></CreateBucketConfiguration>"
+        ))
+        .send()
+        .unwrap();
+    assert!(create.status().is_success(), "{}", create.text().unwrap());
+    let out = vault("setup");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not have Object Lock") && stderr.contains(&aws.primary_bucket), "{stderr}");
+    aws.drop_database();
+}
