@@ -89,6 +89,9 @@ fn objects_are_locked_in_both_regions_and_cannot_be_deleted_or_overwritten() {
         let until = time::OffsetDateTime::parse(&until, &time::format_description::well_known::Rfc3339).unwrap();
         assert!(until > time::OffsetDateTime::now_utc() + time::Duration::days(29), "{bucket}: {until}");
         assert!(until.year() <= year + 1);
+        // Copies cut short by a crash are aborted by the bucket's lifecycle rule.
+        let lifecycle = s3(endpoint, Method::GET, &format!("{bucket}?lifecycle")).1;
+        assert!(lifecycle.contains("<DaysAfterInitiation>2</DaysAfterInitiation>"), "{lifecycle}");
         // Deleting the locked version is refused...
         let versions = s3(endpoint, Method::GET, &format!("{bucket}?versions&prefix={key}")).1;
         let version = versions.split("<VersionId>").nth(1).unwrap().split('<').next().unwrap().to_owned();

@@ -81,6 +81,7 @@ impl S3Store {
                 anyhow::anyhow!("cannot create bucket {} in {}: {}", self.bucket, self.region, describe(&e))
             })?;
             tracing::info!(bucket = %self.bucket, region = %self.region, "created Object Lock bucket");
+            self.abort_stale_uploads().await?;
         }
         let lock = self.client.get_object_lock_configuration().bucket(&self.bucket).send().await;
         let enabled = matches!(
@@ -95,6 +96,32 @@ impl S3Store {
                 self.region
             );
         }
+        Ok(())
+    }
+
+    /// A lifecycle rule that aborts multipart uploads left incomplete for two days: the
+    /// server's sweeper aborts its own expired uploads in the primary region, but a
+    /// copy to the replica cut short by a crash is only cleaned up by this rule.
+    async fn abort_stale_uploads(&self) -> anyhow::Result<()> {
+        use aws_sdk_s3::types::{
+            AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus, LifecycleRule,
+            LifecycleRuleFilter,
+        };
+        let rule = LifecycleRule::builder()
+            .id("vault-abort-incomplete-uploads")
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix("families/").build())
+            .abort_incomplete_multipart_upload(
+                AbortIncompleteMultipartUpload::builder().days_after_initiation(2).build(),
+            )
+            .build()?;
+        self.client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&self.bucket)
+            .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build()?)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot set the lifecycle rule of {}: {}", self.bucket, describe(&e)))?;
         Ok(())
     }
 
