@@ -127,18 +127,7 @@ impl S3Store {
 
     /// Makes sure `version` is locked in COMPLIANCE mode until at least `until`.
     async fn ensure_lock(&self, key: &ObjectKey, version: &str, until: OffsetDateTime) -> Result<(), StoreError> {
-        let head = self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .version_id(version)
-            .send()
-            .await
-            .map_err(|e| store_error(&e))?;
-        let locked = head.object_lock_mode() == Some(&ObjectLockMode::Compliance)
-            && head.object_lock_retain_until_date().is_some_and(|d| d.secs() >= until.unix_timestamp());
-        if locked {
+        if self.is_locked(key, version, until).await? {
             return Ok(());
         }
         tracing::warn!(key = %key, region = %self.region, "object came out of the store without its lock; applying it");
@@ -156,6 +145,15 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| store_error(&e))?;
+        if !self.is_locked(key, version, until).await? {
+            return Err(StoreError::Backend(format!("cannot lock {key} in {}", self.region)));
+        }
+        Ok(())
+    }
+
+    /// Whether `version` is locked in COMPLIANCE mode until at least `until` (read with
+    /// HeadObject: moto's GetObjectRetention is broken).
+    async fn is_locked(&self, key: &ObjectKey, version: &str, until: OffsetDateTime) -> Result<bool, StoreError> {
         let head = self
             .client
             .head_object()
@@ -165,10 +163,8 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| store_error(&e))?;
-        if head.object_lock_mode() != Some(&ObjectLockMode::Compliance) {
-            return Err(StoreError::Backend(format!("cannot lock {key} in {}", self.region)));
-        }
-        Ok(())
+        Ok(head.object_lock_mode() == Some(&ObjectLockMode::Compliance)
+            && head.object_lock_retain_until_date().is_some_and(|d| d.secs() >= until.unix_timestamp()))
     }
 
     /// SHA-256 and length of what the store holds under `key`.
