@@ -332,7 +332,8 @@ impl ObjectStore for S3Store {
         Ok(ObjectInfo { size, sha256, version, retain_until })
     }
 
-    /// Deletes every version of `key`; S3 refuses (403) while Object Lock retains one.
+    /// Deletes the current version of `key` (the only one Vault writes); S3 refuses
+    /// (403) while Object Lock retains it.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
         let head = self
             .client
