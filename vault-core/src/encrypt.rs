@@ -15,7 +15,7 @@ use rand_core::CryptoRngCore;
 use crate::aead::Aead;
 use crate::error::{Error, Limit};
 use crate::frame::{self, FINAL_FRAME_MARKER};
-use crate::header;
+use crate::header::{self, VerifiedHeader};
 use crate::kdf;
 use crate::keyring::EncryptionMaterials;
 use crate::suite::MESSAGE_ID_LEN;
@@ -55,6 +55,31 @@ impl Encryptor {
             frame_length,
             next_sequence: 1,
             header: Some(header),
+            pending: Vec::with_capacity(frame_length),
+            scratch: Vec::with_capacity(96),
+        })
+    }
+
+    /// Continues a message whose header and frames before `next_sequence` were
+    /// written earlier (an upload resumed after a crash or a page reload).
+    ///
+    /// # Security
+    /// Frame IVs are the sequence numbers, so a frame re-encrypted here must hold
+    /// the same plaintext as any earlier encryption of that frame that anyone may
+    /// have seen; otherwise two plaintexts share a key and IV. Callers check that
+    /// the input is the same (Vault's browser compares the part's SHA-256).
+    pub fn resume(header: &VerifiedHeader, next_sequence: u32) -> Result<Self, Error> {
+        if next_sequence == 0 {
+            return Err(Error::Misuse("frame sequence numbers start at 1"));
+        }
+        let frame_length = header.frame_length() as usize;
+        Ok(Self {
+            aead: Aead::new(header.frame_key().expose()),
+            message_id: *header.message_id(),
+            frame_length,
+            next_sequence,
+            header: None,
+            header_len: header.header_len(),
             pending: Vec::with_capacity(frame_length),
             scratch: Vec::with_capacity(96),
         })

@@ -138,8 +138,12 @@ pub(crate) fn seal(
 }
 
 /// Tracks which frame must come next while a body is read, in order.
+///
+/// Public so that a caller running the AEAD elsewhere (WebCrypto) applies the same
+/// ordering rules: see [`FrameSequence::admit`]. Obtain one for a seek from
+/// [`crate::BodyLayout::frame_sequence`].
 #[derive(Debug)]
-pub(crate) struct FrameSequence {
+pub struct FrameSequence {
     next: u32,
     /// In random access the final frame's position is known from the message
     /// length; a regular frame there means the stored object was cut short.
@@ -153,13 +157,56 @@ impl FrameSequence {
     }
 
     /// Whether the final frame has been read.
-    pub(crate) fn finished(&self) -> bool {
+    pub fn finished(&self) -> bool {
         self.finished
     }
 
     /// Sequence number of the next regular frame expected.
-    pub(crate) fn next(&self) -> u32 {
+    pub fn next(&self) -> u32 {
         self.next
+    }
+
+    /// Checks that `parts` is the frame that must come next, writes the AAD its tag
+    /// must verify against into `aad`, and moves past it.
+    ///
+    /// For callers that authenticate frames with their own AES-GCM (WebCrypto): they
+    /// must decrypt with `parts.iv` and this AAD, and treat a failed tag as the end
+    /// of the message, exactly as [`crate::Decryptor`] does.
+    pub fn admit(
+        &mut self,
+        message_id: &[u8; MESSAGE_ID_LEN],
+        parts: &FrameParts<'_>,
+        aad_out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        self.check(parts)?;
+        aad(aad_out, message_id, parts.sequence, parts.ciphertext.len() as u64, parts.is_final);
+        self.advance(parts)
+    }
+
+    fn check(&self, parts: &FrameParts<'_>) -> Result<(), Error> {
+        if self.finished {
+            return Err(Error::TrailingData);
+        }
+        if parts.sequence != self.next {
+            return Err(Error::FrameOutOfOrder { expected: self.next, found: parts.sequence });
+        }
+        if let Some(final_at) = self.final_at {
+            if parts.is_final != (parts.sequence == final_at) {
+                return Err(Error::Malformed("the message length disagrees with its frames"));
+            }
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self, parts: &FrameParts<'_>) -> Result<(), Error> {
+        if parts.is_final {
+            self.finished = true;
+        } else {
+            // A regular frame can never carry the marker value, so the next frame
+            // after 0xFFFFFFFE must be the final one with sequence 0xFFFFFFFF.
+            self.next = self.next.checked_add(1).ok_or(Error::LimitExceeded(Limit::FrameCount))?;
+        }
+        Ok(())
     }
 
     /// Verifies and decrypts one located frame, appending its plaintext to `out`
@@ -172,17 +219,7 @@ impl FrameSequence {
         parts: &FrameParts<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        if self.finished {
-            return Err(Error::TrailingData);
-        }
-        if parts.sequence != self.next {
-            return Err(Error::FrameOutOfOrder { expected: self.next, found: parts.sequence });
-        }
-        if let Some(final_at) = self.final_at {
-            if parts.is_final != (parts.sequence == final_at) {
-                return Err(Error::Malformed("the message length disagrees with its frames"));
-            }
-        }
+        self.check(parts)?;
         aad(scratch, message_id, parts.sequence, parts.ciphertext.len() as u64, parts.is_final);
         let start = out.len();
         out.extend_from_slice(parts.ciphertext);
@@ -190,14 +227,7 @@ impl FrameSequence {
             out.truncate(start);
             return Err(e);
         }
-        if parts.is_final {
-            self.finished = true;
-        } else {
-            // A regular frame can never carry the marker value, so the next frame
-            // after 0xFFFFFFFE must be the final one with sequence 0xFFFFFFFF.
-            self.next = self.next.checked_add(1).ok_or(Error::LimitExceeded(Limit::FrameCount))?;
-        }
-        Ok(())
+        self.advance(parts)
     }
 }
 

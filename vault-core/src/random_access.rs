@@ -123,6 +123,12 @@ impl BodyLayout {
         (start, len)
     }
 
+    /// The ordering rules for reading `span`'s frames with an external AEAD (see
+    /// [`FrameSequence::admit`]); [`RangeDecryptor`] applies the same ones.
+    pub fn frame_sequence(&self, span: &FrameSpan) -> FrameSequence {
+        FrameSequence::starting_at(span.first_sequence, Some(self.final_sequence()))
+    }
+
     fn final_sequence(&self) -> u32 {
         sequence(self.regular_frames)
     }
@@ -150,7 +156,7 @@ impl<'h> RangeDecryptor<'h> {
     pub fn new(header: &'h VerifiedHeader, layout: &BodyLayout, span: FrameSpan) -> Self {
         Self {
             header,
-            frames: FrameSequence::starting_at(span.first_sequence, Some(layout.final_sequence())),
+            frames: layout.frame_sequence(&span),
             position: span.frames_plaintext.start,
             span,
             partial: Vec::new(),
