@@ -517,6 +517,49 @@ fn audit_verify_detects_a_row_edited_in_the_database() {
 }
 
 #[test]
+fn development_sign_in_only_on_embedded_loopback() {
+    let server = Server::start();
+    let config: Value = server.http.get(format!("{}/web-config.json", server.url)).send().unwrap().json().unwrap();
+    assert_eq!(config["dev_sign_in"], true);
+    let mint = |body: Value| server.http.post(format!("{}/dev/token", server.url)).json(&body).send().unwrap();
+    let res = mint(json!({ "user_id": "alice", "family_id": "smiths" }));
+    assert_eq!(res.status(), StatusCode::OK);
+    let token = res.json::<Value>().unwrap()["token"].as_str().unwrap().to_owned();
+    let created = server
+        .http
+        .post(format!("{}/v1/families", server.url))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "S" }))
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED, "the minted token is accepted");
+    assert_eq!(mint(json!({ "user_id": "a b", "family_id": "smiths" })).status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        mint(json!({ "user_id": "a", "family_id": "s", "admin": true })).status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // With an external identity provider the development issuer, and its sign-in, are off.
+    let external = Server::start_with(&[
+        ("VAULT_AUTH_ISSUER", "https://idp.example"),
+        ("VAULT_AUTH_AUDIENCES", "vault"),
+        ("VAULT_AUTH_SIGN_IN_URL", "https://idp.example/sign-in"),
+    ]);
+    let config: Value = external.http.get(format!("{}/web-config.json", external.url)).send().unwrap().json().unwrap();
+    assert_eq!(
+        (config["dev_sign_in"].clone(), config["sign_in_url"].clone()),
+        (json!(false), json!("https://idp.example/sign-in"))
+    );
+    let res = external
+        .http
+        .post(format!("{}/dev/token", external.url))
+        .json(&json!({ "user_id": "a", "family_id": "s" }))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
 fn openapi_document_matches_the_routes() {
     let server = Server::start();
     let doc: Value = server.http.get(format!("{}/openapi.json", server.url)).send().unwrap().json().unwrap();
@@ -535,6 +578,9 @@ fn openapi_document_matches_the_routes() {
                 server.http.request(method.clone(), format!("{}{concrete}", server.url)).send().unwrap().status();
             if op.get("security").is_some() {
                 assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+            } else if method == Method::POST {
+                // The development sign-in: exists, but needs a JSON body.
+                assert!(status.is_client_error() && status != StatusCode::NOT_FOUND, "{method} {path}: {status}");
             } else {
                 assert_eq!(status, StatusCode::OK, "{method} {path}");
             }

@@ -61,6 +61,10 @@ pub struct AuthSettings {
     pub leeway_secs: u64,
     /// Least seconds between two JWKS fetches (tokens with unknown key ids cannot force more).
     pub jwks_min_refresh_secs: u64,
+    /// The identity provider's sign-in front end for the web page (e.g. a Clerk-hosted
+    /// app). After sign-in it sends the browser back to `<vault origin>/#token=<JWT>`;
+    /// a URL fragment never reaches any server's logs.
+    pub sign_in_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -196,6 +200,7 @@ impl Default for AuthSettings {
             family_claim: "org_id".into(),
             leeway_secs: 30,
             jwks_min_refresh_secs: 30,
+            sign_in_url: None,
         }
     }
 }
@@ -322,6 +327,9 @@ impl Config {
         }
         if let Some(v) = env("VAULT_AUTH_AUTHORIZED_PARTIES") {
             self.auth.authorized_parties = list(&v);
+        }
+        if let Some(v) = env("VAULT_AUTH_SIGN_IN_URL") {
+            self.auth.sign_in_url = Some(v);
         }
         if let Some(v) = env("VAULT_AUTH_FAMILY_CLAIM") {
             self.auth.family_claim = v;

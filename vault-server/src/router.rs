@@ -18,7 +18,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use crate::metrics::RequestLabels;
-use crate::routes::{audit, families, health, members, playback, recordings, uploads};
+use crate::routes::{audit, families, health, members, playback, recordings, uploads, web};
 
 /// One documented operation.
 #[derive(Debug, Clone)]
@@ -143,6 +143,13 @@ fn ops_api() -> Api {
         .route(Method::GET, "/healthz", "Liveness", get(health::healthz))
         .route(Method::GET, "/readyz", "Readiness: database and key service", get(health::readyz))
         .route(Method::GET, "/metrics", "Prometheus metrics", get(health::metrics))
+        .route(Method::GET, "/web-config.json", "How the web page signs in", get(web::config))
+        .route(
+            Method::POST,
+            "/dev/token",
+            "Development sign-in (embedded mode on loopback only)",
+            axum::routing::post(web::dev_token),
+        )
 }
 
 /// Every documented operation.

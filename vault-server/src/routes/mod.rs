@@ -7,3 +7,4 @@ pub mod members;
 pub mod playback;
 pub mod recordings;
 pub mod uploads;
+pub mod web;

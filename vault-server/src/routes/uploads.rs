@@ -63,6 +63,10 @@ pub struct UploadStatus {
     pub part_frames: i64,
     pub frame_length: i64,
     pub expires_at: i64,
+    /// The message header (hex) once part 1 is stored: a client resuming after a
+    /// reload continues this message (same message id) instead of starting over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
 }
 
 fn part_view(p: &PartRow) -> PartView {
@@ -98,6 +102,7 @@ pub async fn status(
         part_frames: r.part_frames,
         frame_length: r.frame_length,
         expires_at: upload.expires_at,
+        header: upload.header.clone(),
     }))
 }
 
