@@ -1,0 +1,139 @@
+// Browser benchmark (figures for the notes; nothing here asserts a time):
+//  1. encryption throughput in Chromium on 256 MiB: WebCrypto path vs pure-WASM path;
+//  2. Chromium's memory (RSS of all its processes, JS heap of the page) while the page
+//     uploads a 1 GiB file;
+//  3. time from seek to first decrypted bytes in a 2 GiB recording on loopback, through
+//     the service worker (fetch of a range) and through the <audio> element (seeked).
+// Run: scripts/build-wasm && cargo build --release --bin vault && (cd tests/e2e && node bench.mjs)
+// VAULT_BENCH_ENC_MIB, VAULT_BENCH_UPLOAD_MIB, VAULT_BENCH_SEEK_MIB change the sizes.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execSync } from 'node:child_process';
+import { startServer, launchBrowser, signIn, makeFile, wavHeader } from './harness.mjs';
+
+const MiB = 1 << 20;
+const encMiB = Number(process.env.VAULT_BENCH_ENC_MIB ?? 256);
+const uploadMiB = Number(process.env.VAULT_BENCH_UPLOAD_MIB ?? 1024);
+const seekMiB = Number(process.env.VAULT_BENCH_SEEK_MIB ?? 2048);
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vault-bench-'));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+
+/** Resident memory of every Chromium process (MiB). */
+function chromiumRss() {
+  let kb = 0;
+  for (const pid of execSync('pgrep -f -- "--disable-component-update" || true').toString().split(/\s+/).filter(Boolean)) {
+    try { kb += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0); } catch { /* gone */ }
+  }
+  return kb / 1024;
+}
+
+async function encryptionThroughput(page) {
+  return page.evaluate(async (mib) => {
+    const m = await import('/crypto.js');
+    await m.loadWasm();
+    const results = {};
+    const part = crypto.getRandomValues(new Uint8Array(64 * 1024)); // filled below to 8 MiB
+    const plain = new Uint8Array(8 * 1024 * 1024);
+    for (let i = 0; i < plain.length; i += part.length) plain.set(part, i);
+    for (const mode of ['webcrypto', 'wasm']) {
+      const key = crypto.getRandomValues(new Uint8Array(32));
+      const edks = JSON.stringify([{ provider_id: 'bench', provider_info: btoa('k'), ciphertext: btoa('wrapped') }]);
+      const sealer = m.Sealer.create(key, JSON.stringify({ 'vault:object': 'bench' }), edks, 65536, crypto.getRandomValues(new Uint8Array(32)));
+      const frameKey = await m.frameKeyFor(sealer, mode);
+      const parts = mib / 8;
+      const t0 = performance.now();
+      let bytes = 0;
+      for (let i = 0; i < parts; i++) bytes += (await m.sealFrames(sealer, frameKey, plain, i === parts - 1)).length;
+      const secs = (performance.now() - t0) / 1000;
+      sealer.free();
+      results[mode] = { MBps: +(mib * 1048576 / 1e6 / secs).toFixed(1), seconds: +secs.toFixed(2), ciphertext: bytes };
+    }
+    return results;
+  }, encMiB);
+}
+
+async function uploadWithMemory(page, file) {
+  await page.setInputFiles('#files', file);
+  const item = page.locator('#uploads li').last();
+  const samples = [];
+  const t0 = Date.now();
+  for (;;) {
+    const done = await item.getAttribute('data-done');
+    const err = await item.getAttribute('data-error');
+    if (err) throw new Error(err);
+    const uploaded = Number(await item.getAttribute('data-uploaded') ?? 0);
+    const heap = await page.evaluate(() => performance.memory?.usedJSHeapSize ?? 0);
+    samples.push({ s: (Date.now() - t0) / 1000, uploadedMiB: Math.round(uploaded / MiB), rssMiB: Math.round(chromiumRss()), pageHeapMiB: Math.round(heap / MiB) });
+    if (done) break;
+    await page.waitForTimeout(1000);
+  }
+  return { id: await item.getAttribute('data-id'), seconds: (Date.now() - t0) / 1000, samples };
+}
+
+async function seekTimes(page, id, size) {
+  await page.locator(`#recordings tr[data-id="${id}"]`).getByRole('button', { name: /^Play/ }).click();
+  await page.waitForFunction(() => document.querySelector('#media')?.readyState >= 1, null, { timeout: 60_000 });
+  return page.evaluate(async ([id, size]) => {
+    const first = async (pos) => {
+      const t0 = performance.now();
+      const r = await fetch(`/media/${id}`, { headers: { range: `bytes=${pos}-` } });
+      const reader = r.body.getReader();
+      const { value } = await reader.read();
+      const ms = performance.now() - t0;
+      await reader.cancel();
+      if (!value?.length) throw new Error('no bytes');
+      return ms;
+    };
+    const fetchMs = [];
+    for (let i = 0; i < 30; i++) fetchMs.push(await first(Math.floor(Math.random() * (size - 1e6))));
+    const media = document.querySelector('#media');
+    const elementMs = [];
+    for (let i = 0; i < 15; i++) {
+      const t = Math.random() * (media.duration - 5);
+      const t0 = performance.now();
+      await new Promise((resolve) => { media.addEventListener('seeked', resolve, { once: true }); media.currentTime = t; });
+      elementMs.push(performance.now() - t0);
+    }
+    return { fetchMs, elementMs };
+  }, [id, size]);
+}
+
+const server = await startServer({ VAULT_KEY_RELEASES_PER_MINUTE: '1000' });
+const browser = await launchBrowser();
+try {
+  const page = await browser.newPage();
+  await signIn(page, server.url, 'bench', 'benchfamily');
+  console.log(`Chromium ${browser.version()}, ${os.cpus().length} cores`);
+
+  const enc = await encryptionThroughput(page);
+  console.log(`\n1. encryption, ${encMiB} MiB, 64 KiB frames, in the page:`);
+  console.log(`   WebCrypto path: ${enc.webcrypto.MBps} MB/s (${enc.webcrypto.seconds} s)`);
+  console.log(`   pure-WASM path: ${enc.wasm.MBps} MB/s (${enc.wasm.seconds} s)`);
+  console.log(`   ratio: ${(enc.webcrypto.MBps / enc.wasm.MBps).toFixed(1)}x; same ciphertext length: ${enc.webcrypto.ciphertext === enc.wasm.ciphertext}`);
+
+  const big = path.join(work, 'upload.webm');
+  makeFile(big, uploadMiB * MiB, 'bench-upload');
+  const up = await uploadWithMemory(page, big);
+  fs.rmSync(big);
+  const rss = up.samples.map((s) => s.rssMiB);
+  console.log(`\n2. upload of ${uploadMiB} MiB through the page: ${up.seconds.toFixed(1)} s = ${(uploadMiB * MiB / 1e6 / up.seconds).toFixed(0)} MB/s (encrypt + SHA-256 + PUT + server verification)`);
+  console.log(`   Chromium RSS (all processes) MiB: start ${rss[0]}, median ${median(rss)}, peak ${Math.max(...rss)}, end ${rss.at(-1)}`);
+  for (const s of up.samples.filter((_, i, a) => i % Math.max(1, Math.floor(a.length / 8)) === 0)) {
+    console.log(`     t=${s.s.toFixed(0)}s uploaded ${s.uploadedMiB} MiB  rss ${s.rssMiB} MiB  page heap ${s.pageHeapMiB} MiB`);
+  }
+
+  const wav = path.join(work, 'long.wav');
+  makeFile(wav, seekMiB * MiB, 'bench-seek', { header: wavHeader(seekMiB * MiB - 44) });
+  const rec = await uploadWithMemory(page, wav);
+  fs.rmSync(wav);
+  const seek = await seekTimes(page, rec.id, seekMiB * MiB);
+  console.log(`\n3. seek in a ${seekMiB} MiB recording (${rec.seconds.toFixed(1)} s to upload; peak RSS ${Math.max(...rec.samples.map((s) => s.rssMiB))} MiB):`);
+  console.log(`   seek → first decrypted bytes (service worker, ranged fetch), 30 random positions: p50 ${median(seek.fetchMs).toFixed(1)} ms, p95 ${pct(seek.fetchMs, 0.95).toFixed(1)} ms, max ${Math.max(...seek.fetchMs).toFixed(1)} ms`);
+  console.log(`   <audio> currentTime → seeked, 15 random positions: p50 ${median(seek.elementMs).toFixed(1)} ms, p95 ${pct(seek.elementMs, 0.95).toFixed(1)} ms`);
+} finally {
+  await browser.close();
+  await server.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,277 @@
+// End-to-end: the family page in headless Chromium against the real `vault serve` on
+// embedded defaults. Every request the browser sends passes a proxy that scans it for
+// a marker planted in the plaintext. Screenshots go to <target>/e2e-screenshots.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { startServer, startProxy, launchBrowser, signIn, makeFile, wavHeader, sha256File, readRange, screenshotDir } from './harness.mjs';
+
+const MARKER = `PLAINTEXT-MARKER-${crypto.randomBytes(12).toString('hex')}`;
+const MiB = 1 << 20;
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vault-e2e-files-'));
+let server, proxy, browser, owner, ownerContext;
+const ids = {};
+
+async function shot(page, name) {
+  fs.mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+}
+
+async function newPage(context) {
+  const page = await context.newPage();
+  page.on('dialog', (d) => d.accept());
+  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  return page;
+}
+
+/** Uploads `file` through the page's file input and waits for the outcome. */
+async function upload(page, file, { timeout = 300_000 } = {}) {
+  const before = await page.locator('#uploads li').count();
+  await page.setInputFiles('#files', file);
+  const item = page.locator('#uploads li').nth(before);
+  await item.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout });
+  const error = await item.getAttribute('data-error');
+  assert.equal(error, null, `upload failed: ${error}`);
+  return item.getAttribute('data-id');
+}
+
+/** The page's decrypted bytes of plaintext range [start, end) of a recording, via the service worker. */
+async function pageRange(page, id, start, end) {
+  const b64 = await page.evaluate(async ([id, start, end]) => {
+    const r = await fetch(`/media/${id}`, { headers: { range: `bytes=${start}-${end - 1}` } });
+    if (r.status !== 206) throw new Error(`status ${r.status}: ${await r.text()}`);
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    return btoa(s);
+  }, [id, start, end]);
+  return Buffer.from(b64, 'base64');
+}
+
+before(async () => {
+  server = await startServer();
+  proxy = await startProxy(server.url, MARKER);
+  browser = await launchBrowser();
+  ownerContext = await browser.newContext({ acceptDownloads: true });
+  owner = await newPage(ownerContext);
+  await owner.goto(proxy.url);
+  await owner.waitForSelector('#dev-form:not([hidden])');
+  await shot(owner, '01-sign-in');
+  await signIn(owner, proxy.url, 'alice', 'smith');
+  await shot(owner, '02-empty-family');
+});
+
+after(async () => {
+  await browser?.close();
+  await proxy?.stop();
+  await server?.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+test('a 200 MiB recording: encrypted upload, listed, played and seeked near the end with the right bytes', async () => {
+  const file = path.join(work, 'ultrasound-story.wav');
+  const size = 200 * MiB;
+  const offsets = [5 * MiB + 3, 100 * MiB, 199 * MiB + 17];
+  makeFile(file, size, 'wav', { marker: MARKER, offsets, header: wavHeader(size - 44) });
+  const bodyBefore = proxy.stats.bodyBytes;
+  ids.wav = await upload(owner, file);
+  assert.ok(ids.wav, 'the upload names its recording');
+  assert.ok(proxy.stats.bodyBytes - bodyBefore >= size, 'the whole upload passed the proxy and was scanned');
+  const row = owner.locator(`#recordings tr[data-id="${ids.wav}"]`);
+  assert.equal(await row.locator('td').nth(0).textContent(), 'ultrasound-story');
+  assert.equal(await row.locator('td').nth(1).textContent(), 'audio');
+  assert.equal(await row.locator('td').nth(2).textContent(), '200.0 MiB');
+  await shot(owner, '03-recordings');
+
+  // Play, then seek near the end: the element asks the service worker for ranges.
+  proxy.stats.contentRanges.length = 0;
+  await row.getByRole('button', { name: /^Play/ }).click();
+  const media = owner.locator('#media');
+  await owner.waitForFunction(() => document.querySelector('#media')?.readyState >= 1, null, { timeout: 30_000 });
+  const duration = await media.evaluate((m) => m.duration);
+  assert.ok(Math.abs(duration - (size - 44) / 192000) < 1, `duration ${duration}`);
+  const seekTo = duration - 4;
+  await media.evaluate((m, t) => new Promise((resolve, reject) => {
+    m.addEventListener('seeked', resolve, { once: true });
+    m.addEventListener('error', () => reject(new Error('media error')), { once: true });
+    m.currentTime = t;
+  }), seekTo);
+  await owner.waitForFunction(() => document.querySelector('#media').readyState >= 2, null, { timeout: 30_000 });
+  await shot(owner, '04-player');
+  const starts = proxy.stats.contentRanges.map((r) => Number(/bytes=(\d+)-/.exec(r)[1]));
+  assert.ok(starts.some((s) => s > 190 * MiB), `a ciphertext range near the end was fetched: ${starts}`);
+  const fetched = proxy.stats.contentRanges.reduce((n, r) => { const [, a, b] = /bytes=(\d+)-(\d+)/.exec(r); return n + (b - a + 1); }, 0);
+  assert.ok(fetched < 40 * MiB, `playback fetched only ranges (${fetched} bytes), not the whole object`);
+
+  // The decrypted bytes at the playback position and around the last marker match the original.
+  const pos = 44 + Math.floor(seekTo * 192000);
+  for (const [a, b] of [[pos, pos + 64 * 1024], [199 * MiB, 199 * MiB + 100], [size - 1000, size]]) {
+    assert.deepEqual(await pageRange(owner, ids.wav, a, b), readRange(file, a, b), `bytes ${a}..${b}`);
+  }
+  assert.deepEqual(proxy.stats.markerHits, [], 'no request the page sent contained the plaintext marker');
+});
+
+test('a reload mid-upload, and lost connections, resume from the last stored part', async () => {
+  const file = path.join(work, 'first-steps.webm');
+  const size = 72 * MiB + 12345;
+  makeFile(file, size, 'webm', { marker: MARKER, offsets: [MiB, 40 * MiB] });
+  await owner.setInputFiles('#files', file);
+  const item = owner.locator('#uploads li').last();
+  // Wait until at least two parts are stored, then reload the page mid-upload.
+  await owner.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 16 * 1024 * 1024, null, { timeout: 120_000 });
+  const id = await item.getAttribute('data-id');
+  await owner.reload();
+  await owner.waitForFunction(() => document.body.dataset.ready === 'true');
+  const interrupted = owner.locator(`#interrupted-list li[data-id="${id}"]`);
+  await interrupted.waitFor();
+  assert.match(await interrupted.textContent(), /parts stored/);
+  await shot(owner, '05-interrupted-upload');
+  const stored = await owner.evaluate((id) => fetch(`/v1/recordings/${id}/upload`, { headers: { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` } }).then((r) => r.json()), id);
+  assert.ok(stored.next_part >= 2, `parts were stored before the reload (next part ${stored.next_part})`);
+
+  // Resume, with the network failing twice in the middle of part uploads.
+  proxy.cutNext(/^PUT .*\/parts\//, 2);
+  const partsBefore = proxy.stats.requests;
+  await owner.setInputFiles(`#resume-${id}`, file);
+  const resumed = owner.locator(`#uploads li[data-id="${id}"]`);
+  await resumed.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout: 300_000 });
+  assert.equal(await resumed.getAttribute('data-error'), null);
+  assert.equal(proxy.stats.cuts.length, 2, 'two part uploads were cut mid-body');
+  assert.ok(proxy.stats.requests > partsBefore);
+
+  // Download decrypted (streamed by the service worker) and compare with the original.
+  const [download] = await Promise.all([
+    owner.waitForEvent('download'),
+    owner.locator(`#recordings tr[data-id="${id}"] a`).click(),
+  ]);
+  const saved = path.join(work, 'downloaded.webm');
+  assert.equal(download.suggestedFilename(), 'first-steps.webm');
+  await download.saveAs(saved);
+  assert.equal(await sha256File(saved), await sha256File(file), 'the resumed upload decrypts to the original');
+  assert.deepEqual(await owner.evaluate(async () => {
+    const { pending } = await import('/pending.js');
+    return pending.all();
+  }), [], 'nothing is left pending on the device');
+  assert.deepEqual(proxy.stats.markerHits, []);
+  ids.webm = id;
+});
+
+test('the pure-WASM fallback encrypts and decrypts the same format as WebCrypto', async () => {
+  const context = await browser.newContext();
+  const page = await newPage(context);
+  await signIn(page, proxy.url, 'alice', 'smith', { query: '?crypto=wasm' });
+  const file = path.join(work, 'voice-note.ogg');
+  const size = 9 * MiB + 777;
+  makeFile(file, size, 'ogg', { marker: MARKER, offsets: [123, 9 * MiB] });
+  const id = await upload(page, file);
+  assert.equal(await page.evaluate(() => navigator.serviceWorker.controller !== null), true);
+  // Written by WASM, read by WASM and by WebCrypto (the owner's page).
+  for (const [a, b] of [[0, 1000], [8 * MiB - 5, 8 * MiB + 70_000], [size - 10, size]]) {
+    assert.deepEqual(await pageRange(page, id, a, b), readRange(file, a, b), `wasm read ${a}..${b}`);
+    assert.deepEqual(await pageRange(owner, id, a, b), readRange(file, a, b), `webcrypto read ${a}..${b}`);
+  }
+  // Written by WebCrypto (the 200 MiB recording), read by WASM.
+  assert.deepEqual(await pageRange(page, ids.wav, 150 * MiB, 150 * MiB + 4096), readRange(path.join(work, 'ultrasound-story.wav'), 150 * MiB, 150 * MiB + 4096));
+  assert.deepEqual(proxy.stats.markerHits, []);
+  await context.close();
+});
+
+test('another family sees nothing of these recordings', async () => {
+  const context = await browser.newContext();
+  const page = await newPage(context);
+  await signIn(page, proxy.url, 'mallory', 'jones');
+  assert.equal(await page.locator('#recordings tbody tr').count(), 0);
+  assert.equal(await page.isVisible('#empty'), true);
+  const answers = await page.evaluate(async (id) => {
+    const auth = { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` };
+    const meta = await fetch(`/v1/recordings/${id}`, { headers: auth });
+    const content = await fetch(`/v1/recordings/${id}/content`, { headers: { ...auth, range: 'bytes=0-99' } });
+    const key = await fetch(`/v1/recordings/${id}/key`, { method: 'POST', headers: auth });
+    const media = await fetch(`/media/${id}`);
+    return { meta: meta.status, content: content.status, key: key.status, media: media.status, mediaText: await media.text() };
+  }, ids.wav);
+  assert.deepEqual([answers.meta, answers.content, answers.key, answers.media], [404, 404, 404, 404], JSON.stringify(answers));
+  assert.ok(!answers.mediaText.includes(MARKER));
+  await shot(page, '06-other-family');
+  await context.close();
+});
+
+test('a tampered letter shows a clear error and no plaintext', async () => {
+  const file = path.join(work, 'letter-to-our-daughter.txt');
+  const text = `Dear Ada,\n${'We love you. '.repeat(4000)}\n${MARKER}\n`;
+  fs.writeFileSync(file, text);
+  const id = await upload(owner, file);
+  const row = owner.locator(`#recordings tr[data-id="${id}"]`);
+  await row.getByRole('button', { name: /^Read/ }).click();
+  await owner.locator('#letter').waitFor();
+  assert.equal(await owner.locator('#letter').textContent(), text, 'the letter decrypts before tampering');
+  await shot(owner, '07-letter');
+
+  // Flip one ciphertext bit in the stored object, in its second frame.
+  const object = server.objectPath(id);
+  fs.chmodSync(object, 0o644);
+  const bytes = fs.readFileSync(object);
+  bytes[bytes.length - 100] ^= 0x01;
+  fs.writeFileSync(object, bytes);
+  await owner.reload();
+  await owner.waitForFunction(() => document.body.dataset.ready === 'true');
+  await owner.locator(`#recordings tr[data-id="${id}"]`).getByRole('button', { name: /^Read/ }).click();
+  const error = owner.locator('#player-error');
+  await error.waitFor();
+  assert.match(await error.textContent(), /damaged or has been tampered with/);
+  const shown = await owner.locator('#player').textContent();
+  assert.ok(!shown.includes('We love you') && !shown.includes(MARKER), 'no plaintext is shown');
+  await shot(owner, '08-tampered');
+});
+
+test('members and the audit log, for the owner; an expired session asks to sign in again', async () => {
+  await owner.click('.tab[data-view="members"]');
+  await owner.fill('#invite-user', 'bob');
+  await owner.selectOption('#invite-role', 'member');
+  await owner.click('#invite-form button[type=submit]');
+  const bobRow = owner.locator('#members tbody tr', { hasText: 'bob' });
+  await bobRow.waitFor();
+  await bobRow.locator('select').selectOption('admin');
+  await owner.waitForFunction(() => /bob is now admin/.test(document.querySelector('#status').textContent));
+  await shot(owner, '09-members');
+  await owner.click('.tab[data-view="audit"]');
+  await owner.locator('#audit tbody tr').first().waitFor();
+  const audit = await owner.locator('#audit tbody').textContent();
+  for (const action of ['recording.created', 'key.released', 'member.role_changed']) {
+    assert.ok(audit.includes(action), `audit shows ${action}`);
+  }
+  await shot(owner, '10-audit');
+
+  // Bob, a member now an admin, signs in at phone width; his token then expires.
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const page = await newPage(context);
+  await signIn(page, proxy.url, 'bob', 'smith', { create: false });
+  assert.ok(await page.locator(`#recordings tr[data-id="${ids.wav}"]`).isVisible());
+  await shot(page, '11-phone');
+  const short = await page.evaluate(() => fetch('/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user_id: 'bob', family_id: 'smith', ttl_secs: 1 }) }).then((r) => r.json()));
+  await page.evaluate((t) => sessionStorage.setItem('vault.token', t), short.token);
+  await page.waitForTimeout(2500);
+  await page.reload();
+  await page.locator('#sign-in').waitFor();
+  assert.match(await page.locator('#alert').textContent(), /session has expired/);
+  await context.close();
+
+  // An identity provider front end hands the page its token in the URL fragment.
+  const handoff = await browser.newContext();
+  const landing = await newPage(handoff);
+  const token = await landing.request.post(`${proxy.url}/dev/token`, { data: { user_id: 'bob', family_id: 'smith' } }).then((r) => r.json());
+  await landing.goto(`${proxy.url}/#token=${token.token}`);
+  await landing.waitForFunction(() => document.body.dataset.ready === 'true');
+  assert.equal(new URL(landing.url()).hash, '', 'the token does not stay in the address bar');
+  assert.match(await landing.locator('#who').textContent(), /bob · The smith family/);
+  await handoff.close();
+
+  // Every form control has an accessible name.
+  const unlabeled = await owner.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.textContent.trim())).map((e) => e.id || e.outerHTML.slice(0, 60)));
+  assert.deepEqual(unlabeled, []);
+});

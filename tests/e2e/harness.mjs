@@ -1,0 +1,169 @@
+// Test harness: the real `vault serve` on embedded defaults, a recording proxy in
+// front of it (every request body the browser sends passes through it and is scanned
+// for a planted marker; it can also cut connections to simulate network loss), and
+// Debian's headless Chromium driven by playwright-core. Loopback only.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(repo, 'target');
+export const vaultBin = path.join(targetDir, 'release', 'vault');
+export const screenshotDir = path.join(targetDir, 'e2e-screenshots');
+
+/** Starts `vault serve` on a fresh data directory; resolves once it listens. */
+export async function startServer(env = {}) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vault-e2e-'));
+  const child = spawn(vaultBin, ['serve'], {
+    env: { PATH: process.env.PATH, VAULT_LISTEN: '127.0.0.1:0', VAULT_DATA_DIR: dataDir, VAULT_WEB_DIR: path.join(repo, 'web'), VAULT_LOG: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let buf = '';
+    child.stderr.on('data', (d) => {
+      buf += d;
+      const m = /vault: listening on (\S+)\r?\n/.exec(buf); // whole line only: output arrives in pieces
+      if (m) resolve(m[1]);
+      if (buf.length > 1e6) buf = buf.slice(-1000);
+    });
+    child.on('exit', (code) => reject(new Error(`vault serve exited (${code}): ${buf.slice(-2000)}`)));
+  });
+  child.stderr.resume();
+  return {
+    url, dataDir, pid: child.pid,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+    /** The stored ciphertext file of a recording (embedded object store). */
+    objectPath(id) {
+      const found = [];
+      const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).forEach((e) => {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) walk(p); else if (e.name === `${id}.data`) found.push(p);
+      });
+      walk(path.join(dataDir, 'objects'));
+      if (found.length !== 1) throw new Error(`expected one object for ${id}, found ${found.length}`);
+      return found[0];
+    },
+  };
+}
+
+/**
+ * A proxy in front of `target` that scans every request (URL, headers, body) for
+ * `marker`, counts body bytes, logs content range requests, and can cut the next
+ * `n` requests whose path matches a pattern half-way through their body.
+ */
+export async function startProxy(target, marker) {
+  const t = new URL(target);
+  const stats = { requests: 0, bodyBytes: 0, markerHits: [], contentRanges: [], cuts: [] };
+  const needle = Buffer.from(marker);
+  let cutRule = null; // { pattern, remaining }
+  const server = http.createServer((req, res) => {
+    stats.requests++;
+    const scanHead = `${req.url} ${JSON.stringify(req.headers)}`;
+    if (scanHead.includes(marker)) stats.markerHits.push(`${req.method} ${req.url} (head)`);
+    if (req.url.includes('/content') && req.headers.range) stats.contentRanges.push(req.headers.range);
+    const cut = cutRule && cutRule.remaining > 0 && cutRule.pattern.test(`${req.method} ${req.url}`);
+    if (cut) cutRule.remaining--;
+    const upstream = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    let tail = Buffer.alloc(0), seen = 0;
+    req.on('data', (chunk) => {
+      stats.bodyBytes += chunk.length;
+      const window = Buffer.concat([tail, chunk]);
+      if (window.includes(needle)) stats.markerHits.push(`${req.method} ${req.url}`);
+      tail = window.subarray(Math.max(0, window.length - needle.length + 1));
+      seen += chunk.length;
+      if (cut && seen > 1 << 20) {
+        stats.cuts.push(`${req.method} ${req.url}`);
+        upstream.destroy();
+        req.socket.destroy(); // the browser sees a network error mid-upload
+        return;
+      }
+      upstream.write(chunk);
+    });
+    req.on('end', () => upstream.end());
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    stats,
+    cutNext(pattern, n) { cutRule = { pattern, remaining: n }; },
+    stop: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+  };
+}
+
+export const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: process.env.VAULT_CHROMIUM ?? '/usr/bin/chromium', headless: true, args: chromiumArgs });
+}
+
+/** Signs in through the page's development sign-in form; creates the family if new. */
+export async function signIn(page, base, user, family, { create = true, query = '' } = {}) {
+  await page.goto(`${base}/${query}`);
+  await page.fill('#dev-user', user);
+  await page.fill('#dev-family', family);
+  await page.click('#dev-form button[type=submit]');
+  await page.waitForFunction(() => !document.querySelector('#create-family').hidden || document.body.dataset.ready === 'true');
+  if (create && await page.isVisible('#create-family')) {
+    await page.fill('#family-name', `The ${family} family`);
+    await page.click('#family-form button[type=submit]');
+  }
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+}
+
+/** A deterministic pseudo-random file (AES-CTR keystream of `seed`), with `marker` planted at `offsets`. */
+export function makeFile(file, size, seed, { marker, offsets = [], header } = {}) {
+  const fd = fs.openSync(file, 'w');
+  const ctr = crypto.createCipheriv('aes-128-ctr', crypto.createHash('sha256').update(seed).digest().subarray(0, 16), Buffer.alloc(16));
+  const chunk = Buffer.alloc(1 << 20);
+  for (let at = 0; at < size; at += chunk.length) {
+    const n = Math.min(chunk.length, size - at);
+    const bytes = ctr.update(chunk.subarray(0, n));
+    if (at === 0 && header) header.copy(bytes, 0);
+    for (const o of offsets) {
+      if (o >= at && o < at + n) Buffer.from(marker).copy(bytes, o - at);
+    }
+    fs.writeSync(fd, bytes);
+  }
+  fs.closeSync(fd);
+}
+
+/** A 44-byte PCM WAV header (48 kHz stereo 16-bit) for `dataLen` bytes of samples. */
+export function wavHeader(dataLen) {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0); h.writeUInt32LE(36 + dataLen, 4); h.write('WAVE', 8);
+  h.write('fmt ', 12); h.writeUInt32LE(16, 16); h.writeUInt16LE(1, 20); h.writeUInt16LE(2, 22);
+  h.writeUInt32LE(48000, 24); h.writeUInt32LE(48000 * 4, 28); h.writeUInt16LE(4, 32); h.writeUInt16LE(16, 34);
+  h.write('data', 36); h.writeUInt32LE(dataLen, 40);
+  return h;
+}
+
+export function sha256File(file) {
+  return new Promise((resolve, reject) => {
+    const h = crypto.createHash('sha256');
+    fs.createReadStream(file).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
+  });
+}
+
+export function readRange(file, start, end) {
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.alloc(end - start);
+  fs.readSync(fd, buf, 0, buf.length, start);
+  fs.closeSync(fd);
+  return buf;
+}
