@@ -159,6 +159,32 @@ test('a reload mid-upload, and lost connections, resume from the last stored par
   ids.webm = id;
 });
 
+test('pause stops an upload between bytes on the wire; resume finishes it', async () => {
+  const file = path.join(work, 'lullaby.ogg');
+  const size = 120 * MiB + 99;
+  makeFile(file, size, 'pause', { marker: MARKER, offsets: [30 * MiB] });
+  await owner.setInputFiles('#files', file);
+  const item = owner.locator('#uploads li').last();
+  await owner.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
+  // Clicked from inside the page, at once: on loopback the rest would upload in seconds.
+  await owner.evaluate(() => document.querySelector('#uploads li:last-child .pause').click());
+  await item.getByRole('button', { name: 'Resume' }).waitFor();
+  assert.equal(await item.locator('.state').textContent(), 'Paused');
+  const id = await item.getAttribute('data-id');
+  const status = async () => owner.evaluate((id) => fetch(`/v1/recordings/${id}/upload`, { headers: { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` } }).then((r) => r.json()), id);
+  const paused = (await status()).next_part;
+  await owner.waitForTimeout(1500);
+  assert.equal((await status()).next_part, paused, 'nothing is uploaded while paused');
+  assert.ok(paused < 16, `paused before the end (next part ${paused} of 16)`);
+  await item.getByRole('button', { name: 'Resume' }).click();
+  await item.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout: 120_000 });
+  assert.equal(await item.getAttribute('data-error'), null);
+  for (const [a, b] of [[0, 5000], [30 * MiB - 10, 30 * MiB + 100], [size - 99, size]]) {
+    assert.deepEqual(await pageRange(owner, id, a, b), readRange(file, a, b), `bytes ${a}..${b}`);
+  }
+  assert.deepEqual(proxy.stats.markerHits, []);
+});
+
 test('the pure-WASM fallback encrypts and decrypts the same format as WebCrypto', async () => {
   const context = await browser.newContext();
   const page = await newPage(context);
