@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::{ByteStream as S3Body, DateTime};
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectLockEnabled, ObjectLockMode, ObjectLockRetention,
@@ -153,16 +154,20 @@ impl S3Store {
 
     /// Whether `version` is locked in COMPLIANCE mode until at least `until` (read with
     /// HeadObject: moto's GetObjectRetention is broken).
-    async fn is_locked(&self, key: &ObjectKey, version: &str, until: OffsetDateTime) -> Result<bool, StoreError> {
-        let head = self
-            .client
+    /// HeadObject of `version` of `key`, or of its newest version.
+    async fn head_object(&self, key: &ObjectKey, version: Option<&str>) -> Result<HeadObjectOutput, StoreError> {
+        self.client
             .head_object()
             .bucket(&self.bucket)
             .key(key.as_str())
-            .version_id(version)
+            .set_version_id(version.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| store_error(&e))?;
+            .map_err(|e| store_error(&e))
+    }
+
+    async fn is_locked(&self, key: &ObjectKey, version: &str, until: OffsetDateTime) -> Result<bool, StoreError> {
+        let head = self.head_object(key, Some(version)).await?;
         Ok(head.object_lock_mode() == Some(&ObjectLockMode::Compliance)
             && head.object_lock_retain_until_date().is_some_and(|d| d.secs() >= until.unix_timestamp()))
     }
@@ -181,12 +186,10 @@ impl S3Store {
     }
 
     async fn exists(&self, key: &ObjectKey) -> Result<bool, StoreError> {
-        match self.client.head_object().bucket(&self.bucket).key(key.as_str()).send().await {
+        match self.head_object(key, None).await {
             Ok(_) => Ok(true),
-            Err(e) => match store_error(&e) {
-                StoreError::NotFound => Ok(false),
-                other => Err(other),
-            },
+            Err(StoreError::NotFound) => Ok(false),
+            Err(other) => Err(other),
         }
     }
 }
@@ -309,14 +312,7 @@ impl ObjectStore for S3Store {
     /// The committed object's facts, with its lock checked (and restored if the store
     /// dropped it) and its SHA-256 computed by reading it back.
     async fn head(&self, key: &ObjectKey) -> Result<ObjectInfo, StoreError> {
-        let head = self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .send()
-            .await
-            .map_err(|e| store_error(&e))?;
+        let head = self.head_object(key, None).await?;
         let version =
             head.version_id().ok_or_else(|| StoreError::Backend("bucket is not versioned".into()))?.to_owned();
         let wanted = head
@@ -335,14 +331,7 @@ impl ObjectStore for S3Store {
     /// Deletes the current version of `key` (the only one Vault writes); S3 refuses
     /// (403) while Object Lock retains it.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
-        let head = self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .send()
-            .await
-            .map_err(|e| store_error(&e))?;
+        let head = self.head_object(key, None).await?;
         let version = head.version_id().unwrap_or("null").to_owned();
         match self.client.delete_object().bucket(&self.bucket).key(key.as_str()).version_id(&version).send().await {
             Ok(_) => Ok(()),
