@@ -143,29 +143,33 @@ async function upload(sealer, mode, file, entry, startPart) {
   };
 
   let next = startPart <= lastPart ? encrypt(startPart) : null;
-  while (next) {
-    const part = await next;
-    // Recorded before the first byte of this part leaves: see pending.js.
-    entry.inflight = { part: part.n, sha256: part.plainSha };
-    await pending.put(entry);
-    next = part.n < lastPart ? encrypt(part.n + 1) : null;
-    const sha = await sha256hex(part.body);
-    await retrying(`part ${part.n}`, async () => {
-      try {
-        await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
-          body: part.body, headers: { 'x-vault-sha256': sha }, signal: current.abort.signal,
-        });
-      } catch (e) {
-        // A part that arrived before the connection broke is recognised by its number.
-        if (e instanceof ApiError && e.retryable) {
-          const status = await api.get(`/v1/recordings/${entry.id}/upload`).catch(() => null);
-          if (status && status.next_part > part.n) return;
+  try {
+    while (next) {
+      const part = await next;
+      // Recorded before the first byte of this part leaves: see pending.js.
+      entry.inflight = { part: part.n, sha256: part.plainSha };
+      await pending.put(entry);
+      next = part.n < lastPart ? encrypt(part.n + 1) : null;
+      const sha = await sha256hex(part.body);
+      await retrying(`part ${part.n}`, async () => {
+        try {
+          await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
+            body: part.body, headers: { 'x-vault-sha256': sha }, signal: current.abort.signal,
+          });
+        } catch (e) {
+          // A part that arrived before the connection broke is recognised by its number.
+          if (e instanceof ApiError && e.retryable) {
+            const status = await api.get(`/v1/recordings/${entry.id}/upload`).catch(() => null);
+            if (status && status.next_part > part.n) return;
+          }
+          throw e;
         }
-        throw e;
-      }
-    });
-    uploaded += part.plainLen;
-    progress();
+      });
+      uploaded += part.plainLen;
+      progress();
+    }
+  } finally {
+    // A pause or failure mid-part leaves the next part's encryption running: settle it quietly.
+    next?.catch(() => {});
   }
-  void next?.catch(() => {});
 }

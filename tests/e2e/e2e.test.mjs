@@ -51,6 +51,12 @@ async function pageRange(page, id, start, end) {
   return Buffer.from(b64, 'base64');
 }
 
+/** The server's upload status of a recording, asked with the page's own token. */
+function uploadStatus(page, id) {
+  return page.evaluate((id) => fetch(`/v1/recordings/${id}/upload`, { headers: { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` } })
+    .then((r) => r.json()), id);
+}
+
 before(async () => {
   server = await startServer();
   proxy = await startProxy(server.url, MARKER);
@@ -129,7 +135,7 @@ test('a reload mid-upload, and lost connections, resume from the last stored par
   await interrupted.waitFor();
   assert.match(await interrupted.textContent(), /parts stored/);
   await shot(owner, '05-interrupted-upload');
-  const stored = await owner.evaluate((id) => fetch(`/v1/recordings/${id}/upload`, { headers: { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` } }).then((r) => r.json()), id);
+  const stored = await uploadStatus(owner, id);
   assert.ok(stored.next_part >= 2, `parts were stored before the reload (next part ${stored.next_part})`);
 
   // Resume, with the network failing twice in the middle of part uploads.
@@ -171,10 +177,9 @@ test('pause stops an upload between bytes on the wire; resume finishes it', asyn
   await item.getByRole('button', { name: 'Resume' }).waitFor();
   assert.equal(await item.locator('.state').textContent(), 'Paused');
   const id = await item.getAttribute('data-id');
-  const status = async () => owner.evaluate((id) => fetch(`/v1/recordings/${id}/upload`, { headers: { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` } }).then((r) => r.json()), id);
-  const paused = (await status()).next_part;
+  const paused = (await uploadStatus(owner, id)).next_part;
   await owner.waitForTimeout(1500);
-  assert.equal((await status()).next_part, paused, 'nothing is uploaded while paused');
+  assert.equal((await uploadStatus(owner, id)).next_part, paused, 'nothing is uploaded while paused');
   assert.ok(paused < 16, `paused before the end (next part ${paused} of 16)`);
   await item.getByRole('button', { name: 'Resume' }).click();
   await item.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout: 120_000 });
