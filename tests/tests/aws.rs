@@ -110,11 +110,9 @@ fn objects_are_locked_in_both_regions_and_cannot_be_deleted_or_overwritten() {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(hex::encode(Sha256::digest(&bytes)), sha, "{bucket}: the locked version changed");
     }
-    // Vault's own delete is logical: the locked objects stay.
-    assert_eq!(
-        alice.req(Method::DELETE, &format!("/v1/recordings/{id}")).send().unwrap().status(),
-        StatusCode::NO_CONTENT
-    );
+    // Vault's erasure destroys the keys at once; the locked objects stay until retention ends.
+    let receipt = alice.ok(alice.req(Method::DELETE, &format!("/v1/recordings/{id}")).send().unwrap());
+    assert_eq!(receipt["kind"], "vault.erasure-receipt");
     assert_eq!(s3(&aws.primary, Method::HEAD, &format!("{}/{key}", aws.primary_bucket)).0, StatusCode::OK);
 }
 

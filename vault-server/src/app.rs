@@ -25,4 +25,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The cross-region copier, when the store has a replica region.
     pub replicator: Option<Arc<crate::replication::Replicator>>,
+    /// The two regions behind `store`, when there is a replica.
+    pub replicated: Option<Arc<crate::store::replicated::ReplicatedStore>>,
+    /// Exports started and waiting for their one-time download.
+    pub exports: Arc<crate::routes::export::PendingExports>,
+    /// Signs scrub reports, erasure receipts and audit anchors.
+    pub signer: Arc<crate::signing::Signer>,
 }

@@ -46,9 +46,20 @@ pub async fn keys(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<dyn 
 pub async fn store(config: &Config) -> anyhow::Result<(Arc<dyn ObjectStore>, Option<Arc<ReplicatedStore>>)> {
     match config.store {
         StoreBackend::Local => {
-            let store = LocalStore::open(&config.data_dir.join("objects"))
-                .map_err(|e| anyhow::anyhow!("cannot open the object store: {e}"))?;
-            Ok((Arc::new(store), None))
+            let open = |dir: &std::path::Path| {
+                LocalStore::open(dir)
+                    .map_err(|e| anyhow::anyhow!("cannot open the object store {}: {e}", dir.display()))
+            };
+            let store = open(&config.data_dir.join("objects"))?;
+            let Some(replica_dir) = &config.local_replica_dir else { return Ok((Arc::new(store), None)) };
+            let part_size = usize::try_from(config.uploads.part_size).context("uploads.part_size")?;
+            let replicated = Arc::new(ReplicatedStore::new(
+                Arc::new(store),
+                Arc::new(open(replica_dir)?),
+                Failover::new(Duration::from_secs(config.aws.failover_secs)),
+                part_size,
+            ));
+            Ok((replicated.clone(), Some(replicated)))
         }
         StoreBackend::S3 => {
             let (primary, replica) = s3_stores(config).await?;

@@ -27,6 +27,10 @@ pub struct Config {
     /// Where ciphertext lives: `local` (data directory) or `s3` (two regions).
     pub store: StoreBackend,
     pub aws: AwsSettings,
+    /// Embedded mode: a second directory (another disk) holding a replica of every
+    /// object, copied and checked like the AWS replica region. None: no replica.
+    pub local_replica_dir: Option<PathBuf>,
+    pub scrub: ScrubSettings,
     /// Static files of the web page served at `/` (none if unset).
     pub web_dir: Option<PathBuf>,
     /// Trust tokens of the local development issuer; default: only when no external issuer is configured.
@@ -144,6 +148,24 @@ pub struct RegionSettings {
     pub endpoint: Option<String>,
 }
 
+/// The integrity scrub (`crate::scrub`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScrubSettings {
+    /// Seconds between two scheduled scrubs (daily); 0 turns the schedule off.
+    pub interval_secs: u64,
+    /// Bytes read per second across both regions, to spare the store.
+    pub bytes_per_sec: u64,
+    /// Recordings read per page of the database.
+    pub page_size: u32,
+}
+
+impl Default for ScrubSettings {
+    fn default() -> Self {
+        Self { interval_secs: 86_400, bytes_per_sec: 64 << 20, page_size: 100 }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -161,6 +183,8 @@ impl Default for Config {
             keys: KeysBackend::Local,
             store: StoreBackend::Local,
             aws: AwsSettings::default(),
+            local_replica_dir: None,
+            scrub: ScrubSettings::default(),
             web_dir: None,
             dev_issuer: None,
             auth: AuthSettings::default(),
@@ -310,6 +334,15 @@ impl Config {
         if let Some(v) = env("VAULT_AWS_REPLICATION_POLL_SECS") {
             self.aws.replication_poll_secs = parse("VAULT_AWS_REPLICATION_POLL_SECS", &v)?;
         }
+        if let Some(v) = env("VAULT_LOCAL_REPLICA_DIR") {
+            self.local_replica_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("VAULT_SCRUB_INTERVAL_SECS") {
+            self.scrub.interval_secs = parse("VAULT_SCRUB_INTERVAL_SECS", &v)?;
+        }
+        if let Some(v) = env("VAULT_SCRUB_BYTES_PER_SEC") {
+            self.scrub.bytes_per_sec = parse("VAULT_SCRUB_BYTES_PER_SEC", &v)?;
+        }
         if let Some(v) = env("VAULT_WEB_DIR") {
             self.web_dir = Some(PathBuf::from(v));
         }
@@ -393,6 +426,9 @@ impl Config {
         if self.uploads.ttl_secs == 0 || self.uploads.sweep_secs == 0 {
             bail!("uploads.ttl_secs and uploads.sweep_secs must be positive");
         }
+        if self.scrub.bytes_per_sec < 1 << 20 || self.scrub.page_size == 0 {
+            bail!("scrub.bytes_per_sec must be at least 1 MiB/s and scrub.page_size positive");
+        }
         if self.retention_days == 0 {
             bail!("retention_days must be at least 1");
         }
@@ -455,6 +491,11 @@ impl Config {
     /// The metadata database URL.
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/vault.db?mode=rwc", self.data_dir.display()))
+    }
+
+    /// The service signing key (`crate::signing`).
+    pub fn signing_key_path(&self) -> PathBuf {
+        crate::signing::signing_key_path(&self.data_dir)
     }
 
     /// Retention of committed objects.

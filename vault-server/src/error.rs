@@ -73,6 +73,10 @@ impl ApiError {
         self.status
     }
 
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
     pub fn code(&self) -> &'static str {
         self.code
     }

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod anchors;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -15,7 +16,9 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod db;
+pub mod erasure;
 pub mod error;
+pub mod export;
 pub mod keyfile;
 pub mod keys;
 pub mod metrics;
@@ -23,5 +26,7 @@ pub mod middleware;
 pub mod replication;
 pub mod router;
 pub mod routes;
+pub mod scrub;
 pub mod serve;
+pub mod signing;
 pub mod store;

@@ -38,6 +38,12 @@ pub struct Metrics {
     pub replications: Counter,
     pub replication_failures: Counter,
     pub replication_pending: Gauge,
+    pub scrub_runs: Counter,
+    pub scrub_objects: Counter,
+    pub scrub_repairs: Counter,
+    pub scrub_failures: Counter,
+    /// Unix seconds of the end of the last scrub that left nothing unrepaired.
+    pub scrub_last_success: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -67,6 +73,11 @@ impl Default for Metrics {
             replications: Counter::default(),
             replication_failures: Counter::default(),
             replication_pending: Gauge::default(),
+            scrub_runs: Counter::default(),
+            scrub_objects: Counter::default(),
+            scrub_repairs: Counter::default(),
+            scrub_failures: Counter::default(),
+            scrub_last_success: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("http_requests", "HTTP requests answered", requests);
@@ -82,6 +93,15 @@ impl Default for Metrics {
         registry.register("replications", "Objects copied to the replica region", m.replications.clone());
         registry.register("replication_failures", "Failed copy attempts (retried)", m.replication_failures.clone());
         registry.register("replication_pending", "Copies waiting in the outbox", m.replication_pending.clone());
+        registry.register("scrub_runs", "Integrity scrubs finished", m.scrub_runs.clone());
+        registry.register("scrub_objects", "Objects checked by the integrity scrub", m.scrub_objects.clone());
+        registry.register("scrub_repairs", "Copies restored by the integrity scrub", m.scrub_repairs.clone());
+        registry.register("scrub_failures", "Objects the scrub could not verify or repair", m.scrub_failures.clone());
+        registry.register(
+            "scrub_last_success_timestamp_seconds",
+            "End of the last scrub that left nothing unrepaired",
+            m.scrub_last_success.clone(),
+        );
         Self { registry, ..m }
     }
 }

@@ -18,7 +18,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use crate::metrics::RequestLabels;
-use crate::routes::{audit, families, health, members, playback, recordings, uploads, web};
+use crate::routes::{audit, export, families, health, members, playback, recordings, uploads, web};
 
 /// One documented operation.
 #[derive(Debug, Clone)]
@@ -48,11 +48,16 @@ impl Api {
         summary: &'static str,
         handler: MethodRouter<AppState>,
     ) -> Self {
-        self.operations.push(Operation { method, path, summary, authenticated: path.starts_with("/v1/") });
+        let authenticated = path.starts_with("/v1/") && !PUBLIC_V1.contains(&path);
+        self.operations.push(Operation { method, path, summary, authenticated });
         self.router = self.router.route(path, handler);
         self
     }
 }
+
+/// API routes without a bearer token: the public signing key, and export links
+/// (the unguessable link is the credential).
+const PUBLIC_V1: [&str; 2] = ["/v1/signing-key", "/v1/exports/{token}"];
 
 /// The API routes that answer quickly with small JSON bodies.
 fn json_api() -> Api {
@@ -65,6 +70,18 @@ fn json_api() -> Api {
             post(families::create),
         )
         .route(Method::GET, "/v1/family", "Your family and your role in it", get(families::get))
+        .route(
+            Method::DELETE,
+            "/v1/family",
+            "Erase the family: keys destroyed at once, objects purged after retention (owner; body {confirm})",
+            delete(families::erase),
+        )
+        .route(
+            Method::POST,
+            "/v1/family/export",
+            "Start an export: the recovery key (shown once) and a one-time download link (owner)",
+            post(export::start),
+        )
         .route(Method::GET, "/v1/family/members", "List the family's members", get(members::list))
         .route(Method::POST, "/v1/family/members", "Invite a member (owner/admin)", post(members::invite))
         .route(
@@ -91,7 +108,7 @@ fn json_api() -> Api {
         .route(
             Method::DELETE,
             "/v1/recordings/{id}",
-            "Delete a recording (access revoked at once)",
+            "Erase a recording (access and keys revoked at once); returns the signed receipt",
             delete(recordings::delete),
         )
         .route(
@@ -132,6 +149,12 @@ fn streaming_api() -> Api {
         )
         .route(
             Method::GET,
+            "/v1/exports/{token}",
+            "Download an export archive (the one-time link is the credential)",
+            get(export::download),
+        )
+        .route(
+            Method::GET,
             "/v1/recordings/{id}/content",
             "Download ciphertext (HTTP Range supported)",
             get(playback::content),
@@ -144,6 +167,12 @@ fn ops_api() -> Api {
         .route(Method::GET, "/readyz", "Readiness: database and key service", get(health::readyz))
         .route(Method::GET, "/metrics", "Prometheus metrics", get(health::metrics))
         .route(Method::GET, "/web-config.json", "How the web page signs in", get(web::config))
+        .route(
+            Method::GET,
+            "/v1/signing-key",
+            "The public key that signs erasure receipts, scrub reports and audit anchors",
+            get(health::signing_key),
+        )
         .route(
             Method::POST,
             "/dev/token",

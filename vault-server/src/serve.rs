@@ -28,7 +28,8 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let keys = crate::backends::keys(&config, &metrics).await?;
     let (store, replicated) = crate::backends::store(&config).await?;
     let audit = Arc::new(AuditLog::new(db.clone()));
-    let replicator = replicated.map(|store| {
+    let signer = Arc::new(crate::signing::Signer::load_or_create(&config.signing_key_path())?);
+    let replicator = replicated.clone().map(|store| {
         let poll = Duration::from_secs(config.aws.replication_poll_secs);
         Replicator::new(db.clone(), store, audit.clone(), metrics.clone(), poll)
     });
@@ -74,6 +75,9 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         keys,
         store,
         replicator,
+        replicated,
+        signer,
+        exports: Arc::default(),
         verifier: Arc::new(verifier),
         dev_issuer,
         metrics,
@@ -91,11 +95,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     eprintln!("vault: listening on http://{local}");
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let replicator = state.replicator.clone().map(|r| tokio::spawn(r.run()));
+    let daily = tokio::spawn(daily_forever(state.clone()));
     let app = crate::router::app(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     sweeper.abort();
+    daily.abort();
     if let Some(task) = replicator {
         task.abort();
     }
@@ -116,6 +122,31 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests under way");
 }
 
+/// The daily jobs: the integrity scrub and the audit anchor.
+async fn daily_forever(state: AppState) {
+    let every = state.config.scrub.interval_secs;
+    if every == 0 {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(every));
+    tick.tick().await; // the first tick is immediate: wait one period after start
+    loop {
+        tick.tick().await;
+        daily(&state).await;
+    }
+}
+
+/// One round of the daily jobs; each logs its own failure and the other still runs.
+pub async fn daily(state: &AppState) {
+    match crate::scrub::Scrubber::from_state(state, true).run().await {
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "integrity scrub did not finish"),
+    }
+    if let Err(e) = crate::anchors::write_anchor(state).await {
+        tracing::error!(error = %e, "audit anchor not written");
+    }
+}
+
 async fn sweep_forever(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(state.config.uploads.sweep_secs));
     loop {
@@ -124,6 +155,12 @@ async fn sweep_forever(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "removed abandoned uploads"),
             Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
+        }
+        // Erased recordings leave the store as soon as their retention allows.
+        match crate::erasure::purge(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged erased recordings"),
+            Err(e) => tracing::warn!(error = %e, "purge failed"),
         }
         state.limits.shrink();
     }

@@ -329,15 +329,20 @@ pub fn media(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_left(u32::from(seed) % 31) as u8 ^ seed).collect()
 }
 
-/// Runs a SQL statement on the server's SQLite database (behind the server's back).
+/// Prints rows as `psql -t -A` does: one line per row, columns joined by `|`.
+const SQLITE_PY: &str = "import sqlite3,sys
+c=sqlite3.connect(sys.argv[1])
+r=c.execute(sys.argv[2]).fetchall()
+c.commit()
+print('\\n'.join('|'.join('' if v is None else str(v) for v in row) for row in r))";
+
+/// Runs a SQL statement on the server's SQLite database (behind the server's back);
+/// the rows as `psql -t -A` prints them, trimmed.
 pub fn sql(db: &Path, statement: &str) -> Result<String, String> {
     let python = std::env::var("VAULT_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(python)
-        .args(["-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nr=c.execute(sys.argv[2]).fetchall()\nc.commit()\nprint(r)", db.to_str().unwrap(), statement])
-        .output()
-        .unwrap();
+    let out = Command::new(python).args(["-c", SQLITE_PY, db.to_str().unwrap(), statement]).output().unwrap();
     if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }

@@ -3,6 +3,7 @@
 
 mod client;
 mod crypt;
+mod ops;
 mod progress;
 mod service;
 
@@ -37,6 +38,17 @@ enum Command {
     Audit(service::AuditCommand),
     /// Talk to a Vault server: upload, list, download, manage the family.
     Client(client::ClientArgs),
+    /// Check every object in every region against its recorded SHA-256 and repair
+    /// damaged copies from healthy ones (resumes an interrupted run).
+    Scrub(ops::ScrubArgs),
+    /// Write a family's export: every ciphertext, metadata, and a recovery kit that
+    /// the official AWS Encryption SDKs open with the printed recovery key.
+    Export(ops::ExportArgs),
+    /// Erase a family on request: destroy its customer key and every wrapped data
+    /// key now; its objects are purged when retention allows.
+    EraseFamily(ops::EraseFamilyArgs),
+    /// Check the signature of an erasure receipt, scrub report or audit anchor.
+    VerifyReceipt(ops::VerifyReceiptArgs),
 }
 
 /// The raw AES wrapping key, named as the official SDKs' raw AES keyrings name it.
@@ -109,5 +121,9 @@ pub fn run() -> anyhow::Result<()> {
         Command::Token(args) => service::token(args),
         Command::Audit(command) => service::audit(command),
         Command::Client(args) => client::run(args),
+        Command::Scrub(args) => ops::scrub(args),
+        Command::Export(args) => ops::export(args),
+        Command::EraseFamily(args) => ops::erase_family(args),
+        Command::VerifyReceipt(args) => ops::verify_receipt(args),
     }
 }

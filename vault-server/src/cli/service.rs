@@ -37,8 +37,15 @@ pub(super) struct TokenArgs {
 
 #[derive(Debug, Subcommand)]
 pub(super) enum AuditCommand {
-    /// Check every tenant's hash chain; names the first broken row.
+    /// Check every tenant's hash chain and every daily anchor of the chain heads in
+    /// the object store; names the first broken row and any anchored row gone.
     Verify {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Verify the chains and anchor their heads in the object store now (the
+    /// service does it daily).
+    Anchor {
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -70,7 +77,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
@@ -103,16 +110,34 @@ pub(super) fn token(args: TokenArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn audit(command: AuditCommand) -> anyhow::Result<()> {
-    let AuditCommand::Verify { config } = command;
+    let (AuditCommand::Verify { config } | AuditCommand::Anchor { config }) = &command;
     let config = Config::load(config.as_deref())?;
     runtime()?.block_on(async {
-        let db = crate::db::Db::connect(&config.database_url(), false).await?;
-        let report = crate::audit::AuditLog::new(db).verify().await?;
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        if let Some(first) = report.breaks.first() {
+        let state = crate::serve::state(config).await?;
+        if matches!(command, AuditCommand::Anchor { .. }) {
+            let (key, anchor) = crate::anchors::write_anchor(&state).await?;
+            println!("{key}");
+            eprintln!("vault: {} chain heads anchored", anchor.heads.len());
+            return Ok(());
+        }
+        let (chains, anchors) = crate::anchors::verify_all(&state).await?;
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "chains": chains, "anchors": anchors }))?);
+        if let Some(first) = chains.breaks.first() {
             bail!("audit chain of tenant {:?} broken at row {}: {}", first.tenant, first.seq, first.problem);
         }
-        eprintln!("vault: {} chains, {} rows verified", report.chains, report.rows);
+        if let Some(p) = anchors.problems.first() {
+            bail!(
+                "audit log disagrees with anchor {} for tenant {:?} at row {}: {}",
+                p.anchor,
+                p.tenant,
+                p.seq,
+                p.problem
+            );
+        }
+        eprintln!(
+            "vault: {} chains, {} rows verified; {} anchors, {} anchored heads match",
+            chains.chains, chains.rows, anchors.anchors, anchors.heads_checked
+        );
         Ok(())
     })
 }

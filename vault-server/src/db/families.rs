@@ -46,6 +46,9 @@ pub struct Family {
     pub key_id: String,
     pub created_at: i64,
     pub created_by: String,
+    /// When the family was erased on request (its key destroyed); None while alive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,11 +98,12 @@ impl Db {
             key_id: key_id.into(),
             created_at: now,
             created_by: owner.into(),
+            erased_at: None,
         })
     }
 
     pub async fn family(&self, id: &str) -> Result<Option<Family>, sqlx::Error> {
-        let row = sqlx::query("SELECT id, name, key_id, created_at, created_by FROM families WHERE id = $1")
+        let row = sqlx::query("SELECT id, name, key_id, created_at, created_by, erased_at FROM families WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -110,6 +114,7 @@ impl Db {
                 key_id: r.try_get("key_id")?,
                 created_at: r.try_get("created_at")?,
                 created_by: r.try_get("created_by")?,
+                erased_at: r.try_get("erased_at")?,
             })
         })
         .transpose()

@@ -5,14 +5,17 @@
 //! integer/text columns), so one test suite covers both. Each backend has its own
 //! migrations directory because DDL (triggers) differs.
 
+mod erasure;
 mod families;
 mod outbox;
 mod recordings;
+mod scrub;
 mod uploads;
 
 pub use families::{Family, Member, Role};
 pub use outbox::Replication;
 pub use recordings::{Committed, NewRecording, Recording, RecordingKind, RecordingStatus};
+pub use scrub::{ClaimError, Finding, ScrubRun};
 pub use uploads::{PartRow, Upload};
 
 use anyhow::Context;

@@ -109,11 +109,11 @@ pub struct NewRecording<'a> {
     pub created_by: &'a str,
 }
 
-const COLUMNS: &str = "id, family_id, title, kind, content_type, plaintext_size, encryption, frame_length, \
+pub(super) const COLUMNS: &str = "id, family_id, title, kind, content_type, plaintext_size, encryption, frame_length, \
     part_frames, status, object_key, edks, created_by, created_at, committed_at, ciphertext_size, sha256, \
     header_len, version, retain_until, replica_version, replica_sha256, replicated_at";
 
-fn recording(row: &AnyRow) -> Result<Recording, sqlx::Error> {
+pub(super) fn recording(row: &AnyRow) -> Result<Recording, sqlx::Error> {
     let bad = |what: &str, v: &str| sqlx::Error::Decode(format!("unknown {what} {v:?}").into());
     let kind: String = row.try_get("kind")?;
     let status: String = row.try_get("status")?;
@@ -255,6 +255,7 @@ impl Db {
     }
 
     /// Moves a recording from one status to another; false if it was not in `from`.
+    /// Moving to `Deleted` also destroys the stored wrapped data keys.
     pub async fn set_recording_status(
         &self,
         family: &str,
@@ -262,9 +263,11 @@ impl Db {
         from: RecordingStatus,
         to: RecordingStatus,
     ) -> Result<bool, sqlx::Error> {
+        // Deleting erases: the wrapped data keys go with the status change.
         let deleted_at = (to == RecordingStatus::Deleted).then(now_ms);
         let result = sqlx::query(
-            "UPDATE recordings SET status = $4, deleted_at = COALESCE($5, deleted_at) \
+            "UPDATE recordings SET status = $4, deleted_at = COALESCE($5, deleted_at), \
+             edks = CASE WHEN $5 IS NULL THEN edks ELSE '[]' END \
              WHERE family_id = $1 AND id = $2 AND status = $3",
         )
         .bind(family)

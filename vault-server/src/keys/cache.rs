@@ -109,6 +109,13 @@ impl<K: KeyService> KeyService for CachedKeys<K> {
         Ok(data_key)
     }
 
+    /// Also forgets every cached data key (erasure is rare; a family's entries are
+    /// not indexed separately).
+    async fn destroy_family_key(&self, key: &FamilyKeyId) -> Result<serde_json::Value, KeyError> {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.inner.destroy_family_key(key).await
+    }
+
     async fn check(&self) -> Result<(), KeyError> {
         self.inner.check().await
     }
@@ -144,6 +151,9 @@ mod tests {
         ) -> Result<DataKey, KeyError> {
             self.1.fetch_add(1, Ordering::SeqCst);
             self.0.decrypt_data_key(k, e, c).await
+        }
+        async fn destroy_family_key(&self, k: &FamilyKeyId) -> Result<serde_json::Value, KeyError> {
+            self.0.destroy_family_key(k).await
         }
         async fn check(&self) -> Result<(), KeyError> {
             Ok(())

@@ -250,6 +250,35 @@ impl KeyService for KmsKeys {
         Err(last)
     }
 
+    /// Schedules both regions' keys for deletion after KMS's minimum waiting period
+    /// (7 days; KMS refuses to use a key pending deletion, and destroys its material
+    /// at the end). Vault refuses the family at once by its own state.
+    async fn destroy_family_key(&self, key: &FamilyKeyId) -> Result<serde_json::Value, KeyError> {
+        let pair = KeyPair::parse(key)?;
+        let mut scheduled = Vec::new();
+        for (region, arn) in [(&self.primary, &pair.primary), (&self.replica, &pair.replica)] {
+            self.count(region, "ScheduleKeyDeletion");
+            let out = match region.client.schedule_key_deletion().key_id(arn).pending_window_in_days(7).send().await {
+                Ok(out) => out,
+                // Already pending deletion (a retried erasure): report it as such.
+                Err(e) if e.code() == Some("KMSInvalidStateException") => {
+                    scheduled
+                        .push(serde_json::json!({ "region": region.name, "key_arn": arn, "state": "PendingDeletion" }));
+                    continue;
+                }
+                Err(e) => return Err(service_error(&e)),
+            };
+            scheduled.push(serde_json::json!({
+                "region": region.name,
+                "key_arn": arn,
+                "state": out.key_state().map(|s| s.as_str().to_owned()),
+                "deletion_date": out.deletion_date().map(|d| d.secs()),
+                "pending_window_days": out.pending_window_in_days(),
+            }));
+        }
+        Ok(serde_json::json!({ "service": "aws-kms", "operation": "ScheduleKeyDeletion", "keys": scheduled }))
+    }
+
     async fn check(&self) -> Result<(), KeyError> {
         self.count(&self.primary, "ListKeys");
         self.primary.client.list_keys().limit(1).send().await.map_err(|e| service_error(&e))?;

@@ -1,17 +1,23 @@
-//! Embedded-mode customer keys: a master key file and one derived key per family.
+//! Embedded-mode customer keys: one random key per family, in its own file.
 //!
-//! `family key = HKDF-SHA256(ikm = master key, salt = "vault/local-family-key/v1",
-//! info = family id)`, used as a raw AES keyring (namespace `vault-local`, name
-//! `family/<id>`) so that the official SDKs' raw AES keyrings can open the objects
-//! with the derived key alone. One derived key exposes one family; the master key
-//! exposes all of them, so it lives in a file of mode 0600 in the data directory.
+//! A family's key is 32 random bytes, stored in `family-keys/<sha256(family id)>.key`
+//! beside the master key file, wrapped under the master key (AES-256-GCM, bound to
+//! the family id). Used as a raw AES keyring (namespace `vault-local`, name
+//! `family/<id>`), so the official SDKs' raw AES keyrings can open the family's
+//! objects with that key alone. Erasing a family destroys its key file: the master
+//! key alone then opens nothing of that family, even from a stale disk block.
+//!
+//! Families created before per-family files (key id `local:<id>`) keep a key derived
+//! from the master key (`HKDF-SHA256(master, salt "vault/local-family-key/v1", info
+//! id)`); such a key cannot be destroyed on its own, so their erasure is refused.
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use hkdf::Hkdf;
 use rand_core::{OsRng, RngCore};
-use sha2::Sha256;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use vault_core::keyring::unwrap_any;
 use vault_core::{DataKey, EncryptedDataKey, EncryptionContext, EncryptionMaterials, Keyring, RawAesKeyring};
 use zeroize::Zeroizing;
@@ -21,21 +27,33 @@ use super::{FamilyKeyId, KeyError, KeyService};
 /// Key namespace (ESDK provider id) of embedded-mode family keys.
 pub const NAMESPACE: &str = "vault-local";
 const SALT: &[u8] = b"vault/local-family-key/v1";
-const PREFIX: &str = "local:";
+const DERIVED: &str = "local:";
+const FILE: &str = "local-file:";
 
-/// Family keys derived from a master key file.
+/// Family keys in files, wrapped under a master key file.
 pub struct LocalKeys {
-    master: Zeroizing<[u8; 32]>,
+    master: RawAesKeyring,
+    master_bytes: Zeroizing<[u8; 32]>,
+    dir: PathBuf,
 }
 
 impl std::fmt::Debug for LocalKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalKeys").finish_non_exhaustive()
+        f.debug_struct("LocalKeys").field("dir", &self.dir).finish_non_exhaustive()
     }
 }
 
+/// A family key file: the family key wrapped under the master key.
+#[derive(Serialize, Deserialize)]
+struct KeyFile {
+    family: String,
+    provider_info: String,
+    ciphertext: String,
+}
+
 impl LocalKeys {
-    /// Loads the master key from `path`, creating it (mode 0600) on first run.
+    /// Loads the master key from `path`, creating it (mode 0600) on first run; family
+    /// key files live in `family-keys/` beside it.
     pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         if !path.exists() {
             let mut key = Zeroizing::new([0u8; 32]);
@@ -44,28 +62,81 @@ impl LocalKeys {
             tracing::info!(path = %path.display(), "created a new master key file");
         }
         check_private(path)?;
-        Ok(Self { master: crate::keyfile::read_key(path)? })
+        let master_bytes = crate::keyfile::read_key(path)?;
+        let master = RawAesKeyring::new("vault-local-master", "master", *master_bytes)?;
+        let dir = path.parent().unwrap_or(Path::new(".")).join("family-keys");
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self { master, master_bytes, dir })
     }
 
-    /// The raw AES keyring of one family.
-    pub fn family_keyring(&self, family_id: &str) -> Result<RawAesKeyring, KeyError> {
+    fn key_path(&self, family_id: &str) -> PathBuf {
+        self.dir.join(format!("{}.key", hex::encode(Sha256::digest(family_id.as_bytes()))))
+    }
+
+    fn wrap_context(family_id: &str) -> EncryptionContext {
+        [("vault:family-key", family_id)].into_iter().collect()
+    }
+
+    /// The raw AES keyring of a family whose key lives in a file.
+    fn file_keyring(&self, family_id: &str) -> Result<RawAesKeyring, KeyError> {
+        let text = std::fs::read(self.key_path(family_id)).map_err(|_| KeyError::KeyGone)?;
+        let file: KeyFile = serde_json::from_slice(&text).map_err(|e| KeyError::Other(format!("key file: {e}")))?;
+        let bad = |_| KeyError::Other("key file is not hex".into());
+        let edk = EncryptedDataKey {
+            provider_id: "vault-local-master".into(),
+            provider_info: hex::decode(&file.provider_info).map_err(bad)?,
+            ciphertext: hex::decode(&file.ciphertext).map_err(bad)?,
+        };
+        let key = unwrap_any(&[&self.master as &dyn Keyring], &[edk], &Self::wrap_context(family_id))
+            .map_err(|_| KeyError::Other("the family key file does not open with the master key".into()))?;
+        RawAesKeyring::new(NAMESPACE, format!("family/{family_id}"), *key.expose())
+            .map_err(|e| KeyError::Other(e.to_string()))
+    }
+
+    /// The key of a family created before key files: derived from the master key.
+    fn derived_keyring(&self, family_id: &str) -> Result<RawAesKeyring, KeyError> {
         let mut key = Zeroizing::new([0u8; 32]);
-        Hkdf::<Sha256>::new(Some(SALT), self.master.as_ref())
+        Hkdf::<Sha256>::new(Some(SALT), self.master_bytes.as_ref())
             .expand(family_id.as_bytes(), key.as_mut())
             .map_err(|_| KeyError::Other("HKDF output length".into()))?;
         RawAesKeyring::new(NAMESPACE, format!("family/{family_id}"), *key).map_err(|e| KeyError::Other(e.to_string()))
     }
 
     fn keyring_for(&self, key: &FamilyKeyId) -> Result<RawAesKeyring, KeyError> {
-        let family = key.0.strip_prefix(PREFIX).ok_or(KeyError::KeyGone)?;
-        self.family_keyring(family)
+        if let Some(family) = key.0.strip_prefix(FILE) {
+            self.file_keyring(family)
+        } else if let Some(family) = key.0.strip_prefix(DERIVED) {
+            self.derived_keyring(family)
+        } else {
+            Err(KeyError::KeyGone)
+        }
     }
 }
 
 #[async_trait]
 impl KeyService for LocalKeys {
+    /// A new random key in a new file; a retried creation finds the file and keeps it.
     async fn create_family_key(&self, family_id: &str) -> Result<FamilyKeyId, KeyError> {
-        Ok(FamilyKeyId(format!("{PREFIX}{family_id}")))
+        let path = self.key_path(family_id);
+        if !path.exists() {
+            let key = DataKey::generate(&mut OsRng);
+            let edk = self
+                .master
+                .wrap(&key, &Self::wrap_context(family_id), &mut OsRng)
+                .map_err(|e| KeyError::Other(e.to_string()))?;
+            let file = KeyFile {
+                family: family_id.to_owned(),
+                provider_info: hex::encode(&edk.provider_info),
+                ciphertext: hex::encode(&edk.ciphertext),
+            };
+            let text = serde_json::to_vec(&file).map_err(|e| KeyError::Other(e.to_string()))?;
+            match write_private(&path, &text) {
+                Ok(()) => {}
+                Err(_) if path.exists() => {} // a concurrent creation won
+                Err(e) => return Err(KeyError::Other(e.to_string())),
+            }
+        }
+        Ok(FamilyKeyId(format!("{FILE}{family_id}")))
     }
 
     async fn generate_data_key(
@@ -86,6 +157,37 @@ impl KeyService for LocalKeys {
     ) -> Result<DataKey, KeyError> {
         let keyring = self.keyring_for(key)?;
         unwrap_any(&[&keyring as &dyn Keyring], edks, context).map_err(|_| KeyError::NoUsableKey)
+    }
+
+    /// Overwrites the key file with zeros, syncs, and unlinks it.
+    async fn destroy_family_key(&self, key: &FamilyKeyId) -> Result<serde_json::Value, KeyError> {
+        let Some(family) = key.0.strip_prefix(FILE) else {
+            return Err(KeyError::Other(
+                "this family's key is derived from the master key and cannot be destroyed on its own".into(),
+            ));
+        };
+        let path = self.key_path(family);
+        let destroy = || -> std::io::Result<u64> {
+            use std::io::Write;
+            let len = std::fs::metadata(&path)?.len();
+            let mut file = std::fs::OpenOptions::new().write(true).open(&path)?;
+            file.write_all(&vec![0u8; usize::try_from(len).unwrap_or(0)])?;
+            file.sync_all()?;
+            std::fs::remove_file(&path)?;
+            std::fs::File::open(&self.dir)?.sync_all()?;
+            Ok(len)
+        };
+        match destroy() {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {} // a retried erasure
+            Err(e) => return Err(KeyError::Other(format!("cannot destroy the family key file: {e}"))),
+        }
+        Ok(serde_json::json!({
+            "service": "local",
+            "operation": "key file overwritten and deleted",
+            "key_file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "destroyed_at": crate::db::now_ms(),
+        }))
     }
 
     async fn check(&self) -> Result<(), KeyError> {
@@ -150,6 +252,35 @@ mod tests {
         // Reloading the same master key file gives the same family keys.
         let again = LocalKeys::load_or_create(&path).unwrap();
         assert!(again.decrypt_data_key(&a, m.encrypted_data_keys(), &ctx).await.is_ok());
+        // A retried creation keeps the key.
+        assert_eq!(keys.create_family_key("fam-a").await.unwrap(), a);
+        assert!(keys.decrypt_data_key(&a, m.encrypted_data_keys(), &ctx).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_destroyed_family_key_opens_nothing_and_other_families_are_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = LocalKeys::load_or_create(&master_key_path(dir.path())).unwrap();
+        let a = keys.create_family_key("fam-a").await.unwrap();
+        let b = keys.create_family_key("fam-b").await.unwrap();
+        let ctx_a: EncryptionContext = [("vault:tenant", "fam-a"), ("vault:object", "o1")].into_iter().collect();
+        let ctx_b: EncryptionContext = [("vault:tenant", "fam-b"), ("vault:object", "o2")].into_iter().collect();
+        let ma = keys.generate_data_key(&a, &ctx_a).await.unwrap();
+        let mb = keys.generate_data_key(&b, &ctx_b).await.unwrap();
+        let file = keys.key_path("fam-a");
+        assert!(file.exists());
+        let receipt = keys.destroy_family_key(&a).await.unwrap();
+        assert_eq!(receipt["service"], "local");
+        assert!(!file.exists());
+        assert!(matches!(keys.decrypt_data_key(&a, ma.encrypted_data_keys(), &ctx_a).await, Err(KeyError::KeyGone)));
+        assert!(matches!(keys.generate_data_key(&a, &ctx_a).await, Err(KeyError::KeyGone)));
+        // A restart (a fresh service over the same directory) cannot open it either.
+        let again = LocalKeys::load_or_create(&master_key_path(dir.path())).unwrap();
+        assert!(again.decrypt_data_key(&a, ma.encrypted_data_keys(), &ctx_a).await.is_err());
+        assert!(again.decrypt_data_key(&b, mb.encrypted_data_keys(), &ctx_b).await.is_ok());
+        // Destroying again is a no-op; a derived (legacy) key cannot be destroyed alone.
+        keys.destroy_family_key(&a).await.unwrap();
+        assert!(keys.destroy_family_key(&FamilyKeyId("local:fam-c".into())).await.is_err());
     }
 
     #[test]

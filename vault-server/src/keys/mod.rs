@@ -54,6 +54,10 @@ pub trait KeyService: Send + Sync + 'static {
         context: &EncryptionContext,
     ) -> Result<DataKey, KeyError>;
 
+    /// Destroys the family's key (erasure on request): after this, nothing wrapped
+    /// under it can be unwrapped by anyone. Returns what was done, for the receipt.
+    async fn destroy_family_key(&self, key: &FamilyKeyId) -> Result<serde_json::Value, KeyError>;
+
     /// Answers whether the service works (for `/readyz`).
     async fn check(&self) -> Result<(), KeyError>;
 }

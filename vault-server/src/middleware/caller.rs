@@ -105,6 +105,22 @@ impl FromRequestParts<AppState> for Member {
             None => None,
         };
         match (family, membership) {
+            (Some(family), Some(_)) if family.erased_at.is_some() => {
+                let event = Event {
+                    tenant: family.id.clone(),
+                    actor: user,
+                    action: "authz.denied",
+                    target: parts.uri.path().to_owned(),
+                    outcome: Outcome::Denied,
+                    metadata: json!({ "reason": "the family was erased" }),
+                };
+                state.audit.record(&event, &caller.meta).await?;
+                Err(ApiError::new(
+                    axum::http::StatusCode::GONE,
+                    "family-erased",
+                    "this family was erased on its owner's request: its recordings can no longer be decrypted",
+                ))
+            }
             (Some(family), Some(m)) => Ok(Member { user, family, role: m.role, meta: caller.meta }),
             (family, _) => {
                 let tenant = family.map_or_else(|| SYSTEM_TENANT.to_owned(), |f| f.id);

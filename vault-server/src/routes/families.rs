@@ -81,3 +81,32 @@ pub async fn get(member: Member) -> Json<FamilyView> {
 pub fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseFamily {
+    /// The family id again, so a stray request cannot erase a family.
+    pub confirm: String,
+}
+
+/// `DELETE /v1/family`: erases the whole family on its owner's request: every
+/// recording's keys destroyed, the customer key destroyed, objects purged when
+/// retention allows. Irreversible. Answers the signed erasure receipt.
+pub async fn erase(
+    State(state): State<AppState>,
+    member: Member,
+    Json(body): Json<EraseFamily>,
+) -> ApiResult<Json<crate::signing::Envelope>> {
+    let family = member.family.id.clone();
+    if member.role != Role::Owner {
+        member.audit(&state, "family.erase", &family, Outcome::Denied, json!({ "reason": "requires owner" })).await?;
+        return Err(ApiError::forbidden("only an owner can erase the family"));
+    }
+    if body.confirm != family {
+        return Err(ApiError::bad_request("confirm must repeat the family id"));
+    }
+    crate::erasure::erase_family(&state, &family, &member.user, &member.meta)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::internal(format!("erasure: {e:#}")))
+}

@@ -28,3 +28,12 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.encode())
 }
+
+/// `GET /v1/signing-key`: public, so anyone holding a receipt can pin the key.
+pub async fn signing_key(State(state): State<AppState>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({
+        "algorithm": "Ed25519",
+        "key_id": state.signer.key_id(),
+        "public_key": state.signer.public_key(),
+    }))
+}

@@ -1,6 +1,7 @@
 //! Request handlers, one file per resource. `crate::router` lists every route.
 
 pub mod audit;
+pub mod export;
 pub mod families;
 pub mod health;
 pub mod members;

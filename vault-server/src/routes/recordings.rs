@@ -308,23 +308,22 @@ pub async fn get(
     Ok(Json((&r).into()))
 }
 
-/// `DELETE /v1/recordings/{id}`: revokes access at once (logical delete). Members
-/// may delete their own recordings; owners and admins any of the family's.
-pub async fn delete(State(state): State<AppState>, member: Member, Path(id): Path<String>) -> ApiResult<StatusCode> {
+/// `DELETE /v1/recordings/{id}`: erases the recording: access revoked and wrapped
+/// data keys destroyed at once, objects purged when retention allows
+/// (`crate::erasure`). Members may delete their own recordings; owners and admins any
+/// of the family's. Answers the signed erasure receipt.
+pub async fn delete(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::signing::Envelope>> {
     let r = find(&state, &member, &id, "recording.delete").await?;
     if r.created_by != member.user {
         member.require_manager(&state, "recording.delete", &id).await?;
     }
-    if !state.db.set_recording_status(&member.family.id, &id, r.status, RecordingStatus::Deleted).await? {
-        return Err(ApiError::conflict("the recording changed meanwhile; try again"));
+    match crate::erasure::erase_recording(&state, &r, &member.user, &member.meta).await {
+        Ok(Some(receipt)) => Ok(Json(receipt)),
+        Ok(None) => Err(ApiError::conflict("the recording changed meanwhile; try again")),
+        Err(e) => Err(ApiError::internal(format!("erasure: {e:#}"))),
     }
-    if r.status == RecordingStatus::Pending {
-        if let Some(upload) = state.db.upload(&member.family.id, &id).await? {
-            let key = ObjectKey::new(r.object_key.clone()).map_err(ApiError::internal)?;
-            state.store.abort_upload(&key, &upload.store_upload_id).await?;
-            state.db.delete_upload(&id).await?;
-        }
-    }
-    member.audit(&state, "recording.deleted", &id, Outcome::Success, json!({ "was": r.status })).await?;
-    Ok(StatusCode::NO_CONTENT)
 }

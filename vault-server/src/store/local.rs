@@ -86,6 +86,89 @@ impl LocalStore {
         Ok(meta)
     }
 
+    /// Assembles the parts into the object; with `new_version`, an existing copy is
+    /// first renamed aside (`<key>.data.superseded-<version>`), never overwritten.
+    async fn commit(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: &[PartReceipt],
+        new_version: bool,
+    ) -> Result<ObjectInfo, StoreError> {
+        let meta = self.upload_meta(key, upload_id).await?;
+        if !new_version && fs::metadata(self.data_path(key)).await.is_ok() {
+            return Err(StoreError::AlreadyExists);
+        }
+        let dir = self.upload_dir(upload_id)?;
+        let tmp = self.tmp_path();
+        let assembled = async {
+            let mut out = tokio::io::BufWriter::with_capacity(1 << 20, fs::File::create(&tmp).await?);
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            let mut buf = vec![0u8; 1 << 20];
+            for part in parts {
+                let mut file = fs::File::open(dir.join(format!("part-{:05}", part.part_number)))
+                    .await
+                    .map_err(|_| StoreError::UploadNotFound)?;
+                let mut part_size = 0u64;
+                loop {
+                    let n = file.read(&mut buf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                    out.write_all(&buf[..n]).await?;
+                    part_size += n as u64;
+                }
+                if part_size != part.size {
+                    return Err(StoreError::SizeMismatch);
+                }
+                size += part_size;
+            }
+            out.flush().await?;
+            out.get_ref().sync_all().await?;
+            Ok::<_, StoreError>((size, hasher.finalize().into()))
+        }
+        .await;
+        let (size, sha256): (u64, [u8; 32]) = match assembled {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp).await;
+                return Err(e);
+            }
+        };
+        let info =
+            ObjectInfo { size, sha256, version: uuid::Uuid::new_v4().to_string(), retain_until: meta.retain_until };
+        let data = self.data_path(key);
+        if let Some(parent) = data.parent() {
+            fs::create_dir_all(parent).await?;
+        }
+        if new_version && fs::metadata(&data).await.is_ok() {
+            let old = self.head(key).await.map(|i| i.version).unwrap_or_else(|_| "unknown".into());
+            let aside = data.with_extension(format!("data.superseded-{old}-{}", uuid::Uuid::new_v4().simple()));
+            fs::rename(&data, aside).await?;
+        }
+        let record =
+            Meta { size, sha256: hex::encode(sha256), version: info.version.clone(), retain_until: meta.retain_until };
+        fs::write(self.meta_path(key), serde_json::to_vec(&record).map_err(|e| StoreError::Backend(e.to_string()))?)
+            .await?;
+        let mut perms = fs::metadata(&tmp).await?.permissions();
+        perms.set_readonly(true);
+        fs::set_permissions(&tmp, perms).await?;
+        let linked = fs::hard_link(&tmp, &data).await;
+        let _ = fs::remove_file(&tmp).await;
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(StoreError::AlreadyExists),
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(parent) = data.parent() {
+            sync_dir(parent).await?;
+        }
+        let _ = fs::remove_dir_all(&dir).await;
+        Ok(info)
+    }
+
     async fn read_meta(&self, key: &ObjectKey) -> Result<Meta, StoreError> {
         if fs::metadata(self.data_path(key)).await.is_err() {
             return Err(StoreError::NotFound);
@@ -173,73 +256,16 @@ impl ObjectStore for LocalStore {
         upload_id: &str,
         parts: &[PartReceipt],
     ) -> Result<ObjectInfo, StoreError> {
-        let meta = self.upload_meta(key, upload_id).await?;
-        if fs::metadata(self.data_path(key)).await.is_ok() {
-            return Err(StoreError::AlreadyExists);
-        }
-        let dir = self.upload_dir(upload_id)?;
-        let tmp = self.tmp_path();
-        let assembled = async {
-            let mut out = tokio::io::BufWriter::with_capacity(1 << 20, fs::File::create(&tmp).await?);
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
-            let mut buf = vec![0u8; 1 << 20];
-            for part in parts {
-                let mut file = fs::File::open(dir.join(format!("part-{:05}", part.part_number)))
-                    .await
-                    .map_err(|_| StoreError::UploadNotFound)?;
-                let mut part_size = 0u64;
-                loop {
-                    let n = file.read(&mut buf).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    hasher.update(&buf[..n]);
-                    out.write_all(&buf[..n]).await?;
-                    part_size += n as u64;
-                }
-                if part_size != part.size {
-                    return Err(StoreError::SizeMismatch);
-                }
-                size += part_size;
-            }
-            out.flush().await?;
-            out.get_ref().sync_all().await?;
-            Ok::<_, StoreError>((size, hasher.finalize().into()))
-        }
-        .await;
-        let (size, sha256): (u64, [u8; 32]) = match assembled {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = fs::remove_file(&tmp).await;
-                return Err(e);
-            }
-        };
-        let info =
-            ObjectInfo { size, sha256, version: uuid::Uuid::new_v4().to_string(), retain_until: meta.retain_until };
-        let data = self.data_path(key);
-        if let Some(parent) = data.parent() {
-            fs::create_dir_all(parent).await?;
-        }
-        let record =
-            Meta { size, sha256: hex::encode(sha256), version: info.version.clone(), retain_until: meta.retain_until };
-        fs::write(self.meta_path(key), serde_json::to_vec(&record).map_err(|e| StoreError::Backend(e.to_string()))?)
-            .await?;
-        let mut perms = fs::metadata(&tmp).await?.permissions();
-        perms.set_readonly(true);
-        fs::set_permissions(&tmp, perms).await?;
-        let linked = fs::hard_link(&tmp, &data).await;
-        let _ = fs::remove_file(&tmp).await;
-        match linked {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(StoreError::AlreadyExists),
-            Err(e) => return Err(e.into()),
-        }
-        if let Some(parent) = data.parent() {
-            sync_dir(parent).await?;
-        }
-        let _ = fs::remove_dir_all(&dir).await;
-        Ok(info)
+        self.commit(key, upload_id, parts, false).await
+    }
+
+    async fn complete_new_version(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: &[PartReceipt],
+    ) -> Result<ObjectInfo, StoreError> {
+        self.commit(key, upload_id, parts, true).await
     }
 
     async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StoreError> {
@@ -277,9 +303,45 @@ impl ObjectStore for LocalStore {
         if OffsetDateTime::now_utc() < meta.retain_until {
             return Err(StoreError::Retained { until: meta.retain_until });
         }
-        fs::remove_file(self.data_path(key)).await?;
+        let data = self.data_path(key);
+        fs::remove_file(&data).await?;
         fs::remove_file(self.meta_path(key)).await?;
+        // Versions the scrub set aside go too: a purge leaves no copy behind.
+        if let (Some(dir), Some(name)) = (data.parent(), data.file_name().and_then(|n| n.to_str())) {
+            let mut entries = fs::read_dir(dir).await?;
+            while let Some(entry) = entries.next_entry().await? {
+                if entry.file_name().to_str().is_some_and(|n| n.starts_with(&format!("{name}.superseded-"))) {
+                    fs::remove_file(entry.path()).await?;
+                }
+            }
+        }
         Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        let objects = self.root.join("objects");
+        let mut out = Vec::new();
+        let mut pending = vec![objects.join(ObjectKey::new(prefix)?.as_str())];
+        while let Some(dir) = pending.pop() {
+            let mut entries = match fs::read_dir(&dir).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                let path = entry.path();
+                if entry.file_type().await?.is_dir() {
+                    pending.push(path);
+                } else if let Some(name) = path.to_str().and_then(|p| p.strip_suffix(".data")) {
+                    let relative = name.strip_prefix(objects.to_str().unwrap_or_default()).unwrap_or(name);
+                    if let Ok(key) = ObjectKey::new(relative.trim_start_matches('/')) {
+                        out.push(key);
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        Ok(out)
     }
 
     async fn list_uploads(&self) -> Result<Vec<(ObjectKey, String, OffsetDateTime)>, StoreError> {

@@ -120,6 +120,15 @@ pub trait ObjectStore: Send + Sync + 'static {
         upload_id: &str,
         parts: &[PartReceipt],
     ) -> Result<ObjectInfo, StoreError>;
+    /// Commits the parts as a **new version** of `key` whether or not the key holds
+    /// one: older versions are kept (under their own retention), never overwritten.
+    /// Only the integrity scrub uses it, to restore a missing or damaged copy.
+    async fn complete_new_version(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: &[PartReceipt],
+    ) -> Result<ObjectInfo, StoreError>;
     /// Discards an upload (an unknown one is fine).
     async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StoreError>;
     /// The object, or a non-empty `range` of it within its size.
@@ -127,6 +136,51 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn head(&self, key: &ObjectKey) -> Result<ObjectInfo, StoreError>;
     /// Refused with [`StoreError::Retained`] before the retention date.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
+    /// Keys of committed objects under `prefix` (a whole segment path, e.g. `anchors`).
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError>;
     /// Uploads under way: (key, upload id, started), to clean up after a crash.
     async fn list_uploads(&self) -> Result<Vec<(ObjectKey, String, OffsetDateTime)>, StoreError>;
+}
+
+/// Stores a small object (a signed report, an audit anchor) in one part, write-once.
+pub async fn put_small(
+    store: &dyn ObjectStore,
+    key: &ObjectKey,
+    bytes: Bytes,
+    retain_until: OffsetDateTime,
+) -> Result<ObjectInfo, StoreError> {
+    use sha2::{Digest, Sha256};
+    let upload = store.create_upload(key, retain_until).await?;
+    let sha: [u8; 32] = Sha256::digest(&bytes).into();
+    let len = bytes.len() as u64;
+    let body: ByteStream = Box::pin(futures_util::stream::once(async move { Ok(bytes) }));
+    let result = async {
+        let part = store.put_part(key, &upload, 1, len, sha, body).await?;
+        store.complete_upload(key, &upload, &[part]).await
+    }
+    .await;
+    if result.is_err() {
+        let _ = store.abort_upload(key, &upload).await;
+    }
+    result
+}
+
+/// Reads an object (or a range of it) of at most `limit` bytes into memory: reports,
+/// anchors, message headers; never media.
+pub async fn get_small(
+    store: &dyn ObjectStore,
+    key: &ObjectKey,
+    range: Option<Range<u64>>,
+    limit: usize,
+) -> Result<Vec<u8>, StoreError> {
+    use futures_util::StreamExt;
+    let mut body = store.get(key, range).await?;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        out.extend_from_slice(&chunk?);
+        if out.len() > limit {
+            return Err(StoreError::SizeMismatch);
+        }
+    }
+    Ok(out)
 }

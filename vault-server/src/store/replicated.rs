@@ -63,38 +63,15 @@ impl ReplicatedStore {
     }
 
     async fn copy(&self, key: &ObjectKey, retain_until: OffsetDateTime) -> Result<ObjectInfo, StoreError> {
-        let mut source = self.primary.get(key, None).await?;
-        let upload = self.replica.create_upload(key, retain_until).await?;
-        let result = async {
-            let mut parts = Vec::new();
-            let mut buffer = BytesMut::with_capacity(self.part_size);
-            let mut done = false;
-            while !done {
-                match source.next().await {
-                    Some(chunk) => buffer.extend_from_slice(&chunk.map_err(|e| StoreError::Backend(e.to_string()))?),
-                    None => done = true,
-                }
-                while buffer.len() >= self.part_size || (done && (!buffer.is_empty() || parts.is_empty())) {
-                    let take = buffer.len().min(self.part_size);
-                    let part = buffer.split_to(take).freeze();
-                    parts.push(self.put(key, &upload, parts.len() + 1, part).await?);
-                }
-            }
-            self.replica.complete_upload(key, &upload, &parts).await
-        }
-        .await;
-        if result.is_err() {
-            let _ = self.replica.abort_upload(key, &upload).await;
-        }
-        result
+        copy_object(self.primary.as_ref(), self.replica.as_ref(), key, retain_until, self.part_size, false).await
     }
 
-    async fn put(&self, key: &ObjectKey, upload: &str, n: usize, part: Bytes) -> Result<PartReceipt, StoreError> {
-        let sha: [u8; 32] = Sha256::digest(&part).into();
-        let len = part.len() as u64;
-        let body: ByteStream = Box::pin(futures_util::stream::once(async move { Ok(part) }));
-        let n = u32::try_from(n).map_err(|_| StoreError::Backend("too many parts".into()))?;
-        self.replica.put_part(key, upload, n, len, sha, body).await
+    pub fn primary(&self) -> &Arc<dyn ObjectStore> {
+        &self.primary
+    }
+
+    pub fn part_size(&self) -> usize {
+        self.part_size
     }
 
     /// Reads from one region, then the other; remembers a failing primary.
@@ -152,6 +129,15 @@ impl ObjectStore for ReplicatedStore {
         self.primary.complete_upload(key, upload_id, parts).await
     }
 
+    async fn complete_new_version(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: &[PartReceipt],
+    ) -> Result<ObjectInfo, StoreError> {
+        self.primary.complete_new_version(key, upload_id, parts).await
+    }
+
     async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StoreError> {
         self.primary.abort_upload(key, upload_id).await
     }
@@ -178,7 +164,65 @@ impl ObjectStore for ReplicatedStore {
         }
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        self.read(|store| async move { store.list(prefix).await }).await
+    }
+
     async fn list_uploads(&self) -> Result<Vec<(ObjectKey, String, OffsetDateTime)>, StoreError> {
         self.primary.list_uploads().await
     }
+}
+
+/// Copies `key` from one store to another, part by part (one part in memory), as a
+/// write-once object or, with `new_version`, as a new version over a damaged copy.
+pub async fn copy_object(
+    from: &dyn ObjectStore,
+    to: &dyn ObjectStore,
+    key: &ObjectKey,
+    retain_until: OffsetDateTime,
+    part_size: usize,
+    new_version: bool,
+) -> Result<ObjectInfo, StoreError> {
+    let mut source = from.get(key, None).await?;
+    let upload = to.create_upload(key, retain_until).await?;
+    let result = async {
+        let mut parts = Vec::new();
+        let mut buffer = BytesMut::with_capacity(part_size);
+        let mut done = false;
+        while !done {
+            match source.next().await {
+                Some(chunk) => buffer.extend_from_slice(&chunk.map_err(|e| StoreError::Backend(e.to_string()))?),
+                None => done = true,
+            }
+            while buffer.len() >= part_size || (done && (!buffer.is_empty() || parts.is_empty())) {
+                let take = buffer.len().min(part_size);
+                let part = buffer.split_to(take).freeze();
+                parts.push(put(to, key, &upload, parts.len() + 1, part).await?);
+            }
+        }
+        if new_version {
+            to.complete_new_version(key, &upload, &parts).await
+        } else {
+            to.complete_upload(key, &upload, &parts).await
+        }
+    }
+    .await;
+    if result.is_err() {
+        let _ = to.abort_upload(key, &upload).await;
+    }
+    result
+}
+
+async fn put(
+    to: &dyn ObjectStore,
+    key: &ObjectKey,
+    upload: &str,
+    n: usize,
+    part: Bytes,
+) -> Result<PartReceipt, StoreError> {
+    let sha: [u8; 32] = Sha256::digest(&part).into();
+    let len = part.len() as u64;
+    let body: ByteStream = Box::pin(futures_util::stream::once(async move { Ok(part) }));
+    let n = u32::try_from(n).map_err(|_| StoreError::Backend("too many parts".into()))?;
+    to.put_part(key, upload, n, len, sha, body).await
 }

@@ -185,6 +185,69 @@ impl S3Store {
         Ok((size, hasher.finalize().into()))
     }
 
+    /// CompleteMultipartUpload, conditional on the key being empty when `write_once`.
+    async fn complete(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: &[PartReceipt],
+        write_once: bool,
+    ) -> Result<ObjectInfo, StoreError> {
+        let completed = parts
+            .iter()
+            .map(|p| {
+                Ok(CompletedPart::builder()
+                    .part_number(i32::try_from(p.part_number).map_err(|_| StoreError::InvalidKey)?)
+                    .e_tag(&p.etag)
+                    .checksum_sha256(B64.encode(p.sha256))
+                    .build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .upload_id(upload_id)
+            .set_if_none_match(write_once.then(|| "*".to_owned()))
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
+            .send()
+            .await
+            .map_err(|e| store_error(&e))?;
+        self.head(key).await
+    }
+
+    /// Every version and delete marker of `key`.
+    async fn versions(&self, key: &ObjectKey) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key.as_str())
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| store_error(&e))?;
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+            for (k, v) in versions.chain(markers) {
+                if let (Some(k), Some(v)) = (k, v) {
+                    if k == key.as_str() {
+                        out.push(v.to_owned());
+                    }
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(out);
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+        }
+    }
+
     async fn exists(&self, key: &ObjectKey) -> Result<bool, StoreError> {
         match self.head_object(key, None).await {
             Ok(_) => Ok(true),
@@ -255,27 +318,18 @@ impl ObjectStore for S3Store {
         if self.exists(key).await? {
             return Err(StoreError::AlreadyExists);
         }
-        let completed = parts
-            .iter()
-            .map(|p| {
-                Ok(CompletedPart::builder()
-                    .part_number(i32::try_from(p.part_number).map_err(|_| StoreError::InvalidKey)?)
-                    .e_tag(&p.etag)
-                    .checksum_sha256(B64.encode(p.sha256))
-                    .build())
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        self.client
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .upload_id(upload_id)
-            .if_none_match("*")
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
-            .send()
-            .await
-            .map_err(|e| store_error(&e))?;
-        self.head(key).await
+        self.complete(key, upload_id, parts, true).await
+    }
+
+    /// A new version on top of whatever the key holds (S3 keeps the older versions,
+    /// each under its own Object Lock).
+    async fn complete_new_version(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: &[PartReceipt],
+    ) -> Result<ObjectInfo, StoreError> {
+        self.complete(key, upload_id, parts, false).await
     }
 
     async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StoreError> {
@@ -328,21 +382,45 @@ impl ObjectStore for S3Store {
         Ok(ObjectInfo { size, sha256, version, retain_until })
     }
 
-    /// Deletes the current version of `key` (the only one Vault writes); S3 refuses
-    /// (403) while Object Lock retains it.
+    /// Deletes every version of `key` (the scrub may have added some), newest
+    /// first; S3 refuses (403) while Object Lock retains one, and the rest stay.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
         let head = self.head_object(key, None).await?;
-        let version = head.version_id().unwrap_or("null").to_owned();
-        match self.client.delete_object().bucket(&self.bucket).key(key.as_str()).version_id(&version).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("AccessDenied") => {
-                let until = head
-                    .object_lock_retain_until_date()
-                    .and_then(|d| OffsetDateTime::from_unix_timestamp(d.secs()).ok())
-                    .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-                Err(StoreError::Retained { until })
+        for version in self.versions(key).await? {
+            match self.client.delete_object().bucket(&self.bucket).key(key.as_str()).version_id(&version).send().await {
+                Ok(_) => {}
+                Err(e) if e.code() == Some("AccessDenied") => {
+                    let until = head
+                        .object_lock_retain_until_date()
+                        .and_then(|d| OffsetDateTime::from_unix_timestamp(d.secs()).ok())
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                    return Err(StoreError::Retained { until });
+                }
+                Err(e) => return Err(store_error(&e)),
             }
-            Err(e) => Err(store_error(&e)),
+        }
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        let prefix = format!("{}/", ObjectKey::new(prefix)?);
+        let mut out = Vec::new();
+        let mut token = None::<String>;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| store_error(&e))?;
+            out.extend(page.contents().iter().filter_map(|o| o.key()).filter_map(|k| ObjectKey::new(k).ok()));
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return Ok(out),
+            }
         }
     }
 

@@ -1,0 +1,72 @@
+//! Erasure: purging deleted recordings' objects, and erasing whole families.
+
+use super::{Db, Recording, now_ms};
+
+impl Db {
+    /// Deleted recordings whose objects retention now allows to remove, oldest first.
+    pub async fn due_purges(&self, now: i64, limit: i64) -> Result<Vec<Recording>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM recordings WHERE status = 'deleted' AND purged_at IS NULL \
+             AND (retain_until IS NULL OR retain_until <= $1) ORDER BY deleted_at, id LIMIT $2",
+            super::recordings::COLUMNS
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(super::recordings::recording).collect()
+    }
+
+    pub async fn mark_purged(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE recordings SET purged_at = $2 WHERE id = $1 AND status = 'deleted'")
+            .bind(id)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every recording of a family, in any status (for an erasure receipt).
+    pub async fn all_recordings(&self, family: &str) -> Result<Vec<Recording>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM recordings WHERE family_id = $1 ORDER BY created_at, id",
+            super::recordings::COLUMNS
+        ))
+        .bind(family)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(super::recordings::recording).collect()
+    }
+
+    /// Marks the family erased and every recording deleted with its wrapped keys
+    /// destroyed, in one transaction; `key_deletion` says what happened to the key.
+    pub async fn erase_family(&self, family: &str, key_deletion: &str) -> Result<i64, sqlx::Error> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE recordings SET status = 'deleted', edks = '[]', deleted_at = COALESCE(deleted_at, $2) \
+             WHERE family_id = $1",
+        )
+        .bind(family)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE families SET erased_at = COALESCE(erased_at, $2), key_deletion = $3 WHERE id = $1")
+            .bind(family)
+            .bind(now)
+            .bind(key_deletion)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(now)
+    }
+
+    /// When the family was erased, if it was.
+    pub async fn family_erased(&self, family: &str) -> Result<Option<i64>, sqlx::Error> {
+        let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT erased_at FROM families WHERE id = $1")
+            .bind(family)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|(at,)| at))
+    }
+}

@@ -1,0 +1,202 @@
+//! Erasure on request, and why it does not fight Object Lock.
+//!
+//! Objects are write-once under COMPLIANCE retention: nobody, Vault included, can
+//! delete a version before its retain-until date. Erasure therefore works in two
+//! steps (threat-model.md, "Erasure and Object Lock"):
+//!
+//! * **At once, cryptographically.** A recording: access is revoked and its wrapped
+//!   data keys are destroyed in the database; Vault's own state refuses any key
+//!   release for it. A family: its customer key is destroyed (the embedded key file
+//!   overwritten and unlinked; KMS `ScheduleKeyDeletion` with the 7-day minimum, and
+//!   Vault refuses the family at once by its own state, since KMS keeps serving a
+//!   key until the deletion completes and moto never stops).
+//! * **Physically, when retention allows.** The purge job deletes every version of
+//!   a deleted recording's object in both regions once its retention has passed.
+//!
+//! Each erasure writes an audit row and returns a receipt signed by the service key,
+//! also stored write-once under `receipts/` in the object store.
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::audit::{Event, Outcome, RequestMeta};
+use crate::db::{Recording, RecordingStatus, now_ms};
+use crate::signing::Envelope;
+use crate::store::{ObjectKey, StoreError, put_small};
+
+/// The kind of a signed erasure receipt.
+pub const RECEIPT_KIND: &str = "vault.erasure-receipt";
+
+/// One object named by a receipt.
+#[derive(Debug, Serialize)]
+pub struct ErasedObject {
+    pub recording_id: String,
+    pub object_key: String,
+    pub ciphertext_sha256: Option<String>,
+    pub ciphertext_size: Option<i64>,
+    pub versions: Vec<String>,
+    /// The earliest time the purge job may delete it (its Object Lock date), Unix ms.
+    pub purge_after: Option<i64>,
+    pub wrapped_keys_destroyed: usize,
+}
+
+impl ErasedObject {
+    fn of(r: &Recording) -> Self {
+        let wrapped = serde_json::from_str::<Vec<serde_json::Value>>(&r.edks).map_or(0, |v| v.len());
+        Self {
+            recording_id: r.id.clone(),
+            object_key: r.object_key.clone(),
+            ciphertext_sha256: r.sha256.clone(),
+            ciphertext_size: r.ciphertext_size,
+            versions: [r.version.clone(), r.replica_version.clone()].into_iter().flatten().collect(),
+            purge_after: r.retain_until,
+            wrapped_keys_destroyed: wrapped,
+        }
+    }
+}
+
+/// What a receipt says.
+#[derive(Debug, Serialize)]
+pub struct Receipt {
+    pub receipt_id: String,
+    pub scope: &'static str,
+    pub family_id: String,
+    pub erased_at: i64,
+    pub requested_by: String,
+    pub objects: Vec<ErasedObject>,
+    /// What happened to the family's customer key (family erasure only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_key: Option<serde_json::Value>,
+    pub note: &'static str,
+}
+
+/// Erases one recording (any status): revokes access, destroys its wrapped keys in
+/// the database, aborts an upload under way, audits, and signs a receipt.
+pub async fn erase_recording(
+    state: &AppState,
+    r: &Recording,
+    actor: &str,
+    meta: &RequestMeta,
+) -> anyhow::Result<Option<Envelope>> {
+    if !state.db.set_recording_status(&r.family_id, &r.id, r.status, RecordingStatus::Deleted).await? {
+        return Ok(None); // it changed meanwhile: the caller retries
+    }
+    abort_upload(state, r).await?;
+    let receipt = Receipt {
+        receipt_id: uuid::Uuid::new_v4().to_string(),
+        scope: "recording",
+        family_id: r.family_id.clone(),
+        erased_at: now_ms(),
+        requested_by: actor.to_owned(),
+        objects: vec![ErasedObject::of(r)],
+        customer_key: None,
+        note: "Access revoked and wrapped data keys destroyed at erased_at; the stored object versions are \
+               deleted by the purge job after purge_after (Object Lock retention).",
+    };
+    let signed = sign_and_store(state, &receipt).await?;
+    let metadata =
+        json!({ "was": r.status, "receipt": receipt.receipt_id, "sha256": r.sha256, "purge_after": r.retain_until });
+    record(state, &r.family_id, actor, "recording.deleted", &r.id, metadata, meta).await?;
+    Ok(Some(signed))
+}
+
+/// Erases a whole family: every recording as above, then its customer key.
+pub async fn erase_family(
+    state: &AppState,
+    family_id: &str,
+    actor: &str,
+    meta: &RequestMeta,
+) -> anyhow::Result<Envelope> {
+    let family = state.db.family(family_id).await?.ok_or_else(|| anyhow::anyhow!("no family {family_id:?}"))?;
+    let recordings = state.db.all_recordings(family_id).await?;
+    for r in recordings.iter().filter(|r| r.status == RecordingStatus::Pending) {
+        abort_upload(state, r).await?;
+    }
+    let key_id = crate::keys::FamilyKeyId(family.key_id.clone());
+    let destroyed = state.keys.destroy_family_key(&key_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let erased_at = state.db.erase_family(family_id, &destroyed.to_string()).await?;
+    let receipt = Receipt {
+        receipt_id: uuid::Uuid::new_v4().to_string(),
+        scope: "family",
+        family_id: family_id.to_owned(),
+        erased_at,
+        requested_by: actor.to_owned(),
+        objects: recordings.iter().map(ErasedObject::of).collect(),
+        customer_key: Some(destroyed),
+        note: "The family's customer key is destroyed: no object of the family can be decrypted by Vault or its \
+               operators. The ciphertext versions are deleted by the purge job after purge_after.",
+    };
+    let signed = sign_and_store(state, &receipt).await?;
+    let metadata = json!({
+        "receipt": receipt.receipt_id, "recordings": receipt.objects.len(), "customer_key": receipt.customer_key,
+    });
+    record(state, family_id, actor, "family.erased", family_id, metadata, meta).await?;
+    Ok(signed)
+}
+
+/// Deletes the objects of deleted recordings whose retention has passed (both
+/// regions, every version); returns how many were purged.
+pub async fn purge(state: &AppState) -> anyhow::Result<usize> {
+    let mut purged = 0;
+    for r in state.db.due_purges(now_ms(), 100).await? {
+        if r.version.is_some() {
+            let key = ObjectKey::new(r.object_key.clone())?;
+            match state.store.delete(&key).await {
+                Ok(()) | Err(StoreError::NotFound) => {}
+                Err(StoreError::Retained { until }) => {
+                    tracing::warn!(recording = %r.id, %until, "purge refused by the store's retention; will retry");
+                    continue;
+                }
+                Err(e) => return Err(anyhow::anyhow!("purge of {}: {e}", r.id)),
+            }
+        }
+        state.db.mark_purged(&r.id).await?;
+        let metadata =
+            json!({ "object_key": r.object_key, "sha256": r.sha256, "versions": [r.version, r.replica_version] });
+        record(state, &r.family_id, "system", "recording.purged", &r.id, metadata, &RequestMeta::default()).await?;
+        purged += 1;
+    }
+    Ok(purged)
+}
+
+async fn abort_upload(state: &AppState, r: &Recording) -> anyhow::Result<()> {
+    if let Some(upload) = state.db.upload(&r.family_id, &r.id).await? {
+        let key = ObjectKey::new(r.object_key.clone())?;
+        state.store.abort_upload(&key, &upload.store_upload_id).await?;
+        state.db.delete_upload(&r.id).await?;
+    }
+    Ok(())
+}
+
+/// Signs the receipt and keeps a copy, write-once, beside the family's objects.
+async fn sign_and_store(state: &AppState, receipt: &Receipt) -> anyhow::Result<Envelope> {
+    use sha2::{Digest, Sha256};
+    let signed = state.signer.sign(RECEIPT_KIND, receipt)?;
+    let tenant = hex::encode(&Sha256::digest(receipt.family_id.as_bytes())[..16]);
+    let key = ObjectKey::new(format!("receipts/{tenant}/{}", receipt.receipt_id))?;
+    let until = time::OffsetDateTime::now_utc() + state.config.retention();
+    put_small(state.store.as_ref(), &key, Bytes::from(serde_json::to_vec(&signed)?), until).await?;
+    Ok(signed)
+}
+
+async fn record(
+    state: &AppState,
+    tenant: &str,
+    actor: &str,
+    action: &'static str,
+    target: &str,
+    metadata: serde_json::Value,
+    meta: &RequestMeta,
+) -> anyhow::Result<()> {
+    let event = Event {
+        tenant: tenant.to_owned(),
+        actor: actor.to_owned(),
+        action,
+        target: target.to_owned(),
+        outcome: Outcome::Success,
+        metadata,
+    };
+    Ok(state.audit.record(&event, meta).await?)
+}

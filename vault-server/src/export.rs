@@ -1,0 +1,319 @@
+//! A family's export (GDPR/CCPA access and portability): a tar archive a family can
+//! open without Vault, streamed (one store chunk in memory), holding
+//!
+//! ```text
+//! README.txt                   how to decrypt, in plain words
+//! metadata.json                the family and every recording (title, kind, sizes, hashes, dates)
+//! objects/<id>.esdk            each recording's ciphertext exactly as stored (ESDK message)
+//! recovery/<id>.header         the recovery kit: that message's header re-wrapped under
+//!                              the export's recovery key (raw AES keyring)
+//! recovery/decrypt.py          decrypts with the official Python aws-encryption-sdk
+//! ```
+//!
+//! The recovery key is a fresh random 256-bit key per export, returned to the caller
+//! once and never stored: with it, `recovery/<id>.header ‖ objects/<id>.esdk[header_len..]`
+//! is a complete ESDK message the official SDKs open with a raw AES keyring (namespace
+//! [`RECOVERY_NAMESPACE`], key name `export/<export id>`), so the family needs neither
+//! Vault, nor KMS, nor its account to read its recordings.
+
+use futures_util::StreamExt;
+use rand_core::{OsRng, RngCore};
+use serde::Serialize;
+use serde_json::json;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use vault_core::{DecryptPolicy, HeaderParse, Keyring, ParsedHeader, RawAesKeyring};
+use zeroize::Zeroizing;
+
+use crate::app::AppState;
+use crate::db::Recording;
+use crate::store::{ObjectKey, get_small};
+
+/// Key namespace (ESDK provider id) of recovery keys.
+pub const RECOVERY_NAMESPACE: &str = "vault-recovery";
+const BLOCK: usize = 512;
+
+/// What an export produced, for the caller and the audit row.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSummary {
+    pub export_id: String,
+    pub family_id: String,
+    pub recordings: usize,
+    pub ciphertext_bytes: u64,
+    pub key_name: String,
+}
+
+/// A fresh export: its id and the recovery key that only the caller will see.
+pub struct ExportKey {
+    pub export_id: String,
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for ExportKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportKey").field("export_id", &self.export_id).finish_non_exhaustive()
+    }
+}
+
+impl ExportKey {
+    pub fn generate() -> Self {
+        let mut key = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(key.as_mut());
+        Self { export_id: uuid::Uuid::new_v4().to_string(), key }
+    }
+
+    /// The key as 64 hex characters, for the owner to keep.
+    pub fn hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(hex::encode(self.key.as_ref()))
+    }
+
+    pub fn key_name(&self) -> String {
+        format!("export/{}", self.export_id)
+    }
+
+    fn keyring(&self) -> anyhow::Result<RawAesKeyring> {
+        Ok(RawAesKeyring::new(RECOVERY_NAMESPACE, self.key_name(), *self.key)?)
+    }
+}
+
+#[derive(Serialize)]
+struct RecordingEntry<'a> {
+    id: &'a str,
+    title: &'a str,
+    kind: &'a str,
+    content_type: &'a str,
+    plaintext_size: i64,
+    ciphertext_size: Option<i64>,
+    ciphertext_sha256: Option<&'a str>,
+    header_len: Option<i64>,
+    frame_length: i64,
+    encryption: &'a str,
+    created_at: i64,
+    created_by: &'a str,
+    object: String,
+    recovery_header: String,
+}
+
+/// Writes `family`'s export to `out`. Fails before writing anything if the family is
+/// unknown or erased; a failure later leaves a truncated archive (the caller removes
+/// it: the CLI writes to a temporary file, the HTTP body is cut).
+pub async fn write<W: AsyncWrite + Unpin>(
+    state: &AppState,
+    family_id: &str,
+    export: &ExportKey,
+    out: &mut W,
+) -> anyhow::Result<ExportSummary> {
+    let family = state.db.family(family_id).await?.ok_or_else(|| anyhow::anyhow!("no family {family_id:?}"))?;
+    if state.db.family_erased(family_id).await?.is_some() {
+        anyhow::bail!("family {family_id:?} was erased: nothing can be exported");
+    }
+    let keyring = export.keyring()?;
+    let mut tar = Tar { out, mtime: time::OffsetDateTime::now_utc().unix_timestamp() };
+    tar.file("README.txt", readme(&export.export_id, family_id).as_bytes()).await?;
+    tar.file("recovery/decrypt.py", DECRYPT_PY.as_bytes()).await?;
+
+    // Recordings page by page: headers and objects stream; the metadata entries of
+    // every recording are small and go last.
+    let mut entries = Vec::new();
+    let mut summary = ExportSummary {
+        export_id: export.export_id.clone(),
+        family_id: family_id.to_owned(),
+        recordings: 0,
+        ciphertext_bytes: 0,
+        key_name: export.key_name(),
+    };
+    let mut cursor: Option<(i64, String)> = None;
+    loop {
+        let page = state.db.list_recordings(family_id, cursor.as_ref().map(|(a, id)| (*a, id.as_str())), 100).await?;
+        let Some(last) = page.last() else { break };
+        cursor = Some((last.created_at, last.id.clone()));
+        for r in &page {
+            let header = recovery_header(state, &family.key_id, r, &keyring).await?;
+            tar.file(&format!("recovery/{}.header", r.id), &header).await?;
+            let size = u64::try_from(r.ciphertext_size.unwrap_or(0))?;
+            let key = ObjectKey::new(r.object_key.clone())?;
+            let body = state.store.get(&key, None).await?;
+            tar.stream(&format!("objects/{}.esdk", r.id), size, body).await?;
+            summary.recordings += 1;
+            summary.ciphertext_bytes += size;
+            entries.push(serde_json::to_value(RecordingEntry {
+                id: &r.id,
+                title: &r.title,
+                kind: r.kind.as_str(),
+                content_type: &r.content_type,
+                plaintext_size: r.plaintext_size,
+                ciphertext_size: r.ciphertext_size,
+                ciphertext_sha256: r.sha256.as_deref(),
+                header_len: r.header_len,
+                frame_length: r.frame_length,
+                encryption: &r.encryption,
+                created_at: r.created_at,
+                created_by: &r.created_by,
+                object: format!("objects/{}.esdk", r.id),
+                recovery_header: format!("recovery/{}.header", r.id),
+            })?);
+        }
+    }
+    let metadata = json!({
+        "format": "vault-export/1",
+        "export_id": export.export_id,
+        "exported_at": crate::db::now_ms(),
+        "family": { "id": family.id, "name": family.name, "created_at": family.created_at },
+        "members": state.db.members(family_id).await?,
+        "recovery_key": { "namespace": RECOVERY_NAMESPACE, "name": export.key_name(), "algorithm": "AES-256-GCM (raw AES keyring)" },
+        "recordings": entries,
+    });
+    tar.file("metadata.json", &serde_json::to_vec_pretty(&metadata)?).await?;
+    tar.finish().await?;
+    Ok(summary)
+}
+
+/// The stored header of `r`, verified and re-wrapped under the recovery keyring.
+async fn recovery_header(
+    state: &AppState,
+    family_key: &str,
+    r: &Recording,
+    keyring: &RawAesKeyring,
+) -> anyhow::Result<Vec<u8>> {
+    let len = usize::try_from(r.header_len.ok_or_else(|| anyhow::anyhow!("recording {} has no header", r.id))?)?;
+    let key = ObjectKey::new(r.object_key.clone())?;
+    let bytes = get_small(state.store.as_ref(), &key, Some(0..len as u64), len).await?;
+    let header = match ParsedHeader::parse(&bytes, &DecryptPolicy::default())? {
+        HeaderParse::Complete(h) => h,
+        HeaderParse::NeedMore(_) => anyhow::bail!("the stored header of {} is incomplete", r.id),
+    };
+    let data_key = crate::routes::uploads::data_key(state, r, family_key)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot unwrap the data key of {}: {}", r.id, e.detail()))?;
+    Ok(header.rewrap(&data_key, &[keyring as &dyn Keyring], &mut OsRng)?)
+}
+
+/// A ustar writer over an async sink (headers from the `tar` crate).
+struct Tar<'a, W> {
+    out: &'a mut W,
+    mtime: i64,
+}
+
+impl<W: AsyncWrite + Unpin> Tar<'_, W> {
+    fn header(&self, path: &str, size: u64) -> anyhow::Result<tar::Header> {
+        let mut header = tar::Header::new_ustar();
+        header.set_path(path)?;
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_mtime(u64::try_from(self.mtime).unwrap_or(0));
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        Ok(header)
+    }
+
+    async fn file(&mut self, path: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let header = self.header(path, bytes.len() as u64)?;
+        self.out.write_all(header.as_bytes()).await?;
+        self.out.write_all(bytes).await?;
+        self.pad(bytes.len() as u64).await
+    }
+
+    /// An entry of exactly `size` bytes from `body`; a body of another length fails.
+    async fn stream(&mut self, path: &str, size: u64, mut body: crate::store::ByteStream) -> anyhow::Result<()> {
+        let header = self.header(path, size)?;
+        self.out.write_all(header.as_bytes()).await?;
+        let mut written = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            written += chunk.len() as u64;
+            if written > size {
+                anyhow::bail!("{path}: the store returned more than the recorded {size} bytes");
+            }
+            self.out.write_all(&chunk).await?;
+        }
+        if written != size {
+            anyhow::bail!("{path}: the store returned {written} of the recorded {size} bytes");
+        }
+        self.pad(size).await
+    }
+
+    async fn pad(&mut self, size: u64) -> anyhow::Result<()> {
+        let rem = usize::try_from(size % BLOCK as u64)?;
+        if rem != 0 {
+            self.out.write_all(&[0u8; BLOCK][..BLOCK - rem]).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(self) -> anyhow::Result<()> {
+        self.out.write_all(&[0u8; 2 * BLOCK]).await?;
+        self.out.flush().await?;
+        Ok(())
+    }
+}
+
+/// The export's README: what is inside and how to decrypt it without Vault.
+fn readme(export_id: &str, family_id: &str) -> String {
+    format!(
+        r#"Vault export {export_id} of family {family_id}
+=====================================================================
+
+Every recording is here as it was stored: an AWS Encryption SDK message (format
+version 2, algorithm suite 0x0478, AES-256-GCM with key commitment), readable by
+the official AWS Encryption SDKs (Python, Java, JavaScript, C, .NET, the CLI).
+
+  metadata.json          titles, kinds, sizes, SHA-256 of each object, dates, members
+  objects/<id>.esdk      the encrypted recording, byte for byte as Vault stored it
+  recovery/<id>.header   the recovery kit: that recording's message header, with its
+                         data key wrapped under your RECOVERY KEY instead of Vault's
+  recovery/decrypt.py    a script that decrypts with the official Python SDK
+
+Your recovery key was shown to you once, when you made this export: 64 hex
+characters. Vault does not keep it. Anyone who has both this archive and that key
+can read every recording: keep them apart.
+
+To decrypt one recording, a message is the recovery header followed by the stored
+object minus its original header (header_len bytes, in metadata.json):
+
+    python3 -m venv venv && venv/bin/pip install aws-encryption-sdk
+    venv/bin/python recovery/decrypt.py --key <RECOVERY KEY> --out decrypted/ .
+
+decrypt.py streams every recording listed in metadata.json into decrypted/, named
+<id> plus an extension from its content type.
+
+With any other official SDK or the AWS Encryption SDK CLI: build the message as
+above (cat recovery/<id>.header, then objects/<id>.esdk from byte header_len on)
+and decrypt it with a raw AES keyring (the CLI: a raw-key master key provider)
+whose key namespace (provider id) is "{RECOVERY_NAMESPACE}" and key name is
+"export/{export_id}", with the recovery key as the 256-bit wrapping key. The SDK
+checks the key commitment and every frame's tag: a damaged file fails, it never
+yields wrong bytes.
+"#
+    )
+}
+
+/// Decrypts an export with the official Python AWS Encryption SDK (see README.txt).
+pub const DECRYPT_PY: &str = include_str!("export/decrypt.py");
+
+/// Runs an export into `out` and records it in the family's audit log.
+pub async fn export_audited<W: AsyncWrite + Unpin>(
+    state: &AppState,
+    family_id: &str,
+    actor: &str,
+    meta: &crate::audit::RequestMeta,
+    export: &ExportKey,
+    out: &mut W,
+) -> anyhow::Result<ExportSummary> {
+    let result = write(state, family_id, export, out).await;
+    let (outcome, metadata) = match &result {
+        Ok(s) => (
+            crate::audit::Outcome::Success,
+            json!({ "export_id": s.export_id, "recordings": s.recordings, "ciphertext_bytes": s.ciphertext_bytes, "key_name": s.key_name }),
+        ),
+        Err(e) => (crate::audit::Outcome::Failed, json!({ "export_id": export.export_id, "error": e.to_string() })),
+    };
+    let event = crate::audit::Event {
+        tenant: family_id.to_owned(),
+        actor: actor.to_owned(),
+        action: "family.exported",
+        target: family_id.to_owned(),
+        outcome,
+        metadata,
+    };
+    state.audit.record(&event, meta).await?;
+    result
+}
