@@ -7,6 +7,8 @@
   kms-decrypt ENDPOINT KEY_ARN BLOB_B64 CONTEXT_JSON
       Calls KMS Decrypt directly (boto3); prints the data key (base64), or exits 3
       printing the error code when KMS refuses.
+  key-state ENDPOINT KEY_ARN
+      Prints the key's KeyState (DescribeKey), e.g. Enabled or PendingDeletion.
 """
 import base64
 import json
@@ -51,8 +53,13 @@ def kms_decrypt(endpoint, arn, blob, context):
     print(base64.b64encode(out["Plaintext"]).decode())
 
 
+def key_state(endpoint, arn):
+    kms = boto3.client("kms", region_name=region_of(arn), endpoint_url=endpoint)
+    print(kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"])
+
+
 if __name__ == "__main__":
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     command, args = sys.argv[1], sys.argv[2:]
-    {"esdk-decrypt": esdk_decrypt, "kms-decrypt": kms_decrypt}[command](*args)
+    {"esdk-decrypt": esdk_decrypt, "kms-decrypt": kms_decrypt, "key-state": key_state}[command](*args)

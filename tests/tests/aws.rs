@@ -375,3 +375,100 @@ fn setup_refuses_a_bucket_without_object_lock_and_serve_refuses_missing_buckets(
     assert!(stderr.contains("does not have Object Lock") && stderr.contains(&aws.primary_bucket), "{stderr}");
     aws.drop_database();
 }
+
+#[test]
+fn scrub_repairs_copies_damaged_behind_the_servers_back_in_either_region() {
+    let server = Server::start_on(Some(AwsEnv::shared()), &[]);
+    let aws = server.aws.clone().unwrap();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let (overwritten, a) = alice.upload("a", &media(6 << 20, 1));
+    let (deleted, b) = alice.upload("b", &media(200_000, 2));
+    for id in [&overwritten, &deleted] {
+        wait_replicated(&alice, id, Duration::from_secs(30));
+    }
+    // With the bucket's credentials one can still add versions and delete markers
+    // (Object Lock keeps the old versions): a garbage latest version in the replica,
+    // a delete marker in the primary.
+    let key_a = object_key(&server, &overwritten);
+    let put = reqwest::blocking::Client::new()
+        .put(format!("{}/{}/{key_a}", aws.replica, aws.replica_bucket))
+        .body(vec![0u8; 1000])
+        .send()
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.status());
+    let key_b = object_key(&server, &deleted);
+    let (s, body) = s3(&aws.primary, Method::DELETE, &format!("{}/{key_b}", aws.primary_bucket));
+    assert!(s.is_success(), "{body}");
+    assert_eq!(s3(&aws.primary, Method::GET, &format!("{}/{key_b}", aws.primary_bucket)).0, StatusCode::NOT_FOUND);
+
+    let out = server.vault(&["scrub"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let envelope: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: Value = serde_json::from_str(envelope["payload"].as_str().unwrap()).unwrap();
+    assert_eq!((report["repaired"].as_i64(), report["failed"].as_i64()), (Some(2), Some(0)), "{report}");
+    // The latest version in each bucket is the original again, locked; nothing was
+    // overwritten (the replica key now has three versions).
+    let sha = |bytes: &[u8]| hex::encode(Sha256::digest(bytes));
+    for (endpoint, bucket, key, message) in
+        [(&aws.replica, &aws.replica_bucket, &key_a, &a), (&aws.primary, &aws.primary_bucket, &key_b, &b)]
+    {
+        let (s, stored) = s3_bytes(endpoint, Method::GET, &format!("{bucket}/{key}"));
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(sha(&stored), sha(message), "{bucket}");
+        assert_eq!(head_lock(endpoint, bucket, key).0, "COMPLIANCE", "{bucket}: the restored version is locked");
+    }
+    let versions = s3(&aws.replica, Method::GET, &format!("{}?versions&prefix={key_a}", aws.replica_bucket)).1;
+    assert_eq!(versions.matches("<Version>").count(), 3, "{versions}");
+    assert_eq!(content(&alice, &overwritten), a);
+}
+
+#[test]
+fn erasing_a_family_schedules_its_kms_keys_for_deletion_and_vault_refuses_at_once() {
+    let server = Server::start_on(Some(AwsEnv::shared()), &[]);
+    let aws = server.aws.clone().unwrap();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let (id, message) = alice.upload("scan", &media(100_000, 7));
+    let receipt =
+        alice.ok(alice.req(Method::DELETE, "/v1/family").json(&json!({ "confirm": "smiths" })).send().unwrap());
+    let payload: Value = serde_json::from_str(receipt["payload"].as_str().unwrap()).unwrap();
+    let keys = payload["customer_key"]["keys"].as_array().unwrap();
+    assert_eq!(payload["customer_key"]["operation"], "ScheduleKeyDeletion");
+    assert_eq!(keys.len(), 2, "{payload}");
+    for (key, endpoint) in keys.iter().zip([&aws.primary, &aws.replica]) {
+        assert_eq!(key["requested_pending_window_days"], 7, "{key}");
+        let in_days = (key["deletion_date"].as_i64().unwrap() - now() as i64) as f64 / 86_400.0;
+        assert!((6.9..7.1).contains(&in_days), "{key}");
+        let arn = key["key_arn"].as_str().unwrap();
+        let out = kms_tool(&["key-state", endpoint, arn]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "PendingDeletion",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Vault refuses by its own state at once (moto would still decrypt with a key
+    // pending deletion; AWS refuses, and destroys it after the waiting period).
+    let (s, _) = status(alice.post(&format!("/v1/recordings/{id}/key"), json!({})));
+    assert_eq!(s, StatusCode::GONE);
+    let out = server.vault(&["export", "--family", "smiths", "-o", "/dev/null"]);
+    assert!(!out.status.success());
+    assert_eq!(payload["objects"][0]["ciphertext_sha256"], hex::encode(Sha256::digest(&message)));
+}
+
+#[test]
+fn an_export_from_s3_and_kms_decrypts_with_the_official_python_sdk() {
+    let server = Server::start_on(Some(AwsEnv::shared()), &[]);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let plaintext = media(6 << 20, 8);
+    let (id, _) = alice.upload("scan", &plaintext);
+    let archive = tempfile::NamedTempFile::new().unwrap();
+    let out = server.vault(&["export", "--family", "smiths", "-o", archive.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let plain = decrypt_export(archive.path(), &key);
+    assert_eq!(plain[&id], plaintext);
+}

@@ -219,50 +219,6 @@ fn the_daily_job_scrubs_and_anchors_on_its_own_and_counts_it_in_metrics() {
     }
 }
 
-/// Unpacks an export archive with Python's tarfile and decrypts it with the
-/// archive's own script on the official SDK; returns the decrypted files by id.
-fn decrypt_export(archive: &Path, key: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let python = std::env::var("VAULT_PYTHON").unwrap_or_else(|_| "python3".into());
-    let dir = tempfile::tempdir().unwrap();
-    let unpacked = dir.path().join("export");
-    let out = Command::new(&python)
-        .args(["-c", "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter='data')"])
-        .arg(archive)
-        .arg(&unpacked)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "not a tar archive: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(std::fs::read_to_string(unpacked.join("README.txt")).unwrap().contains("recovery key"));
-    let plain = dir.path().join("plain");
-    let out = Command::new(&python)
-        .arg(unpacked.join("recovery/decrypt.py"))
-        .args(["--key", key, "--out"])
-        .arg(&plain)
-        .arg(&unpacked)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "decrypt.py: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let metadata: Value = serde_json::from_slice(&std::fs::read(unpacked.join("metadata.json")).unwrap()).unwrap();
-    // The stored ciphertexts are in the archive byte for byte (their SHA-256 as recorded).
-    for r in metadata["recordings"].as_array().unwrap() {
-        let stored = std::fs::read(unpacked.join(r["object"].as_str().unwrap())).unwrap();
-        assert_eq!(hex::encode(Sha256::digest(&stored)), r["ciphertext_sha256"].as_str().unwrap());
-    }
-    std::fs::read_dir(&plain)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().into_owned();
-            (name.split('.').next().unwrap().to_owned(), std::fs::read(e.path()).unwrap())
-        })
-        .collect()
-}
-
 #[test]
 fn an_export_decrypts_with_the_official_python_sdk_from_the_cli_and_the_owner_api() {
     let server = Server::start();

@@ -85,8 +85,16 @@ impl Server {
                 break url.trim().to_owned();
             }
         };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep draining stderr so the server never blocks on a full pipe (shown with
+        // VAULT_TEST_SERVER_LOG=1, to debug a failing test).
+        let show = std::env::var_os("VAULT_TEST_SERVER_LOG").is_some();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if show {
+                    eprintln!("[server] {line}");
+                }
+            }
+        });
         self.url = url;
         self.child = Some(child);
     }
@@ -351,4 +359,48 @@ pub fn sql(db: &Path, statement: &str) -> Result<String, String> {
 pub fn status(r: Response) -> (StatusCode, String) {
     let s = r.status();
     (s, r.text().unwrap_or_default())
+}
+
+/// Unpacks an export archive with Python's tarfile and decrypts it with the
+/// archive's own script on the official SDK; returns the decrypted files by id.
+pub fn decrypt_export(archive: &Path, key: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let python = std::env::var("VAULT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let dir = tempfile::tempdir().unwrap();
+    let unpacked = dir.path().join("export");
+    let out = Command::new(&python)
+        .args(["-c", "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter='data')"])
+        .arg(archive)
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "not a tar archive: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read_to_string(unpacked.join("README.txt")).unwrap().contains("recovery key"));
+    let plain = dir.path().join("plain");
+    let out = Command::new(&python)
+        .arg(unpacked.join("recovery/decrypt.py"))
+        .args(["--key", key, "--out"])
+        .arg(&plain)
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "decrypt.py: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&std::fs::read(unpacked.join("metadata.json")).unwrap()).unwrap();
+    // The stored ciphertexts are in the archive byte for byte (their SHA-256 as recorded).
+    for r in metadata["recordings"].as_array().unwrap() {
+        let stored = std::fs::read(unpacked.join(r["object"].as_str().unwrap())).unwrap();
+        assert_eq!(hex::encode(Sha256::digest(&stored)), r["ciphertext_sha256"].as_str().unwrap());
+    }
+    std::fs::read_dir(&plain)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name.split('.').next().unwrap().to_owned(), std::fs::read(e.path()).unwrap())
+        })
+        .collect()
 }

@@ -258,7 +258,11 @@ impl KeyService for KmsKeys {
         let mut scheduled = Vec::new();
         for (region, arn) in [(&self.primary, &pair.primary), (&self.replica, &pair.replica)] {
             self.count(region, "ScheduleKeyDeletion");
-            let out = match region.client.schedule_key_deletion().key_id(arn).pending_window_in_days(7).send().await {
+            // The bare key id (the ARN's last segment) names the key in its own region
+            // and account as well as the ARN does; moto 5.2 answers 500 to an ARN here.
+            let key_id = arn.rsplit('/').next().unwrap_or(arn);
+            let out = match region.client.schedule_key_deletion().key_id(key_id).pending_window_in_days(7).send().await
+            {
                 Ok(out) => out,
                 // Already pending deletion (a retried erasure): report it as such.
                 Err(e) if e.code() == Some("KMSInvalidStateException") => {
@@ -273,7 +277,7 @@ impl KeyService for KmsKeys {
                 "key_arn": arn,
                 "state": out.key_state().map(|s| s.as_str().to_owned()),
                 "deletion_date": out.deletion_date().map(|d| d.secs()),
-                "pending_window_days": out.pending_window_in_days(),
+                "requested_pending_window_days": 7,
             }));
         }
         Ok(serde_json::json!({ "service": "aws-kms", "operation": "ScheduleKeyDeletion", "keys": scheduled }))
