@@ -16,6 +16,7 @@ const MESSAGES = {
   401: 'Your session has expired or is not valid. Please sign in again.',
   403: 'You are not allowed to do that in this family.',
   404: 'Not found (or not in your family).',
+  410: 'This family no longer exists.',
   413: 'That is too large.',
   429: 'Too many requests just now; wait a moment and try again.',
 };

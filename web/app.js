@@ -101,6 +101,7 @@ async function start() {
       return;
     }
     if (e instanceof ApiError && e.status === 401) return signOut('Your session has expired or is not valid. Please sign in again.');
+    if (e instanceof ApiError && e.status === 410) return signOut(e.message);
     throw e;
   }
   state.role = state.family.role;
@@ -113,6 +114,7 @@ async function start() {
   $('#app').hidden = false;
   const manager = state.role === 'owner' || state.role === 'admin';
   document.querySelectorAll('.tab[data-view="members"], .tab[data-view="audit"]').forEach((t) => { t.hidden = !manager; });
+  $('#family-data').hidden = state.role !== 'owner';
   show('recordings');
   await Promise.all([loadRecordings(true), loadInterrupted()]);
   document.body.dataset.ready = 'true';
@@ -378,6 +380,23 @@ async function loadAudit(reset) {
   $('#audit-more').hidden = !page.next_before;
 }
 
+// ---------- export and erasure (owners) ----------
+async function startExport() {
+  const started = await api.json('POST', '/v1/family/export', {});
+  $('#export-key').textContent = started.recovery_key;
+  $('#export-link').href = started.download;
+  $('#export-result').hidden = false;
+  announce('Export ready: write down the recovery key, then download the archive.');
+}
+
+async function eraseFamily() {
+  const typed = prompt(`Erasing cannot be undone. Type the family id (${state.family.id}) to erase it:`);
+  if (typed === null) return;
+  if (typed.trim() !== state.family.id) return showAlert('The family id did not match; nothing was erased.');
+  await api.json('DELETE', '/v1/family', { confirm: state.family.id });
+  signOut('The family was erased. Its recordings can no longer be decrypted.');
+}
+
 // ---------- wiring ----------
 async function init() {
   const config = await fetch('/web-config.json').then((r) => r.json(), () => ({}));
@@ -416,6 +435,8 @@ $('#family-form').addEventListener('submit', async (e) => {
   try { await api.json('POST', '/v1/families', { name: $('#family-name').value }); await start(); } catch (err) { fail(err); }
 });
 $('#sign-out').addEventListener('click', () => signOut());
+$('#export-start').addEventListener('click', () => startExport().catch(fail));
+$('#erase-family').addEventListener('click', () => eraseFamily().catch(fail));
 document.querySelectorAll('.tab').forEach((t) => t.addEventListener('click', () => show(t.dataset.view)));
 $('#files').addEventListener('change', (e) => { addFiles(e.target.files); e.target.value = ''; });
 const drop = $('#drop');

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { startServer, startProxy, launchBrowser, signIn, makeFile, wavHeader, sha256File, readRange, screenshotDir } from './harness.mjs';
 
 const MARKER = `PLAINTEXT-MARKER-${crypto.randomBytes(12).toString('hex')}`;
@@ -256,6 +257,33 @@ test('a tampered letter shows a clear error and no plaintext', async () => {
   const shown = await owner.locator('#player').textContent();
   assert.ok(!shown.includes('We love you') && !shown.includes(MARKER), 'no plaintext is shown');
   await shot(owner, '08-tampered');
+});
+
+test('the owner exports the family; the archive decrypts with the official Python SDK', async () => {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await newPage(context);
+  await signIn(page, proxy.url, 'erin', 'exporters');
+  const file = path.join(work, 'story.wav');
+  makeFile(file, 3 * MiB + 123, 'story', { marker: MARKER, offsets: [5000], header: wavHeader(3 * MiB + 123 - 44) });
+  const id = await upload(page, file);
+  await page.click('.tab[data-view="members"]');
+  await page.click('#export-start');
+  await page.locator('#export-result:not([hidden])').waitFor();
+  const key = (await page.textContent('#export-key')).trim();
+  assert.match(key, /^[0-9a-f]{64}$/);
+  await shot(page, '08-export');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-link')]);
+  const archive = path.join(work, 'export.tar');
+  await download.saveAs(archive);
+  const unpacked = path.join(work, 'export');
+  const plain = path.join(work, 'export-plain');
+  const python = process.env.VAULT_PYTHON ?? 'python3';
+  execFileSync(python, ['-c', 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="data")', archive, unpacked]);
+  execFileSync(python, [path.join(unpacked, 'recovery/decrypt.py'), '--key', key, '--out', plain, unpacked]);
+  const [name] = fs.readdirSync(plain).filter((n) => n.startsWith(id));
+  assert.ok(name, `no decrypted file for ${id}: ${fs.readdirSync(plain)}`);
+  assert.equal(await sha256File(path.join(plain, name)), await sha256File(file));
+  await context.close();
 });
 
 test('members and the audit log, for the owner; an expired session asks to sign in again', async () => {
