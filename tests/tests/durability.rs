@@ -8,7 +8,7 @@
 mod common;
 mod harness;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -16,46 +16,6 @@ use harness::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-/// A server whose objects have a replica in a second directory.
-fn replicated_server(extra: &[(&str, &str)]) -> (Server, tempfile::TempDir) {
-    let replica = tempfile::tempdir().unwrap();
-    let dir = replica.path().to_str().unwrap().to_owned();
-    let mut env = vec![("VAULT_LOCAL_REPLICA_DIR", dir.as_str()), ("VAULT_AWS_REPLICATION_POLL_SECS", "1")];
-    env.extend_from_slice(extra);
-    (Server::start_on(None, &env), replica)
-}
-
-fn wait_replicated(api: &Api, id: &str) {
-    let start = Instant::now();
-    while !api.ok(api.get(&format!("/v1/recordings/{id}")))["replica"]["version"].is_string() {
-        assert!(start.elapsed() < Duration::from_secs(30), "{id} not replicated");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn object_key(server: &Server, id: &str) -> String {
-    server.sql(&format!("SELECT object_key FROM recordings WHERE id = '{id}'")).unwrap()
-}
-
-fn primary_file(server: &Server, id: &str) -> PathBuf {
-    server.dir.join("objects/objects").join(format!("{}.data", object_key(server, id)))
-}
-
-fn replica_file(server: &Server, replica: &Path, id: &str) -> PathBuf {
-    replica.join("objects").join(format!("{}.data", object_key(server, id)))
-}
-
-/// Flips one byte of a stored (read-only) object file, as a failing disk would.
-fn corrupt(path: &Path, at: usize) {
-    let mut perms = std::fs::metadata(path).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false, reason = "the test plays a failing disk")]
-    perms.set_readonly(false);
-    std::fs::set_permissions(path, perms).unwrap();
-    let mut bytes = std::fs::read(path).unwrap();
-    bytes[at] ^= 0x40;
-    std::fs::write(path, bytes).unwrap();
-}
 
 fn content(api: &Api, id: &str) -> Vec<u8> {
     let r = api.get(&format!("/v1/recordings/{id}/content"));
@@ -320,14 +280,7 @@ fn erasing_a_recording_destroys_its_keys_now_and_its_objects_once_retention_ends
 
     // Retention ends (moved into the past behind the server's back): the purge job
     // deletes both copies and records it.
-    let past = now() as i64 * 1000 - 1000;
-    server.sql(&format!("UPDATE recordings SET retain_until = {past} WHERE id = '{id}'")).unwrap();
-    for meta in [primary_file(&server, &id), replica_file(&server, replica.path(), &id)] {
-        let meta = meta.with_extension("meta.json");
-        let mut m: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
-        m["retain_until"] = json!("2001-01-01T00:00:00Z");
-        std::fs::write(&meta, m.to_string()).unwrap();
-    }
+    expire_retention(&server, replica.path(), &id);
     let start = Instant::now();
     while primary_file(&server, &id).exists() || replica_file(&server, replica.path(), &id).exists() {
         assert!(start.elapsed() < Duration::from_secs(30), "not purged");

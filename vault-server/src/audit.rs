@@ -162,7 +162,7 @@ impl AuditLog {
     }
 
     async fn try_append(&self, event: &Event, req: &RequestMeta) -> Result<(), sqlx::Error> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let last = sqlx::query("SELECT seq, hash FROM audit_log WHERE tenant = $1 ORDER BY seq DESC LIMIT 1")
             .bind(&event.tenant)
             .fetch_optional(&mut *tx)

@@ -136,8 +136,14 @@ impl From<StoreError> for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// A database that cannot be reached is a 503 (retry later), not a 500.
     fn from(err: sqlx::Error) -> Self {
-        Self::internal(format!("database: {err}"))
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::unavailable(format!("database: {err}"))
+            }
+            other => Self::internal(format!("database: {other}")),
+        }
     }
 }
 

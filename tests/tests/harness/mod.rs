@@ -3,11 +3,12 @@
 
 pub mod aws;
 pub mod fault_proxy;
+pub mod tcp_proxy;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -403,4 +404,64 @@ pub fn decrypt_export(archive: &Path, key: &str) -> std::collections::BTreeMap<S
             (name.split('.').next().unwrap().to_owned(), std::fs::read(e.path()).unwrap())
         })
         .collect()
+}
+
+/// A server whose objects have a replica in a second directory.
+pub fn replicated_server(extra: &[(&str, &str)]) -> (Server, tempfile::TempDir) {
+    let replica = tempfile::tempdir().unwrap();
+    let dir = replica.path().to_str().unwrap().to_owned();
+    let mut env = vec![("VAULT_LOCAL_REPLICA_DIR", dir.as_str()), ("VAULT_AWS_REPLICATION_POLL_SECS", "1")];
+    env.extend_from_slice(extra);
+    (Server::start_on(None, &env), replica)
+}
+
+pub fn wait_replicated(api: &Api, id: &str) {
+    let start = Instant::now();
+    while !api.ok(api.get(&format!("/v1/recordings/{id}")))["replica"]["version"].is_string() {
+        assert!(start.elapsed() < Duration::from_secs(30), "{id} not replicated");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn object_key(server: &Server, id: &str) -> String {
+    server.sql(&format!("SELECT object_key FROM recordings WHERE id = '{id}'")).unwrap()
+}
+
+pub fn primary_file(server: &Server, id: &str) -> PathBuf {
+    server.dir.join("objects/objects").join(format!("{}.data", object_key(server, id)))
+}
+
+pub fn replica_file(server: &Server, replica: &Path, id: &str) -> PathBuf {
+    replica.join("objects").join(format!("{}.data", object_key(server, id)))
+}
+
+/// Flips one byte of a stored (read-only) object file, as a failing disk would.
+pub fn corrupt(path: &Path, at: usize) {
+    let mut perms = std::fs::metadata(path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false, reason = "the test plays a failing disk")]
+    perms.set_readonly(false);
+    std::fs::set_permissions(path, perms).unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[at] ^= 0x40;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Moves a recording's retention into the past behind the server's back (the
+/// database and both local copies' metadata), as if its retention period had ended.
+pub fn expire_retention(server: &Server, replica: &Path, id: &str) {
+    let past = now() as i64 * 1000 - 1000;
+    server.sql(&format!("UPDATE recordings SET retain_until = {past} WHERE id = '{id}'")).unwrap();
+    for data in [primary_file(server, id), replica_file(server, replica, id)] {
+        let meta = data.with_extension("meta.json");
+        let mut m: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+        m["retain_until"] = json!("2001-01-01T00:00:00Z");
+        std::fs::write(&meta, m.to_string()).unwrap();
+    }
+}
+
+/// Resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }

@@ -42,7 +42,7 @@ impl Db {
     /// destroyed, in one transaction; `key_deletion` says what happened to the key.
     pub async fn erase_family(&self, family: &str, key_deletion: &str) -> Result<i64, sqlx::Error> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE recordings SET status = 'deleted', edks = '[]', deleted_at = COALESCE(deleted_at, $2) \
              WHERE family_id = $1",

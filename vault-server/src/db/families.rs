@@ -73,7 +73,7 @@ impl Db {
     /// Creates a family with its first owner, atomically. Fails with a unique violation if it exists.
     pub async fn create_family(&self, id: &str, name: &str, key_id: &str, owner: &str) -> Result<Family, sqlx::Error> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO families (id, name, key_id, created_at, created_by) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(name)
@@ -198,7 +198,7 @@ impl Db {
     /// family row (under READ COMMITTED two concurrent demotions would each still see
     /// two owners); SQLite has one writer at a time, and each check is one statement.
     async fn lock_family(&self, family: &str) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.engine == super::Engine::Postgres {
             sqlx::query("SELECT id FROM families WHERE id = $1 FOR UPDATE")
                 .bind(family)

@@ -76,6 +76,17 @@ impl Db {
         self.engine
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred one that reads first and then writes fails with
+    /// "database is locked" (SQLITE_BUSY_SNAPSHOT) whenever another writer committed
+    /// in between, which the busy timeout cannot wait out.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Answers whether the database works (for `/readyz`).
     pub async fn check(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())

@@ -47,7 +47,7 @@ impl Db {
 
     /// Records the replica's version and checksum and takes the copy off the outbox, atomically.
     pub async fn replication_done(&self, r: &Replication, version: &str, sha256: &str) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE recordings SET replica_version = $3, replica_sha256 = $4, replicated_at = $5 \
              WHERE family_id = $1 AND id = $2",

@@ -220,7 +220,7 @@ impl Db {
         c: &Committed<'_>,
         replicate: bool,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result = sqlx::query(
             "UPDATE recordings SET status = 'committed', committed_at = $3, ciphertext_size = $4, sha256 = $5, \
              header_len = $6, version = $7, retain_until = $8 WHERE family_id = $1 AND id = $2 AND status = 'pending'",

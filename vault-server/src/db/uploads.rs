@@ -85,7 +85,7 @@ impl Db {
 
     /// Replaces the store-side upload (a server-side encryption retried from the start).
     pub async fn restart_upload(&self, recording: &str, store_upload_id: &str) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM upload_parts WHERE recording_id = $1").bind(recording).execute(&mut *tx).await?;
         sqlx::query("UPDATE uploads SET store_upload_id = $2, header = NULL WHERE recording_id = $1")
             .bind(recording)
@@ -109,7 +109,7 @@ impl Db {
     /// Records a verified part (and, for part 1, the header). A unique violation
     /// means another request stored this part first.
     pub async fn insert_part(&self, recording: &str, header: Option<&str>, p: &PartRow) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO upload_parts (recording_id, part_number, size, sha256, etag, next_sequence, is_final, \
              plaintext_len) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -135,7 +135,7 @@ impl Db {
     }
 
     pub async fn delete_upload(&self, recording: &str) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM upload_parts WHERE recording_id = $1").bind(recording).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM uploads WHERE recording_id = $1").bind(recording).execute(&mut *tx).await?;
         tx.commit().await

@@ -1,0 +1,374 @@
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code: a panic is a failed test")]
+//! Resilience, bounded in count and time, loopback only: the server SIGKILLed at
+//! random points of uploads, replication and purges; the database connection lost;
+//! a soak of resumable uploads over a network that cuts connections at random; and a
+//! load test of 200 concurrent clients. Random choices come from a seed printed by
+//! each test (set `VAULT_TEST_SEED` to replay one).
+
+mod common;
+mod harness;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use harness::tcp_proxy::TcpProxy;
+use harness::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+fn seed() -> u64 {
+    let seed = std::env::var("VAULT_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(now);
+    eprintln!("VAULT_TEST_SEED={seed}");
+    seed
+}
+
+/// Sends the parts an upload still needs (asking the server which) and commits it;
+/// retries through errors until `within` runs out. Returns the recording's ciphertext.
+fn finish_upload(api: &Api, id: &str, parts: &[Vec<u8>], within: Duration) {
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < within, "{id} did not finish within {within:?}");
+        let Ok(r) = api.req(Method::GET, &format!("/v1/recordings/{id}")).send() else { continue };
+        let r: Value = match r.json() {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        if r["status"] == "committed" {
+            return;
+        }
+        let Ok(status) = api.req(Method::GET, &format!("/v1/recordings/{id}/upload")).send() else { continue };
+        if !status.status().is_success() {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        let status: Value = status.json().unwrap();
+        let next = status["next_part"].as_u64().unwrap() as usize;
+        let sent = parts.iter().enumerate().skip(next - 1).all(|(i, part)| {
+            api.req(Method::PUT, &format!("/v1/recordings/{id}/parts/{}", i + 1))
+                .header("x-vault-sha256", hex::encode(Sha256::digest(part)))
+                .body(part.clone())
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+        });
+        if sent {
+            let _ = api.req(Method::POST, &format!("/v1/recordings/{id}/complete")).json(&json!({})).send();
+        }
+    }
+}
+
+fn committed_ids(api: &Api) -> Vec<String> {
+    let list = api.ok(api.get("/v1/recordings?limit=100"));
+    let mut ids: Vec<String> =
+        list["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn random_kills_during_uploads_replication_and_purges_lose_nothing_and_show_nothing_half_done() {
+    let mut rng = StdRng::seed_from_u64(seed());
+    let (mut server, replica) = replicated_server(&[("VAULT_UPLOAD_SWEEP_SECS", "1")]);
+    let mut alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let mut kept = Vec::new();
+    let mut erased = Vec::new();
+    for round in 0..5u8 {
+        // A purge due (an erased recording whose retention has ended) ...
+        let (gone, _) = alice.upload(&format!("gone {round}"), &media(100_000, round));
+        wait_replicated(&alice, &gone);
+        alice.ok(alice.req(Method::DELETE, &format!("/v1/recordings/{gone}")).send().unwrap());
+        expire_retention(&server, replica.path(), &gone);
+        erased.push(gone);
+        // ... and a three-part upload under way, when the server is killed.
+        let video = media(11 << 20, 100 + round);
+        let created = alice.create_recording(&format!("video {round}"), video.len(), "client");
+        let id = created["recording"]["id"].as_str().unwrap().to_owned();
+        let parts = split_parts(&created, &encrypt_for(&created, &video));
+        let uploader = {
+            let (api, id, parts) = (
+                Api { base: alice.base.clone(), token: alice.token.clone(), http: client() },
+                id.clone(),
+                parts.clone(),
+            );
+            std::thread::spawn(move || {
+                for (i, part) in parts.iter().enumerate() {
+                    if api
+                        .req(Method::PUT, &format!("/v1/recordings/{id}/parts/{}", i + 1))
+                        .header("x-vault-sha256", hex::encode(Sha256::digest(part)))
+                        .body(part.clone())
+                        .send()
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                let _ = api.req(Method::POST, &format!("/v1/recordings/{id}/complete")).json(&json!({})).send();
+            })
+        };
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..1500)));
+        server.kill_and_restart();
+        let _ = uploader.join();
+        alice = Api { base: server.url.clone(), ..alice };
+        // Nothing half-done is visible: the upload is listed only once committed.
+        assert!(
+            !committed_ids(&alice).contains(&id)
+                || alice.ok(alice.get(&format!("/v1/recordings/{id}")))["status"] == "committed"
+        );
+        finish_upload(&alice, &id, &parts, Duration::from_secs(60));
+        kept.push((id, video));
+    }
+    // Everything resumes: every upload committed once, replicated, and decrypting to
+    // its plaintext; every due purge done in both regions.
+    let mut want: Vec<String> = kept.iter().map(|(id, _)| id.clone()).collect();
+    want.sort();
+    assert_eq!(committed_ids(&alice), want);
+    for (id, video) in &kept {
+        wait_replicated(&alice, id);
+        let message = alice.get(&format!("/v1/recordings/{id}/content")).bytes().unwrap();
+        let key = alice.data_key(id);
+        assert_eq!(decrypt_with(&message, &key), *video, "{id}");
+    }
+    let start = Instant::now();
+    while erased
+        .iter()
+        .any(|id| primary_file(&server, id).exists() || replica_file(&server, replica.path(), id).exists())
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "purges did not resume");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // No stray store-side uploads, both regions consistent, and the log intact.
+    assert_eq!(server.store_uploads(), 0);
+    let out = server.vault(&["scrub"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = server.vault(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Decrypts a whole message with its data key.
+fn decrypt_with(message: &[u8], key: &vault_core::DataKey) -> Vec<u8> {
+    let mut dec = vault_core::Decryptor::new(vault_core::DecryptPolicy::default());
+    let mut out = Vec::new();
+    let n = dec.update(message, &mut out).unwrap();
+    dec.unlock(key).unwrap();
+    dec.update(&message[n..], &mut out).unwrap();
+    dec.finish().unwrap();
+    out
+}
+
+#[test]
+fn resumable_uploads_soak_through_random_disconnects() {
+    let seed = seed();
+    let server = Server::start();
+    let proxy = TcpProxy::start(server.url.trim_start_matches("http://"));
+    let direct = server.as_user("smiths", "alice");
+    direct.create_family("Smiths");
+    // A third of connections cut somewhere in their first 6 MiB of request bytes.
+    proxy.flaky(seed, 0.33, 6 << 20);
+    let alice = Api { base: format!("http://{}", proxy.addr), ..direct };
+    let mut done = Vec::new();
+    for i in 0..6u8 {
+        let video = media((11 << 20) + usize::from(i) * 4099, i);
+        let created = loop {
+            // Creating can be cut too: a lost answer leaves a pending recording that expires.
+            if let Ok(r) = alice.req(Method::POST, "/v1/recordings")
+                .json(&json!({ "title": format!("soak {i}"), "kind": "video", "content_type": "video/webm", "plaintext_size": video.len(), "encryption": "client" }))
+                .send()
+            {
+                if r.status().is_success() {
+                    break r.json::<Value>().unwrap();
+                }
+            }
+        };
+        let id = created["recording"]["id"].as_str().unwrap().to_owned();
+        let parts = split_parts(&created, &encrypt_for(&created, &video));
+        finish_upload(&alice, &id, &parts, Duration::from_secs(120));
+        done.push((id, video));
+    }
+    proxy.steady();
+    for (id, video) in &done {
+        let message = alice.get(&format!("/v1/recordings/{id}/content")).bytes().unwrap();
+        assert_eq!(decrypt_with(&message, &alice.data_key(id)), *video, "{id}");
+    }
+    let listed = committed_ids(&alice);
+    assert_eq!(listed.len(), done.len(), "each upload committed exactly once");
+}
+
+#[test]
+fn losing_the_database_fails_requests_cleanly_and_everything_resumes_after() {
+    // PostgreSQL behind a proxy that can drop every connection (embedded mode's
+    // SQLite cannot be disconnected).
+    let aws = aws::AwsEnv::shared();
+    let upstream = aws.database.split('@').nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let proxy = TcpProxy::start(&upstream);
+    let through_proxy = aws.database.replace(&upstream, &proxy.addr);
+    let server = Server::start_on(Some(aws), &[("VAULT_DATABASE_URL", through_proxy.as_str())]);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let video = media(6 << 20, 3);
+    let created = alice.create_recording("during the outage", video.len(), "client");
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    let parts = split_parts(&created, &encrypt_for(&created, &video));
+    alice.ok(alice.put_part(&id, 1, &parts[0]));
+
+    proxy.down();
+    // Requests fail with a retryable status and a problem document, not a hang or a crash.
+    for (method, path) in
+        [(Method::GET, "/v1/recordings".to_owned()), (Method::POST, format!("/v1/recordings/{id}/complete"))]
+    {
+        let started = Instant::now();
+        let (s, body) = status(alice.req(method, &path).json(&json!({})).send().unwrap());
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+        assert!(body.contains("urn:vault:"), "{body}");
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+    assert_eq!(
+        server.http.get(format!("{}/readyz", server.url)).send().unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    proxy.up();
+
+    // After: the upload resumes where it was and commits once; the log verifies.
+    finish_upload(&alice, &id, &parts, Duration::from_secs(60));
+    assert_eq!(committed_ids(&alice), vec![id.clone()]);
+    let message = alice.get(&format!("/v1/recordings/{id}/content")).bytes().unwrap();
+    assert_eq!(decrypt_with(&message, &alice.data_key(&id)), video);
+    let out = server.vault(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Latency percentile (ms) of sorted samples.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[test]
+fn two_hundred_clients_upload_and_play_back_with_no_errors_and_flat_memory() {
+    const CLIENTS: usize = 200;
+    const FAMILIES: usize = 20;
+    let seconds: u64 = std::env::var("VAULT_LOAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let server = Server::start_with(&[("VAULT_KEY_RELEASES_PER_MINUTE", "100000")]);
+    // 20 families of 10 members each: one owner invites the other nine.
+    let mut apis = Vec::new();
+    for f in 0..FAMILIES {
+        let family = format!("load-{f}");
+        let owner = server.as_user(&family, "u0");
+        owner.create_family(&family);
+        for m in 1..CLIENTS / FAMILIES {
+            owner.invite(&format!("u{m}"), "member");
+        }
+        apis.push(owner);
+        for m in 1..CLIENTS / FAMILIES {
+            apis.push(server.as_user(&family, &format!("u{m}")));
+        }
+    }
+    let latencies: Arc<Mutex<Vec<(&'static str, f64)>>> = Arc::default();
+    let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let pid = server.pid();
+    let sampler = std::thread::spawn(move || {
+        let mut samples = Vec::new();
+        while Instant::now() < deadline {
+            samples.push(rss_kib(pid));
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        samples
+    });
+    let threads: Vec<_> = apis
+        .into_iter()
+        .enumerate()
+        .map(|(n, api)| {
+            let (latencies, errors) = (latencies.clone(), errors.clone());
+            std::thread::spawn(move || {
+                let timed = |what: &'static str, f: &mut dyn FnMut() -> Result<(), String>| {
+                    let start = Instant::now();
+                    let result = f();
+                    latencies.lock().unwrap().push((what, start.elapsed().as_secs_f64() * 1000.0));
+                    if let Err(e) = result {
+                        errors.lock().unwrap().push(format!("{what}: {e}"));
+                    }
+                };
+                let check = |r: reqwest::Result<reqwest::blocking::Response>| -> Result<Value, String> {
+                    let r = r.map_err(|e| e.to_string())?;
+                    let s = r.status();
+                    let text = r.text().map_err(|e| e.to_string())?;
+                    if s.is_success() {
+                        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+                    } else {
+                        Err(format!("{s}: {text}"))
+                    }
+                };
+                let mut i = 0u32;
+                while Instant::now() < deadline {
+                    let plaintext = media(64 * 1024 + n, (n % 251) as u8);
+                    let mut id = String::new();
+                    timed("upload", &mut || {
+                        let created = check(
+                            api.req(Method::POST, "/v1/recordings")
+                                .json(&json!({
+                            "title": format!("load {n}/{i}"), "kind": "audio", "content_type": "audio/wav",
+                            "plaintext_size": plaintext.len(), "encryption": "client" }))
+                                .send(),
+                        )?;
+                        id = created["recording"]["id"].as_str().unwrap_or_default().to_owned();
+                        let message = encrypt_for(&created, &plaintext);
+                        check(
+                            api.req(Method::PUT, &format!("/v1/recordings/{id}/parts/1"))
+                                .header("x-vault-sha256", hex::encode(Sha256::digest(&message)))
+                                .body(message)
+                                .send(),
+                        )?;
+                        check(api.req(Method::POST, &format!("/v1/recordings/{id}/complete")).json(&json!({})).send())
+                            .map(drop)
+                    });
+                    timed("key release", &mut || {
+                        check(api.req(Method::POST, &format!("/v1/recordings/{id}/key")).json(&json!({})).send())
+                            .map(drop)
+                    });
+                    timed("ranged read", &mut || {
+                        let r = api
+                            .req(Method::GET, &format!("/v1/recordings/{id}/content"))
+                            .header("range", "bytes=1000-9191")
+                            .send()
+                            .map_err(|e| e.to_string())?;
+                        if r.status() != StatusCode::PARTIAL_CONTENT {
+                            return Err(r.status().to_string());
+                        }
+                        (r.bytes().map_err(|e| e.to_string())?.len() == 8192)
+                            .then_some(())
+                            .ok_or_else(|| "short range".to_owned())
+                    });
+                    timed("list", &mut || check(api.req(Method::GET, "/v1/recordings?limit=20").send()).map(drop));
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let rss = sampler.join().unwrap();
+    let errors = errors.lock().unwrap();
+    let mut by_kind: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    for (what, ms) in latencies.lock().unwrap().iter() {
+        by_kind.entry(what).or_default().push(*ms);
+    }
+    let mut report = json!({ "clients": CLIENTS, "seconds": seconds, "errors": errors.len(), "rss_kib": rss });
+    for (what, mut ms) in by_kind {
+        ms.sort_by(f64::total_cmp);
+        report[what] = json!({ "count": ms.len(), "p50_ms": percentile(&ms, 0.5), "p99_ms": percentile(&ms, 0.99) });
+    }
+    eprintln!("load: {report}");
+    let out = std::path::PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+        .join("load-report.json");
+    let _ = std::fs::write(out, report.to_string());
+    assert!(errors.is_empty(), "{} errors, first: {:?}", errors.len(), errors.iter().take(5).collect::<Vec<_>>());
+    // Flat memory: the last third of the run holds no more than the first third
+    // after warm-up plus a margin (growth with the number of requests would not).
+    let third = rss.len() / 3;
+    let early = *rss[1..third.max(2)].iter().max().unwrap();
+    let late = *rss[rss.len() - third..].iter().max().unwrap();
+    assert!(late <= early + early / 4 + 32 * 1024, "server memory grew: {early} KiB early, {late} KiB late ({rss:?})");
+}
