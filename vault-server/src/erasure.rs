@@ -172,9 +172,8 @@ async fn abort_upload(state: &AppState, r: &Recording) -> anyhow::Result<()> {
 
 /// Signs the receipt and keeps a copy, write-once, beside the family's objects.
 async fn sign_and_store(state: &AppState, receipt: &Receipt) -> anyhow::Result<Envelope> {
-    use sha2::{Digest, Sha256};
     let signed = state.signer.sign(RECEIPT_KIND, receipt)?;
-    let tenant = hex::encode(&Sha256::digest(receipt.family_id.as_bytes())[..16]);
+    let tenant = crate::store::tenant_segment(&receipt.family_id);
     let key = ObjectKey::new(format!("receipts/{tenant}/{}", receipt.receipt_id))?;
     let until = time::OffsetDateTime::now_utc() + state.config.retention();
     put_small(state.store.as_ref(), &key, Bytes::from(serde_json::to_vec(&signed)?), until).await?;

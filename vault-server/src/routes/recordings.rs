@@ -249,8 +249,7 @@ pub async fn create(
 /// The store's name for a recording: tenant-scoped and opaque (a hash of the family
 /// id, so any identity provider's ids fit the key alphabet; never a title).
 pub fn object_key(family: &str, recording: &str) -> ApiResult<ObjectKey> {
-    use sha2::{Digest, Sha256};
-    let tenant = hex::encode(&Sha256::digest(family.as_bytes())[..16]);
+    let tenant = crate::store::tenant_segment(family);
     ObjectKey::new(format!("families/{tenant}/recordings/{recording}")).map_err(ApiError::internal)
 }
 

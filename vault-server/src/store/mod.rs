@@ -46,6 +46,13 @@ impl std::fmt::Display for ObjectKey {
     }
 }
 
+/// A family's segment in object keys: a hash of its id, so any identity provider's ids
+/// fit the key alphabet and titles never reach the store.
+pub fn tenant_segment(family_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(family_id.as_bytes())[..16])
+}
+
 /// What the store knows of a committed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
