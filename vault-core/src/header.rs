@@ -186,30 +186,6 @@ impl ParsedHeader {
             aead,
         })
     }
-    /// The same message under other wrapped keys: verifies this header with
-    /// `data_key`, then writes a header with the same message id, context, frame
-    /// length and commitment but `keyrings`' wraps of the data key in place of the
-    /// stored ones, and a new auth tag. The frames that follow the old header follow
-    /// the new one unchanged (their AAD names the message id, not the header), so
-    /// `new header ‖ old body` is a complete message that opens with `keyrings`:
-    /// the recovery kit of an export (a family's raw AES recovery key).
-    pub fn rewrap(
-        self,
-        data_key: &DataKey,
-        keyrings: &[&dyn Keyring],
-        rng: &mut dyn rand_core::CryptoRngCore,
-    ) -> Result<Vec<u8>, Error> {
-        if !self.authenticate_only.is_empty() {
-            return Err(Error::Misuse("rewrap keeps the stored context only"));
-        }
-        let message_id = self.message_id;
-        let frame_length = self.frame_length;
-        let context = self.stored_context.clone();
-        let verified = self.verify(data_key)?;
-        let edks = keyrings.iter().map(|k| k.wrap(data_key, &context, rng)).collect::<Result<Vec<_>, _>>()?;
-        write(&message_id, &context, &edks, frame_length, data_key, &verified.aead)
-    }
-
     /// Unwraps the data key with the first of `keyrings` that can, then [`ParsedHeader::verify`]s.
     pub fn verify_with(self, keyrings: &[&dyn Keyring]) -> Result<VerifiedHeader, Error> {
         let data_key = unwrap_any(keyrings, &self.edks, &self.keyring_context())?;

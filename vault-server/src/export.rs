@@ -2,26 +2,33 @@
 //! open without Vault, streamed (one store chunk in memory), holding
 //!
 //! ```text
-//! README.txt                   how to decrypt, in plain words
-//! metadata.json                the family and every recording (title, kind, sizes, hashes, dates)
-//! objects/<id>.esdk            each recording's ciphertext exactly as stored (ESDK message)
-//! recovery/<id>.header         the recovery kit: that message's header re-wrapped under
-//!                              the export's recovery key (raw AES keyring)
-//! recovery/decrypt.py          decrypts with the official Python aws-encryption-sdk
+//! README.txt              how to decrypt, in plain words
+//! metadata.json           the family and every recording (title, kind, sizes, hashes, dates)
+//! objects/<id>.esdk       each recording's ciphertext exactly as stored (ESDK message)
+//! recovery/<id>.key       the recovery kit: that recording's data key, as the plaintext of
+//!                         a small ESDK message under the export's recovery key (raw AES)
+//! recovery/decrypt.py     decrypts everything with the official Python aws-encryption-sdk
 //! ```
 //!
 //! The recovery key is a fresh random 256-bit key per export, returned to the caller
-//! once and never stored: with it, `recovery/<id>.header ‖ objects/<id>.esdk[header_len..]`
-//! is a complete ESDK message the official SDKs open with a raw AES keyring (namespace
-//! [`RECOVERY_NAMESPACE`], key name `export/<export id>`), so the family needs neither
-//! Vault, nor KMS, nor its account to read its recordings.
+//! once and never stored. With it, the official SDK opens `recovery/<id>.key` (a raw AES
+//! keyring, namespace [`RECOVERY_NAMESPACE`], name `export/<export id>`) and then the
+//! stored message with that data key, checking its commitment, header and every frame:
+//! the family needs neither Vault, nor KMS, nor its account to read its recordings.
+//!
+//! Why not re-wrap the data key into a new header of the stored message: the header's
+//! tag is AES-GCM under the message's frame key with a fixed all-zero IV, so a second
+//! header for the same message would reuse that key and IV, and the two tags together
+//! reveal GCM's hash key, letting anyone forge frames.
 
 use futures_util::StreamExt;
 use rand_core::{OsRng, RngCore};
 use serde::Serialize;
 use serde_json::json;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use vault_core::{DecryptPolicy, HeaderParse, Keyring, ParsedHeader, RawAesKeyring};
+use vault_core::{
+    DecryptPolicy, EncryptionContext, EncryptionMaterials, HeaderParse, Keyring, ParsedHeader, RawAesKeyring,
+};
 use zeroize::Zeroizing;
 
 use crate::app::AppState;
@@ -90,7 +97,7 @@ struct RecordingEntry<'a> {
     created_at: i64,
     created_by: &'a str,
     object: String,
-    recovery_header: String,
+    recovery_key: String,
 }
 
 /// Writes `family`'s export to `out`. Fails before writing anything if the family is
@@ -127,8 +134,8 @@ pub async fn write<W: AsyncWrite + Unpin>(
         let Some(last) = page.last() else { break };
         cursor = Some((last.created_at, last.id.clone()));
         for r in &page {
-            let header = recovery_header(state, &family.key_id, r, &keyring).await?;
-            tar.file(&format!("recovery/{}.header", r.id), &header).await?;
+            let kit = recovery_kit(state, &family.key_id, r, &keyring).await?;
+            tar.file(&format!("recovery/{}.key", r.id), &kit).await?;
             let size = u64::try_from(r.ciphertext_size.unwrap_or(0))?;
             let key = ObjectKey::new(r.object_key.clone())?;
             let body = state.store.get(&key, None).await?;
@@ -149,7 +156,7 @@ pub async fn write<W: AsyncWrite + Unpin>(
                 created_at: r.created_at,
                 created_by: &r.created_by,
                 object: format!("objects/{}.esdk", r.id),
-                recovery_header: format!("recovery/{}.header", r.id),
+                recovery_key: format!("recovery/{}.key", r.id),
             })?);
         }
     }
@@ -167,8 +174,9 @@ pub async fn write<W: AsyncWrite + Unpin>(
     Ok(summary)
 }
 
-/// The stored header of `r`, verified and re-wrapped under the recovery keyring.
-async fn recovery_header(
+/// The data key of `r`, checked against the stored header (key commitment and tag),
+/// sealed as an ESDK message under the recovery keyring.
+async fn recovery_kit(
     state: &AppState,
     family_key: &str,
     r: &Recording,
@@ -184,7 +192,11 @@ async fn recovery_header(
     let data_key = crate::routes::uploads::data_key(state, r, family_key)
         .await
         .map_err(|e| anyhow::anyhow!("cannot unwrap the data key of {}: {}", r.id, e.detail()))?;
-    Ok(header.rewrap(&data_key, &[keyring as &dyn Keyring], &mut OsRng)?)
+    header.verify(&data_key).map_err(|e| anyhow::anyhow!("the data key of {} does not open its object: {e}", r.id))?;
+    let mut context = EncryptionContext::new();
+    context.insert("vault:tenant", &r.family_id).insert("vault:object", &r.id).insert("vault:kit", "data-key");
+    let materials = EncryptionMaterials::generate(context, &[keyring as &dyn Keyring], &mut OsRng)?;
+    Ok(vault_core::encrypt(&materials, 4096, data_key.expose(), &mut OsRng)?)
 }
 
 /// A ustar writer over an async sink (headers from the `tar` crate).
@@ -258,16 +270,16 @@ the official AWS Encryption SDKs (Python, Java, JavaScript, C, .NET, the CLI).
 
   metadata.json          titles, kinds, sizes, SHA-256 of each object, dates, members
   objects/<id>.esdk      the encrypted recording, byte for byte as Vault stored it
-  recovery/<id>.header   the recovery kit: that recording's message header, with its
-                         data key wrapped under your RECOVERY KEY instead of Vault's
-  recovery/decrypt.py    a script that decrypts with the official Python SDK
+  recovery/<id>.key      the recovery kit: that recording's data key, itself
+                         encrypted under your RECOVERY KEY (an ESDK message)
+  recovery/decrypt.py    a script that decrypts everything with the official Python SDK
 
 Your recovery key was shown to you once, when you made this export: 64 hex
 characters. Vault does not keep it. Anyone who has both this archive and that key
-can read every recording: keep them apart.
+can read every recording: keep them apart. (Titles and member ids in metadata.json
+are not encrypted.)
 
-To decrypt one recording, a message is the recovery header followed by the stored
-object minus its original header (header_len bytes, in metadata.json):
+To decrypt everything:
 
     python3 -m venv venv && venv/bin/pip install aws-encryption-sdk
     venv/bin/python recovery/decrypt.py --key <RECOVERY KEY> --out decrypted/ .
@@ -275,13 +287,15 @@ object minus its original header (header_len bytes, in metadata.json):
 decrypt.py streams every recording listed in metadata.json into decrypted/, named
 <id> plus an extension from its content type.
 
-With any other official SDK or the AWS Encryption SDK CLI: build the message as
-above (cat recovery/<id>.header, then objects/<id>.esdk from byte header_len on)
-and decrypt it with a raw AES keyring (the CLI: a raw-key master key provider)
-whose key namespace (provider id) is "{RECOVERY_NAMESPACE}" and key name is
-"export/{export_id}", with the recovery key as the 256-bit wrapping key. The SDK
-checks the key commitment and every frame's tag: a damaged file fails, it never
-yields wrong bytes.
+With another official SDK, or the AWS Encryption SDK CLI with a raw-key master key
+provider plugin, it is two steps per recording:
+  1. decrypt recovery/<id>.key with a raw AES keyring (provider id / key namespace
+     "{RECOVERY_NAMESPACE}", key name "export/{export_id}", the recovery key as the
+     256-bit wrapping key): the result is the recording's 32-byte data key;
+  2. decrypt objects/<id>.esdk with that data key (a materials manager that supplies
+     it, as decrypt.py's KnownDataKey does).
+The SDK checks the key commitment, the header and every frame's tag: a damaged or
+altered file fails, it never yields wrong bytes.
 "#
     )
 }

@@ -3,13 +3,13 @@
 usage: python decrypt.py --key RECOVERY_KEY_HEX --out DIR EXPORT_DIR
 
 EXPORT_DIR is the unpacked archive (metadata.json, objects/, recovery/). For each
-recording, the message is recovery/<id>.header followed by objects/<id>.esdk from
-byte header_len on; it is decrypted with a raw AES keyring holding the recovery key,
-streaming (memory stays small for any file size), into DIR/<id><extension>.
+recording: the SDK opens recovery/<id>.key with a raw AES keyring holding the recovery
+key, which yields the recording's data key; then it decrypts objects/<id>.esdk with
+that data key, checking the key commitment, the header and every frame, streaming
+(memory stays small for any file size), into DIR/<id><extension>.
 Requires: pip install aws-encryption-sdk
 """
 import argparse
-import io
 import json
 import mimetypes
 import os
@@ -19,30 +19,13 @@ import aws_encryption_sdk
 from aws_encryption_sdk.identifiers import CommitmentPolicy, EncryptionKeyType, WrappingAlgorithm
 from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
 from aws_encryption_sdk.key_providers.raw import RawMasterKeyProvider
+from aws_encryption_sdk.materials_managers import DecryptionMaterials
+from aws_encryption_sdk.materials_managers.base import CryptoMaterialsManager
+from aws_encryption_sdk.structures import DataKey
 
 
-class Message(io.RawIOBase):
-    """The recovery header, then the stored object from `offset` on."""
-
-    def __init__(self, header, path, offset):
-        self.parts = [io.BytesIO(header)]
-        body = open(path, "rb")
-        body.seek(offset)
-        self.parts.append(body)
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        while self.parts:
-            n = self.parts[0].readinto(buffer)
-            if n:
-                return n
-            self.parts.pop(0).close()
-        return 0
-
-
-def key_provider(namespace, name, key):
+def recovery_provider(namespace, name, key):
+    """The raw AES keyring of the recovery key (as the SDK's raw master key provider)."""
     wrapping_key = WrappingKey(
         wrapping_algorithm=WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING,
         wrapping_key=key,
@@ -58,6 +41,21 @@ def key_provider(namespace, name, key):
     return provider
 
 
+class KnownDataKey(CryptoMaterialsManager):
+    """Supplies a data key recovered from the kit; the SDK still verifies everything."""
+
+    def __init__(self, data_key):
+        self.data_key = data_key
+
+    def get_encryption_materials(self, request):
+        raise NotImplementedError("decrypt only")
+
+    def decrypt_materials(self, request):
+        edk = sorted(request.encrypted_data_keys, key=lambda e: e.key_provider.provider_id)[0]
+        key = DataKey(key_provider=edk.key_provider, data_key=self.data_key, encrypted_data_key=edk.encrypted_data_key)
+        return DecryptionMaterials(data_key=key, verification_key=None)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--key", required=True, help="the recovery key: 64 hex characters")
@@ -70,19 +68,22 @@ def main():
     with open(os.path.join(args.export, "metadata.json"), encoding="utf-8") as f:
         metadata = json.load(f)
     recovery = metadata["recovery_key"]
-    provider = key_provider(recovery["namespace"], recovery["name"], key)
+    provider = recovery_provider(recovery["namespace"], recovery["name"], key)
     client = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
     os.makedirs(args.out, exist_ok=True)
     failed = 0
     for r in metadata["recordings"]:
-        header = open(os.path.join(args.export, r["recovery_header"]), "rb").read()
-        source = io.BufferedReader(Message(header, os.path.join(args.export, r["object"]), r["header_len"]))
         extension = mimetypes.guess_extension(r["content_type"]) or ""
         target = os.path.join(args.out, r["id"] + extension)
         try:
-            with client.stream(mode="d", source=source, key_provider=provider) as decryptor, open(target + ".part", "wb") as out:
-                for chunk in decryptor:
-                    out.write(chunk)
+            with open(os.path.join(args.export, r["recovery_key"]), "rb") as f:
+                data_key, kit = client.decrypt(source=f.read(), key_provider=provider)
+            if kit.encryption_context.get("vault:object") != r["id"] or len(data_key) != 32:
+                raise ValueError("the recovery kit entry belongs to another recording")
+            with open(os.path.join(args.export, r["object"]), "rb") as source, open(target + ".part", "wb") as out:
+                with client.stream(mode="d", source=source, materials_manager=KnownDataKey(data_key)) as decryptor:
+                    for chunk in decryptor:
+                        out.write(chunk)
             # The header is read with the first chunk; checked before the file is kept.
             if decryptor.header.encryption_context.get("vault:object") != r["id"]:
                 raise ValueError("the message belongs to another recording")
