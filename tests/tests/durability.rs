@@ -391,3 +391,23 @@ fn audit_anchors_catch_the_newest_rows_deleted() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("anchor") && stderr.contains("smiths") && stderr.contains("deleted"), "{stderr}");
 }
+
+#[test]
+fn a_purge_that_finds_the_primary_gone_still_removes_the_replica() {
+    let (server, replica) = replicated_server(&[("VAULT_UPLOAD_SWEEP_SECS", "1")]);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let (id, _) = alice.upload("scan", &media(100_000, 4));
+    wait_replicated(&alice, &id);
+    alice.ok(alice.req(Method::DELETE, &format!("/v1/recordings/{id}")).send().unwrap());
+    expire_retention(&server, replica.path(), &id);
+    // As if an earlier purge attempt had deleted the primary copy and then failed.
+    let primary = primary_file(&server, &id);
+    std::fs::remove_file(primary.with_extension("meta.json")).unwrap();
+    std::fs::remove_file(&primary).unwrap();
+    let start = Instant::now();
+    while replica_file(&server, replica.path(), &id).exists() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the replica copy was left behind");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -32,8 +32,14 @@ pub struct Head {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Anchor {
     pub anchor_id: String,
+    /// The object name it is stored under (so an old anchor cannot pass for a new one).
+    pub key: String,
     pub at: i64,
     pub heads: Vec<Head>,
+    /// Chains that did not verify when anchoring: not anchored (that would bless the
+    /// damage), named so the gap is on record.
+    #[serde(default)]
+    pub broken: Vec<String>,
 }
 
 /// A disagreement between the log and an anchor.
@@ -53,25 +59,35 @@ pub struct AnchorReport {
     pub problems: Vec<AnchorProblem>,
 }
 
-/// Verifies the chains and, if none is broken, anchors their heads. A broken chain
-/// is not anchored (that would bless the damage): the error names it.
+/// Verifies the chains and anchors the heads of those that verify, in both regions.
+/// A broken chain is named in the anchor and logged as an error, not anchored (that
+/// would bless the damage); the others are anchored all the same.
 pub async fn write_anchor(state: &AppState) -> anyhow::Result<(ObjectKey, Anchor)> {
     let report = state.audit.verify().await?;
-    if let Some(b) = report.breaks.first() {
-        anyhow::bail!("not anchoring: the audit chain of {:?} is broken at row {}: {}", b.tenant, b.seq, b.problem);
+    for b in &report.breaks {
+        tracing::error!(tenant = %b.tenant, seq = b.seq, problem = b.problem, "audit chain broken: not anchored");
     }
-    let anchor = Anchor {
-        anchor_id: uuid::Uuid::new_v4().to_string(),
-        at: now_ms(),
-        heads: report.heads.into_iter().map(|(tenant, seq, hash)| Head { tenant, seq, hash }).collect(),
-    };
-    let signed = state.signer.sign(ANCHOR_KIND, &anchor)?;
+    let anchor_id = uuid::Uuid::new_v4().to_string();
     // Names sort by time: anchors/20261129t193000z-<id>.
     let stamp = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!("[year][month][day]t[hour][minute][second]z"))?;
-    let key = ObjectKey::new(format!("{PREFIX}/{stamp}-{}", anchor.anchor_id))?;
+    let key = ObjectKey::new(format!("{PREFIX}/{stamp}-{anchor_id}"))?;
+    let anchor = Anchor {
+        anchor_id,
+        key: key.to_string(),
+        at: now_ms(),
+        heads: report.heads.into_iter().map(|(tenant, seq, hash)| Head { tenant, seq, hash }).collect(),
+        broken: report.breaks.iter().map(|b| b.tenant.clone()).collect(),
+    };
+    let bytes = Bytes::from(serde_json::to_vec(&state.signer.sign(ANCHOR_KIND, &anchor)?)?);
     let until = time::OffsetDateTime::now_utc() + state.config.retention();
-    put_small(state.store.as_ref(), &key, Bytes::from(serde_json::to_vec(&signed)?), until).await?;
+    let regions = match &state.replicated {
+        Some(r) => vec![r.primary().clone(), r.replica().clone()],
+        None => vec![state.store.clone()],
+    };
+    for store in regions {
+        put_small(store.as_ref(), &key, bytes.clone(), until).await?;
+    }
     tracing::info!(anchor = %key, chains = anchor.heads.len(), "audit chain heads anchored");
     Ok((key, anchor))
 }
@@ -94,6 +110,14 @@ pub async fn verify_anchors(db: &Db, store: &dyn ObjectStore, public_key: &str) 
             .and_then(|env| env.verify(Some(public_key), Some(ANCHOR_KIND)).map_err(|e| e.to_string()))
             .and_then(|payload| serde_json::from_value::<Anchor>(payload).map_err(|e| e.to_string()));
         let anchor = match anchor {
+            Ok(anchor) if anchor.key != name => {
+                report.problems.push(problem(
+                    "",
+                    0,
+                    format!("the anchor was signed for {}, not this name", anchor.key),
+                ));
+                continue;
+            }
             Ok(anchor) => anchor,
             Err(e) => {
                 report.problems.push(problem("", 0, format!("the anchor does not verify: {e}")));

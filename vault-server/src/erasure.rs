@@ -83,6 +83,7 @@ pub async fn erase_recording(
     if !state.db.set_recording_status(&r.family_id, &r.id, r.status, RecordingStatus::Deleted).await? {
         return Ok(None); // it changed meanwhile: the caller retries
     }
+    state.db.cancel_replication(&r.id).await?;
     abort_upload(state, r).await?;
     let receipt = Receipt {
         receipt_id: uuid::Uuid::new_v4().to_string(),
@@ -95,11 +96,12 @@ pub async fn erase_recording(
         note: "Access revoked and wrapped data keys destroyed at erased_at; the stored object versions are \
                deleted by the purge job after purge_after (Object Lock retention).",
     };
-    let signed = sign_and_store(state, &receipt).await?;
+    // The audit row first: the irreversible step is done, and its record must not
+    // depend on the store accepting the receipt's copy.
     let metadata =
         json!({ "was": r.status, "receipt": receipt.receipt_id, "sha256": r.sha256, "purge_after": r.retain_until });
     record(state, &r.family_id, actor, "recording.deleted", &r.id, metadata, meta).await?;
-    Ok(Some(signed))
+    Ok(Some(sign_and_store(state, &receipt).await?))
 }
 
 /// Erases a whole family: every recording as above, then its customer key.
@@ -125,15 +127,16 @@ pub async fn erase_family(
         requested_by: actor.to_owned(),
         objects: recordings.iter().map(ErasedObject::of).collect(),
         customer_key: Some(destroyed),
-        note: "The family's customer key is destroyed: no object of the family can be decrypted by Vault or its \
-               operators. The ciphertext versions are deleted by the purge job after purge_after.",
+        note: "Vault refuses the family from erased_at on. The customer key is destroyed (a local key file) or \
+               scheduled for destruction (KMS, after its waiting period: see customer_key), after which nobody can \
+               decrypt any object of the family. The ciphertext versions are deleted by the purge job after \
+               purge_after.",
     };
-    let signed = sign_and_store(state, &receipt).await?;
     let metadata = json!({
         "receipt": receipt.receipt_id, "recordings": receipt.objects.len(), "customer_key": receipt.customer_key,
     });
     record(state, family_id, actor, "family.erased", family_id, metadata, meta).await?;
-    Ok(signed)
+    sign_and_store(state, &receipt).await
 }
 
 /// Deletes the objects of deleted recordings whose retention has passed (both
@@ -141,16 +144,16 @@ pub async fn erase_family(
 pub async fn purge(state: &AppState) -> anyhow::Result<usize> {
     let mut purged = 0;
     for r in state.db.due_purges(now_ms(), 100).await? {
-        if r.version.is_some() {
-            let key = ObjectKey::new(r.object_key.clone())?;
-            match state.store.delete(&key).await {
-                Ok(()) | Err(StoreError::NotFound) => {}
-                Err(StoreError::Retained { until }) => {
-                    tracing::warn!(recording = %r.id, %until, "purge refused by the store's retention; will retry");
-                    continue;
-                }
-                Err(e) => return Err(anyhow::anyhow!("purge of {}: {e}", r.id)),
+        // Always asked, even without a recorded version: a commit that raced the
+        // erasure may have written the object without recording it.
+        let key = ObjectKey::new(r.object_key.clone())?;
+        match state.store.delete(&key).await {
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(StoreError::Retained { until }) => {
+                tracing::warn!(recording = %r.id, %until, "purge refused by the store's retention; will retry");
+                continue;
             }
+            Err(e) => return Err(anyhow::anyhow!("purge of {}: {e}", r.id)),
         }
         state.db.mark_purged(&r.id).await?;
         let metadata =
@@ -170,13 +173,16 @@ async fn abort_upload(state: &AppState, r: &Recording) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Signs the receipt and keeps a copy, write-once, beside the family's objects.
+/// Signs the receipt and keeps a copy, write-once, beside the family's objects. The
+/// copy is a convenience (the caller gets the receipt): a store failure is logged.
 async fn sign_and_store(state: &AppState, receipt: &Receipt) -> anyhow::Result<Envelope> {
     let signed = state.signer.sign(RECEIPT_KIND, receipt)?;
     let tenant = crate::store::tenant_segment(&receipt.family_id);
     let key = ObjectKey::new(format!("receipts/{tenant}/{}", receipt.receipt_id))?;
     let until = time::OffsetDateTime::now_utc() + state.config.retention();
-    put_small(state.store.as_ref(), &key, Bytes::from(serde_json::to_vec(&signed)?), until).await?;
+    if let Err(e) = put_small(state.store.as_ref(), &key, Bytes::from(serde_json::to_vec(&signed)?), until).await {
+        tracing::warn!(receipt = %receipt.receipt_id, error = %e, "cannot store the erasure receipt's copy");
+    }
     Ok(signed)
 }
 

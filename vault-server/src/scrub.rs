@@ -32,7 +32,8 @@ use crate::store::{ObjectKey, ObjectStore, StoreError};
 /// The kind of a signed scrub report.
 pub const REPORT_KIND: &str = "vault.scrub-report";
 /// A run whose heartbeat is older than this is taken to have crashed.
-const STALE_MS: i64 = 10 * 60 * 1000;
+/// (One object at the default pace takes at most 64 GiB / 64 MiB/s ≈ 17 minutes per copy.)
+const STALE_MS: i64 = 60 * 60 * 1000;
 /// Findings named in a report (all of them stay in the database).
 const REPORT_FINDINGS: i64 = 1000;
 
@@ -261,10 +262,18 @@ impl Scrubber {
         is_replica: bool,
         expected: &str,
     ) -> Result<String, String> {
+        // Erased since this page was read: restoring it would re-create erased data.
+        match self.db.recording(&r.family_id, &r.id).await {
+            Ok(Some(now)) if now.status == crate::db::RecordingStatus::Committed => {}
+            Ok(_) => return Err("erased meanwhile: not restored".into()),
+            Err(e) => return Err(e.to_string()),
+        }
+        let mut want = [0u8; 32];
+        hex::decode_to_slice(expected, &mut want).map_err(|e| format!("recorded checksum: {e}"))?;
         let recorded = r.retain_until.and_then(|ms| OffsetDateTime::from_unix_timestamp(ms / 1000).ok());
         let floor = OffsetDateTime::now_utc() + self.min_retention;
         let until = recorded.map_or(floor, |t| t.max(floor));
-        let info = copy_object(from.store.as_ref(), to.store.as_ref(), key, until, self.part_size, true)
+        let info = copy_object(from.store.as_ref(), to.store.as_ref(), key, until, self.part_size, true, Some(want))
             .await
             .map_err(|e| format!("copy failed: {e}"))?;
         if hex::encode(info.sha256) != expected {

@@ -136,14 +136,15 @@ async fn daily_forever(state: AppState) {
     }
 }
 
-/// One round of the daily jobs; each logs its own failure and the other still runs.
+/// One round of the daily jobs, each logging its own failure: the audit anchor first
+/// (it is quick; the scrub may read for hours), then the integrity scrub.
 pub async fn daily(state: &AppState) {
+    if let Err(e) = crate::anchors::write_anchor(state).await {
+        tracing::error!(error = %e, "audit anchor not written");
+    }
     match crate::scrub::Scrubber::from_state(state, true).run().await {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "integrity scrub did not finish"),
-    }
-    if let Err(e) = crate::anchors::write_anchor(state).await {
-        tracing::error!(error = %e, "audit anchor not written");
     }
 }
 

@@ -35,3 +35,6 @@ ALTER TABLE recordings ADD COLUMN purged_at BIGINT;
 -- A family erased on request: its customer key is destroyed; rows stay for the audit.
 ALTER TABLE families ADD COLUMN erased_at BIGINT;
 ALTER TABLE families ADD COLUMN key_deletion TEXT;
+
+-- At most one unfinished scrub run: two servers starting at once cannot both claim one.
+CREATE UNIQUE INDEX scrub_runs_one_open ON scrub_runs ((finished_at IS NULL)) WHERE finished_at IS NULL;

@@ -134,6 +134,11 @@ pub(super) fn audit(command: AuditCommand) -> anyhow::Result<()> {
                 p.problem
             );
         }
+        if anchors.anchors == 0 {
+            eprintln!(
+                "vault: warning: no audit anchors in the store yet (the service writes one daily; `vault audit anchor`)"
+            );
+        }
         eprintln!(
             "vault: {} chains, {} rows verified; {} anchors, {} anchored heads match",
             chains.chains, chains.rows, anchors.anchors, anchors.heads_checked

@@ -17,6 +17,13 @@ impl Db {
         rows.iter().map(super::recordings::recording).collect()
     }
 
+    /// Drops a copy still queued for an erased recording (a late copy must not
+    /// re-create the replica after the purge).
+    pub async fn cancel_replication(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM replication_outbox WHERE recording_id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub async fn mark_purged(&self, id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE recordings SET purged_at = $2 WHERE id = $1 AND status = 'deleted'")
             .bind(id)
@@ -51,6 +58,7 @@ impl Db {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        sqlx::query("DELETE FROM replication_outbox WHERE family_id = $1").bind(family).execute(&mut *tx).await?;
         sqlx::query("UPDATE families SET erased_at = COALESCE(erased_at, $2), key_deletion = $3 WHERE id = $1")
             .bind(family)
             .bind(now)

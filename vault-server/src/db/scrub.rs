@@ -89,7 +89,10 @@ impl Db {
         .bind(&fresh.id)
         .bind(now)
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| {
+            if super::is_unique_violation(&e) { ClaimError::Busy("started meanwhile".into()) } else { e.into() }
+        })?;
         Ok((fresh, false))
     }
 
@@ -179,10 +182,11 @@ impl Db {
         rows.iter().map(super::recordings::recording).collect()
     }
 
-    /// Records the version a repair wrote (`replica` or the primary's).
+    /// Records the version a repair wrote (`replica` or the primary's), unless the
+    /// recording was erased meanwhile.
     pub async fn set_object_version(&self, id: &str, replica: bool, version: &str) -> Result<(), sqlx::Error> {
         let column = if replica { "replica_version" } else { "version" };
-        sqlx::query(&format!("UPDATE recordings SET {column} = $2 WHERE id = $1"))
+        sqlx::query(&format!("UPDATE recordings SET {column} = $2 WHERE id = $1 AND status = 'committed'"))
             .bind(id)
             .bind(version)
             .execute(&self.pool)

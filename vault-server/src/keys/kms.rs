@@ -264,10 +264,10 @@ impl KeyService for KmsKeys {
             let out = match region.client.schedule_key_deletion().key_id(key_id).pending_window_in_days(7).send().await
             {
                 Ok(out) => out,
-                // Already pending deletion (a retried erasure): report it as such.
+                // Most likely already pending deletion (a retried erasure); said as KMS said it.
                 Err(e) if e.code() == Some("KMSInvalidStateException") => {
-                    scheduled
-                        .push(serde_json::json!({ "region": region.name, "key_arn": arn, "state": "PendingDeletion" }));
+                    let state = format!("not scheduled again: KMSInvalidStateException: {}", e.message().unwrap_or(""));
+                    scheduled.push(serde_json::json!({ "region": region.name, "key_arn": arn, "state": state }));
                     continue;
                 }
                 Err(e) => return Err(service_error(&e)),

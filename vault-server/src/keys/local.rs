@@ -4,8 +4,10 @@
 //! beside the master key file, wrapped under the master key (AES-256-GCM, bound to
 //! the family id). Used as a raw AES keyring (namespace `vault-local`, name
 //! `family/<id>`), so the official SDKs' raw AES keyrings can open the family's
-//! objects with that key alone. Erasing a family destroys its key file: the master
-//! key alone then opens nothing of that family, even from a stale disk block.
+//! objects with that key alone. Erasing a family overwrites and unlinks its key file:
+//! the master key then opens nothing of that family through Vault. (On copy-on-write
+//! filesystems, SSDs and backups an old copy of the file may survive: together with
+//! the master key it would still open the family key. Production uses KMS.)
 //!
 //! Families created before per-family files (key id `local:<id>`) keep a key derived
 //! from the master key (`HKDF-SHA256(master, salt "vault/local-family-key/v1", info
@@ -130,9 +132,18 @@ impl KeyService for LocalKeys {
                 ciphertext: hex::encode(&edk.ciphertext),
             };
             let text = serde_json::to_vec(&file).map_err(|e| KeyError::Other(e.to_string()))?;
-            match write_private(&path, &text) {
-                Ok(()) => {}
-                Err(_) if path.exists() => {} // a concurrent creation won
+            // Written whole and synced under a temporary name, then linked into place
+            // (fails if a concurrent creation won) and the directory synced: a crash
+            // never leaves a truncated key file.
+            let tmp = self.dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
+            write_private(&tmp, &text).map_err(|e| KeyError::Other(e.to_string()))?;
+            let linked = std::fs::hard_link(&tmp, &path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => std::fs::File::open(&self.dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| KeyError::Other(e.to_string()))?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {} // a concurrent creation won
                 Err(e) => return Err(KeyError::Other(e.to_string())),
             }
         }

@@ -30,7 +30,6 @@ const LINK_TTL: Duration = Duration::from_secs(15 * 60);
 struct Pending {
     family: String,
     actor: String,
-    meta: RequestMeta,
     key: ExportKey,
     issued: Instant,
 }
@@ -46,14 +45,19 @@ impl std::fmt::Debug for PendingExports {
 }
 
 impl PendingExports {
-    fn insert(&self, pending: Pending) -> String {
+    /// The link token; None while the family has another export waiting (one at a
+    /// time per family bounds the store reads and KMS calls an owner can cause).
+    fn insert(&self, pending: Pending) -> Option<String> {
         let mut token = [0u8; 32];
         OsRng.fill_bytes(&mut token);
         let token = hex::encode(token);
         let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.retain(|_, p| p.issued.elapsed() < LINK_TTL);
+        if map.values().any(|p| p.family == pending.family) {
+            return None;
+        }
         map.insert(token.clone(), pending);
-        token
+        Some(token)
     }
 
     fn take(&self, token: &str) -> Option<Pending> {
@@ -82,6 +86,9 @@ pub async fn start(State(state): State<AppState>, member: Member) -> ApiResult<J
             .await?;
         return Err(ApiError::forbidden("only an owner can export the family's recordings"));
     }
+    if member.family.erased_at.is_some() {
+        return Err(ApiError::conflict("the family was erased"));
+    }
     let key = ExportKey::generate();
     let started = ExportStarted {
         export_id: key.export_id.clone(),
@@ -91,41 +98,46 @@ pub async fn start(State(state): State<AppState>, member: Member) -> ApiResult<J
         download: String::new(),
         expires_in_secs: LINK_TTL.as_secs(),
     };
-    member
-        .audit(
-            &state,
-            "family.export_started",
-            &member.family.id,
-            Outcome::Success,
-            json!({ "export_id": key.export_id }),
-        )
-        .await?;
-    let token = state.exports.insert(Pending {
-        family: member.family.id.clone(),
-        actor: member.user.clone(),
-        meta: member.meta.clone(),
-        key,
-        issued: Instant::now(),
-    });
+    let export_id = key.export_id.clone();
+    let token = state
+        .exports
+        .insert(Pending { family: member.family.id.clone(), actor: member.user.clone(), key, issued: Instant::now() })
+        .ok_or_else(|| ApiError::conflict("an export of this family is already waiting for its download"))?;
+    let metadata = json!({ "export_id": export_id });
+    member.audit(&state, "family.export_started", &member.family.id, Outcome::Success, metadata).await?;
     Ok(Json(ExportStarted { download: format!("/v1/exports/{token}"), ..started }))
 }
 
-/// `GET /v1/exports/{token}`: streams the archive (memory: one chunk in flight).
-pub async fn download(State(state): State<AppState>, Path(token): Path<String>) -> ApiResult<Response> {
+/// `GET /v1/exports/{token}`: streams the archive (memory: one chunk in flight). The
+/// owner who asked must still be an owner; the download is audited with its own
+/// address and user agent (a leaked link used elsewhere shows as such).
+pub async fn download(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(token): Path<String>,
+) -> ApiResult<Response> {
     let pending = state.exports.take(&token).ok_or_else(ApiError::not_found)?;
+    let still_owner =
+        state.db.membership(&pending.family, &pending.actor).await?.is_some_and(|m| m.role == Role::Owner);
+    if !still_owner {
+        let event = crate::audit::Event {
+            tenant: pending.family.clone(),
+            actor: pending.actor.clone(),
+            action: "family.export",
+            target: pending.family.clone(),
+            outcome: Outcome::Denied,
+            metadata: json!({ "reason": "no longer an owner", "export_id": pending.key.export_id }),
+        };
+        state.audit.record(&event, &meta).await?;
+        return Err(ApiError::forbidden("the export was asked for by someone who is no longer an owner"));
+    }
     let (writer, reader) = tokio::io::duplex(256 * 1024);
     let name = format!("vault-export-{}-{}.tar", pending.family, pending.key.export_id);
     tokio::spawn(async move {
         let mut writer = writer;
-        let result = crate::export::export_audited(
-            &state,
-            &pending.family,
-            &pending.actor,
-            &pending.meta,
-            &pending.key,
-            &mut writer,
-        )
-        .await;
+        let result =
+            crate::export::export_audited(&state, &pending.family, &pending.actor, &meta, &pending.key, &mut writer)
+                .await;
         // An error drops the writer mid-archive: the client sees a cut body, never a
         // complete-looking archive.
         if let Err(e) = result {

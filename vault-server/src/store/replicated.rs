@@ -51,7 +51,7 @@ impl ReplicatedStore {
         sha256: [u8; 32],
         retain_until: OffsetDateTime,
     ) -> Result<ObjectInfo, StoreError> {
-        let info = match self.copy(key, retain_until).await {
+        let info = match self.copy(key, retain_until, sha256).await {
             Ok(info) => info,
             Err(StoreError::AlreadyExists) => self.replica.head(key).await?,
             Err(e) => return Err(e),
@@ -62,8 +62,14 @@ impl ReplicatedStore {
         Ok(info)
     }
 
-    async fn copy(&self, key: &ObjectKey, retain_until: OffsetDateTime) -> Result<ObjectInfo, StoreError> {
-        copy_object(self.primary.as_ref(), self.replica.as_ref(), key, retain_until, self.part_size, false).await
+    async fn copy(
+        &self,
+        key: &ObjectKey,
+        retain_until: OffsetDateTime,
+        sha256: [u8; 32],
+    ) -> Result<ObjectInfo, StoreError> {
+        let to = self.replica.as_ref();
+        copy_object(self.primary.as_ref(), to, key, retain_until, self.part_size, false, Some(sha256)).await
     }
 
     pub fn primary(&self) -> &Arc<dyn ObjectStore> {
@@ -155,12 +161,17 @@ impl ObjectStore for ReplicatedStore {
         self.primary.head(key).await
     }
 
-    /// Both regions' copies; refused while either is retained.
+    /// Both regions' copies, each tried whatever the other answered (a retried purge
+    /// must still reach the replica after the primary is gone); NotFound only if
+    /// neither region has it.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
-        self.primary.delete(key).await?;
-        match self.replica.delete(key).await {
-            Ok(()) | Err(StoreError::NotFound) => Ok(()),
-            Err(e) => Err(e),
+        let primary = self.primary.delete(key).await;
+        let replica = self.replica.delete(key).await;
+        match (primary, replica) {
+            (Err(StoreError::NotFound), Err(StoreError::NotFound)) => Err(StoreError::NotFound),
+            (Err(e), _) if !matches!(e, StoreError::NotFound) => Err(e),
+            (_, Err(e)) if !matches!(e, StoreError::NotFound) => Err(e),
+            _ => Ok(()),
         }
     }
 
@@ -175,6 +186,8 @@ impl ObjectStore for ReplicatedStore {
 
 /// Copies `key` from one store to another, part by part (one part in memory), as a
 /// write-once object or, with `new_version`, as a new version over a damaged copy.
+/// With `expected`, bytes of another SHA-256 are never committed (the upload is
+/// aborted): a source that changed since it was checked cannot spread.
 pub async fn copy_object(
     from: &dyn ObjectStore,
     to: &dyn ObjectStore,
@@ -182,16 +195,22 @@ pub async fn copy_object(
     retain_until: OffsetDateTime,
     part_size: usize,
     new_version: bool,
+    expected: Option<[u8; 32]>,
 ) -> Result<ObjectInfo, StoreError> {
     let mut source = from.get(key, None).await?;
     let upload = to.create_upload(key, retain_until).await?;
     let result = async {
         let mut parts = Vec::new();
         let mut buffer = BytesMut::with_capacity(part_size);
+        let mut hasher = Sha256::new();
         let mut done = false;
         while !done {
             match source.next().await {
-                Some(chunk) => buffer.extend_from_slice(&chunk.map_err(|e| StoreError::Backend(e.to_string()))?),
+                Some(chunk) => {
+                    let chunk = chunk.map_err(|e| StoreError::Backend(e.to_string()))?;
+                    hasher.update(&chunk);
+                    buffer.extend_from_slice(&chunk);
+                }
                 None => done = true,
             }
             while buffer.len() >= part_size || (done && (!buffer.is_empty() || parts.is_empty())) {
@@ -199,6 +218,9 @@ pub async fn copy_object(
                 let part = buffer.split_to(take).freeze();
                 parts.push(put(to, key, &upload, parts.len() + 1, part).await?);
             }
+        }
+        if expected.is_some_and(|want| want != <[u8; 32]>::from(hasher.finalize_reset())) {
+            return Err(StoreError::ChecksumMismatch);
         }
         if new_version {
             to.complete_new_version(key, &upload, &parts).await

@@ -382,24 +382,36 @@ impl ObjectStore for S3Store {
         Ok(ObjectInfo { size, sha256, version, retain_until })
     }
 
-    /// Deletes every version of `key` (the scrub may have added some), newest
-    /// first; S3 refuses (403) while Object Lock retains one, and the rest stay.
+    /// Deletes every version and delete marker of `key` (the scrub may have added
+    /// versions; someone may have put a delete marker on top, which hides the rest from
+    /// a plain HEAD). S3 refuses (403) a version Object Lock still retains: the others
+    /// go, and the error names that version's date.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
-        let head = self.head_object(key, None).await?;
-        for version in self.versions(key).await? {
+        let versions = self.versions(key).await?;
+        if versions.is_empty() {
+            return Err(StoreError::NotFound);
+        }
+        let mut retained = None;
+        for version in versions {
             match self.client.delete_object().bucket(&self.bucket).key(key.as_str()).version_id(&version).send().await {
                 Ok(_) => {}
                 Err(e) if e.code() == Some("AccessDenied") => {
-                    let until = head
-                        .object_lock_retain_until_date()
-                        .and_then(|d| OffsetDateTime::from_unix_timestamp(d.secs()).ok())
+                    let until = self
+                        .head_object(key, Some(&version))
+                        .await
+                        .ok()
+                        .and_then(|h| h.object_lock_retain_until_date().map(DateTime::secs))
+                        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
                         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-                    return Err(StoreError::Retained { until });
+                    retained = Some(retained.map_or(until, |t: OffsetDateTime| t.max(until)));
                 }
                 Err(e) => return Err(store_error(&e)),
             }
         }
-        Ok(())
+        match retained {
+            Some(until) => Err(StoreError::Retained { until }),
+            None => Ok(()),
+        }
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
