@@ -286,6 +286,26 @@ test('the owner exports the family; the archive decrypts with the official Pytho
   await context.close();
 });
 
+test('the owner erases the family: signed out with a clear message, and the family stays gone', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, proxy.url, 'frank', 'erasers');
+  await upload(page, (() => { const f = path.join(work, 'erase.wav'); makeFile(f, 200_000, 'erase', { header: wavHeader(200_000 - 44) }); return f; })());
+  await page.click('.tab[data-view="members"]');
+  page.once('dialog', (d) => d.accept('erasers'));
+  await page.click('#erase-family');
+  await page.locator('#sign-in:not([hidden])').waitFor();
+  assert.match(await page.textContent('#alert'), /erased/i);
+  assert.equal(await page.isVisible('#sign-out'), false, 'a signed-out page offers no sign-out');
+  await shot(page, '12-erased');
+  // Signing in again: the page says the family no longer exists; the API answers 410.
+  await page.fill('#dev-user', 'frank');
+  await page.fill('#dev-family', 'erasers');
+  await page.click('#dev-form button[type=submit]');
+  await page.waitForFunction(() => /no longer exists/i.test(document.querySelector('#alert')?.textContent ?? ''));
+  await context.close();
+});
+
 test('members and the audit log, for the owner; an expired session asks to sign in again', async () => {
   await owner.click('.tab[data-view="members"]');
   await owner.fill('#invite-user', 'bob');

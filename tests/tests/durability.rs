@@ -208,6 +208,8 @@ fn an_export_decrypts_with_the_official_python_sdk_from_the_cli_and_the_owner_ap
     let (s, _) = status(bob.post("/v1/family/export", json!({})));
     assert_eq!(s, StatusCode::FORBIDDEN, "only an owner exports");
     let started = alice.ok(alice.post("/v1/family/export", json!({})));
+    let (s, _) = status(alice.post("/v1/family/export", json!({})));
+    assert_eq!(s, StatusCode::CONFLICT, "one export waits at a time per family");
     let link = format!("{}{}", server.url, started["download"].as_str().unwrap());
     let response = server.http.get(&link).send().unwrap();
     assert_eq!(response.status(), StatusCode::OK);
