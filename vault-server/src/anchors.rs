@@ -8,11 +8,10 @@
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use crate::app::AppState;
 use crate::audit::{AuditLog, VerifyReport};
-use crate::db::{Db, now_ms};
+use crate::db::now_ms;
 use crate::signing::Envelope;
 use crate::store::{ObjectKey, ObjectStore, get_small, put_small};
 
@@ -93,7 +92,11 @@ pub async fn write_anchor(state: &AppState) -> anyhow::Result<(ObjectKey, Anchor
 }
 
 /// Checks every anchor in `store` (signed by `public_key`) against the log.
-pub async fn verify_anchors(db: &Db, store: &dyn ObjectStore, public_key: &str) -> anyhow::Result<AnchorReport> {
+pub async fn verify_anchors(
+    audit: &AuditLog,
+    store: &dyn ObjectStore,
+    public_key: &str,
+) -> anyhow::Result<AnchorReport> {
     let mut report = AnchorReport::default();
     for key in store.list(PREFIX).await? {
         report.anchors += 1;
@@ -126,18 +129,13 @@ pub async fn verify_anchors(db: &Db, store: &dyn ObjectStore, public_key: &str) 
         };
         for head in &anchor.heads {
             report.heads_checked += 1;
-            let row = sqlx::query("SELECT hash FROM audit_log WHERE tenant = $1 AND seq = $2")
-                .bind(&head.tenant)
-                .bind(head.seq)
-                .fetch_optional(db.pool())
-                .await?;
-            match row {
+            match audit.row_hash(&head.tenant, head.seq).await? {
                 None => report.problems.push(problem(
                     &head.tenant,
                     head.seq,
                     "the anchored row is gone: rows were deleted from the end of the chain".into(),
                 )),
-                Some(r) if r.try_get::<String, _>("hash")? != head.hash => report.problems.push(problem(
+                Some(hash) if hash != head.hash => report.problems.push(problem(
                     &head.tenant,
                     head.seq,
                     "the anchored row's hash differs: the chain was rewritten".into(),
@@ -151,7 +149,7 @@ pub async fn verify_anchors(db: &Db, store: &dyn ObjectStore, public_key: &str) 
 
 /// `vault audit verify`: the chains, then the anchors.
 pub async fn verify_all(state: &AppState) -> anyhow::Result<(VerifyReport, AnchorReport)> {
-    let chains = AuditLog::new(state.db.clone()).verify().await?;
-    let anchors = verify_anchors(&state.db, state.store.as_ref(), &state.signer.public_key()).await?;
+    let chains = state.audit.verify().await?;
+    let anchors = verify_anchors(&state.audit, state.store.as_ref(), &state.signer.public_key()).await?;
     Ok((chains, anchors))
 }

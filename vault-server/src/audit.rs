@@ -221,6 +221,16 @@ impl AuditLog {
         rows.iter().map(AuditRow::from_row).collect()
     }
 
+    /// The stored hash of row `seq` of `tenant`'s chain, if the row exists.
+    pub async fn row_hash(&self, tenant: &str, seq: i64) -> Result<Option<String>, sqlx::Error> {
+        let row = sqlx::query("SELECT hash FROM audit_log WHERE tenant = $1 AND seq = $2")
+            .bind(tenant)
+            .bind(seq)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|r| r.try_get("hash")).transpose()
+    }
+
     /// Checks every chain, page by page (memory bounded by the page size).
     pub async fn verify(&self) -> Result<VerifyReport, sqlx::Error> {
         let tenants: Vec<String> = sqlx::query("SELECT DISTINCT tenant FROM audit_log ORDER BY tenant")

@@ -143,14 +143,14 @@ impl Scrubber {
         let mut pace = Pace { start: Instant::now(), bytes: 0, rate: self.settings.bytes_per_sec };
         loop {
             let page = self.db.recordings_after(&run.cursor, i64::from(self.settings.page_size)).await?;
-            let Some(last) = page.last() else { break };
-            let last = last.id.clone();
+            if page.is_empty() {
+                break;
+            }
             for r in &page {
                 self.check(&mut run, r, &mut pace).await?;
                 run.cursor.clone_from(&r.id);
                 self.db.scrub_progress(&run).await?;
             }
-            run.cursor = last;
         }
         let report = Report {
             run_id: run.id.clone(),

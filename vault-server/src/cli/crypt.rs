@@ -180,7 +180,8 @@ impl Sink {
     }
 }
 
-fn temp_beside(path: &Path) -> anyhow::Result<NamedTempFile> {
+/// A temporary file beside `path` (same filesystem), persisted over it once complete.
+pub(super) fn temp_beside(path: &Path) -> anyhow::Result<NamedTempFile> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

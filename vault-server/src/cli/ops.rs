@@ -121,8 +121,7 @@ pub(super) fn export(args: ExportArgs) -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref())?;
     runtime()?.block_on(async {
         let state = crate::serve::state(config).await?;
-        let dir = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        let tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+        let tmp = super::crypt::temp_beside(&args.output)?;
         let key = crate::export::ExportKey::generate();
         let mut file = tokio::io::BufWriter::new(tokio::fs::File::from_std(tmp.reopen()?));
         let meta = crate::audit::RequestMeta { user_agent: "vault export (operator)".into(), ..Default::default() };

@@ -308,9 +308,10 @@ impl ObjectStore for LocalStore {
         fs::remove_file(self.meta_path(key)).await?;
         // Versions the scrub set aside go too: a purge leaves no copy behind.
         if let (Some(dir), Some(name)) = (data.parent(), data.file_name().and_then(|n| n.to_str())) {
+            let superseded = format!("{name}.superseded-");
             let mut entries = fs::read_dir(dir).await?;
             while let Some(entry) = entries.next_entry().await? {
-                if entry.file_name().to_str().is_some_and(|n| n.starts_with(&format!("{name}.superseded-"))) {
+                if entry.file_name().to_str().is_some_and(|n| n.starts_with(&superseded)) {
                     fs::remove_file(entry.path()).await?;
                 }
             }
@@ -332,9 +333,8 @@ impl ObjectStore for LocalStore {
                 let path = entry.path();
                 if entry.file_type().await?.is_dir() {
                     pending.push(path);
-                } else if let Some(name) = path.to_str().and_then(|p| p.strip_suffix(".data")) {
-                    let relative = name.strip_prefix(objects.to_str().unwrap_or_default()).unwrap_or(name);
-                    if let Ok(key) = ObjectKey::new(relative.trim_start_matches('/')) {
+                } else if let Some(name) = path.strip_prefix(&objects).ok().and_then(|p| p.to_str()) {
+                    if let Some(key) = name.strip_suffix(".data").and_then(|k| ObjectKey::new(k).ok()) {
                         out.push(key);
                     }
                 }

@@ -149,6 +149,22 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn list_uploads(&self) -> Result<Vec<(ObjectKey, String, OffsetDateTime)>, StoreError>;
 }
 
+/// Stores part `n` of an upload from bytes in memory (their SHA-256 computed here).
+pub async fn put_part_bytes(
+    store: &dyn ObjectStore,
+    key: &ObjectKey,
+    upload: &str,
+    n: usize,
+    part: Bytes,
+) -> Result<PartReceipt, StoreError> {
+    use sha2::{Digest, Sha256};
+    let sha: [u8; 32] = Sha256::digest(&part).into();
+    let len = part.len() as u64;
+    let body: ByteStream = Box::pin(futures_util::stream::once(async move { Ok(part) }));
+    let n = u32::try_from(n).map_err(|_| StoreError::Backend("too many parts".into()))?;
+    store.put_part(key, upload, n, len, sha, body).await
+}
+
 /// Stores a small object (a signed report, an audit anchor) in one part, write-once.
 pub async fn put_small(
     store: &dyn ObjectStore,
@@ -156,13 +172,9 @@ pub async fn put_small(
     bytes: Bytes,
     retain_until: OffsetDateTime,
 ) -> Result<ObjectInfo, StoreError> {
-    use sha2::{Digest, Sha256};
     let upload = store.create_upload(key, retain_until).await?;
-    let sha: [u8; 32] = Sha256::digest(&bytes).into();
-    let len = bytes.len() as u64;
-    let body: ByteStream = Box::pin(futures_util::stream::once(async move { Ok(bytes) }));
     let result = async {
-        let part = store.put_part(key, &upload, 1, len, sha, body).await?;
+        let part = put_part_bytes(store, key, &upload, 1, bytes).await?;
         store.complete_upload(key, &upload, &[part]).await
     }
     .await;

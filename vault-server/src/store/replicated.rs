@@ -6,12 +6,12 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::{ByteStream, ObjectInfo, ObjectKey, ObjectStore, PartReceipt, StoreError};
+use super::{ByteStream, ObjectInfo, ObjectKey, ObjectStore, PartReceipt, StoreError, put_part_bytes};
 use crate::aws::Failover;
 
 pub struct ReplicatedStore {
@@ -74,10 +74,6 @@ impl ReplicatedStore {
 
     pub fn primary(&self) -> &Arc<dyn ObjectStore> {
         &self.primary
-    }
-
-    pub fn part_size(&self) -> usize {
-        self.part_size
     }
 
     /// Reads from one region, then the other; remembers a failing primary.
@@ -216,7 +212,7 @@ pub async fn copy_object(
             while buffer.len() >= part_size || (done && (!buffer.is_empty() || parts.is_empty())) {
                 let take = buffer.len().min(part_size);
                 let part = buffer.split_to(take).freeze();
-                parts.push(put(to, key, &upload, parts.len() + 1, part).await?);
+                parts.push(put_part_bytes(to, key, &upload, parts.len() + 1, part).await?);
             }
         }
         if expected.is_some_and(|want| want != <[u8; 32]>::from(hasher.finalize_reset())) {
@@ -233,18 +229,4 @@ pub async fn copy_object(
         let _ = to.abort_upload(key, &upload).await;
     }
     result
-}
-
-async fn put(
-    to: &dyn ObjectStore,
-    key: &ObjectKey,
-    upload: &str,
-    n: usize,
-    part: Bytes,
-) -> Result<PartReceipt, StoreError> {
-    let sha: [u8; 32] = Sha256::digest(&part).into();
-    let len = part.len() as u64;
-    let body: ByteStream = Box::pin(futures_util::stream::once(async move { Ok(part) }));
-    let n = u32::try_from(n).map_err(|_| StoreError::Backend("too many parts".into()))?;
-    to.put_part(key, upload, n, len, sha, body).await
 }
