@@ -7,7 +7,7 @@ mod common;
 mod harness;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -19,12 +19,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use vault_core::{DecryptPolicy, HeaderParse, ParsedHeader};
 
-fn object_key(server: &Server, id: &str) -> String {
-    let key = server.sql(&format!("SELECT object_key FROM recordings WHERE id = '{id}'")).unwrap();
-    assert!(key.starts_with("families/"), "{key}");
-    key
-}
-
 /// The encrypted data keys in a message's header (provider id, ARN, blob).
 fn edks(message: &[u8]) -> Vec<(String, String, Vec<u8>)> {
     match ParsedHeader::parse(message, &DecryptPolicy::default()).unwrap() {
@@ -35,24 +29,6 @@ fn edks(message: &[u8]) -> Vec<(String, String, Vec<u8>)> {
             .collect(),
         HeaderParse::NeedMore(_) => panic!("incomplete header"),
     }
-}
-
-fn wait_replicated(api: &Api, id: &str, within: Duration) -> Value {
-    let start = Instant::now();
-    loop {
-        let r = api.ok(api.get(&format!("/v1/recordings/{id}")));
-        if r["replica"]["version"].is_string() {
-            return r;
-        }
-        assert!(start.elapsed() < within, "not replicated within {within:?}: {r}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn content(api: &Api, id: &str) -> Vec<u8> {
-    let r = api.get(&format!("/v1/recordings/{id}/content"));
-    assert_eq!(r.status(), StatusCode::OK);
-    r.bytes().unwrap().to_vec()
 }
 
 fn kms_tool(args: &[&str]) -> std::process::Output {
@@ -126,7 +102,7 @@ fn kms_binds_data_keys_to_the_family_and_the_official_sdk_decrypts_from_either_r
     jones.create_family("Joneses");
     let plaintext = media((3 << 20) + 17, 9);
     let (id, _) = alice.upload("scan", &plaintext);
-    let message = content(&alice, &id);
+    let message = alice.content(&id);
     let keys = edks(&message);
     // One encrypted data key per region, written as the ESDK's KMS keyring writes them.
     assert_eq!(keys.len(), 2);
@@ -234,7 +210,7 @@ fn a_region_down_is_survived_and_replication_catches_up_after_it_returns_or_afte
     std::thread::sleep(Duration::from_millis(1100)); // past the data-key cache
     primary.pause();
     let key = alice.data_key(&id_a);
-    assert_eq!(content(&alice, &id_a), message_a);
+    assert_eq!(alice.content(&id_a), message_a);
     let ranged = alice
         .req(Method::GET, &format!("/v1/recordings/{id_a}/content"))
         .header("range", "bytes=100-199")
@@ -282,7 +258,7 @@ fn throttling_and_server_errors_are_retried_without_duplicate_objects() {
     let (id, message) = alice.upload("scan", &plaintext);
     let key = alice.data_key(&id);
     assert_eq!(proxy.pending(), 0, "every fault was injected");
-    assert_eq!(content(&alice, &id), message);
+    assert_eq!(alice.content(&id), message);
     let header = match ParsedHeader::parse(&message, &DecryptPolicy::default()).unwrap() {
         HeaderParse::Complete(h) => h,
         HeaderParse::NeedMore(_) => unreachable!(),
@@ -420,7 +396,7 @@ fn scrub_repairs_copies_damaged_behind_the_servers_back_in_either_region() {
     }
     let versions = s3(&aws.replica, Method::GET, &format!("{}?versions&prefix={key_a}", aws.replica_bucket)).1;
     assert_eq!(versions.matches("<Version>").count(), 3, "{versions}");
-    assert_eq!(content(&alice, &overwritten), a);
+    assert_eq!(alice.content(&overwritten), a);
 }
 
 #[test]

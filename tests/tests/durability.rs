@@ -9,19 +9,12 @@ mod common;
 mod harness;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-fn content(api: &Api, id: &str) -> Vec<u8> {
-    let r = api.get(&format!("/v1/recordings/{id}/content"));
-    assert_eq!(r.status(), StatusCode::OK);
-    r.bytes().unwrap().to_vec()
-}
 
 /// Runs `vault scrub`; returns (success, signed report, payload).
 fn scrub(server: &Server, report: &Path) -> (bool, Value, Value) {
@@ -55,7 +48,7 @@ fn scrub_repairs_a_corrupted_primary_and_a_deleted_replica_as_new_versions() {
     let uploads: Vec<(String, Vec<u8>)> =
         (0..3).map(|i| alice.upload(&format!("r{i}"), &media((1 << 20) + i * 777, i as u8))).collect();
     for (id, _) in &uploads {
-        wait_replicated(&alice, id);
+        wait_replicated(&alice, id, Duration::from_secs(30));
     }
     let (damaged, gone, healthy) = (&uploads[0].0, &uploads[1].0, &uploads[2].0);
     corrupt(&primary_file(&server, damaged), 5000);
@@ -90,7 +83,7 @@ fn scrub_repairs_a_corrupted_primary_and_a_deleted_replica_as_new_versions() {
     for (id, message) in &uploads {
         assert_eq!(std::fs::read(primary_file(&server, id)).unwrap(), *message);
         assert_eq!(std::fs::read(replica_file(&server, replica.path(), id)).unwrap(), *message);
-        assert_eq!(content(&alice, id), *message);
+        assert_eq!(alice.content(id), *message);
     }
     let aside = primary_file(&server, damaged);
     let kept = std::fs::read_dir(aside.parent().unwrap())
@@ -120,7 +113,7 @@ fn scrub_reports_an_object_damaged_in_every_region_and_fails() {
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     let (id, message) = alice.upload("scan", &media(300_000, 9));
-    wait_replicated(&alice, &id);
+    wait_replicated(&alice, &id, Duration::from_secs(30));
     corrupt(&primary_file(&server, &id), 100);
     std::fs::remove_file(replica_file(&server, replica.path(), &id)).unwrap();
     let (ok, _, report) = scrub(&server, &server.dir.join("r.json"));
@@ -234,25 +227,11 @@ fn an_export_with_a_wrong_recovery_key_or_an_altered_object_decrypts_nothing() {
     let out = server.vault(&["export", "--family", "smiths", "-o", archive.to_str().unwrap()]);
     assert!(out.status.success());
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let python = std::env::var("VAULT_PYTHON").unwrap_or_else(|_| "python3".into());
-    let dir = tempfile::tempdir().unwrap();
-    let status = Command::new(&python)
-        .args(["-c", "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter='data')"])
-        .arg(&archive)
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let dir = unpack_export(&archive);
     let decrypt = |key: &str| {
         let plain = dir.path().join("plain");
         let _ = std::fs::remove_dir_all(&plain);
-        let out = Command::new(&python)
-            .arg(dir.path().join("recovery/decrypt.py"))
-            .args(["--key", key, "--out"])
-            .arg(&plain)
-            .arg(dir.path())
-            .output()
-            .unwrap();
+        let out = run_decrypt_py(dir.path(), key, &plain);
         (out.status.success(), std::fs::read_dir(&plain).unwrap().count())
     };
     assert_eq!(decrypt(&"11".repeat(32)), (false, 0), "a wrong key opens nothing and leaves nothing");
@@ -276,7 +255,7 @@ fn erasing_a_recording_destroys_its_keys_now_and_its_objects_once_retention_ends
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     let (id, message) = alice.upload("scan", &media(200_000, 4));
-    wait_replicated(&alice, &id);
+    wait_replicated(&alice, &id, Duration::from_secs(30));
     let response = alice.req(Method::DELETE, &format!("/v1/recordings/{id}")).send().unwrap();
     let receipt = alice.ok(response);
     let file = server.dir.join("receipt.json");
@@ -357,7 +336,7 @@ fn erasing_a_family_destroys_its_key_and_nothing_can_decrypt_its_objects_afterwa
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("erased"), "{}", String::from_utf8_lossy(&out.stderr));
     // The other family is untouched.
-    assert_eq!(content(&jones, &theirs), their_message);
+    assert_eq!(jones.content(&theirs), their_message);
     // The audit log keeps the record of the erasure, and still verifies.
     assert!(actions(&server, "smiths").contains(&"family.erased".to_owned()));
     let out = server.vault(&["audit", "verify"]);
@@ -400,7 +379,7 @@ fn a_purge_that_finds_the_primary_gone_still_removes_the_replica() {
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     let (id, _) = alice.upload("scan", &media(100_000, 4));
-    wait_replicated(&alice, &id);
+    wait_replicated(&alice, &id, Duration::from_secs(30));
     alice.ok(alice.req(Method::DELETE, &format!("/v1/recordings/{id}")).send().unwrap());
     expire_retention(&server, replica.path(), &id);
     // As if an earlier purge attempt had deleted the primary copy and then failed.

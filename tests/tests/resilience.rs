@@ -78,7 +78,7 @@ fn random_kills_during_uploads_replication_and_purges_lose_nothing_and_show_noth
     for round in 0..5u8 {
         // A purge due (an erased recording whose retention has ended) ...
         let (gone, _) = alice.upload(&format!("gone {round}"), &media(100_000, round));
-        wait_replicated(&alice, &gone);
+        wait_replicated(&alice, &gone, Duration::from_secs(30));
         alice.ok(alice.req(Method::DELETE, &format!("/v1/recordings/{gone}")).send().unwrap());
         expire_retention(&server, replica.path(), &gone);
         erased.push(gone);
@@ -126,10 +126,8 @@ fn random_kills_during_uploads_replication_and_purges_lose_nothing_and_show_noth
     want.sort();
     assert_eq!(committed_ids(&alice), want);
     for (id, video) in &kept {
-        wait_replicated(&alice, id);
-        let message = alice.get(&format!("/v1/recordings/{id}/content")).bytes().unwrap();
-        let key = alice.data_key(id);
-        assert_eq!(decrypt_with(&message, &key), *video, "{id}");
+        wait_replicated(&alice, id, Duration::from_secs(30));
+        assert_eq!(decrypt_all(&alice.content(id), &alice.data_key(id), "smiths", id), *video, "{id}");
     }
     let start = Instant::now();
     while erased
@@ -145,17 +143,6 @@ fn random_kills_during_uploads_replication_and_purges_lose_nothing_and_show_noth
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = server.vault(&["audit", "verify"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Decrypts a whole message with its data key.
-fn decrypt_with(message: &[u8], key: &vault_core::DataKey) -> Vec<u8> {
-    let mut dec = vault_core::Decryptor::new(vault_core::DecryptPolicy::default());
-    let mut out = Vec::new();
-    let n = dec.update(message, &mut out).unwrap();
-    dec.unlock(key).unwrap();
-    dec.update(&message[n..], &mut out).unwrap();
-    dec.finish().unwrap();
-    out
 }
 
 #[test]
@@ -189,8 +176,7 @@ fn resumable_uploads_soak_through_random_disconnects() {
     }
     proxy.steady();
     for (id, video) in &done {
-        let message = alice.get(&format!("/v1/recordings/{id}/content")).bytes().unwrap();
-        assert_eq!(decrypt_with(&message, &alice.data_key(id)), *video, "{id}");
+        assert_eq!(decrypt_all(&alice.content(id), &alice.data_key(id), "smiths", id), *video, "{id}");
     }
     let listed = committed_ids(&alice);
     assert_eq!(listed.len(), done.len(), "each upload committed exactly once");
@@ -233,8 +219,7 @@ fn losing_the_database_fails_requests_cleanly_and_everything_resumes_after() {
     // After: the upload resumes where it was and commits once; the log verifies.
     finish_upload(&alice, &id, &parts, Duration::from_secs(60));
     assert_eq!(committed_ids(&alice), vec![id.clone()]);
-    let message = alice.get(&format!("/v1/recordings/{id}/content")).bytes().unwrap();
-    assert_eq!(decrypt_with(&message, &alice.data_key(&id)), video);
+    assert_eq!(decrypt_all(&alice.content(&id), &alice.data_key(&id), "smiths", &id), video);
     let out = server.vault(&["audit", "verify"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

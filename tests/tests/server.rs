@@ -9,30 +9,13 @@ use std::process::Command;
 use harness::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use vault_core::{BodyLayout, DecryptPolicy, Decryptor, HeaderParse, ParsedHeader, RangeDecryptor};
+use vault_core::{BodyLayout, DecryptPolicy, HeaderParse, ParsedHeader, RangeDecryptor};
 
 fn verified(message: &[u8], key: &vault_core::DataKey) -> vault_core::VerifiedHeader {
     match ParsedHeader::parse(message, &DecryptPolicy::default()).unwrap() {
         HeaderParse::Complete(h) => h.verify(key).unwrap(),
         HeaderParse::NeedMore(_) => panic!("incomplete header"),
     }
-}
-
-fn decrypt_all(message: &[u8], key: &vault_core::DataKey, family: &str, id: &str) -> Vec<u8> {
-    let mut required = vault_core::EncryptionContext::new();
-    required.insert("vault:tenant", family).insert("vault:object", id);
-    let mut dec = Decryptor::new(DecryptPolicy::requiring(required));
-    let mut out = Vec::new();
-    let mut rest = message;
-    while !rest.is_empty() {
-        let n = dec.update(rest, &mut out).unwrap();
-        rest = &rest[n..];
-        if dec.header().is_some() && dec.verified_header().is_none() {
-            dec.unlock(key).unwrap();
-        }
-    }
-    dec.finish().unwrap();
-    out
 }
 
 #[test]

@@ -267,6 +267,13 @@ impl Api {
         (id, message)
     }
 
+    /// The whole stored ciphertext of a recording.
+    pub fn content(&self, id: &str) -> Vec<u8> {
+        let r = self.get(&format!("/v1/recordings/{id}/content"));
+        assert_eq!(r.status(), StatusCode::OK);
+        r.bytes().unwrap().to_vec()
+    }
+
     pub fn data_key(&self, id: &str) -> DataKey {
         let release = self.ok(self.post(&format!("/v1/recordings/{id}/key"), json!({})));
         DataKey::try_from_slice(&B64.decode(release["data_key"].as_str().unwrap()).unwrap()).unwrap()
@@ -362,28 +369,40 @@ pub fn status(r: Response) -> (StatusCode, String) {
     (s, r.text().unwrap_or_default())
 }
 
-/// Unpacks an export archive with Python's tarfile and decrypts it with the
-/// archive's own script on the official SDK; returns the decrypted files by id.
-pub fn decrypt_export(archive: &Path, key: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+/// Unpacks an export archive with Python's tarfile (a stranger's tool, not ours).
+pub fn unpack_export(archive: &Path) -> tempfile::TempDir {
     let python = std::env::var("VAULT_PYTHON").unwrap_or_else(|_| "python3".into());
     let dir = tempfile::tempdir().unwrap();
-    let unpacked = dir.path().join("export");
     let out = Command::new(&python)
         .args(["-c", "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter='data')"])
         .arg(archive)
-        .arg(&unpacked)
+        .arg(dir.path())
         .output()
         .unwrap();
     assert!(out.status.success(), "not a tar archive: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(std::fs::read_to_string(unpacked.join("README.txt")).unwrap().contains("recovery key"));
-    let plain = dir.path().join("plain");
-    let out = Command::new(&python)
+    dir
+}
+
+/// Runs the unpacked archive's own `recovery/decrypt.py` (the official Python SDK).
+pub fn run_decrypt_py(unpacked: &Path, key: &str, out_dir: &Path) -> std::process::Output {
+    let python = std::env::var("VAULT_PYTHON").unwrap_or_else(|_| "python3".into());
+    Command::new(&python)
         .arg(unpacked.join("recovery/decrypt.py"))
         .args(["--key", key, "--out"])
-        .arg(&plain)
-        .arg(&unpacked)
+        .arg(out_dir)
+        .arg(unpacked)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Unpacks an export archive and decrypts it with the archive's own script on the
+/// official SDK; returns the decrypted files by id.
+pub fn decrypt_export(archive: &Path, key: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let dir = unpack_export(archive);
+    let unpacked = dir.path();
+    assert!(std::fs::read_to_string(unpacked.join("README.txt")).unwrap().contains("recovery key"));
+    let plain = unpacked.join("plain");
+    let out = run_decrypt_py(unpacked, key, &plain);
     assert!(
         out.status.success(),
         "decrypt.py: {}{}",
@@ -415,16 +434,42 @@ pub fn replicated_server(extra: &[(&str, &str)]) -> (Server, tempfile::TempDir) 
     (Server::start_on(None, &env), replica)
 }
 
-pub fn wait_replicated(api: &Api, id: &str) {
+/// Waits until the recording has a replica copy; returns its metadata then.
+pub fn wait_replicated(api: &Api, id: &str, within: Duration) -> Value {
     let start = Instant::now();
-    while !api.ok(api.get(&format!("/v1/recordings/{id}")))["replica"]["version"].is_string() {
-        assert!(start.elapsed() < Duration::from_secs(30), "{id} not replicated");
-        std::thread::sleep(Duration::from_millis(100));
+    loop {
+        let r = api.ok(api.get(&format!("/v1/recordings/{id}")));
+        if r["replica"]["version"].is_string() {
+            return r;
+        }
+        assert!(start.elapsed() < within, "not replicated within {within:?}: {r}");
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
+/// The store's key of a recording, read behind the server's back.
 pub fn object_key(server: &Server, id: &str) -> String {
-    server.sql(&format!("SELECT object_key FROM recordings WHERE id = '{id}'")).unwrap()
+    let key = server.sql(&format!("SELECT object_key FROM recordings WHERE id = '{id}'")).unwrap();
+    assert!(key.starts_with("families/"), "{key}");
+    key
+}
+
+/// Decrypts a whole message with its data key, requiring its family and id in the context.
+pub fn decrypt_all(message: &[u8], key: &DataKey, family: &str, id: &str) -> Vec<u8> {
+    let mut required = EncryptionContext::new();
+    required.insert("vault:tenant", family).insert("vault:object", id);
+    let mut dec = vault_core::Decryptor::new(vault_core::DecryptPolicy::requiring(required));
+    let mut out = Vec::new();
+    let mut rest = message;
+    while !rest.is_empty() {
+        let n = dec.update(rest, &mut out).unwrap();
+        rest = &rest[n..];
+        if dec.header().is_some() && dec.verified_header().is_none() {
+            dec.unlock(key).unwrap();
+        }
+    }
+    dec.finish().unwrap();
+    out
 }
 
 pub fn primary_file(server: &Server, id: &str) -> PathBuf {
