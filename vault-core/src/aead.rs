@@ -22,7 +22,9 @@ mod rustcrypto {
 
     use super::*;
 
-    /// An expanded AES-256-GCM key (the `aes` crate zeroizes its schedule on drop).
+    /// An expanded AES-256-GCM key. With the `zeroize` features this crate turns on
+    /// for `aes`, `ghash` and `polyval` (see Cargo.toml), dropping it wipes the round
+    /// keys and the GHASH key; `wiped_on_drop` below keeps that true.
     pub(crate) struct RustCryptoAead(Aes256Gcm);
 
     impl RustCryptoAead {
@@ -62,6 +64,12 @@ mod ring_backend {
     use super::*;
 
     /// An expanded AES-256-GCM key.
+    ///
+    /// # Security
+    /// ring offers no way to wipe a key: its expanded schedule (derived from a frame
+    /// key, never the data key itself) stays in freed memory until it is reused. The
+    /// frame key it came from is wiped (`keys::FrameKey`). `vault-core/README.md` says
+    /// so under *Security*.
     pub(crate) struct RingAead(LessSafeKey);
 
     impl RingAead {
@@ -172,6 +180,18 @@ mod tests {
             a.open(&iv, b"aad", &mut y, &ty, Section::Header).unwrap();
             assert_eq!((x.as_slice(), y.as_slice()), (plain.as_slice(), plain.as_slice()));
         }
+    }
+
+    /// The pure-Rust backend's key schedule wipes itself: without the `zeroize`
+    /// feature `aes` does not implement `ZeroizeOnDrop` (a compile error here). On
+    /// wasm32, where this backend runs, polyval's software backend also has its wiping
+    /// `Drop` only with the feature (checked there: its type then needs dropping).
+    #[test]
+    fn wiped_on_drop() {
+        fn wipes<T: zeroize::ZeroizeOnDrop>() {}
+        wipes::<aes::Aes256>();
+        #[cfg(target_arch = "wasm32")]
+        assert!(std::mem::needs_drop::<polyval::Polyval>(), "polyval built without its zeroize feature");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! Memory: at most one frame of plaintext.
 
 use rand_core::CryptoRngCore;
+use zeroize::Zeroizing;
 
 use crate::aead::Aead;
 use crate::error::{Error, Limit};
@@ -29,8 +30,9 @@ pub struct Encryptor {
     /// Not yet written header bytes (taken by the first call that writes).
     header: Option<Vec<u8>>,
     header_len: usize,
-    /// Plaintext waiting to become a frame: never more than one frame length.
-    pending: Vec<u8>,
+    /// Plaintext waiting to become a frame: never more than one frame length (so
+    /// never reallocated), wiped on drop.
+    pending: Zeroizing<Vec<u8>>,
     scratch: Vec<u8>,
 }
 
@@ -55,7 +57,7 @@ impl Encryptor {
             frame_length,
             next_sequence: 1,
             header: Some(header),
-            pending: Vec::with_capacity(frame_length),
+            pending: Zeroizing::new(Vec::with_capacity(frame_length)),
             scratch: Vec::with_capacity(96),
         })
     }
@@ -80,7 +82,7 @@ impl Encryptor {
             next_sequence,
             header: None,
             header_len: header.header_len(),
-            pending: Vec::with_capacity(frame_length),
+            pending: Zeroizing::new(Vec::with_capacity(frame_length)),
             scratch: Vec::with_capacity(96),
         })
     }
@@ -107,7 +109,7 @@ impl Encryptor {
                 return Ok(());
             }
             let frame = core::mem::take(&mut self.pending);
-            self.seal_regular(&frame, out)?;
+            self.seal_regular(&frame[..], out)?;
             self.pending = frame;
             self.pending.clear();
         }
