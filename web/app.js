@@ -108,7 +108,8 @@ async function start() {
   await swReady();
   await tellServiceWorker();
   $('#create-family').hidden = true;
-  $('#who').textContent = `${state.user} · ${state.family.name} (${state.role})`;
+  // Ids and names are isolated from the text around them (no bidirectional spill).
+  $('#who').replaceChildren(el('bdi', {}, state.user), ' · ', el('bdi', {}, state.family.name), ` (${state.role})`);
   $('#who').hidden = false;
   $('#sign-out').hidden = false;
   $('#app').hidden = false;
@@ -194,7 +195,7 @@ async function play(r) {
     const res = await fetch(src);
     if (!res.ok) return playerError(await res.text());
     if (r.content_type === 'application/pdf') {
-      body.append(el('p', {}, 'This letter is a PDF: ', el('a', { href: src, target: '_blank', rel: 'noopener' }, 'open it decrypted in a new tab'), '.'));
+      body.append(el('p', {}, 'This letter is a PDF: ', el('a', { href: `${src}?download&name=${encodeURIComponent(`${r.title}.pdf`)}` }, 'download it decrypted'), ' to read it.'));
     } else {
       body.append(el('pre', { id: 'letter', tabindex: '0' }, await res.text()));
     }
@@ -358,7 +359,7 @@ async function loadMembers() {
     select.addEventListener('change', () => api.json('PATCH', `/v1/family/members/${encodeURIComponent(m.user_id)}`, { role: select.value })
       .then(() => announce(`${m.user_id} is now ${select.value}`), (e) => { select.value = m.role; fail(e); }));
     body.append(el('tr', {},
-      el('td', {}, m.user_id), el('td', {}, select), el('td', {}, fmtDate(m.added_at)),
+      el('td', {}, el('bdi', {}, m.user_id)), el('td', {}, select), el('td', {}, fmtDate(m.added_at)),
       el('td', {}, el('button', { type: 'button', class: 'danger', 'aria-label': `Remove ${m.user_id}`, onclick: async () => {
         if (!confirm(`Remove ${m.user_id} from the family?`)) return;
         try { await api.request('DELETE', `/v1/family/members/${encodeURIComponent(m.user_id)}`); await loadMembers(); } catch (e) { fail(e); }
@@ -373,8 +374,8 @@ async function loadAudit(reset) {
   const body = $('#audit tbody');
   if (reset) body.replaceChildren();
   for (const a of page.items) {
-    body.append(el('tr', {}, el('td', {}, fmtDate(a.at)), el('td', {}, a.actor), el('td', {}, a.action),
-      el('td', {}, a.target), el('td', {}, a.outcome), el('td', {}, a.ip)));
+    body.append(el('tr', {}, el('td', {}, fmtDate(a.at)), el('td', {}, el('bdi', {}, a.actor)), el('td', {}, a.action),
+      el('td', {}, el('bdi', {}, a.target)), el('td', {}, a.outcome), el('td', {}, a.ip)));
   }
   state.auditBefore = page.next_before;
   $('#audit-more').hidden = !page.next_before;
@@ -424,7 +425,8 @@ $('#dev-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   try {
     const res = await fetch('/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ user_id: $('#dev-user').value, family_id: $('#dev-family').value }) });
+      body: JSON.stringify({ user_id: $('#dev-user').value, family_id: $('#dev-family').value, code: $('#dev-code').value }) });
+    $('#dev-code').value = ''; // one use: the next sign-in needs the next code
     if (!res.ok) throw new Error((await res.json().catch(() => ({}))).detail ?? 'Sign-in failed.');
     await signIn((await res.json()).token);
   } catch (err) { fail(err); }

@@ -8,6 +8,12 @@
 import { loadWasm, cryptoMode, frameKeyFor, openSpan, Opener, unbase64, TamperedError } from './crypto.js';
 
 const CHUNK = 1 << 20; // plaintext bytes decrypted per step of a response stream
+// Types a media element may receive inline. Everything else, and every navigation,
+// is answered as a download in a sandbox: a "recording" whose bytes are HTML, SVG or
+// script must never run on Vault's origin (the stored type is the uploader's word).
+const INLINE_TYPE = /^(audio|video)\/[a-z0-9.+-]+$|^image\/(jpeg|png|gif|webp|avif|heic|heif|bmp|tiff)$/;
+const INLINE_DESTINATIONS = new Set(['audio', 'video', 'track', 'image']);
+const OPAQUE = 'application/octet-stream';
 const SESSION_TTL_MS = 5 * 60_000;
 let auth = null; // { token, family, mode }
 const opened = new Map(); // recording id → Promise<session>
@@ -133,15 +139,19 @@ async function serve(e, url) {
   const s = await session(id);
   const range = parseRange(e.request.headers.get('range'), s.length);
   if (range === 'unsatisfiable') {
-    return new Response(null, { status: 416, headers: { 'content-range': `bytes */${s.length}` } });
+    return new Response(null, { status: 416, headers: { 'content-range': `bytes */${s.length}`, 'x-content-type-options': 'nosniff' } });
   }
   const [start, end] = range ?? [0, s.length];
+  const inline = INLINE_TYPE.test(s.type) && e.request.mode !== 'navigate'
+    && INLINE_DESTINATIONS.has(e.request.destination) && !url.searchParams.has('download');
   const headers = {
-    'content-type': s.type, 'accept-ranges': 'bytes', 'cache-control': 'no-store',
+    'content-type': INLINE_TYPE.test(s.type) || s.type === 'text/plain' ? s.type : OPAQUE,
+    'accept-ranges': 'bytes', 'cache-control': 'no-store',
     'content-length': String(end - start), 'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'none'; sandbox",
   };
   if (range) headers['content-range'] = `bytes ${start}-${end - 1}/${s.length}`;
-  if (url.searchParams.has('download')) {
+  if (!inline) {
     const name = (url.searchParams.get('name') || 'recording').replace(/[^\w. -]/g, '_');
     headers['content-disposition'] = `attachment; filename="${name}"`;
   }
@@ -186,6 +196,7 @@ function failure(err, url) {
   notify(id, err);
   const status = err instanceof TamperedError ? 502 : err.status ?? 500;
   return new Response(err.message ?? 'Playback failed.', {
-    status, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-vault-error': err instanceof TamperedError ? 'tampered' : 'failed' },
+    status, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'; sandbox", 'x-vault-error': err instanceof TamperedError ? 'tampered' : 'failed' },
   });
 }

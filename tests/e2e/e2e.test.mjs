@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { startServer, startProxy, launchBrowser, signIn, makeFile, wavHeader, sha256File, readRange, screenshotDir } from './harness.mjs';
+import { startServer, startProxy, launchBrowser, signIn, devCode, makeFile, wavHeader, sha256File, readRange, screenshotDir } from './harness.mjs';
 
 const MARKER = `PLAINTEXT-MARKER-${crypto.randomBytes(12).toString('hex')}`;
 const MiB = 1 << 20;
@@ -231,6 +231,52 @@ test('another family sees nothing of these recordings', async () => {
   await context.close();
 });
 
+test('a member cannot run script as the owner with an HTML "recording"', async () => {
+  const victimContext = await browser.newContext({ acceptDownloads: true });
+  const victim = await newPage(victimContext);
+  await signIn(victim, proxy.url, 'olivia', 'hosts');
+  const invited = await victim.evaluate(() => fetch('/v1/family/members', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${sessionStorage.getItem('vault.token')}` },
+    body: JSON.stringify({ user_id: 'eve', role: 'member' }),
+  }).then((r) => r.status));
+  assert.equal(invited, 201);
+  const memberContext = await browser.newContext();
+  const eve = await newPage(memberContext);
+  await signIn(eve, proxy.url, 'eve', 'hosts', { create: false });
+  // A "recording" whose bytes are a page with script: it would make eve an owner.
+  const file = path.join(work, 'our-scan.html');
+  fs.writeFileSync(file, `<!doctype html><title>scan</title><script>localStorage.setItem('pwned', 'script');
+document.title = 'ran';
+fetch('/v1/family/members/eve', { method: 'PATCH', headers: { 'content-type': 'application/json',
+  authorization: 'Bearer ' + sessionStorage.getItem('vault.token') }, body: JSON.stringify({ role: 'owner' }) });
+</script><img src=x onerror="localStorage.setItem('pwned', 'img')">`);
+  const id = await upload(eve, file);
+  await memberContext.close();
+
+  // The owner follows eve's link to the recording's media URL: a download, not a page.
+  const [download] = await Promise.all([
+    victim.waitForEvent('download', { timeout: 30_000 }),
+    victim.goto(`${proxy.url}/media/${id}`).catch(() => {}),
+  ]);
+  assert.ok(download, 'the browser saves it instead of rendering it');
+  await victim.goto(proxy.url);
+  await victim.waitForFunction(() => document.body.dataset.ready === 'true');
+  // Nor does it run in a frame on the page.
+  await victim.evaluate((id) => {
+    const frame = document.createElement('iframe');
+    frame.src = `/media/${id}`;
+    document.body.append(frame);
+  }, id);
+  await victim.waitForTimeout(2000);
+  assert.equal(await victim.evaluate(() => localStorage.getItem('pwned')), null, 'no script of the upload ran');
+  assert.notEqual(await victim.title(), 'ran');
+  const members = await victim.evaluate(() => fetch('/v1/family/members', {
+    headers: { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` } }).then((r) => r.json()));
+  assert.equal(members.find((m) => m.user_id === 'eve').role, 'member');
+  await victimContext.close();
+});
+
 test('a tampered letter shows a clear error and no plaintext', async () => {
   const file = path.join(work, 'letter-to-our-daughter.txt');
   const text = `Dear Ada,\n${'We love you. '.repeat(4000)}\n${MARKER}\n`;
@@ -301,6 +347,7 @@ test('the owner erases the family: signed out with a clear message, and the fami
   // Signing in again: the page says the family no longer exists; the API answers 410.
   await page.fill('#dev-user', 'frank');
   await page.fill('#dev-family', 'erasers');
+  await page.fill('#dev-code', devCode());
   await page.click('#dev-form button[type=submit]');
   await page.waitForFunction(() => /no longer exists/i.test(document.querySelector('#alert')?.textContent ?? ''));
   await context.close();
@@ -330,8 +377,8 @@ test('members and the audit log, for the owner; an expired session asks to sign 
   await signIn(page, proxy.url, 'bob', 'smith', { create: false });
   assert.ok(await page.locator(`#recordings tr[data-id="${ids.wav}"]`).isVisible());
   await shot(page, '11-phone');
-  const short = await page.evaluate(() => fetch('/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ user_id: 'bob', family_id: 'smith', ttl_secs: 1 }) }).then((r) => r.json()));
+  const short = await page.evaluate((code) => fetch('/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user_id: 'bob', family_id: 'smith', code, ttl_secs: 1 }) }).then((r) => r.json()), devCode());
   await page.evaluate((t) => sessionStorage.setItem('vault.token', t), short.token);
   await page.waitForTimeout(2500);
   await page.reload();
@@ -342,7 +389,7 @@ test('members and the audit log, for the owner; an expired session asks to sign 
   // An identity provider front end hands the page its token in the URL fragment.
   const handoff = await browser.newContext();
   const landing = await newPage(handoff);
-  const token = await landing.request.post(`${proxy.url}/dev/token`, { data: { user_id: 'bob', family_id: 'smith' } }).then((r) => r.json());
+  const token = await landing.request.post(`${proxy.url}/dev/token`, { data: { user_id: 'bob', family_id: 'smith', code: devCode() } }).then((r) => r.json());
   await landing.goto(`${proxy.url}/#token=${token.token}`);
   await landing.waitForFunction(() => document.body.dataset.ready === 'true');
   assert.equal(new URL(landing.url()).hash, '', 'the token does not stay in the address bar');

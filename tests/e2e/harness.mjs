@@ -16,9 +16,18 @@ export const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(repo, 'target
 export const vaultBin = path.join(targetDir, 'release', 'vault');
 export const screenshotDir = path.join(targetDir, 'e2e-screenshots');
 
+let lastDataDir = null;
+
+/** The development sign-in's current one-time code of the last server started
+ * (`vault serve` prints it and keeps it in its data directory). */
+export function devCode() {
+  return fs.readFileSync(path.join(lastDataDir, 'dev-sign-in-code'), 'utf8').trim();
+}
+
 /** Starts `vault serve` on a fresh data directory; resolves once it listens. */
 export async function startServer(env = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vault-e2e-'));
+  lastDataDir = dataDir;
   const child = spawn(vaultBin, ['serve'], {
     env: { PATH: process.env.PATH, VAULT_LISTEN: '127.0.0.1:0', VAULT_DATA_DIR: dataDir, VAULT_WEB_DIR: path.join(repo, 'web'), VAULT_LOG: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -74,7 +83,9 @@ export async function startProxy(target, marker) {
     if (req.url.includes('/content') && req.headers.range) stats.contentRanges.push(req.headers.range);
     const cut = cutRule && cutRule.remaining > 0 && cutRule.pattern.test(`${req.method} ${req.url}`);
     if (cut) cutRule.remaining--;
-    const upstream = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+    // The Host the server answers to (it refuses other names: DNS rebinding).
+    const headers = { ...req.headers, host: t.host };
+    const upstream = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers }, (up) => {
       res.writeHead(up.statusCode, up.headers);
       up.pipe(res);
     });
@@ -117,6 +128,7 @@ export async function signIn(page, base, user, family, { create = true, query = 
   await page.goto(`${base}/${query}`);
   await page.fill('#dev-user', user);
   await page.fill('#dev-family', family);
+  await page.fill('#dev-code', devCode());
   await page.click('#dev-form button[type=submit]');
   await page.waitForFunction(() => !document.querySelector('#create-family').hidden || document.body.dataset.ready === 'true');
   if (create && await page.isVisible('#create-family')) {

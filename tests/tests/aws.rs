@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use harness::aws::{AwsEnv, Moto, PRIMARY_REGION, REPLICA_REGION, psql, s3, s3_bytes, shared_moto};
+use harness::aws::{AwsEnv, Moto, PRIMARY_REGION, REPLICA_REGION, psql, s3, s3_bytes, s3_keys, shared_moto};
 use harness::fault_proxy::{Fault, FaultProxy};
 use harness::*;
 use reqwest::{Method, StatusCode};
@@ -279,25 +279,7 @@ fn throttling_and_server_errors_are_retried_without_duplicate_objects() {
 
 #[test]
 fn the_service_database_role_may_only_append_to_the_audit_log() {
-    let aws = AwsEnv::shared();
-    let setup = Command::new(common::vault_bin())
-        .arg("setup")
-        .envs(aws.vars())
-        .env("VAULT_DATA_DIR", tempfile::tempdir().unwrap().path())
-        .output()
-        .unwrap();
-    assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
-    let script = common::workspace().join("vault-server/sql/postgres-service-role.sql");
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &aws.database, "-f", script.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let service_url = aws.database.replacen("postgres@", "vault_service@", 1);
-    let server = Server::start_on(
-        Some(aws),
-        &[("VAULT_DATABASE_URL", service_url.as_str()), ("VAULT_DATABASE_MIGRATE", "false")],
-    );
+    let (server, service_url) = service_role_server(&[]);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     alice.upload("scan", &media(1000, 1));
@@ -314,6 +296,142 @@ fn the_service_database_role_may_only_append_to_the_audit_log() {
         assert!(err.contains("permission denied") || err.contains("must be owner"), "{statement}: {err}");
     }
     assert!(psql(&service_url, "SELECT COUNT(*) FROM audit_log").unwrap().parse::<u32>().unwrap() >= 4);
+}
+
+/// A server on the shared moto whose database role is the documented service role
+/// (`vault-server/sql/postgres-service-role.sql`), as the README's production section runs it.
+fn service_role_server(env: &[(&str, &str)]) -> (Server, String) {
+    let aws = AwsEnv::shared();
+    let setup = Command::new(common::vault_bin())
+        .arg("setup")
+        .envs(aws.vars())
+        .env("VAULT_DATA_DIR", tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
+    let script = common::workspace().join("vault-server/sql/postgres-service-role.sql");
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &aws.database, "-f", script.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let service_url = aws.database.replacen("postgres@", "vault_service@", 1);
+    let mut settings = vec![("VAULT_DATABASE_URL", service_url.as_str()), ("VAULT_DATABASE_MIGRATE", "false")];
+    settings.extend_from_slice(env);
+    (Server::start_on(Some(aws), &settings), service_url)
+}
+
+#[test]
+fn every_background_job_runs_under_the_service_database_role() {
+    let (server, service_url) = service_role_server(&[
+        ("VAULT_SCRUB_INTERVAL_SECS", "1"),
+        ("VAULT_UPLOAD_SWEEP_SECS", "1"),
+        ("VAULT_UPLOAD_TTL_SECS", "2"),
+    ]);
+    // The role may touch every table the jobs use: each table of the schema but the
+    // audit log has all four rights.
+    let owner = server.aws.as_ref().unwrap().database.clone();
+    let tables = psql(&owner, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").unwrap();
+    for table in tables.lines().filter(|t| !["audit_log", "_sqlx_migrations"].contains(t)) {
+        for right in ["SELECT", "INSERT", "UPDATE", "DELETE"] {
+            let has =
+                psql(&owner, &format!("SELECT has_table_privilege('vault_service', '{table}', '{right}')")).unwrap();
+            assert_eq!(has, "t", "vault_service lacks {right} on {table}");
+        }
+    }
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let (id, _) = alice.upload("scan", &media(100_000, 1)); // replication
+    alice.create_recording("abandoned", 10, "client"); // the sweep expires it
+    let (gone, _) = alice.upload("deleted", &media(1000, 2));
+    alice.ok(alice.req(Method::DELETE, &format!("/v1/recordings/{gone}")).send().unwrap()); // the purge looks at it
+    wait_replicated(&alice, &id, Duration::from_secs(30));
+    let jobs = ["anchor", "scrub", "replication", "purge", "upload_sweep"];
+    let start = std::time::Instant::now();
+    loop {
+        let metrics = server.http.get(format!("{}/metrics", server.url)).send().unwrap().text().unwrap();
+        let failures: Vec<&str> =
+            metrics.lines().filter(|l| l.starts_with("vault_job_failures_total{") && !l.ends_with(" 0")).collect();
+        assert!(failures.is_empty(), "jobs failed as the service role: {failures:?}");
+        let done = jobs
+            .iter()
+            .all(|job| metrics.contains(&format!("vault_job_last_success_timestamp_seconds{{job=\"{job}\"}}")));
+        let actions = psql(&service_url, "SELECT action FROM audit_log").unwrap();
+        if done && actions.contains("upload.expired") && actions.contains("recording.replicated") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "not every job ran: {metrics}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(psql(&service_url, "SELECT COUNT(*) FROM scrub_runs WHERE finished_at IS NOT NULL").unwrap() != "0");
+    let aws = server.aws.as_ref().unwrap();
+    assert!(!s3_keys(&aws.primary, &aws.primary_bucket, "anchors/").is_empty());
+    assert!(!s3_keys(&aws.replica, &aws.replica_bucket, "anchors/").is_empty());
+}
+
+#[test]
+fn an_anchor_hidden_by_a_delete_marker_fails_verification() {
+    let server = Server::start_on(Some(AwsEnv::shared()), &[("VAULT_SCRUB_INTERVAL_SECS", "0")]);
+    let aws = server.aws.clone().unwrap();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    for i in 0..2 {
+        alice.invite(&format!("member{i}"), "member");
+        let out = server.vault(&["audit", "anchor"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = server.vault(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["anchors"]["anchors"].as_u64(), report["anchors"]["regions"].clone()),
+        (Some(2), json!(["primary", "replica"]))
+    );
+    // Someone deletes rows and hides the newest anchor behind a delete marker (what
+    // Object Lock lets anyone with DeleteObject do): a plain listing no longer shows it.
+    let newest = s3_keys(&aws.primary, &aws.primary_bucket, "anchors/").pop().unwrap();
+    let (status, body) = s3(&aws.primary, Method::DELETE, &format!("{}/{newest}", aws.primary_bucket));
+    assert!(status.is_success(), "{status}: {body}");
+    assert_eq!(s3_keys(&aws.primary, &aws.primary_bucket, "anchors/").len(), 1, "hidden from a plain listing");
+    let out = server.vault(&["audit", "verify"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("delete marker"), "{stderr}");
+    // A new anchor still links to the hidden one, so the chain does not pretend it away.
+    let out = server.vault(&["audit", "anchor"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&server.vault(&["audit", "verify"]).stdout).unwrap();
+    let problems = report["anchors"]["problems"].as_array().unwrap();
+    assert!(problems.iter().all(|p| p["problem"].as_str().unwrap().contains("delete marker")), "{problems:?}");
+}
+
+#[test]
+fn with_the_default_timeouts_a_hanging_primary_fails_over_within_one_request() {
+    let (primary, replica) = (Moto::start(), Moto::start());
+    // Every AWS setting as shipped (attempts, timeouts, budgets, cache).
+    let mut server = Server::start_on(Some(AwsEnv::new(&primary.url, &replica.url)), &[]);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let (id, message) = alice.upload("scan", &media(8 << 20, 7));
+    wait_replicated(&alice, &id, Duration::from_secs(60));
+    // A restart empties the data-key cache; then the primary region hangs.
+    server.kill_and_restart();
+    let alice = server.as_user("smiths", "alice");
+    primary.pause();
+    // Key release: the primary's KMS gets its budget, then the replica's answers, all
+    // within the request's 30 s.
+    let (s, text) = status(alice.post(&format!("/v1/recordings/{id}/key"), json!({})));
+    assert_eq!(s, StatusCode::OK, "{text}");
+    // The download fails over to the replica bucket.
+    assert_eq!(alice.content(&id), message);
+    // A new recording needs both regions' keys: refused at once, 503, while the
+    // primary is marked down.
+    let refused = alice.post(
+        "/v1/recordings",
+        json!({ "title": "x", "kind": "audio", "content_type": "audio/ogg", "plaintext_size": 10, "encryption": "client" }),
+    );
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key("retry-after"));
+    primary.resume();
 }
 
 #[test]

@@ -356,7 +356,7 @@ fn audit_anchors_catch_the_newest_rows_deleted() {
     let out = server.vault(&["audit", "verify"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["anchors"]["anchors"], 1);
+    assert_eq!(report["anchors"]["anchors"], 1, "{report}");
     assert!(report["anchors"]["heads_checked"].as_u64().unwrap() >= 1);
 
     // Someone with database rights drops the triggers and deletes the newest rows:
@@ -371,6 +371,66 @@ fn audit_anchors_catch_the_newest_rows_deleted() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("anchor") && stderr.contains("smiths") && stderr.contains("deleted"), "{stderr}");
+}
+
+/// Runs `vault audit verify` as an operator whose service anchors every `interval` seconds.
+fn verify_anchored(server: &Server, interval: &str) -> (bool, String, Value) {
+    let out = server.vault_with(&["audit", "verify"], &[("VAULT_SCRUB_INTERVAL_SECS", interval)]);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned(), report)
+}
+
+/// The anchors' `.data` files in one region's directory, by name.
+fn anchor_files(objects: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(objects.join("anchors"))
+        .map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "data")).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn remove_object(data: &Path) {
+    std::fs::remove_file(data.with_extension("meta.json")).unwrap();
+    std::fs::remove_file(data).unwrap();
+}
+
+#[test]
+fn anchors_are_chained_and_a_removed_or_missing_one_fails_verification() {
+    // The daily job is off: anchors are written by hand here.
+    let (server, replica) = replicated_server(&[("VAULT_SCRUB_INTERVAL_SECS", "0")]);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    alice.upload("scan", &media(10_000, 1));
+    // Rows older than the anchoring interval, and no anchor at all: they were removed.
+    std::thread::sleep(Duration::from_millis(2500));
+    let (ok, stderr, _) = verify_anchored(&server, "1");
+    assert!(!ok && stderr.contains("no anchor at all"), "{stderr}");
+    let (ok, stderr, _) = verify_anchored(&server, "86400");
+    assert!(ok, "not yet due with a daily interval: {stderr}");
+    for _ in 0..3 {
+        let out = server.vault(&["audit", "anchor"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        alice.invite(&format!("user{}", anchor_files(&server.dir.join("objects/objects")).len()), "member");
+    }
+    let (ok, stderr, report) = verify_anchored(&server, "1");
+    assert!(ok, "{stderr}");
+    assert_eq!(report["anchors"]["anchors"], 3);
+    assert_eq!(report["anchors"]["regions"], json!(["primary", "replica"]));
+
+    // An anchor missing in the replica region.
+    let replica_anchors = anchor_files(&replica.path().join("objects"));
+    remove_object(&replica_anchors[2]);
+    let (ok, stderr, _) = verify_anchored(&server, "1");
+    assert!(!ok && stderr.contains("missing in the replica region"), "{stderr}");
+
+    // The middle anchor gone from both regions: the next one's link shows the gap.
+    let primary_anchors = anchor_files(&server.dir.join("objects/objects"));
+    remove_object(&primary_anchors[1]);
+    remove_object(&replica_anchors[1]);
+    let (ok, stderr, report) = verify_anchored(&server, "1");
+    assert!(!ok, "{stderr}");
+    let problems = report["anchors"]["problems"].to_string();
+    assert!(problems.contains("is gone: anchors were removed"), "{problems}");
 }
 
 #[test]

@@ -89,7 +89,7 @@ fn random_kills_during_uploads_replication_and_purges_lose_nothing_and_show_noth
         let parts = split_parts(&created, &encrypt_for(&created, &video));
         let uploader = {
             let (api, id, parts) = (
-                Api { base: alice.base.clone(), token: alice.token.clone(), http: client() },
+                Api { base: alice.base.clone(), token: alice.token.clone(), http: client(), host: None },
                 id.clone(),
                 parts.clone(),
             );
@@ -154,7 +154,7 @@ fn resumable_uploads_soak_through_random_disconnects() {
     direct.create_family("Smiths");
     // A third of connections cut somewhere in their first 6 MiB of request bytes.
     proxy.flaky(seed, 0.33, 6 << 20);
-    let alice = Api { base: format!("http://{}", proxy.addr), ..direct };
+    let alice = direct.via(&proxy.addr);
     let mut done = Vec::new();
     for i in 0..6u8 {
         let video = media((11 << 20) + usize::from(i) * 4099, i);
@@ -356,4 +356,62 @@ fn two_hundred_clients_upload_and_play_back_with_no_errors_and_flat_memory() {
     let early = *rss[1..third.max(2)].iter().max().unwrap();
     let late = *rss[rss.len() - third..].iter().max().unwrap();
     assert!(late <= early + early / 4 + 32 * 1024, "server memory grew: {early} KiB early, {late} KiB late ({rss:?})");
+}
+
+#[test]
+fn idle_and_half_open_connections_neither_starve_others_nor_hold_up_shutdown() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    // The shipped defaults: 10 s to send a request head, 256 connections per address.
+    let mut server = Server::start();
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for i in 0..300 {
+        let mut c = TcpStream::connect(&addr).unwrap();
+        if i % 2 == 1 {
+            // Half a request head, never finished.
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ").unwrap();
+        }
+        held.push(c);
+    }
+    // Another client (another loopback address) is served all the while.
+    let other = reqwest::blocking::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(other.get(format!("{}/readyz", server.url)).send().unwrap().status(), StatusCode::OK);
+    }
+    // The server closes every one of them: those over the per-address cap at once, the
+    // rest when their time to send a head runs out.
+    let start = Instant::now();
+    for c in &mut held {
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = [0u8; 256];
+        match c.read(&mut buf) {
+            Ok(0) => {}
+            Ok(n) => assert!(
+                String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+                "{}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+            Err(e) => assert!(
+                e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut,
+                "still open: {e}"
+            ),
+        }
+    }
+    assert!(start.elapsed() < Duration::from_secs(30));
+    // Shutdown does not wait on connections with no request under way.
+    let _lingering: Vec<TcpStream> = (0..50)
+        .map(|_| {
+            let mut c = TcpStream::connect(&addr).unwrap();
+            c.write_all(b"POST /v1/families HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let status = server.terminate_within(Duration::from_secs(5)).expect("SIGTERM waited on half-sent requests");
+    assert!(status.success(), "{status}");
 }

@@ -223,15 +223,18 @@ fn bad_tokens_are_refused() {
     alice.create_family("Smiths");
     let try_token =
         |token: &str| server.http.get(format!("{}/v1/recordings", server.url)).bearer_auth(token).send().unwrap();
-    let base = |exp: u64| json!({ "iss": "vault-dev", "aud": "vault", "sub": "alice", "org_id": "smiths", "exp": exp, "iat": now() });
+    let (iss, aud) = server.issuer();
+    let base =
+        |exp: u64| json!({ "iss": iss, "aud": aud, "sub": "alice", "org_id": "smiths", "exp": exp, "iat": now() });
     // Valid as crafted, to prove the crafting works.
     assert_eq!(try_token(&server.sign(&base(now() + 600))).status(), StatusCode::OK);
     let cases = [
         ("expired", server.sign(&base(now() - 3600))),
-        ("wrong audience", server.sign(&json!({ "iss": "vault-dev", "aud": "other-app", "sub": "alice", "org_id": "smiths", "exp": now() + 600 }))),
-        ("wrong issuer", server.sign(&json!({ "iss": "https://evil.example", "aud": "vault", "sub": "alice", "org_id": "smiths", "exp": now() + 600 }))),
-        ("not yet valid", server.sign(&json!({ "iss": "vault-dev", "aud": "vault", "sub": "alice", "org_id": "smiths", "exp": now() + 6000, "nbf": now() + 3000 }))),
-        ("no subject", server.sign(&json!({ "iss": "vault-dev", "aud": "vault", "org_id": "smiths", "exp": now() + 600 }))),
+        ("wrong audience", server.sign(&json!({ "iss": iss, "aud": "other-app", "sub": "alice", "org_id": "smiths", "exp": now() + 600 }))),
+        ("wrong issuer", server.sign(&json!({ "iss": "https://evil.example", "aud": aud, "sub": "alice", "org_id": "smiths", "exp": now() + 600 }))),
+        ("not yet valid", server.sign(&json!({ "iss": iss, "aud": aud, "sub": "alice", "org_id": "smiths", "exp": now() + 6000, "nbf": now() + 3000 }))),
+        ("no subject", server.sign(&json!({ "iss": iss, "aud": aud, "org_id": "smiths", "exp": now() + 600 }))),
+        ("a subject with a bidirectional override", server.sign(&json!({ "iss": iss, "aud": aud, "sub": "ali\u{202e}ce", "org_id": "smiths", "exp": now() + 600 }))),
         ("garbage", "not.a.jwt".to_owned()),
     ];
     for (what, token) in &cases {
@@ -239,8 +242,8 @@ fn bad_tokens_are_refused() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
         assert_eq!(response.headers()["content-type"], "application/problem+json");
     }
-    // Forged: signed by another server's dev key.
-    let other = Server::start();
+    // Forged: signed by another (embedded) server's development key.
+    let other = Server::start_on(None, &[]);
     let forged = other.token("smiths", "alice");
     assert_eq!(try_token(&forged).status(), StatusCode::UNAUTHORIZED);
     // Tampered payload: same signature, different family.
@@ -500,46 +503,376 @@ fn audit_verify_detects_a_row_edited_in_the_database() {
 }
 
 #[test]
-fn development_sign_in_only_on_embedded_loopback() {
-    let server = Server::start();
+fn development_sign_in_answers_only_this_machine_with_the_printed_one_time_code() {
+    let server = Server::start_on(None, &[]);
     let config: Value = server.http.get(format!("{}/web-config.json", server.url)).send().unwrap().json().unwrap();
     assert_eq!(config["dev_sign_in"], true);
-    let mint = |body: Value| server.http.post(format!("{}/dev/token", server.url)).json(&body).send().unwrap();
-    let res = mint(json!({ "user_id": "alice", "family_id": "smiths" }));
-    assert_eq!(res.status(), StatusCode::OK);
-    let token = res.json::<Value>().unwrap()["token"].as_str().unwrap().to_owned();
-    let created = server
-        .http
-        .post(format!("{}/v1/families", server.url))
-        .bearer_auth(&token)
-        .json(&json!({ "name": "S" }))
-        .send()
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED, "the minted token is accepted");
-    assert_eq!(mint(json!({ "user_id": "a b", "family_id": "smiths" })).status(), StatusCode::BAD_REQUEST);
-    assert_eq!(
-        mint(json!({ "user_id": "a", "family_id": "s", "admin": true })).status(),
-        StatusCode::UNPROCESSABLE_ENTITY
-    );
+    let mint = |body: Value, headers: &[(&str, &str)]| {
+        let mut req = server.http.post(format!("{}/dev/token", server.url)).json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        status(req.send().unwrap())
+    };
+    let body = |code: &str| json!({ "user_id": "alice", "family_id": "smiths", "code": code });
+    // Without the code, or with a wrong one: refused (and recorded in the system chain).
+    let (s, text) = mint(json!({ "user_id": "alice", "family_id": "smiths" }), &[]);
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    let (s, text) = mint(body("0000-0000-0000"), &[]);
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{text}");
+    assert!(text.contains("urn:vault:sign-in-code"), "{text}");
+    // Through a proxy (forwarding headers) even the right code is refused, and not used up.
+    let code = server.dev_code();
+    for header in ["x-forwarded-for", "forwarded", "x-real-ip", "via"] {
+        let (s, text) = mint(body(&code), &[(header, "127.0.0.1")]);
+        assert_eq!(s, StatusCode::FORBIDDEN, "{header}: {text}");
+    }
+    // A bad id does not use the code up either.
+    assert_eq!(mint(json!({ "user_id": "a b", "family_id": "smiths", "code": code }), &[]).0, StatusCode::BAD_REQUEST);
+    assert_eq!(mint(json!({ "user_id": "a", "family_id": "-", "code": code }), &[]).0, StatusCode::BAD_REQUEST);
+    // The printed code signs in once; the next code is printed and written down.
+    let (s, text) = mint(body(&code), &[]);
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let token = serde_json::from_str::<Value>(&text).unwrap()["token"].as_str().unwrap().to_owned();
+    let api = Api { base: server.url.clone(), token, http: server.http.clone(), host: None };
+    assert_eq!(api.post("/v1/families", json!({ "name": "S" })).status(), StatusCode::CREATED, "the token works");
+    assert_eq!(mint(body(&code), &[]).0, StatusCode::UNAUTHORIZED, "a code signs in once");
+    let next = server.dev_code();
+    assert_ne!(next, code);
+    assert_eq!(mint(json!({ "user_id": "bob", "family_id": "jones", "code": next }), &[]).0, StatusCode::OK);
+    let out = server.vault(&["audit", "verify"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"rows\""), "{}", String::from_utf8_lossy(&out.stderr));
 
     // With an external identity provider the development issuer, and its sign-in, are off.
-    let external = Server::start_with(&[
-        ("VAULT_AUTH_ISSUER", "https://idp.example"),
-        ("VAULT_AUTH_AUDIENCES", "vault"),
-        ("VAULT_AUTH_SIGN_IN_URL", "https://idp.example/sign-in"),
-    ]);
+    let external = Server::start_on(
+        None,
+        &[
+            ("VAULT_AUTH_ISSUER", "https://idp.example"),
+            ("VAULT_AUTH_AUDIENCES", "vault"),
+            ("VAULT_AUTH_SIGN_IN_URL", "https://idp.example/sign-in"),
+        ],
+    );
     let config: Value = external.http.get(format!("{}/web-config.json", external.url)).send().unwrap().json().unwrap();
     assert_eq!(
         (config["dev_sign_in"].clone(), config["sign_in_url"].clone()),
         (json!(false), json!("https://idp.example/sign-in"))
     );
-    let res = external
+    let res = external.http.post(format!("{}/dev/token", external.url)).json(&body("x")).send().unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(!external.dir.join("dev-sign-in-code").exists());
+}
+
+#[test]
+fn requests_naming_another_host_are_refused_against_dns_rebinding() {
+    let server = Server::start_on(None, &[("VAULT_PUBLIC_ORIGINS", "https://vault.example.com")]);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let port = server.url.rsplit(':').next().unwrap().to_owned();
+    let with_host = |method: Method, path: &str, host: &str| {
+        let req = server.http.request(method, format!("{}{path}", server.url)).header("host", host);
+        status(req.bearer_auth(&alice.token).json(&json!({})).send().unwrap())
+    };
+    for path in ["/v1/family", "/web-config.json", "/healthz", "/openapi.json", "/nothing"] {
+        for host in [format!("rebind.attacker.example:{port}"), "127.0.0.1:1".into(), "localhost".into()] {
+            let (s, text) = with_host(Method::GET, path, &host);
+            assert_eq!(s, StatusCode::MISDIRECTED_REQUEST, "{host} {path}: {text}");
+            assert!(text.contains("urn:vault:unknown-host"), "{text}");
+        }
+    }
+    let code = server.dev_code();
+    let rebound = server
         .http
-        .post(format!("{}/dev/token", external.url))
-        .json(&json!({ "user_id": "a", "family_id": "s" }))
+        .post(format!("{}/dev/token", server.url))
+        .header("host", format!("rebind.attacker.example:{port}"))
+        .json(&json!({ "user_id": "alice", "family_id": "smiths", "code": code }))
         .send()
         .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(rebound.status(), StatusCode::MISDIRECTED_REQUEST);
+    // Loopback names with the port, and the configured public origin, are answered.
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), "vault.example.com".into()] {
+        let (s, text) = with_host(Method::GET, "/v1/family", &host);
+        assert_eq!(s, StatusCode::OK, "{host}: {text}");
+    }
+}
+
+#[test]
+fn members_are_identities_of_one_issuer() {
+    let mut server = Server::start_on(None, &[]);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let members = alice.ok(alice.get("/v1/family/members"));
+    assert_eq!(members[0]["issuer"], "vault-dev");
+    // A member row from before issuers were recorded: bound to the issuer trusted at the next start.
+    server.sql("INSERT INTO members (family_id, issuer, user_id, role, added_at, added_by) VALUES ('smiths', '', 'carol', 'member', 0, 'alice')").unwrap();
+    // The same deployment now trusts an identity provider whose users include an "alice".
+    let idp = idp::shared();
+    let env: Vec<(String, String)> = idp.vars();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    server.restart_with(&env);
+    let impostor =
+        Api { base: server.url.clone(), token: idp.token("smiths", "alice"), http: server.http.clone(), host: None };
+    let (s, text) = status(impostor.get("/v1/family"));
+    assert_eq!(s, StatusCode::FORBIDDEN, "the provider's alice is not the development issuer's alice: {text}");
+    assert_eq!(impostor.get("/v1/recordings").status(), StatusCode::FORBIDDEN);
+    let carol =
+        Api { base: server.url.clone(), token: idp.token("smiths", "carol"), http: server.http.clone(), host: None };
+    assert_eq!(carol.ok(carol.get("/v1/family"))["role"], "member", "the legacy row was bound to the trusted issuer");
+    assert_eq!(server.sql("SELECT issuer FROM members WHERE user_id = 'carol'").unwrap(), idp::ISSUER);
+}
+
+#[test]
+fn active_content_types_are_stored_as_octet_stream() {
+    let server = Server::start();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    for (asked, stored) in [
+        ("text/html", "application/octet-stream"),
+        ("image/svg+xml", "application/octet-stream"),
+        ("application/xhtml+xml; charset=utf-8", "application/octet-stream"),
+        ("text/javascript", "application/octet-stream"),
+        ("Video/MP4; codecs=avc1", "video/mp4"),
+        ("image/jpeg", "image/jpeg"),
+        ("text/plain; charset=utf-8", "text/plain"),
+    ] {
+        let created = alice.ok(alice.post(
+            "/v1/recordings",
+            json!({ "title": "t", "kind": "letter", "content_type": asked, "plaintext_size": 3, "encryption": "client" }),
+        ));
+        assert_eq!(created["recording"]["content_type"], stored, "{asked}");
+    }
+    // A row written before the allowlist: key release still answers a safe type.
+    let (id, _) = alice.upload("old", &media(10, 1));
+    server.sql(&format!("UPDATE recordings SET content_type = 'text/html' WHERE id = '{id}'")).unwrap();
+    let release = alice.ok(alice.post(&format!("/v1/recordings/{id}/key"), json!({})));
+    assert_eq!(release["content_type"], "application/octet-stream");
+    assert_eq!(alice.ok(alice.get(&format!("/v1/recordings/{id}")))["content_type"], "application/octet-stream");
+}
+
+#[test]
+fn no_family_id_can_read_the_system_audit_chain() {
+    let server = Server::start();
+    // Failed sign-ins fill the system chain with other people's addresses.
+    for _ in 0..3 {
+        server.http.get(format!("{}/v1/recordings", server.url)).bearer_auth("not.a.jwt").send().unwrap();
+    }
+    let (iss, aud) = server.issuer();
+    let token = server.sign(&json!({ "iss": iss, "aud": aud, "sub": "mallory", "org_id": "-", "exp": now() + 600 }));
+    let dash = Api { base: server.url.clone(), token, http: server.http.clone(), host: None };
+    assert_eq!(dash.post("/v1/families", json!({ "name": "dash" })).status(), StatusCode::BAD_REQUEST);
+    // Even a family row named "-" (from before ids had to start with a letter or digit).
+    server.sql("INSERT INTO families (id, name, key_id, created_at, created_by) VALUES ('-', 'dash', 'local:-', 0, 'mallory')").unwrap();
+    server.sql(&format!("INSERT INTO members (family_id, issuer, user_id, role, added_at, added_by) VALUES ('-', '{iss}', 'mallory', 'owner', 0, 'mallory')")).unwrap();
+    let (s, text) = status(dash.get("/v1/family/audit"));
+    assert_eq!(s, StatusCode::FORBIDDEN, "{text}");
+    assert!(!text.contains("auth.failed"), "{text}");
+}
+
+#[test]
+fn a_header_with_extra_context_pairs_is_refused() {
+    let server = Server::start();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let video = media(5000, 3);
+    let created = alice.create_recording("extra", video.len(), "client");
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    let mut context = vault_core::EncryptionContext::new();
+    context.insert("vault:tenant", "smiths").insert("vault:object", id.as_str()).insert("note", "unbound");
+    let frame = created["upload"]["frame_length"].as_u64().unwrap() as u32;
+    let message = encrypt_with(&created["key"], &context, frame, &video);
+    let (s, text) = status(alice.put_part(&id, 1, &message));
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("exactly vault:tenant and vault:object"), "{text}");
+    assert_eq!(alice.ok(alice.get(&format!("/v1/recordings/{id}/upload")))["next_part"], 1, "nothing stored");
+}
+
+#[test]
+fn every_ranged_read_that_starts_a_session_is_audited_once() {
+    let server = Server::start();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let (id, message) = alice.upload("scan", &media(100_000, 5));
+    // Bob's download rows in the family's log.
+    let downloads = || {
+        let audit = alice.ok(alice.get("/v1/family/audit?limit=500"));
+        let rows = audit["items"].as_array().unwrap().clone();
+        rows.into_iter().filter(|r| r["action"] == "recording.downloaded" && r["actor"] == "bob").count()
+    };
+    alice.invite("bob", "member");
+    let bob = server.as_user("smiths", "bob");
+    let ranged = |api: &Api, range: &str| {
+        let r = api.req(Method::GET, &format!("/v1/recordings/{id}/content")).header("range", range).send().unwrap();
+        (r.status(), r.bytes().unwrap().to_vec())
+    };
+    let (s, body) = ranged(&bob, "bytes=1-");
+    assert_eq!(s, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(body, message[1..]);
+    assert_eq!(downloads(), 1, "a read of all but one byte is audited");
+    for range in ["bytes=0-99", "bytes=500-", "bytes=-10"] {
+        assert_eq!(ranged(&bob, range).0, StatusCode::PARTIAL_CONTENT);
+    }
+    assert_eq!(downloads(), 1, "once per user, recording and session");
+    let bob_again = server.as_user("smiths", "bob");
+    assert_eq!(ranged(&bob_again, "bytes=7-8").0, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(downloads(), 2, "a new session is audited again");
+    bob.content(&id);
+    assert_eq!(downloads(), 3, "a whole download is always audited");
+}
+
+#[test]
+fn ranges_follow_rfc_9110() {
+    let server = Server::start();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let (id, message) = alice.upload("scan", &media(10_000, 6));
+    let ranged = |range: &str| {
+        let r = alice.req(Method::GET, &format!("/v1/recordings/{id}/content")).header("range", range).send().unwrap();
+        let content_range = r.headers().get("content-range").map(|v| v.to_str().unwrap().to_owned());
+        (r.status(), content_range, r.bytes().unwrap().to_vec())
+    };
+    let size = message.len();
+    let (s, _, body) = ranged("items=0-5");
+    assert_eq!((s, body.len()), (StatusCode::OK, size), "an unknown unit is ignored");
+    let (s, cr, body) = ranged("bytes=0-18446744073709551615");
+    assert_eq!(
+        (s, cr.as_deref(), body),
+        (StatusCode::PARTIAL_CONTENT, Some(format!("bytes 0-{}/{size}", size - 1).as_str()), message.clone())
+    );
+    let (s, _, body) = ranged("bytes=-20000");
+    assert_eq!((s, body.len()), (StatusCode::PARTIAL_CONTENT, size), "a suffix longer than the object");
+    let (s, cr, _) = ranged(&format!("bytes={size}-"));
+    assert_eq!((s, cr), (StatusCode::RANGE_NOT_SATISFIABLE, Some(format!("bytes */{size}"))));
+}
+
+#[test]
+fn only_its_creator_uploads_to_a_pending_recording() {
+    let server = Server::start();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    alice.invite("bob", "admin");
+    let bob = server.as_user("smiths", "bob");
+    let letter = b"Dear little one".to_vec();
+    let created = alice.create_recording("letter", letter.len(), "server");
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    let forged = b"Someone else wr".to_vec();
+    let (s, text) =
+        status(bob.req(Method::PUT, &format!("/v1/recordings/{id}/plaintext")).body(forged).send().unwrap());
+    assert_eq!(s, StatusCode::FORBIDDEN, "{text}");
+    for (method, path) in
+        [(Method::GET, format!("/v1/recordings/{id}/upload")), (Method::POST, format!("/v1/recordings/{id}/complete"))]
+    {
+        assert_eq!(bob.req(method, &path).json(&json!({})).send().unwrap().status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let done = alice.ok(alice
+        .req(Method::PUT, &format!("/v1/recordings/{id}/plaintext"))
+        .body(letter.clone())
+        .send()
+        .unwrap());
+    assert_eq!(done["status"], "committed");
+    assert_eq!(decrypt_all(&alice.content(&id), &alice.data_key(&id), "smiths", &id), letter);
+    let audit = alice.ok(alice.get("/v1/family/audit?limit=100"));
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "upload.plaintext" && r["outcome"] == "denied" && r["actor"] == "bob")
+    );
+}
+
+#[test]
+fn names_and_ids_with_invisible_or_reordering_characters_are_refused() {
+    let server = Server::start();
+    let alice = server.as_user("smiths", "alice");
+    for name in ["The Smiths\u{202e}", "\u{200b}", "Smiths\u{2066}"] {
+        assert_eq!(alice.post("/v1/families", json!({ "name": name })).status(), StatusCode::BAD_REQUEST, "{name:?}");
+    }
+    alice.create_family("The Smiths 👨\u{200d}👩\u{200d}👧");
+    for title in ["scan\u{202e}4pm.exe", "a\u{200d}b", "tab\there"] {
+        let r = alice.post(
+            "/v1/recordings",
+            json!({ "title": title, "kind": "video", "content_type": "video/mp4", "plaintext_size": 1 }),
+        );
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{title:?}");
+    }
+    for user in ["admin\u{202e}", "bob\u{200b}", "Grandpa Joe", "x\u{00a0}y"] {
+        let (s, text) = status(alice.post("/v1/family/members", json!({ "user_id": user, "role": "member" })));
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{user:?}: {text}");
+    }
+    alice.invite("user_2abc", "member");
+}
+
+/// Asserts an answer is an RFC 9457 problem document with a fixed message: none of
+/// serde's or axum's own words, nor the handlers' type names.
+fn assert_problem(what: &str, response: reqwest::blocking::Response) -> StatusCode {
+    let code = response.status();
+    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    let text = response.text().unwrap();
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"), "{what}: {code} {text}");
+    let problem: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: {e}: {text}"));
+    assert!(problem["type"].as_str().unwrap().starts_with("urn:vault:"), "{what}: {text}");
+    assert_eq!(problem["status"], code.as_u16(), "{what}: {text}");
+    assert!(problem["title"].is_string() && problem["detail"].is_string(), "{what}: {text}");
+    for leak in ["expected", "struct", "invalid type", "Failed to", "serde", "::", "Create", "line 1", "column"] {
+        assert!(!text.contains(leak), "{what}: {leak:?} in {text}");
+    }
+    code
+}
+
+#[test]
+fn every_refusal_is_a_problem_document_with_a_fixed_message() {
+    let server = Server::start();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let (id, _) = alice.upload("scan", &media(100, 1));
+    let doc: Value = server.http.get(format!("{}/openapi.json", server.url)).send().unwrap().json().unwrap();
+    let mut problems = 0;
+    let bodies: [(Option<&str>, &str); 4] = [
+        (Some("application/json"), "{"),
+        (Some("application/json"), "[]"),
+        (None, "{}"),
+        (Some("text/plain"), "{\"a\":1}"),
+    ];
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        let concrete =
+            path.replace("{id}", &id).replace("{user_id}", "nobody").replace("{part}", "1").replace("{token}", "0");
+        for method in methods.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            for (content_type, body) in bodies {
+                let mut req = alice.req(method.clone(), &concrete).body(body);
+                if let Some(ct) = content_type {
+                    req = req.header("content-type", ct);
+                }
+                let response = req.send().unwrap();
+                if response.status().is_client_error() || response.status().is_server_error() {
+                    assert_problem(&format!("{method} {path} {content_type:?} {body}"), response);
+                    problems += 1;
+                }
+            }
+        }
+    }
+    assert!(problems >= 30, "only {problems} refusals seen");
+    for (method, path) in [
+        (Method::GET, "/v1/recordings?limit=many".to_owned()),
+        (Method::GET, "/v1/family/audit?before=yesterday".to_owned()),
+        (Method::PUT, format!("/v1/recordings/{id}/parts/first")),
+        (Method::GET, "/v1/nothing-here".to_owned()),
+        (Method::GET, "/nothing-here".to_owned()),
+        (Method::DELETE, "/openapi.json".to_owned()),
+        (Method::PATCH, "/v1/recordings".to_owned()),
+    ] {
+        let code = assert_problem(&format!("{method} {path}"), alice.req(method.clone(), &path).send().unwrap());
+        assert!(code.is_client_error(), "{method} {path}: {code}");
+    }
+    let wrong_method = alice.req(Method::PATCH, "/v1/recordings").send().unwrap();
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(wrong_method.headers().contains_key("allow"));
+    let oversized = alice
+        .req(Method::POST, "/v1/recordings")
+        .header("content-type", "application/json")
+        .body(vec![b' '; 100_000])
+        .send()
+        .unwrap();
+    assert_eq!(assert_problem("oversized", oversized), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
 #[test]
@@ -670,7 +1003,8 @@ fn external_oidc_issuer_with_rs256_jwks_rotation_and_refresh_limits() {
         jsonwebtoken::encode(&header, &claims, key).unwrap()
     };
     let call = |t: &str| server.http.get(format!("{}/v1/family", server.url)).bearer_auth(t).send().unwrap().status();
-    let api = Api { base: server.url.clone(), token: token(&k1, "k1", "vault-app"), http: server.http.clone() };
+    let api =
+        Api { base: server.url.clone(), token: token(&k1, "k1", "vault-app"), http: server.http.clone(), host: None };
     api.create_family("Org family");
     assert_eq!(call(&token(&k1, "k1", "vault-app")), StatusCode::OK);
     assert_eq!(call(&token(&k1, "k1", "other-app")), StatusCode::UNAUTHORIZED);

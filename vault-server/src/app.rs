@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::audit::AuditLog;
-use crate::auth::{DevIssuer, Verifier};
+use crate::auth::{DevIssuer, DevSignIn, Verifier};
 use crate::config::Config;
 use crate::db::Db;
 use crate::keys::KeyService;
@@ -21,6 +21,11 @@ pub struct AppState {
     pub audit: Arc<AuditLog>,
     pub verifier: Arc<Verifier>,
     pub dev_issuer: Option<Arc<DevIssuer>>,
+    /// The development sign-in's one-time codes: only while `vault serve` runs on
+    /// loopback with the development issuer.
+    pub dev_sign_in: Option<Arc<DevSignIn>>,
+    /// The `Host` names requests may carry (`middleware::host`).
+    pub hosts: Arc<crate::middleware::host::AllowedHosts>,
     pub limits: Arc<RateLimits>,
     pub metrics: Arc<Metrics>,
     /// The cross-region copier, when the store has a replica region.
@@ -29,6 +34,8 @@ pub struct AppState {
     pub replicated: Option<Arc<crate::store::replicated::ReplicatedStore>>,
     /// Exports started and waiting for their one-time download.
     pub exports: Arc<crate::routes::export::PendingExports>,
+    /// Ranged reads already audited (one row per user, recording and session).
+    pub reads: Arc<crate::reads::AuditedReads>,
     /// Signs scrub reports, erasure receipts and audit anchors.
     pub signer: Arc<crate::signing::Signer>,
 }

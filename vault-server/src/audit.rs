@@ -15,7 +15,9 @@ use sqlx::Row;
 
 use crate::db::{Db, is_unique_violation, now_ms};
 
-/// The chain of events that belong to no family (failed authentication).
+/// The chain of events that belong to no family (failed authentication). No family id
+/// can take this value: family ids start with a letter or digit
+/// (`routes::families::valid_id`), and [`AuditLog::page`] refuses it.
 pub const SYSTEM_TENANT: &str = "-";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -25,6 +27,8 @@ pub struct RequestMeta {
     pub ip: String,
     pub user_agent: String,
     pub request_id: String,
+    /// The TCP peer (not recorded: `ip` is the client as the audit log names it).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// One thing that happened.
@@ -208,8 +212,12 @@ impl AuditLog {
         tx.commit().await
     }
 
-    /// A page of a tenant's log, newest first, before sequence number `before`.
+    /// A page of a family's log, newest first, before sequence number `before`. The
+    /// system chain is never a family's page.
     pub async fn page(&self, tenant: &str, before: Option<i64>, limit: i64) -> Result<Vec<AuditRow>, sqlx::Error> {
+        if tenant == SYSTEM_TENANT {
+            return Ok(Vec::new());
+        }
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM audit_log WHERE tenant = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
         ))
@@ -219,6 +227,12 @@ impl AuditLog {
         .fetch_all(self.db.pool())
         .await?;
         rows.iter().map(AuditRow::from_row).collect()
+    }
+
+    /// When the oldest row of any chain was written (ms), if there is one.
+    pub async fn oldest_at(&self) -> Result<Option<i64>, sqlx::Error> {
+        let row = sqlx::query("SELECT MIN(at) AS at FROM audit_log").fetch_one(self.db.pool()).await?;
+        row.try_get("at")
     }
 
     /// The stored hash of row `seq` of `tenant`'s chain, if the row exists.

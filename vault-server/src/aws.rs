@@ -14,21 +14,40 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::config::{AwsSettings, RegionSettings};
 
-/// Loads the SDK configuration of one region.
-pub async fn sdk_config(settings: &AwsSettings, region: &RegionSettings) -> SdkConfig {
+/// Loads the SDK configuration of one region: `timeouts` from [`write_timeouts`] (S3
+/// writes, which may take long and never fail over) or [`budget_timeouts`] (KMS calls
+/// and object reads, which must leave time for the other region).
+pub async fn sdk_config(settings: &AwsSettings, region: &RegionSettings, timeouts: TimeoutConfig) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.region.clone()))
         .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
-                .operation_attempt_timeout(Duration::from_secs(settings.attempt_timeout_secs))
-                .build(),
-        );
+        .timeout_config(timeouts);
     if let Some(endpoint) = &region.endpoint {
         loader = loader.endpoint_url(endpoint);
     }
     loader.load().await
+}
+
+/// Per attempt, retried `max_attempts` times: for S3 writes (parts of 8 MiB and more).
+pub fn write_timeouts(settings: &AwsSettings) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
+        .operation_attempt_timeout(Duration::from_secs(settings.attempt_timeout_secs))
+        .build()
+}
+
+/// As [`write_timeouts`], but the whole call, retries included, ends after
+/// `region_budget_secs`: a hanging region then fails over (and is marked down) within
+/// the request that met it, instead of the request timing out with the primary still
+/// believed healthy. Applies to KMS and to S3 reads (a streamed body is not timed:
+/// only the wait for its headers).
+pub fn budget_timeouts(settings: &AwsSettings) -> TimeoutConfig {
+    let budget = Duration::from_secs(settings.region_budget_secs);
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(settings.connect_timeout_secs).min(budget))
+        .operation_attempt_timeout(Duration::from_secs(settings.attempt_timeout_secs).min(budget))
+        .operation_timeout(budget)
+        .build()
 }
 
 /// Remembers that a region failed, so the next calls go to the other region at once
@@ -37,11 +56,32 @@ pub async fn sdk_config(settings: &AwsSettings, region: &RegionSettings) -> SdkC
 pub struct Failover {
     down_until_ms: AtomicI64,
     hold_ms: i64,
+    /// When a caller last tried the primary while it was marked down.
+    last_probe_ms: AtomicI64,
 }
+
+/// While the primary is marked down, one caller in this many milliseconds tries it anyway.
+const PROBE_EVERY_MS: i64 = 2000;
 
 impl Failover {
     pub fn new(hold: Duration) -> Self {
-        Self { down_until_ms: AtomicI64::new(0), hold_ms: i64::try_from(hold.as_millis()).unwrap_or(i64::MAX) }
+        Self {
+            down_until_ms: AtomicI64::new(0),
+            hold_ms: i64::try_from(hold.as_millis()).unwrap_or(i64::MAX),
+            last_probe_ms: AtomicI64::new(0),
+        }
+    }
+
+    /// For work only the primary can do (a new data key): whether to try it now. Yes
+    /// while it is believed up; while marked down, only for one caller every two
+    /// seconds (who finds out it is back), the others answered at once.
+    pub fn try_primary(&self) -> bool {
+        if self.primary_first() {
+            return true;
+        }
+        let (now, last) = (crate::db::now_ms(), self.last_probe_ms.load(Ordering::Relaxed));
+        now - last >= PROBE_EVERY_MS
+            && self.last_probe_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
     /// Whether the primary region should be tried first.
@@ -55,5 +95,22 @@ impl Failover {
 
     pub fn primary_ok(&self) {
         self.down_until_ms.store(0, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_primary_is_skipped_and_probed_by_one_caller_at_a_time() {
+        let f = Failover::new(Duration::from_secs(30));
+        assert!(f.primary_first() && f.try_primary());
+        f.primary_failed();
+        assert!(!f.primary_first());
+        assert!(f.try_primary(), "the first caller probes");
+        assert!(!f.try_primary(), "the next ones are answered at once");
+        f.primary_ok();
+        assert!(f.primary_first() && f.try_primary());
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::aws::{Failover, sdk_config};
+use crate::aws::{Failover, budget_timeouts, sdk_config, write_timeouts};
 use crate::config::{Config, KeysBackend, RegionSettings, StoreBackend};
 use crate::keys::KeyService;
 use crate::keys::cache::CachedKeys;
@@ -27,7 +27,7 @@ pub async fn keys(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<dyn 
             let region = |r: &RegionSettings| {
                 let r = r.clone();
                 async move {
-                    let sdk = sdk_config(aws, &r).await;
+                    let sdk = sdk_config(aws, &r, budget_timeouts(aws)).await;
                     KmsRegion { name: r.region.clone(), client: aws_sdk_kms::Client::new(&sdk) }
                 }
             };
@@ -89,7 +89,7 @@ pub async fn s3_stores(config: &Config) -> anyhow::Result<(S3Store, S3Store)> {
         let r = r.clone();
         let spool = spool.clone();
         async move {
-            let sdk = sdk_config(&config.aws, &r).await;
+            let sdk = sdk_config(&config.aws, &r, write_timeouts(&config.aws)).await;
             // Path-style addressing for S3-compatible endpoints (no wildcard DNS). Responses
             // are checked by Vault's own SHA-256 read-back, so the SDK need not try (and
             // cannot, on multipart objects: their checksums are per part).
@@ -97,8 +97,14 @@ pub async fn s3_stores(config: &Config) -> anyhow::Result<(S3Store, S3Store)> {
                 .force_path_style(r.endpoint.is_some())
                 .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired)
                 .build();
-            S3Store::new(aws_sdk_s3::Client::from_conf(s3), r.bucket.clone(), r.region.clone(), spool)
-                .map_err(|e| anyhow::anyhow!("cannot create the spool directory: {e}"))
+            S3Store::new(
+                aws_sdk_s3::Client::from_conf(s3),
+                r.bucket.clone(),
+                r.region.clone(),
+                spool,
+                budget_timeouts(&config.aws),
+            )
+            .map_err(|e| anyhow::anyhow!("cannot create the spool directory: {e}"))
         }
     };
     Ok((one(&config.aws.primary).await?, one(&config.aws.replica).await?))

@@ -33,7 +33,8 @@ pub struct Config {
     pub scrub: ScrubSettings,
     /// Static files of the web page served at `/` (none if unset).
     pub web_dir: Option<PathBuf>,
-    /// Trust tokens of the local development issuer; default: only when no external issuer is configured.
+    /// Trust tokens of the local development issuer. Default: on in embedded mode only
+    /// (no external issuer, no AWS backend, no trusted proxies); refused with any of those.
     pub dev_issuer: Option<bool>,
     pub auth: AuthSettings,
     pub uploads: UploadSettings,
@@ -44,6 +45,11 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Origins allowed by CORS. Empty: CORS off (the web page is same-origin).
     pub cors_origins: Vec<String>,
+    /// The origins (`https://vault.example.com`) under which the service is reached,
+    /// besides loopback. A request whose `Host` names neither a loopback name with the
+    /// listening port nor one of these is refused: a page elsewhere cannot reach the
+    /// service by DNS rebinding.
+    pub public_origins: Vec<String>,
     /// `text` or `json` logs.
     pub log_format: LogFormat,
 }
@@ -97,6 +103,13 @@ pub struct Limits {
     pub key_releases_per_minute: u32,
     /// Failed authentications allowed per client IP per minute before 429.
     pub auth_failures_per_minute: u32,
+    /// Seconds a connection may take to send a whole request head (also the most a
+    /// connection may stay idle between requests).
+    pub header_read_timeout_secs: u64,
+    /// Open connections at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// Open connections at once from one client address (trusted proxies excepted).
+    pub max_connections_per_ip: usize,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -127,6 +140,10 @@ pub struct AwsSettings {
     pub connect_timeout_secs: u64,
     /// Attempts per AWS call (jittered exponential backoff on throttling, 5xx and timeouts).
     pub max_attempts: u32,
+    /// The most seconds one region gets for one KMS call or object read, retries
+    /// included, before the other region is asked. Two budgets fit in
+    /// `limits.request_timeout_secs`, so a hanging region fails over within one request.
+    pub region_budget_secs: u64,
     /// After a region fails, reads go straight to the other region for this many seconds.
     pub failover_secs: u64,
     /// Seconds an unwrapped data key stays cached for repeated playback requests.
@@ -193,6 +210,7 @@ impl Default for Config {
             retention_days: 30,
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
+            public_origins: Vec::new(),
             log_format: LogFormat::Text,
         }
     }
@@ -206,6 +224,7 @@ impl Default for AwsSettings {
             attempt_timeout_secs: 10,
             connect_timeout_secs: 3,
             max_attempts: 4,
+            region_budget_secs: 10,
             failover_secs: 30,
             data_key_cache_secs: 300,
             data_key_cache_entries: 1000,
@@ -243,6 +262,9 @@ impl Default for Limits {
             request_timeout_secs: 30,
             key_releases_per_minute: 120,
             auth_failures_per_minute: 30,
+            header_read_timeout_secs: 10,
+            max_connections: 4096,
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -325,6 +347,9 @@ impl Config {
         if let Some(v) = env("VAULT_AWS_MAX_ATTEMPTS") {
             self.aws.max_attempts = parse("VAULT_AWS_MAX_ATTEMPTS", &v)?;
         }
+        if let Some(v) = env("VAULT_AWS_REGION_BUDGET_SECS") {
+            self.aws.region_budget_secs = parse("VAULT_AWS_REGION_BUDGET_SECS", &v)?;
+        }
         if let Some(v) = env("VAULT_AWS_FAILOVER_SECS") {
             self.aws.failover_secs = parse("VAULT_AWS_FAILOVER_SECS", &v)?;
         }
@@ -401,6 +426,18 @@ impl Config {
         if let Some(v) = env("VAULT_CORS_ORIGINS") {
             self.cors_origins = list(&v);
         }
+        if let Some(v) = env("VAULT_PUBLIC_ORIGINS") {
+            self.public_origins = list(&v);
+        }
+        if let Some(v) = env("VAULT_MAX_CONNECTIONS") {
+            self.limits.max_connections = parse("VAULT_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = env("VAULT_MAX_CONNECTIONS_PER_IP") {
+            self.limits.max_connections_per_ip = parse("VAULT_MAX_CONNECTIONS_PER_IP", &v)?;
+        }
+        if let Some(v) = env("VAULT_HEADER_READ_TIMEOUT_SECS") {
+            self.limits.header_read_timeout_secs = parse("VAULT_HEADER_READ_TIMEOUT_SECS", &v)?;
+        }
         if let Some(v) = env("VAULT_LOG_FORMAT") {
             self.log_format = match v.as_str() {
                 "text" => LogFormat::Text,
@@ -442,12 +479,19 @@ impl Config {
                 );
             }
         }
-        if self.dev_issuer == Some(false) && self.auth.issuer.is_none() {
-            bail!("no identity provider: set auth.issuer (with auth.audiences) or enable dev_issuer");
+        for origin in &self.public_origins {
+            public_origin_host(origin)?;
+        }
+        if self.limits.header_read_timeout_secs == 0
+            || self.limits.max_connections == 0
+            || self.limits.max_connections_per_ip == 0
+        {
+            bail!(
+                "limits.header_read_timeout_secs, limits.max_connections and limits.max_connections_per_ip must be positive"
+            );
         }
         let aws = &self.aws;
-        let uses_aws = self.keys == KeysBackend::AwsKms || self.store == StoreBackend::S3;
-        if uses_aws {
+        if self.uses_aws() {
             if aws.primary.region.is_empty() || aws.replica.region.is_empty() {
                 bail!("aws.primary.region and aws.replica.region are required by the AWS backends");
             }
@@ -461,6 +505,14 @@ impl Config {
             }
             if aws.data_key_cache_entries == 0 || aws.replication_poll_secs == 0 {
                 bail!("aws.data_key_cache_entries and aws.replication_poll_secs must be positive");
+            }
+            if aws.region_budget_secs == 0
+                || aws.region_budget_secs.saturating_mul(2) >= self.limits.request_timeout_secs
+            {
+                bail!(
+                    "aws.region_budget_secs must be positive and less than half of limits.request_timeout_secs \
+                     (both regions must fit in one request)"
+                );
             }
         }
         if self.store == StoreBackend::S3 {
@@ -480,12 +532,46 @@ impl Config {
                 bail!("cors_origins may not be \"*\": list the web page's origins");
             }
         }
+        if let (Some(true), Some(why)) = (self.dev_issuer, self.dev_issuer_forbidden()) {
+            bail!("dev_issuer cannot be on when {why}: anyone could mint tokens for it");
+        }
+        if !self.dev_issuer_enabled() && self.auth.issuer.is_none() {
+            bail!(
+                "no identity provider: set auth.issuer with auth.audiences or auth.authorized_parties \
+                 (the development issuer is only for embedded mode on this machine)"
+            );
+        }
         Ok(())
     }
 
-    /// Whether the local development issuer is trusted.
+    /// Whether the local development issuer is trusted: as configured, else only in
+    /// embedded mode.
     pub fn dev_issuer_enabled(&self) -> bool {
-        self.dev_issuer.unwrap_or(self.auth.issuer.is_none())
+        self.dev_issuer.unwrap_or_else(|| self.dev_issuer_forbidden().is_none())
+    }
+
+    /// Why this configuration is not a developer's machine, if it is not: then tokens
+    /// that anyone with the data directory can mint must not be trusted.
+    fn dev_issuer_forbidden(&self) -> Option<&'static str> {
+        if self.auth.issuer.is_some() {
+            Some("an external identity provider is configured (auth.issuer)")
+        } else if self.uses_aws() {
+            Some("the AWS backends are configured (keys = \"aws-kms\" or store = \"s3\")")
+        } else if !self.trusted_proxies.is_empty() {
+            Some("the service is reached through proxies (trusted_proxies)")
+        } else {
+            None
+        }
+    }
+
+    /// Whether a production backend (KMS or S3) is configured.
+    pub fn uses_aws(&self) -> bool {
+        self.keys == KeysBackend::AwsKms || self.store == StoreBackend::S3
+    }
+
+    /// The `Host` values (lowercase `host:port`) requests may carry besides loopback.
+    pub fn public_hosts(&self) -> Vec<String> {
+        self.public_origins.iter().filter_map(|o| public_origin_host(o).ok()).collect()
     }
 
     /// The metadata database URL.
@@ -502,6 +588,23 @@ impl Config {
     pub fn retention(&self) -> time::Duration {
         time::Duration::days(i64::from(self.retention_days))
     }
+}
+
+/// The `host:port` of an origin such as `https://vault.example.com` (port from the
+/// scheme when absent), lowercase.
+fn public_origin_host(origin: &str) -> anyhow::Result<String> {
+    let bad = || anyhow::anyhow!("public_origins: {origin:?} is not an origin such as https://vault.example.com");
+    let uri: axum::http::Uri = origin.parse().map_err(|_| bad())?;
+    let default_port = match uri.scheme_str() {
+        Some("https") => 443,
+        Some("http") => 80,
+        _ => return Err(bad()),
+    };
+    let authority = uri.authority().ok_or_else(bad)?;
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() || authority.as_str().contains('@') {
+        return Err(bad());
+    }
+    Ok(format!("{}:{}", authority.host().to_ascii_lowercase(), authority.port_u16().unwrap_or(default_port)))
 }
 
 #[cfg(test)]
@@ -540,6 +643,65 @@ mod tests {
         assert_eq!(c.uploads.ttl_secs, 60);
     }
 
+    /// The README's production example, exactly as written there.
+    const PRODUCTION_TOML: &str = include_str!("../../tests/fixtures/production.toml");
+
+    #[test]
+    fn the_readme_production_example_never_trusts_the_dev_issuer() {
+        let readme = include_str!("../../README.md");
+        assert!(readme.contains(PRODUCTION_TOML.trim()), "README's production example differs from the fixture");
+        let c = load(Some(PRODUCTION_TOML), &[]).unwrap();
+        assert!(!c.dev_issuer_enabled());
+        assert_eq!(c.public_hosts(), ["vault.example.com:443"]);
+        // Without its [auth] section it does not start at all (no identity provider).
+        let no_auth = PRODUCTION_TOML.split("[auth]").next().unwrap();
+        let e = format!("{:#}", load(Some(no_auth), &[]).unwrap_err());
+        assert!(e.contains("no identity provider"), "{e}");
+    }
+
+    #[test]
+    fn the_dev_issuer_is_refused_outside_embedded_mode() {
+        let err = |env: &[(&str, &str)]| format!("{:#}", load(None, env).unwrap_err());
+        let aws = [
+            ("VAULT_DEV_ISSUER", "true"),
+            ("VAULT_KEYS", "aws-kms"),
+            ("VAULT_AWS_PRIMARY_REGION", "eu-west-1"),
+            ("VAULT_AWS_REPLICA_REGION", "eu-central-1"),
+        ];
+        assert!(err(&aws).contains("dev_issuer cannot be on when the AWS backends"), "{}", err(&aws));
+        let proxies = [("VAULT_DEV_ISSUER", "true"), ("VAULT_TRUSTED_PROXIES", "10.0.0.0/8")];
+        assert!(err(&proxies).contains("trusted_proxies"));
+        let idp = [
+            ("VAULT_DEV_ISSUER", "true"),
+            ("VAULT_AUTH_ISSUER", "https://idp.example"),
+            ("VAULT_AUTH_AUDIENCES", "vault"),
+        ];
+        assert!(err(&idp).contains("auth.issuer"));
+        // Unset, it is simply off there (and then an identity provider is required).
+        assert!(err(&aws[1..]).contains("no identity provider"));
+        assert!(err(&proxies[1..]).contains("no identity provider"));
+    }
+
+    #[test]
+    fn public_origins_and_budgets_are_checked() {
+        let err = |env: &[(&str, &str)]| format!("{:#}", load(None, env).unwrap_err());
+        let c = load(None, &[("VAULT_PUBLIC_ORIGINS", "https://Vault.Example.com, http://10.0.0.5:8080")]).unwrap();
+        assert_eq!(c.public_hosts(), ["vault.example.com:443", "10.0.0.5:8080"]);
+        for bad in ["vault.example.com", "https://vault.example.com/app", "ftp://x", "https://u@x.example"] {
+            assert!(err(&[("VAULT_PUBLIC_ORIGINS", bad)]).contains("public_origins"), "{bad}");
+        }
+        let slow = [
+            ("VAULT_AUTH_ISSUER", "https://idp.example"),
+            ("VAULT_AUTH_AUDIENCES", "vault"),
+            ("VAULT_KEYS", "aws-kms"),
+            ("VAULT_AWS_PRIMARY_REGION", "eu-west-1"),
+            ("VAULT_AWS_REPLICA_REGION", "eu-central-1"),
+            ("VAULT_AWS_REGION_BUDGET_SECS", "15"),
+        ];
+        assert!(err(&slow).contains("region_budget_secs"));
+        assert!(load(None, &slow[..5]).is_ok(), "the default budget fits the default request timeout");
+    }
+
     #[test]
     fn external_issuer_turns_the_dev_issuer_off() {
         let c = load(None, &[("VAULT_AUTH_ISSUER", "https://idp.example"), ("VAULT_AUTH_AUDIENCES", "vault")]).unwrap();
@@ -556,6 +718,7 @@ mod tests {
         assert!(err(Some("cors_origins = [\"*\"]"), &[]).contains("cors_origins"));
         assert!(err(None, &[("VAULT_DEV_ISSUER", "false")]).contains("no identity provider"));
         assert!(err(None, &[("VAULT_STORE", "s3")]).contains("aws.primary.region"));
+        assert!(err(None, &[("VAULT_MAX_CONNECTIONS", "0")]).contains("max_connections"));
         assert!(err(None, &[("VAULT_KEYS", "kms")]).contains("VAULT_KEYS"));
         let same_region = [
             ("VAULT_KEYS", "aws-kms"),
@@ -577,7 +740,7 @@ mod tests {
     fn aws_backends_from_the_file() {
         let config = load(
             Some(
-                "keys = \"aws-kms\"\nstore = \"s3\"\n[aws.primary]\nregion = \"eu-west-1\"\nbucket = \"vault-a\"\n\
+                "keys = \"aws-kms\"\nstore = \"s3\"\n[auth]\nissuer = \"https://idp.example\"\naudiences = [\"vault\"]\n[aws.primary]\nregion = \"eu-west-1\"\nbucket = \"vault-a\"\n\
                  [aws.replica]\nregion = \"eu-central-1\"\nbucket = \"vault-b\"\nendpoint = \"http://127.0.0.1:9\"",
             ),
             &[],

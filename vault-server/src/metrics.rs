@@ -21,6 +21,12 @@ pub struct KmsLabels {
     pub op: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    /// `anchor`, `scrub`, `replication`, `purge`, `upload_sweep`.
+    pub job: &'static str,
+}
+
 /// The service's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -44,6 +50,10 @@ pub struct Metrics {
     pub scrub_failures: Counter,
     /// Unix seconds of the end of the last scrub that left nothing unrepaired.
     pub scrub_last_success: Gauge,
+    /// Background job rounds that failed (alert on any increase).
+    pub job_failures: Family<JobLabels, Counter>,
+    /// Unix seconds of each background job's last round that succeeded.
+    pub job_last_success: Family<JobLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -78,6 +88,8 @@ impl Default for Metrics {
             scrub_repairs: Counter::default(),
             scrub_failures: Counter::default(),
             scrub_last_success: Gauge::default(),
+            job_failures: Family::default(),
+            job_last_success: Family::default(),
             registry: Registry::default(),
         };
         registry.register("http_requests", "HTTP requests answered", requests);
@@ -102,11 +114,34 @@ impl Default for Metrics {
             "End of the last scrub that left nothing unrepaired",
             m.scrub_last_success.clone(),
         );
+        registry.register("job_failures", "Background job rounds that failed", m.job_failures.clone());
+        registry.register(
+            "job_last_success_timestamp_seconds",
+            "End of each background job's last successful round",
+            m.job_last_success.clone(),
+        );
         Self { registry, ..m }
     }
 }
 
 impl Metrics {
+    /// Records how a round of a background job ended. A failure is counted and logged
+    /// as an error: a job that keeps failing (a missing grant, a store away) must not
+    /// pass as a warning in a busy log.
+    pub fn job_round<T, E: std::fmt::Display>(&self, job: &'static str, result: &Result<T, E>) {
+        let labels = JobLabels { job };
+        match result {
+            Ok(_) => {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                self.job_last_success.get_or_create(&labels).set(now);
+            }
+            Err(e) => {
+                self.job_failures.get_or_create(&labels).inc();
+                tracing::error!(job, error = %e, "background job failed");
+            }
+        }
+    }
+
     /// The text exposition format.
     pub fn encode(&self) -> String {
         let mut out = String::new();

@@ -50,10 +50,10 @@ impl Replicator {
     /// Runs until the task is dropped.
     pub async fn run(self: Arc<Self>) {
         loop {
-            match self.drain().await {
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "replication outbox unreadable"),
-            }
+            // A copy that fails is retried with backoff (and counted in
+            // `replication_failures`); a round that cannot read the outbox is a job failure.
+            let round = self.drain().await;
+            self.metrics.job_round("replication", &round);
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(self.poll) => {}

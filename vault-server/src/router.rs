@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
@@ -13,10 +13,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
+use crate::error::ApiError;
 use crate::metrics::RequestLabels;
 use crate::routes::{audit, export, families, health, members, playback, recordings, uploads, web};
 
@@ -226,26 +226,34 @@ pub fn app(state: AppState) -> Router {
     let json_limit = state.config.limits.max_json_bytes;
     let timeout = Duration::from_secs(state.config.limits.request_timeout_secs);
     let document = openapi();
+    let limit = move |router: Router<AppState>| {
+        router.layer(middleware::from_fn(move |req, next| time_limit(timeout, req, next)))
+    };
     let mut router = Router::new()
-        .merge(
-            json_api()
-                .router
-                .layer(DefaultBodyLimit::max(json_limit))
-                .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout)),
-        )
+        .merge(limit(json_api().router.layer(DefaultBodyLimit::max(json_limit))))
         // Part sizes are checked against Content-Length and counted while streaming.
         .merge(streaming_api().router.layer(DefaultBodyLimit::disable()))
-        .merge(ops_api().router.layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout)))
-        .route("/openapi.json", get(move || async move { axum::Json(document) }));
+        .merge(limit(ops_api().router))
+        .route("/openapi.json", get(move || async move { axum::Json(document) }))
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this resource does not take that method",
+            )
+        });
     if let Some(dev) = &state.dev_issuer {
         let jwks = dev.jwks();
         router = router.route("/.well-known/jwks.json", get(move || async move { axum::Json(jwks) }));
     }
-    if let Some(dir) = &state.config.web_dir {
-        router = router.fallback_service(ServeDir::new(dir));
-    }
+    router = match &state.config.web_dir {
+        Some(dir) => router.fallback_service(ServeDir::new(dir)),
+        None => router.fallback(|| async { ApiError::not_found() }),
+    };
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = router
+        .layer(middleware::from_fn(problem_documents))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::middleware::host::check_host))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path template only, and the request id: never a token or body.
@@ -293,6 +301,53 @@ fn security_headers() -> [(HeaderName, HeaderValue); 4] {
             ),
         ),
     ]
+}
+
+/// Ends a request that takes longer than `limit` with a problem document (503: the
+/// service, not the client, was slow).
+async fn time_limit(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the service took too long to answer; try again")
+                .into_response()
+        }
+    }
+}
+
+/// Every refusal is a problem document, also those made below the handlers (static
+/// files, body limits, panics caught): an error answer of another type gets a
+/// problem body with a fixed message for its status, its other headers kept.
+async fn problem_documents(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let problem = match status {
+        StatusCode::NOT_FOUND => ApiError::not_found(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::new(status, "method-not-allowed", "this resource does not take that method")
+        }
+        StatusCode::RANGE_NOT_SATISFIABLE => ApiError::new(status, "range", "the range is outside the object"),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::payload_too_large("the request body is larger than this operation accepts")
+        }
+        s if s.is_server_error() => ApiError::new(s, "internal", "internal server error"),
+        s => ApiError::new(s, "bad-request", "the request was refused"),
+    }
+    .into_response();
+    let (problem_parts, body) = problem.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in &problem_parts.headers {
+        parts.headers.insert(name, value.clone());
+    }
+    Response::from_parts(parts, body)
 }
 
 async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -1,7 +1,6 @@
 //! `vault serve`: builds the backends from the configuration and runs the service
 //! until SIGINT/SIGTERM, then drains in-flight requests (uploads included).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::app::AppState;
 use crate::audit::{AuditLog, Event, Outcome, RequestMeta};
-use crate::auth::{AuthConfig, DevIssuer, ExternalIssuer, Verifier};
+use crate::auth::{AuthConfig, DevIssuer, DevSignIn, ExternalIssuer, Verifier};
 use crate::config::Config;
 use crate::db::{Db, RecordingStatus, now_ms};
 use crate::metrics::Metrics;
@@ -53,6 +52,14 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         audiences: config.auth.audiences.clone(),
         authorized_parties: config.auth.authorized_parties.clone(),
     });
+    // Members recorded before issuers were belong to the one issuer trusted now.
+    let trusted = if dev_issuer.is_some() { Some(DevIssuer::ISSUER) } else { config.auth.issuer.as_deref() };
+    if let Some(issuer) = trusted {
+        let bound = db.bind_legacy_members(issuer).await?;
+        if bound > 0 {
+            tracing::info!(members = bound, issuer, "members recorded without an issuer now belong to this issuer");
+        }
+    }
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
     let verifier = Verifier::new(
         AuthConfig {
@@ -64,6 +71,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         dev_issuer.clone(),
         http,
     )?;
+    let (config_port, public_hosts) = (config.listen.port(), config.public_hosts());
     Ok(AppState {
         limits: Arc::new(RateLimits::new(
             config.limits.key_releases_per_minute,
@@ -78,28 +86,35 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         replicated,
         signer,
         exports: Arc::default(),
+        reads: Arc::default(),
         verifier: Arc::new(verifier),
         dev_issuer,
+        dev_sign_in: None,
+        hosts: Arc::new(crate::middleware::host::AllowedHosts::new(config_port, public_hosts)),
         metrics,
     })
 }
 
 /// Runs the service until a shutdown signal.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(mut config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
-    let state = state(config).await?;
     let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
+    // The port actually bound (the configuration may say 0): loopback `Host`s name it.
+    config.listen = local;
+    let mut state = state(config).await?;
+    if state.dev_issuer.is_some() && local.ip().is_loopback() {
+        state.dev_sign_in = Some(Arc::new(DevSignIn::start(&state.config.data_dir)?));
+    }
     tracing::info!(address = %local, data_dir = %state.config.data_dir.display(), "vault serving");
     // Scripts and tests read the bound address (the port may be 0 in the configuration).
     eprintln!("vault: listening on http://{local}");
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let replicator = state.replicator.clone().map(|r| tokio::spawn(r.run()));
     let daily = tokio::spawn(daily_forever(state.clone()));
+    let limits = crate::connections::ConnectionLimits::from_config(&state.config);
     let app = crate::router::app(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    crate::connections::serve(listener, app, limits, shutdown_signal()).await?;
     sweeper.abort();
     daily.abort();
     if let Some(task) = replicator {
@@ -122,29 +137,48 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests under way");
 }
 
-/// The daily jobs: the integrity scrub and the audit anchor.
+/// The daily jobs: the audit anchor and the integrity scrub, each run once its last
+/// run is a whole interval old (so a restart neither skips nor repeats one). Looked at
+/// every minute (or interval, if shorter).
 async fn daily_forever(state: AppState) {
     let every = state.config.scrub.interval_secs;
     if every == 0 {
         return;
     }
-    let mut tick = tokio::time::interval(Duration::from_secs(every));
-    tick.tick().await; // the first tick is immediate: wait one period after start
+    let started = now_ms();
+    let look = Duration::from_secs(every.clamp(1, 60));
     loop {
-        tick.tick().await;
-        daily(&state).await;
+        tokio::time::sleep(look).await;
+        daily(&state, started).await;
     }
 }
 
-/// One round of the daily jobs, each logging its own failure: the audit anchor first
-/// (it is quick; the scrub may read for hours), then the integrity scrub.
-pub async fn daily(state: &AppState) {
-    if let Err(e) = crate::anchors::write_anchor(state).await {
-        tracing::error!(error = %e, "audit anchor not written");
+/// One look at the daily jobs: the audit anchor first (it is quick; the scrub may
+/// read for hours), then the integrity scrub, each if due. The first anchor is due an
+/// interval after the oldest audit row, the first scrub an interval after `started`.
+/// Failures are counted and logged (`Metrics::job_round`).
+pub async fn daily(state: &AppState, started: i64) {
+    let every = i64::try_from(state.config.scrub.interval_secs).unwrap_or(i64::MAX).saturating_mul(1000);
+    let now = now_ms();
+    let regions = crate::anchors::regions(state);
+    let anchor_due = async {
+        Ok::<_, anyhow::Error>(match crate::anchors::newest_at(regions[0].1.as_ref()).await? {
+            Some(last) => now - i64::try_from(last.unix_timestamp_nanos() / 1_000_000).unwrap_or(0) >= every,
+            None => state.audit.oldest_at().await?.is_some_and(|oldest| now - oldest >= every),
+        })
+    };
+    match anchor_due.await {
+        Ok(false) => {}
+        Ok(true) => state.metrics.job_round("anchor", &crate::anchors::write_anchor(state).await),
+        Err(e) => state.metrics.job_round::<(), _>("anchor", &Err(e)),
     }
-    match crate::scrub::Scrubber::from_state(state, true).run().await {
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "integrity scrub did not finish"),
+    match state.db.last_scrub_started().await {
+        Ok(last) if now - last.unwrap_or(started) < every => {}
+        Ok(_) => match crate::scrub::Scrubber::from_state(state, true).run().await {
+            Err(crate::scrub::ScrubError::Claim(crate::db::ClaimError::Busy(_))) => {}
+            result => state.metrics.job_round("scrub", &result),
+        },
+        Err(e) => state.metrics.job_round::<(), _>("scrub", &Err(e)),
     }
 }
 
@@ -152,18 +186,19 @@ async fn sweep_forever(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(state.config.uploads.sweep_secs));
     loop {
         tick.tick().await;
-        match sweep(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "removed abandoned uploads"),
-            Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
+        let swept = sweep(&state).await;
+        if let Ok(n @ 1..) = swept {
+            tracing::info!(expired = n, "removed abandoned uploads");
         }
+        state.metrics.job_round("upload_sweep", &swept);
         // Erased recordings leave the store as soon as their retention allows.
-        match crate::erasure::purge(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "purged erased recordings"),
-            Err(e) => tracing::warn!(error = %e, "purge failed"),
+        let purged = crate::erasure::purge(&state).await;
+        if let Ok(n @ 1..) = purged {
+            tracing::info!(purged = n, "purged erased recordings");
         }
+        state.metrics.job_round("purge", &purged);
         state.limits.shrink();
+        state.reads.shrink();
     }
 }
 

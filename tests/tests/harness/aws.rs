@@ -97,6 +97,8 @@ impl AwsEnv {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        // The AWS backends never trust the development issuer: a test provider mints tokens.
+        .chain(super::idp::shared().vars())
         .collect()
     }
 
@@ -121,6 +123,12 @@ pub fn s3(endpoint: &str, method: reqwest::Method, path: &str) -> (reqwest::Stat
 pub fn s3_bytes(endpoint: &str, method: reqwest::Method, path: &str) -> (reqwest::StatusCode, Vec<u8>) {
     let r = reqwest::blocking::Client::new().request(method, format!("{endpoint}/{path}")).send().unwrap();
     (r.status(), r.bytes().unwrap().to_vec())
+}
+
+/// Object names under `prefix` in a bucket, listed straight from moto.
+pub fn s3_keys(endpoint: &str, bucket: &str, prefix: &str) -> Vec<String> {
+    let xml = s3(endpoint, reqwest::Method::GET, &format!("{bucket}?list-type=2&prefix={prefix}")).1;
+    xml.split("<Key>").skip(1).filter_map(|k| k.split("</Key>").next()).map(str::to_owned).collect()
 }
 
 /// A moto server of a test's own, on a free loopback port; stopped (by PID) on drop.

@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod fault_proxy;
+pub mod idp;
 pub mod tcp_proxy;
 
 use std::io::{BufRead, BufReader};
@@ -110,11 +111,35 @@ impl Server {
         self.spawn();
     }
 
+    /// SIGKILL, then start again on the same data directory with these settings too.
+    pub fn restart_with(&mut self, env: &[(&str, &str)]) {
+        self.kill();
+        self.env.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        self.spawn();
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// SIGTERM, then the exit status if the process ends within `limit` (else it is
+    /// killed and None).
+    pub fn terminate_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take().unwrap();
+        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
     /// SIGTERM: graceful shutdown.
@@ -124,7 +149,12 @@ impl Server {
         child.wait().unwrap()
     }
 
+    /// A token for `user` in `family` from the issuer this server trusts: the
+    /// development issuer (`vault token`) on embedded backends, the test provider on AWS.
     pub fn token(&self, family: &str, user: &str) -> String {
+        if self.aws.is_some() {
+            return idp::shared().token(family, user);
+        }
         let out = Command::new(vault_bin())
             .args(["token", "--family", family, "--user", user, "--ttl", "1h"])
             .env("VAULT_DATA_DIR", &self.dir)
@@ -134,8 +164,22 @@ impl Server {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
-    /// Signs arbitrary claims with the dev issuer's key (for expired/wrong-audience tokens).
+    /// The `iss` and `aud` of the issuer this server trusts.
+    pub fn issuer(&self) -> (&'static str, &'static str) {
+        if self.aws.is_some() { (idp::ISSUER, idp::AUDIENCE) } else { ("vault-dev", "vault") }
+    }
+
+    /// The development sign-in's current one-time code (printed by `vault serve`, kept
+    /// in its data directory).
+    pub fn dev_code(&self) -> String {
+        std::fs::read_to_string(self.dir.join("dev-sign-in-code")).unwrap().trim().to_owned()
+    }
+
+    /// Signs arbitrary claims with the trusted issuer's key (for expired/wrong-audience tokens).
     pub fn sign(&self, claims: &Value) -> String {
+        if self.aws.is_some() {
+            return idp::shared().sign(claims);
+        }
         let der = std::fs::read(self.dir.join("dev-issuer.p8")).unwrap();
         let jwks: Value = self.http.get(format!("{}/.well-known/jwks.json", self.url)).send().unwrap().json().unwrap();
         let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
@@ -145,12 +189,23 @@ impl Server {
     }
 
     pub fn as_user(&self, family: &str, user: &str) -> Api {
-        Api { base: self.url.clone(), token: self.token(family, user), http: self.http.clone() }
+        Api { base: self.url.clone(), token: self.token(family, user), http: self.http.clone(), host: None }
     }
 
     /// Runs the `vault` binary with this server's data directory and backends.
     pub fn vault(&self, args: &[&str]) -> std::process::Output {
-        Command::new(vault_bin()).args(args).env("VAULT_DATA_DIR", &self.dir).envs(self.env.clone()).output().unwrap()
+        self.vault_with(args, &[])
+    }
+
+    /// As [`Server::vault`], with more settings.
+    pub fn vault_with(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        Command::new(vault_bin())
+            .args(args)
+            .env("VAULT_DATA_DIR", &self.dir)
+            .envs(self.env.clone())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
     }
 
     pub fn db(&self) -> PathBuf {
@@ -209,11 +264,23 @@ pub struct Api {
     pub base: String,
     pub token: String,
     pub http: Client,
+    /// The `Host` to send when `base` is a proxy (the server answers only to its own).
+    pub host: Option<String>,
 }
 
 impl Api {
+    /// The same user, through a TCP proxy at `addr` in front of the server.
+    pub fn via(&self, addr: &str) -> Api {
+        let host = self.base.trim_start_matches("http://").to_owned();
+        Api { base: format!("http://{addr}"), host: Some(host), ..self.clone() }
+    }
+
     pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token)
+        let request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        match &self.host {
+            Some(host) => request.header(reqwest::header::HOST, host),
+            None => request,
+        }
     }
 
     pub fn get(&self, path: &str) -> Response {

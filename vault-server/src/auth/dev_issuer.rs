@@ -61,8 +61,11 @@ impl DevIssuer {
     pub fn mint(&self, user: &str, family: Option<&str>, role: Option<&str>, ttl: Duration) -> anyhow::Result<String> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let exp = now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
-        let mut claims =
-            json!({ "iss": Self::ISSUER, "aud": Self::AUDIENCE, "sub": user, "iat": now, "nbf": now, "exp": exp });
+        // `sid` names the sign-in session, as Clerk's tokens do (reads are audited per session).
+        let sid = uuid::Uuid::new_v4().to_string();
+        let mut claims = json!({
+            "iss": Self::ISSUER, "aud": Self::AUDIENCE, "sub": user, "sid": sid, "iat": now, "nbf": now, "exp": exp,
+        });
         if let Some(family) = family {
             claims[Self::FAMILY_CLAIM] = json!(family);
         }

@@ -7,9 +7,11 @@
 //! role: the database does (`middleware::caller`).
 
 mod dev_issuer;
+mod dev_sign_in;
 mod jwks;
 
 pub use dev_issuer::DevIssuer;
+pub use dev_sign_in::DevSignIn;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -47,6 +49,9 @@ pub struct Identity {
     pub issuer: String,
     pub subject: String,
     pub family: Option<String>,
+    /// The sign-in session: the token's `sid` (Clerk's session id; the development
+    /// issuer sets one per token), else a digest of the token. Hashed, never the token.
+    pub session: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +74,8 @@ pub enum AuthError {
     WrongAudience,
     #[error("token lacks the {0} claim")]
     MissingClaim(&'static str),
+    #[error("token subject holds invisible or control characters")]
+    UnusableSubject,
     #[error("identity provider keys unavailable")]
     Unavailable,
 }
@@ -95,6 +102,7 @@ impl std::fmt::Debug for Verifier {
 struct Claims {
     sub: Option<String>,
     azp: Option<String>,
+    sid: Option<String>,
     #[serde(flatten)]
     other: serde_json::Map<String, serde_json::Value>,
 }
@@ -181,8 +189,18 @@ impl Verifier {
         }
         let subject = claims.sub.filter(|s| !s.is_empty()).ok_or(AuthError::MissingClaim("sub"))?;
         let claim = if iss == DevIssuer::ISSUER { DevIssuer::FAMILY_CLAIM } else { self.config.family_claim.as_str() };
+        if !crate::text::is_visible_id(&subject) {
+            // A subject with invisible or direction-changing characters could pass for
+            // another member in the members list and the audit log.
+            return Err(AuthError::UnusableSubject);
+        }
         let family = claims.other.get(claim).and_then(|v| v.as_str()).map(str::to_owned);
-        Ok(Identity { issuer: iss, subject, family })
+        let session = {
+            use sha2::{Digest, Sha256};
+            let seed = claims.sid.as_deref().unwrap_or(token);
+            hex::encode(&Sha256::digest(format!("{iss}\n{seed}").as_bytes())[..12])
+        };
+        Ok(Identity { issuer: iss, subject, family, session })
     }
 }
 

@@ -51,8 +51,10 @@ pub struct Family {
     pub erased_at: Option<i64>,
 }
 
+/// A member: an identity of one issuer (`iss`, `sub`), never a subject alone.
 #[derive(Debug, Clone, Serialize)]
 pub struct Member {
+    pub issuer: String,
     pub user_id: String,
     pub role: Role,
     pub added_at: i64,
@@ -62,6 +64,7 @@ pub struct Member {
 fn member(row: &sqlx::any::AnyRow) -> Result<Member, sqlx::Error> {
     let role: String = row.try_get("role")?;
     Ok(Member {
+        issuer: row.try_get("issuer")?,
         user_id: row.try_get("user_id")?,
         role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?,
         added_at: row.try_get("added_at")?,
@@ -70,8 +73,16 @@ fn member(row: &sqlx::any::AnyRow) -> Result<Member, sqlx::Error> {
 }
 
 impl Db {
-    /// Creates a family with its first owner, atomically. Fails with a unique violation if it exists.
-    pub async fn create_family(&self, id: &str, name: &str, key_id: &str, owner: &str) -> Result<Family, sqlx::Error> {
+    /// Creates a family with its first owner (`owner` of `issuer`), atomically. Fails
+    /// with a unique violation if it exists.
+    pub async fn create_family(
+        &self,
+        id: &str,
+        name: &str,
+        key_id: &str,
+        issuer: &str,
+        owner: &str,
+    ) -> Result<Family, sqlx::Error> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO families (id, name, key_id, created_at, created_by) VALUES ($1, $2, $3, $4, $5)")
@@ -83,12 +94,13 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO members (family_id, user_id, role, added_at, added_by) VALUES ($1, $2, 'owner', $3, $4)",
+            "INSERT INTO members (family_id, issuer, user_id, role, added_at, added_by) \
+             VALUES ($1, $2, $3, 'owner', $4, $3)",
         )
         .bind(id)
+        .bind(issuer)
         .bind(owner)
         .bind(now)
-        .bind(owner)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -120,19 +132,24 @@ impl Db {
         .transpose()
     }
 
-    pub async fn membership(&self, family: &str, user: &str) -> Result<Option<Member>, sqlx::Error> {
-        let row =
-            sqlx::query("SELECT user_id, role, added_at, added_by FROM members WHERE family_id = $1 AND user_id = $2")
-                .bind(family)
-                .bind(user)
-                .fetch_optional(&self.pool)
-                .await?;
+    /// The membership of `user` of `issuer` in `family`.
+    pub async fn membership(&self, family: &str, issuer: &str, user: &str) -> Result<Option<Member>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT issuer, user_id, role, added_at, added_by FROM members \
+             WHERE family_id = $1 AND issuer = $2 AND user_id = $3",
+        )
+        .bind(family)
+        .bind(issuer)
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(member).transpose()
     }
 
     pub async fn members(&self, family: &str) -> Result<Vec<Member>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT user_id, role, added_at, added_by FROM members WHERE family_id = $1 ORDER BY added_at, user_id",
+            "SELECT issuer, user_id, role, added_at, added_by FROM members WHERE family_id = $1 \
+             ORDER BY added_at, user_id",
         )
         .bind(family)
         .fetch_all(&self.pool)
@@ -140,30 +157,55 @@ impl Db {
         rows.iter().map(member).collect()
     }
 
-    /// Adds a member; a unique violation if they already are one.
-    pub async fn add_member(&self, family: &str, user: &str, role: Role, by: &str) -> Result<Member, sqlx::Error> {
+    /// Adds `user` of `issuer`; a unique violation if they already are a member.
+    pub async fn add_member(
+        &self,
+        family: &str,
+        issuer: &str,
+        user: &str,
+        role: Role,
+        by: &str,
+    ) -> Result<Member, sqlx::Error> {
         let now = now_ms();
-        sqlx::query("INSERT INTO members (family_id, user_id, role, added_at, added_by) VALUES ($1, $2, $3, $4, $5)")
-            .bind(family)
-            .bind(user)
-            .bind(role.as_str())
-            .bind(now)
-            .bind(by)
-            .execute(&self.pool)
-            .await?;
-        Ok(Member { user_id: user.into(), role, added_at: now, added_by: by.into() })
+        sqlx::query(
+            "INSERT INTO members (family_id, issuer, user_id, role, added_at, added_by) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(family)
+        .bind(issuer)
+        .bind(user)
+        .bind(role.as_str())
+        .bind(now)
+        .bind(by)
+        .execute(&self.pool)
+        .await?;
+        Ok(Member { issuer: issuer.into(), user_id: user.into(), role, added_at: now, added_by: by.into() })
+    }
+
+    /// Binds members recorded before issuers were (issuer `''`) to `issuer`, the one
+    /// issuer the service trusts now. Returns how many.
+    pub async fn bind_legacy_members(&self, issuer: &str) -> Result<u64, sqlx::Error> {
+        let done =
+            sqlx::query("UPDATE members SET issuer = $1 WHERE issuer = ''").bind(issuer).execute(&self.pool).await?;
+        Ok(done.rows_affected())
     }
 
     /// Changes a member's role unless that would leave the family without an owner.
     /// Returns false (and changes nothing) in that case; None if no such member.
-    pub async fn set_role(&self, family: &str, user: &str, role: Role) -> Result<Option<bool>, sqlx::Error> {
+    pub async fn set_role(
+        &self,
+        family: &str,
+        issuer: &str,
+        user: &str,
+        role: Role,
+    ) -> Result<Option<bool>, sqlx::Error> {
         let mut tx = self.lock_family(family).await?;
         let result = sqlx::query(
-            "UPDATE members SET role = $3 WHERE family_id = $1 AND user_id = $2 AND \
-             ($3 = 'owner' OR role <> 'owner' OR \
+            "UPDATE members SET role = $4 WHERE family_id = $1 AND issuer = $2 AND user_id = $3 AND \
+             ($4 = 'owner' OR role <> 'owner' OR \
               (SELECT COUNT(*) FROM members m WHERE m.family_id = $1 AND m.role = 'owner') > 1)",
         )
         .bind(family)
+        .bind(issuer)
         .bind(user)
         .bind(role.as_str())
         .execute(&mut *tx)
@@ -172,17 +214,18 @@ impl Db {
         if result.rows_affected() == 1 {
             return Ok(Some(true));
         }
-        Ok(self.membership(family, user).await?.map(|_| false))
+        Ok(self.membership(family, issuer, user).await?.map(|_| false))
     }
 
     /// Removes a member unless they are the last owner. Same answers as [`Db::set_role`].
-    pub async fn remove_member(&self, family: &str, user: &str) -> Result<Option<bool>, sqlx::Error> {
+    pub async fn remove_member(&self, family: &str, issuer: &str, user: &str) -> Result<Option<bool>, sqlx::Error> {
         let mut tx = self.lock_family(family).await?;
         let result = sqlx::query(
-            "DELETE FROM members WHERE family_id = $1 AND user_id = $2 AND \
+            "DELETE FROM members WHERE family_id = $1 AND issuer = $2 AND user_id = $3 AND \
              (role <> 'owner' OR (SELECT COUNT(*) FROM members m WHERE m.family_id = $1 AND m.role = 'owner') > 1)",
         )
         .bind(family)
+        .bind(issuer)
         .bind(user)
         .execute(&mut *tx)
         .await?;
@@ -190,7 +233,7 @@ impl Db {
         if result.rows_affected() == 1 {
             return Ok(Some(true));
         }
-        Ok(self.membership(family, user).await?.map(|_| false))
+        Ok(self.membership(family, issuer, user).await?.map(|_| false))
     }
 
     /// A transaction in which no other membership change of `family` runs: the owner

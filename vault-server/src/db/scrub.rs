@@ -96,6 +96,12 @@ impl Db {
         Ok((fresh, false))
     }
 
+    /// When the newest scrub run started (ms), if any has.
+    pub async fn last_scrub_started(&self) -> Result<Option<i64>, sqlx::Error> {
+        let row = sqlx::query("SELECT MAX(started_at) AS at FROM scrub_runs").fetch_one(&self.pool).await?;
+        row.try_get("at")
+    }
+
     /// Records progress (and the heartbeat) after a recording is done.
     pub async fn scrub_progress(&self, run: &ScrubRun) -> Result<(), sqlx::Error> {
         sqlx::query(

@@ -163,6 +163,12 @@ impl KeyService for KmsKeys {
         context: &EncryptionContext,
     ) -> Result<EncryptionMaterials, KeyError> {
         let keys = KeyPair::parse(key)?;
+        // A new object needs both regions' keys; while the primary is marked down the
+        // answer is known at once (503), without waiting out its budget again, except
+        // for the one caller who checks whether it is back.
+        if !self.failover.try_primary() {
+            return Err(KeyError::Unavailable(format!("{} failed moments ago", self.primary.name)));
+        }
         self.count(&self.primary, "GenerateDataKey");
         let generated = self
             .primary
@@ -173,7 +179,14 @@ impl KeyService for KmsKeys {
             .set_encryption_context(Some(kms_context(context)))
             .send()
             .await
-            .map_err(|e| service_error(&e))?;
+            .map_err(|e| {
+                let err = service_error(&e);
+                if matches!(err, KeyError::Unavailable(_)) {
+                    self.failover.primary_failed();
+                }
+                err
+            })?;
+        self.failover.primary_ok();
         if generated.key_id() != Some(keys.primary.as_str()) {
             return Err(KeyError::Other("KMS answered for another key".into()));
         }

@@ -21,15 +21,14 @@ impl FromRequestParts<AppState> for RequestMeta {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+        let connected = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let peer = connected.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
         let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         Ok(RequestMeta {
             ip: client_ip(peer, &parts.headers, &state.config.trusted_proxies).to_string(),
             user_agent: header(header::USER_AGENT),
             request_id: header(header::HeaderName::from_static("x-request-id")),
+            peer: connected,
         })
     }
 }
@@ -84,7 +83,12 @@ async fn auth_failure(state: &AppState, meta: &RequestMeta, err: AuthError) -> A
 /// A verified caller who is a member of the family their token names.
 #[derive(Debug)]
 pub struct Member {
+    /// The issuer of the caller's token: with `user`, who the member is.
+    pub issuer: String,
+    /// The token's subject.
     pub user: String,
+    /// The sign-in session (`Identity::session`).
+    pub session: String,
     pub family: Family,
     pub role: Role,
     pub meta: RequestMeta,
@@ -99,9 +103,13 @@ impl FromRequestParts<AppState> for Member {
         let Some(family_id) = caller.identity.family.clone() else {
             return Err(ApiError::forbidden("the token names no family"));
         };
+        if !crate::routes::families::valid_id(&family_id) {
+            // Never a family (nor the system chain's tenant): no lookup at all.
+            return Err(ApiError::forbidden("the token's family id is not a valid family id"));
+        }
         let family = state.db.family(&family_id).await?;
         let membership = match &family {
-            Some(f) => state.db.membership(&f.id, &user).await?,
+            Some(f) => state.db.membership(&f.id, &caller.identity.issuer, &user).await?,
             None => None,
         };
         match (family, membership) {
@@ -121,7 +129,10 @@ impl FromRequestParts<AppState> for Member {
                     "this family was erased on its owner's request: its recordings can no longer be decrypted",
                 ))
             }
-            (Some(family), Some(m)) => Ok(Member { user, family, role: m.role, meta: caller.meta }),
+            (Some(family), Some(m)) => {
+                let Identity { issuer, session, .. } = caller.identity;
+                Ok(Member { issuer, user, session, family, role: m.role, meta: caller.meta })
+            }
             (family, _) => {
                 let tenant = family.map_or_else(|| SYSTEM_TENANT.to_owned(), |f| f.id);
                 let event = Event {

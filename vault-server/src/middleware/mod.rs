@@ -2,4 +2,5 @@
 
 pub mod caller;
 pub mod client_ip;
+pub mod host;
 pub mod rate_limit;

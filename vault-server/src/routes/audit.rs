@@ -1,12 +1,12 @@
 //! The family's audit log, for owners and admins.
 
-use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::audit::AuditRow;
 use crate::error::ApiResult;
+use crate::extract::{Json, Query};
 use crate::middleware::caller::Member;
 
 #[derive(Debug, Deserialize)]

@@ -8,9 +8,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use rand_core::{OsRng, RngCore};
@@ -22,6 +21,7 @@ use crate::audit::{Outcome, RequestMeta};
 use crate::db::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::export::ExportKey;
+use crate::extract::{Json, Path};
 use crate::middleware::caller::Member;
 
 const LINK_TTL: Duration = Duration::from_secs(15 * 60);
@@ -29,6 +29,7 @@ const LINK_TTL: Duration = Duration::from_secs(15 * 60);
 /// An export waiting for its download.
 struct Pending {
     family: String,
+    issuer: String,
     actor: String,
     key: ExportKey,
     issued: Instant,
@@ -101,7 +102,13 @@ pub async fn start(State(state): State<AppState>, member: Member) -> ApiResult<J
     let export_id = key.export_id.clone();
     let token = state
         .exports
-        .insert(Pending { family: member.family.id.clone(), actor: member.user.clone(), key, issued: Instant::now() })
+        .insert(Pending {
+            family: member.family.id.clone(),
+            issuer: member.issuer.clone(),
+            actor: member.user.clone(),
+            key,
+            issued: Instant::now(),
+        })
         .ok_or_else(|| ApiError::conflict("an export of this family is already waiting for its download"))?;
     let metadata = json!({ "export_id": export_id });
     member.audit(&state, "family.export_started", &member.family.id, Outcome::Success, metadata).await?;
@@ -117,8 +124,11 @@ pub async fn download(
     Path(token): Path<String>,
 ) -> ApiResult<Response> {
     let pending = state.exports.take(&token).ok_or_else(ApiError::not_found)?;
-    let still_owner =
-        state.db.membership(&pending.family, &pending.actor).await?.is_some_and(|m| m.role == Role::Owner);
+    let still_owner = state
+        .db
+        .membership(&pending.family, &pending.issuer, &pending.actor)
+        .await?
+        .is_some_and(|m| m.role == Role::Owner);
     if !still_owner {
         let event = crate::audit::Event {
             tenant: pending.family.clone(),

@@ -1,6 +1,5 @@
 //! Families: created by their first owner, named by the token's family claim.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -10,6 +9,7 @@ use crate::app::AppState;
 use crate::audit::{Event, Outcome};
 use crate::db::{Role, is_unique_violation};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
 use crate::middleware::caller::{Caller, Member};
 
 #[derive(Debug, Deserialize)]
@@ -34,23 +34,29 @@ pub async fn create(
     Json(body): Json<CreateFamily>,
 ) -> ApiResult<(StatusCode, Json<FamilyView>)> {
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::bad_request("name must be 1 to 200 characters"));
+    if !crate::text::is_visible_text(name, 200) {
+        return Err(ApiError::bad_request(
+            "name must be 1 to 200 visible characters (no control or invisible characters)",
+        ));
     }
     let Some(family_id) = caller.identity.family.clone() else {
         return Err(ApiError::bad_request("the token names no family to create"));
     };
     if !valid_id(&family_id) {
-        return Err(ApiError::bad_request("the token's family id must be 1 to 64 characters of [A-Za-z0-9_-]"));
+        return Err(ApiError::bad_request(
+            "the token's family id must be 1 to 64 characters of [A-Za-z0-9_-], starting with a letter or digit",
+        ));
     }
     if state.db.family(&family_id).await?.is_some() {
         return Err(ApiError::conflict("this family exists already"));
     }
     let key = state.keys.create_family_key(&family_id).await?;
-    let family = match state.db.create_family(&family_id, name, &key.0, &caller.identity.subject).await {
-        Err(e) if is_unique_violation(&e) => return Err(ApiError::conflict("this family exists already")),
-        other => other?,
-    };
+    let family =
+        match state.db.create_family(&family_id, name, &key.0, &caller.identity.issuer, &caller.identity.subject).await
+        {
+            Err(e) if is_unique_violation(&e) => return Err(ApiError::conflict("this family exists already")),
+            other => other?,
+        };
     let event = Event {
         tenant: family.id.clone(),
         actor: caller.identity.subject.clone(),
@@ -77,9 +83,12 @@ pub async fn get(member: Member) -> Json<FamilyView> {
 }
 
 /// Family and user ids come from the identity provider; they must also be safe in
-/// object keys and logs.
+/// object keys and logs. They start with a letter or digit, so no family id can be
+/// the system audit chain's tenant (`audit::SYSTEM_TENANT`).
 pub fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=64).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[derive(Debug, Deserialize)]

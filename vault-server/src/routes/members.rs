@@ -1,7 +1,6 @@
 //! Members of the caller's family: listed by anyone in it, managed by owners and admins.
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -10,6 +9,7 @@ use crate::app::AppState;
 use crate::audit::Outcome;
 use crate::db::{Member as MemberRow, Role, is_unique_violation};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path};
 use crate::middleware::caller::Member;
 
 #[derive(Debug, Deserialize)]
@@ -30,24 +30,27 @@ pub async fn list(State(state): State<AppState>, member: Member) -> ApiResult<Js
     Ok(Json(state.db.members(&member.family.id).await?))
 }
 
-/// `POST /v1/family/members`: adds a user (their identity provider `sub`) in a role.
-/// Only an owner may add an owner.
+/// `POST /v1/family/members`: adds a user (their identity provider `sub`, of the
+/// inviter's issuer) in a role. Only an owner may add an owner.
 pub async fn invite(
     State(state): State<AppState>,
     member: Member,
     Json(body): Json<Invite>,
 ) -> ApiResult<(StatusCode, Json<MemberRow>)> {
     member.require_manager(&state, "member.invite", &body.user_id).await?;
-    if !valid_user(&body.user_id) {
-        return Err(ApiError::bad_request("user_id must be 1 to 255 printable characters"));
+    if !crate::text::is_visible_id(&body.user_id) {
+        return Err(ApiError::bad_request(
+            "user_id must be the identity provider's user id: 1 to 255 visible characters, no spaces",
+        ));
     }
     if body.role == Role::Owner && member.role != Role::Owner {
         return Err(deny(&state, &member, "member.invite", &body.user_id, "only an owner may add an owner").await);
     }
-    let added = match state.db.add_member(&member.family.id, &body.user_id, body.role, &member.user).await {
-        Err(e) if is_unique_violation(&e) => return Err(ApiError::conflict("already a member")),
-        other => other?,
-    };
+    let added =
+        match state.db.add_member(&member.family.id, &member.issuer, &body.user_id, body.role, &member.user).await {
+            Err(e) if is_unique_violation(&e) => return Err(ApiError::conflict("already a member")),
+            other => other?,
+        };
     member.audit(&state, "member.invited", &body.user_id, Outcome::Success, json!({ "role": body.role })).await?;
     Ok((StatusCode::CREATED, Json(added)))
 }
@@ -61,13 +64,13 @@ pub async fn change_role(
     Json(body): Json<ChangeRole>,
 ) -> ApiResult<Json<MemberRow>> {
     member.require_manager(&state, "member.change_role", &user_id).await?;
-    let Some(target) = state.db.membership(&member.family.id, &user_id).await? else {
+    let Some(target) = state.db.membership(&member.family.id, &member.issuer, &user_id).await? else {
         return Err(member.not_found(&state, "member.change_role", &user_id).await);
     };
     if (target.role == Role::Owner || body.role == Role::Owner) && member.role != Role::Owner {
         return Err(deny(&state, &member, "member.change_role", &user_id, "only an owner may change owner roles").await);
     }
-    match state.db.set_role(&member.family.id, &user_id, body.role).await? {
+    match state.db.set_role(&member.family.id, &member.issuer, &user_id, body.role).await? {
         Some(true) => {}
         Some(false) => return Err(ApiError::conflict("the family's last owner cannot be demoted")),
         None => return Err(ApiError::not_found()),
@@ -93,13 +96,13 @@ pub async fn remove(
     if user_id != member.user {
         member.require_manager(&state, "member.remove", &user_id).await?;
     }
-    let Some(target) = state.db.membership(&member.family.id, &user_id).await? else {
+    let Some(target) = state.db.membership(&member.family.id, &member.issuer, &user_id).await? else {
         return Err(member.not_found(&state, "member.remove", &user_id).await);
     };
     if target.role == Role::Owner && member.role != Role::Owner {
         return Err(deny(&state, &member, "member.remove", &user_id, "only an owner may remove an owner").await);
     }
-    match state.db.remove_member(&member.family.id, &user_id).await? {
+    match state.db.remove_member(&member.family.id, &member.issuer, &user_id).await? {
         Some(true) => {}
         Some(false) => return Err(ApiError::conflict("the family's last owner cannot be removed")),
         None => return Err(ApiError::not_found()),
@@ -113,8 +116,4 @@ async fn deny(state: &AppState, member: &Member, action: &'static str, target: &
         Ok(()) => ApiError::forbidden(why),
         Err(e) => e,
     }
-}
-
-fn valid_user(id: &str) -> bool {
-    (1..=255).contains(&id.len()) && id.chars().all(|c| !c.is_control() && !c.is_whitespace())
 }

@@ -6,9 +6,8 @@
 //! are audited once per playback (the read at offset 0, or a whole download), not
 //! per range, so a seek-heavy session does not flood the log.
 
-use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -22,26 +21,11 @@ use crate::app::AppState;
 use crate::audit::Outcome;
 use crate::db::RecordingStatus;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Path;
 use crate::middleware::caller::Member;
+use crate::ranges::{Ranged, interpret};
+use crate::secret_json::SecretJson;
 use crate::store::ObjectKey;
-
-/// A single byte range, as RFC 9110 allows it in `Range: bytes=…`.
-fn parse_range(value: &str, size: u64) -> Option<std::ops::Range<u64>> {
-    let spec = value.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None; // multipart/byteranges is not offered
-    }
-    let (start, end) = spec.split_once('-')?;
-    let (start, end) = match (start.trim(), end.trim()) {
-        ("", suffix) => {
-            let n: u64 = suffix.parse().ok()?;
-            (size.checked_sub(n.min(size))?, size)
-        }
-        (s, "") => (s.parse().ok()?, size),
-        (s, e) => (s.parse().ok()?, e.parse::<u64>().ok()?.checked_add(1)?.min(size)),
-    };
-    (start < end && end <= size).then_some(start..end)
-}
 
 /// `GET /v1/recordings/{id}/content`: the stored ciphertext, whole or one range.
 pub async fn content(
@@ -61,24 +45,27 @@ pub async fn content(
     }
     // If-Range with another validator means: send the whole (new) object.
     let if_range_ok = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_none_or(|v| v == etag);
-    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(value) if if_range_ok => match parse_range(value, size) {
-            Some(range) => Some(range),
-            None => {
-                return Ok((StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{size}"))])
-                    .into_response());
-            }
-        },
-        _ => None,
+    let asked = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).filter(|_| if_range_ok);
+    let range = match interpret(asked, size) {
+        Ranged::Whole => None,
+        Ranged::Part(range) => Some(range),
+        Ranged::Unsatisfiable => {
+            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{size}"))])
+                .into_response());
+        }
     };
-    if range.as_ref().is_none_or(|r| r.start == 0) {
+    // A whole read is always logged; ranged reads once per user, recording and
+    // session (`crate::reads`), whatever their offset.
+    let first =
+        range.is_none() || state.reads.first(&member.family.id, &member.issuer, &member.user, &id, &member.session);
+    if first {
         member
             .audit(
                 &state,
                 "recording.downloaded",
                 &id,
                 Outcome::Success,
-                json!({ "range": range.as_ref().map(|r| [r.start, r.end]) }),
+                json!({ "range": range.as_ref().map(|r| [r.start, r.end]), "session": member.session }),
             )
             .await?;
     }
@@ -105,7 +92,7 @@ pub async fn content(
 #[derive(Serialize)]
 pub struct KeyRelease {
     /// The plaintext data key, base64. Only ever sent to a member of the family.
-    pub data_key: String,
+    pub data_key: zeroize::Zeroizing<String>,
     pub frame_length: i64,
     pub header_len: Option<i64>,
     pub ciphertext_size: Option<i64>,
@@ -119,7 +106,7 @@ pub async fn release_key(
     State(state): State<AppState>,
     member: Member,
     Path(id): Path<String>,
-) -> ApiResult<Json<KeyRelease>> {
+) -> ApiResult<SecretJson<KeyRelease>> {
     if !state.limits.allow_key_release(&format!("{}/{}", member.family.id, member.user)) {
         member.audit(&state, "key.release", &id, Outcome::Denied, json!({ "reason": "rate limited" })).await?;
         return Err(ApiError::too_many_requests());
@@ -131,31 +118,13 @@ pub async fn release_key(
     let key = data_key(&state, &r, &member.family.key_id).await?;
     state.metrics.key_releases.inc();
     member.audit(&state, "key.released", &id, Outcome::Success, json!({ "status": r.status })).await?;
-    Ok(Json(KeyRelease {
-        data_key: B64.encode(key.expose()),
+    Ok(SecretJson(KeyRelease {
+        data_key: zeroize::Zeroizing::new(B64.encode(key.expose())),
         frame_length: r.frame_length,
         header_len: r.header_len,
         ciphertext_size: r.ciphertext_size,
         plaintext_size: r.plaintext_size,
-        content_type: r.content_type,
+        // Normalised again: rows from before the allowlist may name an active type.
+        content_type: crate::media_type::stored(&r.content_type).unwrap_or_else(|| crate::media_type::OPAQUE.into()),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_range;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-0", 10), Some(0..1));
-        assert_eq!(parse_range("bytes=2-", 10), Some(2..10));
-        assert_eq!(parse_range("bytes=-3", 10), Some(7..10));
-        assert_eq!(parse_range("bytes=-30", 10), Some(0..10));
-        assert_eq!(parse_range("bytes=5-100", 10), Some(5..10));
-        assert_eq!(parse_range("bytes=10-", 10), None);
-        assert_eq!(parse_range("bytes=3-2", 10), None);
-        assert_eq!(parse_range("bytes=0-1,3-4", 10), None);
-        assert_eq!(parse_range("items=0-1", 10), None);
-        assert_eq!(parse_range("bytes=-0", 10), None);
-    }
 }

@@ -1,20 +1,22 @@
 //! Recordings: create (with a fresh data key for the browser), list, get, delete.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use vault_core::{EncryptedDataKey, EncryptionContext};
+use zeroize::Zeroizing;
 
 use crate::app::AppState;
 use crate::audit::Outcome;
 use crate::db::{NewRecording, Recording, RecordingKind, RecordingStatus, now_ms};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query};
 use crate::keys::FamilyKeyId;
 use crate::middleware::caller::Member;
+use crate::secret_json::SecretJson;
 use crate::store::ObjectKey;
 
 /// Context keys every Vault message carries, checked on upload and decryption.
@@ -72,7 +74,7 @@ impl EdkJson {
 #[derive(Serialize)]
 pub struct DataKeyGrant {
     /// The plaintext data key, base64. Sent once, over TLS, to a member of the family.
-    pub data_key: String,
+    pub data_key: Zeroizing<String>,
     pub encrypted_data_keys: Vec<EdkJson>,
     pub encryption_context: std::collections::BTreeMap<String, String>,
 }
@@ -120,7 +122,9 @@ impl From<&Recording> for RecordingView {
             id: r.id.clone(),
             title: r.title.clone(),
             kind: r.kind,
-            content_type: r.content_type.clone(),
+            // Rows from before the allowlist may name an active type.
+            content_type: crate::media_type::stored(&r.content_type)
+                .unwrap_or_else(|| crate::media_type::OPAQUE.into()),
             plaintext_size: r.plaintext_size,
             status: r.status,
             encryption: r.encryption.clone(),
@@ -172,15 +176,16 @@ pub async fn create(
     State(state): State<AppState>,
     member: Member,
     Json(body): Json<CreateRecording>,
-) -> ApiResult<(StatusCode, Json<Created>)> {
+) -> ApiResult<(StatusCode, SecretJson<Created>)> {
     let title = body.title.trim();
-    if title.is_empty() || title.chars().count() > 300 {
-        return Err(ApiError::bad_request("title must be 1 to 300 characters"));
+    if !crate::text::is_visible_text(title, 300) {
+        return Err(ApiError::bad_request(
+            "title must be 1 to 300 visible characters (no control or invisible characters)",
+        ));
     }
-    if body.content_type.is_empty() || body.content_type.len() > 127 || body.content_type.chars().any(char::is_control)
-    {
+    let Some(content_type) = crate::media_type::stored(&body.content_type) else {
         return Err(ApiError::bad_request("content_type must be a media type such as video/mp4"));
-    }
+    };
     if body.plaintext_size > state.config.limits.max_recording_bytes {
         return Err(ApiError::payload_too_large(format!(
             "recordings are limited to {} bytes",
@@ -207,7 +212,7 @@ pub async fn create(
             family_id: &family.id,
             title,
             kind: body.kind,
-            content_type: &body.content_type,
+            content_type: content_type.as_str(),
             plaintext_size,
             encryption,
             frame_length: i64::from(frame_length),
@@ -232,13 +237,13 @@ pub async fn create(
         .await?;
     let recording = state.db.recording(&family.id, &id).await?.ok_or_else(|| ApiError::internal("vanished"))?;
     let key = (body.encryption == Encryption::Client).then(|| DataKeyGrant {
-        data_key: B64.encode(materials.data_key().expose()),
+        data_key: Zeroizing::new(B64.encode(materials.data_key().expose())),
         encrypted_data_keys: edks,
         encryption_context: context.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
     });
     Ok((
         StatusCode::CREATED,
-        Json(Created {
+        SecretJson(Created {
             recording: (&recording).into(),
             upload: UploadPlan { frame_length, part_frames, expires_at },
             key,

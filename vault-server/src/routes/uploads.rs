@@ -13,9 +13,8 @@
 use std::io;
 use std::time::Duration;
 
-use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -34,6 +33,7 @@ use crate::app::AppState;
 use crate::audit::Outcome;
 use crate::db::{PartRow, Recording, RecordingStatus, Upload, now_ms};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path};
 use crate::keys::FamilyKeyId;
 use crate::middleware::caller::Member;
 use crate::store::{ObjectKey, PartReceipt, StoreError};
@@ -73,11 +73,18 @@ fn part_view(p: &PartRow) -> PartView {
     PartView { part_number: p.part_number, size: p.size, sha256: p.sha256.clone(), is_final: p.is_final }
 }
 
-/// The pending recording and its upload, or a clear refusal.
+/// The pending recording and its upload, or a clear refusal. Only the member who
+/// created a recording uploads to it: another could otherwise replace a pending
+/// server-encrypted recording's content, or complete someone else's upload.
 async fn pending(state: &AppState, member: &Member, id: &str, action: &'static str) -> ApiResult<(Recording, Upload)> {
     let r = find(state, member, id, action).await?;
     if r.status != RecordingStatus::Pending {
         return Err(ApiError::conflict("the recording is already complete"));
+    }
+    if r.created_by != member.user {
+        let why = json!({ "reason": "not the recording's creator" });
+        member.audit(state, action, id, Outcome::Denied, why).await?;
+        return Err(ApiError::forbidden("only the member who started this upload may continue it"));
     }
     let upload = state.db.upload(&member.family.id, id).await?.ok_or_else(ApiError::not_found)?;
     if upload.expires_at <= now_ms() {
@@ -148,6 +155,12 @@ fn check_header(parsed: ParsedHeader, r: &Recording, data_key: &DataKey) -> ApiR
     }
     if i64::from(parsed.frame_length()) != r.frame_length {
         return Err(invalid(format!("the frame length must be {}", r.frame_length)));
+    }
+    // Exactly Vault's two pairs: the data key was wrapped under them alone, and the
+    // official SDKs unwrap under the whole stored context, so any extra pair would
+    // leave the object openable by Vault only.
+    if *parsed.stored_context() != context_for(&r.family_id, &r.id) {
+        return Err(invalid("the encryption context must hold exactly vault:tenant and vault:object, nothing more"));
     }
     parsed.verify(data_key).map_err(|e| invalid(format!("header: {e}")))
 }

@@ -1,16 +1,24 @@
 //! What the web page needs before anyone signs in: how to sign in, and (embedded
-//! mode only) a development sign-in that mints tokens with the local issuer.
+//! mode only) a development sign-in that mints tokens with the local issuer for the
+//! developer at this machine (a loopback peer who shows the printed one-time code).
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::audit::{Event, Outcome, RequestMeta, SYSTEM_TENANT};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
 use crate::routes::families::valid_id;
+
+/// Headers a proxy adds: a request that carries one did not come from this machine's
+/// own user directly, whatever its TCP peer.
+const FORWARDING: [&str; 6] =
+    ["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "via"];
 
 /// `GET /web-config.json`.
 pub async fn config(State(state): State<AppState>) -> Json<Value> {
@@ -21,9 +29,9 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// The development sign-in exists only with the development issuer trusted and the
-/// server listening on loopback: it hands any token to anyone who can reach it.
+/// server listening on loopback (and then asks for the printed one-time code).
 pub fn dev_sign_in_enabled(state: &AppState) -> bool {
-    state.dev_issuer.is_some() && state.config.listen.ip().is_loopback()
+    state.dev_sign_in.is_some()
 }
 
 #[derive(Debug, Deserialize)]
@@ -31,17 +39,51 @@ pub fn dev_sign_in_enabled(state: &AppState) -> bool {
 pub struct DevToken {
     pub user_id: String,
     pub family_id: String,
+    /// The one-time code `vault serve` printed.
+    pub code: String,
     /// Token lifetime (default one hour; at most a day).
     pub ttl_secs: Option<u64>,
 }
 
-/// `POST /dev/token`: a development-issuer token for `user_id` in `family_id`.
-pub async fn dev_token(State(state): State<AppState>, Json(req): Json<DevToken>) -> ApiResult<Json<Value>> {
-    let Some(issuer) = state.dev_issuer.as_ref().filter(|_| dev_sign_in_enabled(&state)) else {
+/// `POST /dev/token`: a development-issuer token for `user_id` in `family_id`, for a
+/// loopback peer without forwarding headers who shows the current one-time code.
+pub async fn dev_token(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    Json(req): Json<DevToken>,
+) -> ApiResult<Json<Value>> {
+    let (Some(issuer), Some(codes)) = (state.dev_issuer.as_ref(), state.dev_sign_in.as_ref()) else {
         return Err(ApiError::not_found());
     };
+    let direct =
+        meta.peer.is_some_and(|p| p.ip().is_loopback()) && FORWARDING.iter().all(|h| !headers.contains_key(*h));
+    if !direct {
+        return Err(ApiError::forbidden("the development sign-in answers only this machine's own browser, directly"));
+    }
     if !valid_id(&req.user_id) || !valid_id(&req.family_id) {
-        return Err(ApiError::bad_request("user and family ids are 1-64 letters, digits, '-' or '_'"));
+        return Err(ApiError::bad_request(
+            "user and family ids are 1 to 64 letters, digits, '-' or '_', starting with a letter or digit",
+        ));
+    }
+    if !state.limits.allow_auth_failure(&meta.ip) {
+        return Err(ApiError::too_many_requests());
+    }
+    if !codes.redeem(&req.code).map_err(ApiError::internal)? {
+        let event = Event {
+            tenant: SYSTEM_TENANT.into(),
+            actor: String::new(),
+            action: "auth.failed",
+            target: "/dev/token".into(),
+            outcome: Outcome::Denied,
+            metadata: json!({ "reason": "wrong or used development sign-in code" }),
+        };
+        state.audit.record(&event, &meta).await?;
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "sign-in-code",
+            "that sign-in code is wrong or already used: enter the newest code printed where vault serve runs",
+        ));
     }
     let ttl = req.ttl_secs.unwrap_or(3600).clamp(1, 86_400);
     let token =

@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 use tokio::fs;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::{ByteStream, ObjectInfo, ObjectKey, ObjectStore, PartReceipt, StoreError};
+use super::{ByteStream, ListedVersion, ObjectInfo, ObjectKey, ObjectStore, PartReceipt, StoreError};
 
 const CHUNK: usize = 64 * 1024;
 
@@ -145,7 +145,7 @@ impl LocalStore {
         }
         if new_version && fs::metadata(&data).await.is_ok() {
             let old = self.head(key).await.map(|i| i.version).unwrap_or_else(|_| "unknown".into());
-            let aside = data.with_extension(format!("data.superseded-{old}-{}", uuid::Uuid::new_v4().simple()));
+            let aside = superseded_path(&data, &format!("{old}-{}", uuid::Uuid::new_v4().simple()));
             fs::rename(&data, aside).await?;
         }
         let record =
@@ -169,6 +169,28 @@ impl LocalStore {
         Ok(info)
     }
 
+    /// The versions of `key` the scrub set aside (the part of their file names after
+    /// `.superseded-`).
+    async fn superseded(&self, key: &ObjectKey) -> Result<Vec<String>, StoreError> {
+        let data = self.data_path(key);
+        let (Some(dir), Some(name)) = (data.parent(), data.file_name().and_then(|n| n.to_str())) else {
+            return Ok(Vec::new());
+        };
+        let prefix = format!("{name}.superseded-");
+        let mut out = Vec::new();
+        let mut entries = match fs::read_dir(dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e.into()),
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            if let Some(version) = entry.file_name().to_str().and_then(|n| n.strip_prefix(&prefix)) {
+                out.push(version.to_owned());
+            }
+        }
+        Ok(out)
+    }
+
     async fn read_meta(&self, key: &ObjectKey) -> Result<Meta, StoreError> {
         if fs::metadata(self.data_path(key)).await.is_err() {
             return Err(StoreError::NotFound);
@@ -176,6 +198,11 @@ impl LocalStore {
         let text = fs::read(self.meta_path(key)).await.map_err(|_| StoreError::NotFound)?;
         serde_json::from_slice(&text).map_err(|e| StoreError::Backend(e.to_string()))
     }
+}
+
+/// Where a set-aside version of the object at `data` lives.
+fn superseded_path(data: &Path, version: &str) -> PathBuf {
+    data.with_extension(format!("data.superseded-{version}"))
 }
 
 /// Streams `body` into a new file at `path`, hashing it; removes the file on any failure.
@@ -342,6 +369,31 @@ impl ObjectStore for LocalStore {
         }
         out.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         Ok(out)
+    }
+
+    /// The current version of each object and the versions the scrub set aside. A
+    /// directory has no delete markers: deleting under retention is refused.
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<ListedVersion>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.list(prefix).await? {
+            let meta = self.read_meta(&key).await?;
+            out.push(ListedVersion { key: key.clone(), version: meta.version, delete_marker: false });
+            for version in self.superseded(&key).await? {
+                out.push(ListedVersion { key: key.clone(), version, delete_marker: false });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_version(&self, key: &ObjectKey, version: &str) -> Result<ByteStream, StoreError> {
+        if self.read_meta(key).await?.version == version {
+            return self.get(key, None).await;
+        }
+        if !self.superseded(key).await?.iter().any(|v| v == version) {
+            return Err(StoreError::NotFound);
+        }
+        let file = fs::File::open(superseded_path(&self.data_path(key), version)).await?;
+        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(file, CHUNK)))
     }
 
     async fn list_uploads(&self) -> Result<Vec<(ObjectKey, String, OffsetDateTime)>, StoreError> {

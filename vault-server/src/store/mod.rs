@@ -62,6 +62,15 @@ pub struct ObjectInfo {
     pub retain_until: OffsetDateTime,
 }
 
+/// One version, or delete marker, of an object: what a versioned listing shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedVersion {
+    pub key: ObjectKey,
+    pub version: String,
+    /// A delete marker: it hides the versions below it from plain reads and listings.
+    pub delete_marker: bool,
+}
+
 /// A stored part of an upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartReceipt {
@@ -145,6 +154,11 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
     /// Keys of committed objects under `prefix` (a whole segment path, e.g. `anchors`).
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError>;
+    /// Every version and every delete marker under `prefix`, which a plain listing
+    /// hides: audit anchors are read this way, so a delete marker cannot hide one.
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<ListedVersion>, StoreError>;
+    /// One version of an object, whatever delete markers lie above it.
+    async fn get_version(&self, key: &ObjectKey, version: &str) -> Result<ByteStream, StoreError>;
     /// Uploads under way: (key, upload id, started), to clean up after a crash.
     async fn list_uploads(&self) -> Result<Vec<(ObjectKey, String, OffsetDateTime)>, StoreError>;
 }

@@ -178,6 +178,15 @@ impl ObjectStore for ReplicatedStore {
     async fn list_uploads(&self) -> Result<Vec<(ObjectKey, String, OffsetDateTime)>, StoreError> {
         self.primary.list_uploads().await
     }
+
+    /// The primary region's: callers that must see both regions ask each (`primary()`, `replica()`).
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<super::ListedVersion>, StoreError> {
+        self.primary.list_versions(prefix).await
+    }
+
+    async fn get_version(&self, key: &ObjectKey, version: &str) -> Result<ByteStream, StoreError> {
+        self.primary.get_version(key, version).await
+    }
 }
 
 /// Copies `key` from one store to another, part by part (one part in memory), as a

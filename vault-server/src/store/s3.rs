@@ -32,7 +32,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::{ByteStream, ObjectInfo, ObjectKey, ObjectStore, PartReceipt, StoreError};
+use super::{ByteStream, ListedVersion, ObjectInfo, ObjectKey, ObjectStore, PartReceipt, StoreError};
 
 /// Object metadata naming the retain-until date chosen at upload start, so completion
 /// can restore the lock if the store dropped it.
@@ -45,12 +45,25 @@ pub struct S3Store {
     /// The region's name, for logs.
     pub region: String,
     spool: PathBuf,
+    /// Timeouts of reads (GET, HEAD): a region's budget, so reads fail over in time.
+    read_timeouts: aws_config::timeout::TimeoutConfig,
 }
 
 impl S3Store {
-    pub fn new(client: Client, bucket: String, region: String, spool: PathBuf) -> Result<Self, StoreError> {
+    pub fn new(
+        client: Client,
+        bucket: String,
+        region: String,
+        spool: PathBuf,
+        read_timeouts: aws_config::timeout::TimeoutConfig,
+    ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(&spool)?;
-        Ok(Self { client, bucket, region, spool })
+        Ok(Self { client, bucket, region, spool, read_timeouts })
+    }
+
+    /// The configuration override of a read: the region's budget for the whole call.
+    fn read_budget(&self) -> aws_sdk_s3::config::Builder {
+        aws_sdk_s3::config::Builder::default().timeout_config(self.read_timeouts.clone())
     }
 
     pub fn bucket(&self) -> &str {
@@ -161,6 +174,8 @@ impl S3Store {
             .bucket(&self.bucket)
             .key(key.as_str())
             .set_version_id(version.map(str::to_owned))
+            .customize()
+            .config_override(self.read_budget())
             .send()
             .await
             .map_err(|e| store_error(&e))
@@ -218,6 +233,12 @@ impl S3Store {
 
     /// Every version and delete marker of `key`.
     async fn versions(&self, key: &ObjectKey) -> Result<Vec<String>, StoreError> {
+        let listed = self.versions_under(key.as_str()).await?;
+        Ok(listed.into_iter().filter(|v| v.key == *key).map(|v| v.version).collect())
+    }
+
+    /// Every version and delete marker whose key starts with `prefix`.
+    async fn versions_under(&self, prefix: &str) -> Result<Vec<ListedVersion>, StoreError> {
         let mut out = Vec::new();
         let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
         loop {
@@ -225,19 +246,17 @@ impl S3Store {
                 .client
                 .list_object_versions()
                 .bucket(&self.bucket)
-                .prefix(key.as_str())
+                .prefix(prefix)
                 .set_key_marker(key_marker.take())
                 .set_version_id_marker(version_marker.take())
                 .send()
                 .await
                 .map_err(|e| store_error(&e))?;
-            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
-            for (k, v) in versions.chain(markers) {
-                if let (Some(k), Some(v)) = (k, v) {
-                    if k == key.as_str() {
-                        out.push(v.to_owned());
-                    }
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id(), false));
+            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id(), true));
+            for (k, v, delete_marker) in versions.chain(markers) {
+                if let (Some(Ok(key)), Some(version)) = (k.map(ObjectKey::new), v) {
+                    out.push(ListedVersion { key, version: version.to_owned(), delete_marker });
                 }
             }
             if page.is_truncated() != Some(true) {
@@ -358,7 +377,7 @@ impl ObjectStore for S3Store {
             }
             request = request.range(format!("bytes={}-{}", r.start, r.end - 1));
         }
-        let out = request.send().await.map_err(|e| store_error(&e))?;
+        let out = request.customize().config_override(self.read_budget()).send().await.map_err(|e| store_error(&e))?;
         let reader = out.body.into_async_read();
         Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024)))
     }
@@ -434,6 +453,23 @@ impl ObjectStore for S3Store {
                 _ => return Ok(out),
             }
         }
+    }
+
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<ListedVersion>, StoreError> {
+        self.versions_under(&format!("{}/", ObjectKey::new(prefix)?)).await
+    }
+
+    async fn get_version(&self, key: &ObjectKey, version: &str) -> Result<ByteStream, StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .version_id(version)
+            .send()
+            .await
+            .map_err(|e| store_error(&e))?;
+        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(out.body.into_async_read(), 256 * 1024)))
     }
 
     async fn list_uploads(&self) -> Result<Vec<(ObjectKey, String, OffsetDateTime)>, StoreError> {
