@@ -6,9 +6,10 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code;
   }
-  /** Worth retrying: the network or the server, not the request. */
+  /** Worth retrying: the network or the server, not the request (or another request
+   * of this upload still being received). */
   get retryable() {
-    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
+    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500 || this.code === 'upload-busy';
   }
 }
 
@@ -39,12 +40,14 @@ export function client(token) {
       throw new ApiError(0, 'Cannot reach the Vault server (network lost?).', 'network');
     }
     if (res.ok) return res;
-    let detail = '';
+    let detail = '', code = String(res.status);
     try {
-      detail = (await res.json()).detail ?? '';
+      const problem = await res.json();
+      detail = problem.detail ?? '';
+      code = problem.type?.replace(/^urn:vault:/, '') || code;
     } catch { /* not problem+json */ }
     const base = MESSAGES[res.status] ?? `The server answered ${res.status}.`;
-    throw new ApiError(res.status, res.status === 401 || !detail ? base : `${base.replace(/\.$/, '')}: ${detail}`, res.status);
+    throw new ApiError(res.status, res.status === 401 || !detail ? base : `${base.replace(/\.$/, '')}: ${detail}`, code);
   }
   return {
     request,

@@ -41,6 +41,54 @@ function claims(token) {
   }
 }
 
+const SIGN_IN_STATE = 'vault.sign-in-state';
+
+function randomHex(bytes = 16) {
+  return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Who is signed in, for this device's records of interrupted uploads. */
+function identityKey() {
+  return `${claims(state.token)?.iss}|${state.user}|${state.family?.id}`;
+}
+
+/** Asks the user before a link signs them in: a token in a link they did not ask for
+ * could be someone else's, and what they then upload would go to that person's family. */
+function confirmLinkSignIn(token) {
+  const c = claims(token) ?? {};
+  $('#confirm-sign-in-user').textContent = c.sub ?? '?';
+  $('#confirm-sign-in-family').textContent = c.org_id ?? '?';
+  const dialog = $('#confirm-sign-in');
+  dialog.returnValue = '';
+  dialog.showModal();
+  return new Promise((resolve) => dialog.addEventListener('close', () => resolve(dialog.returnValue === 'sign-in'), { once: true }));
+}
+
+/** A link to a decrypted recording that the service worker will answer: it refuses
+ * navigations to /media/ that this page did not start (another site could otherwise
+ * make the browser release a key and save a file). */
+async function mediaNavigation(path) {
+  const nonce = randomHex();
+  await postToServiceWorker({ type: 'allow-navigation', nonce });
+  return `${path}${path.includes('?') ? '&' : '?'}nonce=${nonce}`;
+}
+
+function followMediaLink(e) {
+  e.preventDefault();
+  const href = e.currentTarget.getAttribute('href');
+  mediaNavigation(href).then((url) => location.assign(url), fail);
+}
+
+function postToServiceWorker(message) {
+  const sw = navigator.serviceWorker?.controller;
+  if (!sw) return Promise.resolve();
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => resolve();
+    sw.postMessage(message, [ch.port2]);
+  });
+}
+
 async function swReady() {
   if (!('serviceWorker' in navigator)) throw new Error('This browser cannot play encrypted recordings (no service workers).');
   await navigator.serviceWorker.register('/sw.js', { type: 'module', scope: '/' });
@@ -50,13 +98,7 @@ async function swReady() {
   }
 }
 function tellServiceWorker() {
-  const sw = navigator.serviceWorker?.controller;
-  if (!sw) return Promise.resolve();
-  return new Promise((resolve) => {
-    const ch = new MessageChannel();
-    ch.port1.onmessage = () => resolve();
-    sw.postMessage({ type: 'session', token: state.token, family: state.family?.id, mode: cryptoModeParam }, [ch.port2]);
-  });
+  return postToServiceWorker({ type: 'session', token: state.token, family: state.family?.id, mode: cryptoModeParam });
 }
 navigator.serviceWorker?.addEventListener('message', (e) => {
   if (e.data?.type === 'need-session' && state.token && state.family) {
@@ -159,7 +201,7 @@ function recordingRow(r) {
       // A navigation (not <a download>, which Chromium does not route through the
       // service worker) answered with Content-Disposition: attachment: the browser
       // streams the decrypted bytes to disk as the worker produces them.
-      el('a', { class: 'button secondary', href: `/media/${r.id}?download&name=${encodeURIComponent(name)}`, 'aria-label': `Download ${r.title} decrypted` }, 'Download'),
+      el('a', { class: 'button secondary', href: `/media/${r.id}?download&name=${encodeURIComponent(name)}`, onclick: followMediaLink, 'aria-label': `Download ${r.title} decrypted` }, 'Download'),
       manager || r.created_by === state.user
         ? el('button', { type: 'button', class: 'danger', onclick: () => remove(r), 'aria-label': `Delete ${r.title}` }, 'Delete') : null));
 }
@@ -195,7 +237,7 @@ async function play(r) {
     const res = await fetch(src);
     if (!res.ok) return playerError(await res.text());
     if (r.content_type === 'application/pdf') {
-      body.append(el('p', {}, 'This letter is a PDF: ', el('a', { href: `${src}?download&name=${encodeURIComponent(`${r.title}.pdf`)}` }, 'download it decrypted'), ' to read it.'));
+      body.append(el('p', {}, 'This letter is a PDF: ', el('a', { href: `${src}?download&name=${encodeURIComponent(`${r.title}.pdf`)}`, onclick: followMediaLink }, 'download it decrypted'), ' to read it.'));
     } else {
       body.append(el('pre', { id: 'letter', tabindex: '0' }, await res.text()));
     }
@@ -270,7 +312,7 @@ function pump() {
   worker.onmessage = (e) => onWorker(job, e.data);
   worker.onerror = (e) => onWorker(job, { type: 'error', message: e.message || 'The upload worker failed.' });
   setState(job.li, 'Encrypting…');
-  const base = { token: state.token, file: job.file, mode: cryptoModeParam };
+  const base = { token: state.token, file: job.file, mode: cryptoModeParam, owner: identityKey() };
   worker.postMessage(job.id ? { ...base, type: 'resume', id: job.id } : { ...base, type: 'start', title: job.title, kind: job.kind });
 }
 
@@ -322,7 +364,9 @@ function addFiles(files) {
 }
 
 async function loadInterrupted() {
-  const entries = (await pending.all()).filter((p) => !queue.some((j) => j.id === p.id) && running?.id !== p.id);
+  // Only this identity's records: another person's on a shared device are not shown, nor touched.
+  const mine = (await pending.all()).filter((p) => p.owner === identityKey());
+  const entries = mine.filter((p) => !queue.some((j) => j.id === p.id) && running?.id !== p.id);
   const list = $('#interrupted-list');
   list.replaceChildren();
   for (const p of entries) {
@@ -405,13 +449,26 @@ async function init() {
   if (config.sign_in_url) {
     $('#idp-sign-in').hidden = false;
     $('#idp-link').href = config.sign_in_url;
+    // The provider sends the browser back with the token and this state in the
+    // fragment: a token arriving with it is one this tab asked for.
+    $('#idp-link').addEventListener('click', () => {
+      const url = new URL(config.sign_in_url);
+      const nonce = randomHex();
+      sessionStorage.setItem(SIGN_IN_STATE, nonce);
+      url.searchParams.set('state', nonce);
+      url.searchParams.set('redirect_url', `${location.origin}/`);
+      $('#idp-link').href = url.toString();
+    });
   }
   // An identity provider front end hands the token back in the URL fragment.
   const fragment = new URLSearchParams(location.hash.slice(1));
   if (fragment.get('token')) {
     const token = fragment.get('token');
     history.replaceState(null, '', location.pathname + location.search);
-    return signIn(token);
+    const expected = sessionStorage.getItem(SIGN_IN_STATE);
+    sessionStorage.removeItem(SIGN_IN_STATE);
+    if ((expected && fragment.get('state') === expected) || await confirmLinkSignIn(token)) return signIn(token);
+    // Declined: nothing changes (an existing session stays as it was).
   }
   if (state.token) {
     const c = claims(state.token);

@@ -14,6 +14,13 @@ const CHUNK = 1 << 20; // plaintext bytes decrypted per step of a response strea
 const INLINE_TYPE = /^(audio|video)\/[a-z0-9.+-]+$|^image\/(jpeg|png|gif|webp|avif|heic|heif|bmp|tiff)$/;
 const INLINE_DESTINATIONS = new Set(['audio', 'video', 'track', 'image']);
 const OPAQUE = 'application/octet-stream';
+// A navigation (or a frame) to /media/ is answered only with a one-time nonce the page
+// registered just before: another site cannot make this browser release a key and
+// save a recording by linking or framing it.
+const FRAME_DESTINATIONS = new Set(['document', 'iframe', 'frame', 'embed', 'object']);
+const NAVIGATION_NONCE_MS = 60_000;
+const allowedNavigations = new Map(); // nonce → expiry
+const SANDBOX = "default-src 'none'; sandbox; frame-ancestors 'none'";
 const SESSION_TTL_MS = 5 * 60_000;
 let auth = null; // { token, family, mode }
 const opened = new Map(); // recording id → Promise<session>
@@ -29,6 +36,10 @@ self.addEventListener('message', (e) => {
   } else if (msg.type === 'sign-out') {
     auth = null;
     forgetAll();
+  } else if (msg.type === 'allow-navigation' && typeof msg.nonce === 'string') {
+    const now = Date.now();
+    for (const [n, until] of allowedNavigations) if (until < now) allowedNavigations.delete(n);
+    allowedNavigations.set(msg.nonce, now + NAVIGATION_NONCE_MS);
   }
   e.ports?.[0]?.postMessage('ok');
 });
@@ -133,7 +144,21 @@ function parseRange(header, length) {
   return start < end ? [start, end] : 'unsatisfiable';
 }
 
+/** Whether this navigation was started by the page (and uses up its nonce). */
+function startedByPage(request, url) {
+  if (request.mode !== 'navigate' && !FRAME_DESTINATIONS.has(request.destination)) return true;
+  const nonce = url.searchParams.get('nonce');
+  const until = nonce ? allowedNavigations.get(nonce) : undefined;
+  allowedNavigations.delete(nonce);
+  return until !== undefined && until >= Date.now();
+}
+
 async function serve(e, url) {
+  if (!startedByPage(e.request, url)) {
+    return new Response('Open your recordings from your Vault page.', {
+      status: 403, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'content-security-policy': SANDBOX },
+    });
+  }
   const id = url.pathname.slice('/media/'.length);
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw Object.assign(new Error('No such recording.'), { status: 404 });
   const s = await session(id);
@@ -148,7 +173,7 @@ async function serve(e, url) {
     'content-type': INLINE_TYPE.test(s.type) || s.type === 'text/plain' ? s.type : OPAQUE,
     'accept-ranges': 'bytes', 'cache-control': 'no-store',
     'content-length': String(end - start), 'x-content-type-options': 'nosniff',
-    'content-security-policy': "default-src 'none'; sandbox",
+    'content-security-policy': SANDBOX,
   };
   if (range) headers['content-range'] = `bytes ${start}-${end - 1}/${s.length}`;
   if (!inline) {
@@ -197,6 +222,6 @@ function failure(err, url) {
   const status = err instanceof TamperedError ? 502 : err.status ?? 500;
   return new Response(err.message ?? 'Playback failed.', {
     status, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff',
-      'content-security-policy': "default-src 'none'; sandbox", 'x-vault-error': err instanceof TamperedError ? 'tampered' : 'failed' },
+      'content-security-policy': SANDBOX, 'x-vault-error': err instanceof TamperedError ? 'tampered' : 'failed' },
   });
 }

@@ -62,7 +62,7 @@ async function run(msg) {
       }
       current.id = created.recording.id;
       entry = {
-        id: current.id, title: msg.title, kind: msg.kind, name: file.name, size: file.size, lastModified: file.lastModified,
+        id: current.id, owner: msg.owner, title: msg.title, kind: msg.kind, name: file.name, size: file.size, lastModified: file.lastModified,
         header: hex(sealer.header), part_frames: created.upload.part_frames, frame_length: created.upload.frame_length,
         inflight: null, created_at: Date.now(),
       };

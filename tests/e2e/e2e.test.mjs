@@ -254,14 +254,17 @@ fetch('/v1/family/members/eve', { method: 'PATCH', headers: { 'content-type': 'a
   const id = await upload(eve, file);
   await memberContext.close();
 
-  // The owner follows eve's link to the recording's media URL: a download, not a page.
-  const [download] = await Promise.all([
-    victim.waitForEvent('download', { timeout: 30_000 }),
-    victim.goto(`${proxy.url}/media/${id}`).catch(() => {}),
-  ]);
-  assert.ok(download, 'the browser saves it instead of rendering it');
+  // The owner follows eve's link to the recording's media URL: the service worker
+  // answers only navigations the page itself started (a one-time nonce), so the link
+  // shows a refusal, not the "recording".
+  await victim.goto(`${proxy.url}/media/${id}`);
+  assert.match(await victim.textContent('body'), /Open your recordings from your Vault page/);
+  // Even with the page's nonce, such a type is a sandboxed download, never a page.
   await victim.goto(proxy.url);
   await victim.waitForFunction(() => document.body.dataset.ready === 'true');
+  const row = victim.locator(`#recordings tr[data-id="${id}"]`);
+  const [download] = await Promise.all([victim.waitForEvent('download', { timeout: 30_000 }), row.getByRole('link', { name: /^Download/ }).click()]);
+  assert.ok(download, 'the browser saves it instead of rendering it');
   // Nor does it run in a frame on the page.
   await victim.evaluate((id) => {
     const frame = document.createElement('iframe');
@@ -386,15 +389,34 @@ test('members and the audit log, for the owner; an expired session asks to sign 
   assert.match(await page.locator('#alert').textContent(), /session has expired/);
   await context.close();
 
-  // An identity provider front end hands the page its token in the URL fragment.
+  // An identity provider front end hands the page its token in the URL fragment,
+  // with the state the page sent it there with: accepted as is.
   const handoff = await browser.newContext();
   const landing = await newPage(handoff);
   const token = await landing.request.post(`${proxy.url}/dev/token`, { data: { user_id: 'bob', family_id: 'smith', code: devCode() } }).then((r) => r.json());
-  await landing.goto(`${proxy.url}/#token=${token.token}`);
+  await landing.goto(proxy.url);
+  await landing.evaluate(() => sessionStorage.setItem('vault.sign-in-state', 'state-from-the-page'));
+  await landing.goto('about:blank');
+  await landing.goto(`${proxy.url}/#token=${token.token}&state=state-from-the-page`);
   await landing.waitForFunction(() => document.body.dataset.ready === 'true');
   assert.equal(new URL(landing.url()).hash, '', 'the token does not stay in the address bar');
   assert.match(await landing.locator('#who').textContent(), /bob · The smith family/);
+  assert.equal(await landing.isVisible('#confirm-sign-in'), false);
   await handoff.close();
+
+  // A token in a link the page did not ask for (someone else's, to capture uploads):
+  // the page asks first, and Cancel leaves the tab as it was.
+  const lured = await browser.newContext();
+  const victim = await newPage(lured);
+  const foreign = await victim.request.post(`${proxy.url}/dev/token`, { data: { user_id: 'mallory', family_id: 'lures', code: devCode() } }).then((r) => r.json());
+  await victim.goto(`${proxy.url}/#token=${foreign.token}`);
+  await victim.locator('#confirm-sign-in[open]').waitFor();
+  assert.match(await victim.locator('#confirm-sign-in').textContent(), /mallory[\s\S]*lures/);
+  await shot(victim, '13-link-sign-in');
+  await victim.click('#confirm-sign-in button[value=cancel]');
+  await victim.locator('#sign-in:not([hidden])').waitFor();
+  assert.equal(await victim.evaluate(() => sessionStorage.getItem('vault.token')), null, 'not signed in');
+  await lured.close();
 
   // Every form control has an accessible name.
   const unlabeled = await owner.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]

@@ -435,6 +435,21 @@ fn with_the_default_timeouts_a_hanging_primary_fails_over_within_one_request() {
 }
 
 #[test]
+fn a_flood_of_readiness_checks_costs_at_most_one_kms_call_each_five_seconds() {
+    let server = Server::start_on(Some(AwsEnv::shared()), &[]);
+    for _ in 0..50 {
+        assert_eq!(server.http.get(format!("{}/readyz", server.url)).send().unwrap().status(), StatusCode::OK);
+    }
+    let metrics = server.http.get(format!("{}/metrics", server.url)).send().unwrap().text().unwrap();
+    let list_keys: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("vault_kms_requests_total{") && l.contains("op=\"ListKeys\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!((1..=2).contains(&list_keys), "{list_keys} ListKeys calls for 50 checks: {metrics}");
+}
+
+#[test]
 fn setup_refuses_a_bucket_without_object_lock_and_serve_refuses_missing_buckets() {
     let aws = AwsEnv::shared();
     let data = tempfile::tempdir().unwrap();

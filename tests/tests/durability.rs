@@ -434,6 +434,33 @@ fn anchors_are_chained_and_a_removed_or_missing_one_fails_verification() {
 }
 
 #[test]
+fn a_chain_broken_when_anchored_is_anchored_as_it_stands_and_stays_reported() {
+    let server = Server::start_on(None, &[("VAULT_SCRUB_INTERVAL_SECS", "0")]);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    alice.invite("bob", "member");
+    assert!(server.vault(&["audit", "anchor"]).status.success());
+    // Someone with database access alters a row after the anchored head...
+    server.drop_audit_triggers();
+    alice.invite("carol", "member");
+    let last = server.sql("SELECT MAX(seq) FROM audit_log WHERE tenant = 'smiths'").unwrap();
+    let original =
+        server.sql(&format!("SELECT actor FROM audit_log WHERE tenant = 'smiths' AND seq = {last}")).unwrap();
+    server.sql(&format!("UPDATE audit_log SET actor = 'nobody' WHERE tenant = 'smiths' AND seq = {last}")).unwrap();
+    // ...the next anchor still pins the chain, and names it as broken.
+    let out = server.vault(&["audit", "anchor"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Put back, the chain verifies again; the anchor keeps the incident on record.
+    server.sql(&format!("UPDATE audit_log SET actor = '{original}' WHERE tenant = 'smiths' AND seq = {last}")).unwrap();
+    let out = server.vault(&["audit", "verify"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["chains"]["breaks"], json!([]), "the chain itself verifies");
+    assert!(!out.status.success());
+    let problems = report["anchors"]["problems"].to_string();
+    assert!(problems.contains("already broken when this anchor was written"), "{problems}");
+}
+
+#[test]
 fn a_purge_that_finds_the_primary_gone_still_removes_the_replica() {
     let (server, replica) = replicated_server(&[("VAULT_UPLOAD_SWEEP_SECS", "1")]);
     let alice = server.as_user("smiths", "alice");

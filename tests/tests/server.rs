@@ -9,6 +9,7 @@ use std::process::Command;
 use harness::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use sha2::Digest;
 use vault_core::{BodyLayout, DecryptPolicy, HeaderParse, ParsedHeader, RangeDecryptor};
 
 fn verified(message: &[u8], key: &vault_core::DataKey) -> vault_core::VerifiedHeader {
@@ -31,7 +32,7 @@ fn client_side_upload_list_and_ranged_playback() {
     assert_eq!(list["items"][0]["title"], "First scan");
     let meta = alice.ok(alice.get(&format!("/v1/recordings/{id}")));
     assert_eq!(meta["ciphertext_size"], message.len());
-    assert_eq!(meta["sha256"], hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&message)));
+    assert_eq!(meta["sha256"], hex::encode(sha2::Sha256::digest(&message)));
 
     // Whole download: the stored bytes are exactly what the browser sent.
     let whole = alice.get(&format!("/v1/recordings/{id}/content"));
@@ -413,6 +414,97 @@ fn futures_free_slow_body(bytes: Vec<u8>) -> reqwest::blocking::Body {
     }
     let len = bytes.len() as u64;
     reqwest::blocking::Body::sized(Slow(bytes, 0), len)
+}
+
+#[test]
+fn refusals_cannot_flood_the_audit_log() {
+    let server = Server::start();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let (id, _) = alice.upload("scan", &media(100, 1));
+    let before = alice.audit_count();
+    // A non-member naming the family, with a huge path and request id, 100 times.
+    let stranger = server.as_user("smiths", "mallory");
+    let long = "x".repeat(20_000);
+    for _ in 0..100 {
+        let r = stranger
+            .req(Method::GET, &format!("/v1/recordings/{long}"))
+            .header("x-request-id", "r".repeat(100_000))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_ne!(r.headers()["x-request-id"].len(), 100_000, "a long client request id is replaced");
+    }
+    let rows = alice.ok(alice.get("/v1/family/audit?limit=500"))["items"].as_array().unwrap().clone();
+    let refusals: Vec<&Value> = rows.iter().filter(|r| r["actor"] == "mallory").collect();
+    assert!(!refusals.is_empty() && refusals.len() <= 60, "{} refusal rows", refusals.len());
+    assert!(
+        refusals
+            .iter()
+            .all(|r| r["target"].as_str().unwrap().len() <= 256 && r["request_id"].as_str().unwrap().len() <= 64)
+    );
+    assert_eq!(alice.audit_count(), before + refusals.len());
+    // A plain client request id is kept (a proxy's correlation id).
+    let r =
+        alice.req(Method::GET, &format!("/v1/recordings/{id}")).header("x-request-id", "lb-1234-abcd").send().unwrap();
+    assert_eq!(r.headers()["x-request-id"], "lb-1234-abcd");
+}
+
+#[test]
+fn a_second_request_for_an_upload_being_received_is_refused() {
+    let server = Server::start();
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let video = media((6 << 20) + 123, 9);
+    let created = alice.create_recording("twice", video.len(), "client");
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    let parts = split_parts(&created, &encrypt_for(&created, &video));
+    let slow = {
+        let (alice, id, part) = (alice.clone(), id.clone(), parts[0].clone());
+        std::thread::spawn(move || {
+            let sha = hex::encode(sha2::Sha256::digest(&part));
+            alice
+                .req(Method::PUT, &format!("/v1/recordings/{id}/parts/1"))
+                .header("x-vault-sha256", sha)
+                .body(futures_free_slow_body(part))
+                .send()
+                .unwrap()
+                .status()
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (s, text) = status(alice.put_part(&id, 1, &parts[0]));
+    assert_eq!(s, StatusCode::CONFLICT, "{text}");
+    assert!(text.contains("urn:vault:upload-busy"), "{text}");
+    assert_eq!(slow.join().unwrap(), StatusCode::OK);
+    for (i, part) in parts.iter().enumerate().skip(1) {
+        alice.ok(alice.put_part(&id, i + 1, part));
+    }
+    alice.ok(alice.post(&format!("/v1/recordings/{id}/complete"), json!({})));
+    assert_eq!(decrypt_all(&alice.content(&id), &alice.data_key(&id), "smiths", &id), video);
+}
+
+#[test]
+fn static_files_never_redirect_off_site_nor_fail_on_long_names() {
+    let web = common::workspace().join("web");
+    let server = Server::start_with(&[("VAULT_WEB_DIR", web.to_str().unwrap())]);
+    let get = |path: &str| {
+        let client = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        client.get(format!("{}{path}", server.url)).send().unwrap()
+    };
+    assert_eq!(get("/").status(), StatusCode::OK);
+    assert_eq!(get("/app.js").status(), StatusCode::OK);
+    for path in [
+        format!("/{}", "a".repeat(300)),
+        "//pkg".to_owned(),
+        "//evil.example".to_owned(),
+        format!("/{}/x", "b".repeat(5000)),
+    ] {
+        let r = get(&path);
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(r.headers().get("location").is_none());
+        assert_problem(&path, r);
+    }
 }
 
 #[test]
@@ -999,9 +1091,31 @@ fn external_oidc_issuer_with_rs256_jwks_rotation_and_refresh_limits() {
     let token = |key: &jsonwebtoken::EncodingKey, kid: &str, aud: &str| {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some(kid.to_owned());
-        let claims = json!({ "iss": "https://idp.example", "aud": aud, "sub": "user_2abc", "org_id": "org_77", "exp": now() + 600 });
+        let claims = json!({ "iss": "https://idp.example", "aud": aud, "sub": "user_2abc", "org_id": "org_77",
+            "org_role": "org:admin", "exp": now() + 600 });
         jsonwebtoken::encode(&header, &claims, key).unwrap()
     };
+    // A plain member of the organisation may not create (and so own) its vault.
+    let mut plain_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    plain_header.kid = Some("k1".to_owned());
+    let plain = jsonwebtoken::encode(
+        &plain_header,
+        &json!({ "iss": "https://idp.example", "aud": "vault-app", "sub": "user_3xyz", "org_id": "org_77",
+            "org_role": "org:member", "exp": now() + 600 }),
+        &k1,
+    )
+    .unwrap();
+    let (s, text) = status(
+        server
+            .http
+            .post(format!("{}/v1/families", server.url))
+            .bearer_auth(&plain)
+            .json(&json!({ "name": "Mine" }))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, StatusCode::FORBIDDEN, "{text}");
+    assert!(text.contains("administrator of your organisation"), "{text}");
     let call = |t: &str| server.http.get(format!("{}/v1/family", server.url)).bearer_auth(t).send().unwrap().status();
     let api =
         Api { base: server.url.clone(), token: token(&k1, "k1", "vault-app"), http: server.http.clone(), host: None };
@@ -1037,7 +1151,7 @@ fn graceful_shutdown_drains_an_upload_under_way() {
     let id = created["recording"]["id"].as_str().unwrap().to_owned();
     let parts = split_parts(&created, &encrypt_for(&created, &video));
     assert_eq!(parts.len(), 1);
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&parts[0]));
+    let sha = hex::encode(sha2::Sha256::digest(&parts[0]));
     let url = format!("{}/v1/recordings/{id}/parts/1", server.url);
     let token = alice.token.clone();
     let body = parts[0].clone();

@@ -56,8 +56,8 @@ pub struct Anchor {
     pub key: String,
     pub at: i64,
     pub heads: Vec<Head>,
-    /// Chains that did not verify when anchoring: not anchored (that would bless the
-    /// damage), named so the gap is on record.
+    /// Chains that did not verify when anchoring: anchored as they stood, and named so
+    /// the damage stays on record.
     #[serde(default)]
     pub broken: Vec<String>,
     /// The anchor before this one; None only for the first.
@@ -96,10 +96,10 @@ pub fn regions(state: &AppState) -> Vec<(String, Arc<dyn ObjectStore>)> {
     }
 }
 
-/// Verifies the chains and anchors the heads of those that verify, in every region,
-/// linked to the newest anchor so far. A broken chain is named in the anchor and
-/// logged as an error, not anchored (that would bless the damage); the others are
-/// anchored all the same.
+/// Verifies the chains and anchors their heads, in every region, linked to the newest
+/// anchor so far. A broken chain is anchored as it stands (so it cannot be rewritten
+/// unseen later) and named in `broken`, which `vault audit verify` reports for as long
+/// as the anchor exists; the caller counts such a round as a failure.
 pub async fn write_anchor(state: &AppState) -> anyhow::Result<(ObjectKey, Anchor)> {
     let report = state.audit.verify().await?;
     for b in &report.breaks {
@@ -114,7 +114,12 @@ pub async fn write_anchor(state: &AppState) -> anyhow::Result<(ObjectKey, Anchor
         anchor_id,
         key: key.to_string(),
         at: now_ms(),
-        heads: report.heads.into_iter().map(|(tenant, seq, hash)| Head { tenant, seq, hash }).collect(),
+        heads: report
+            .heads
+            .into_iter()
+            .chain(report.broken_heads)
+            .map(|(tenant, seq, hash)| Head { tenant, seq, hash })
+            .collect(),
         broken: report.breaks.iter().map(|b| b.tenant.clone()).collect(),
         prev,
         chained: true,
@@ -274,6 +279,10 @@ pub async fn verify_anchors(
             report.problems.push(problem(name, "", 0, "an unchained anchor after chained ones".into()));
         }
         previous = Some(link);
+        for tenant in &anchor.broken {
+            let why = "the tenant's audit chain was already broken when this anchor was written".to_owned();
+            report.problems.push(problem(name, tenant, 0, why));
+        }
         for head in &anchor.heads {
             report.heads_checked += 1;
             match audit.row_hash(&head.tenant, head.seq).await? {

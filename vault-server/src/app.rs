@@ -34,6 +34,10 @@ pub struct AppState {
     pub replicated: Option<Arc<crate::store::replicated::ReplicatedStore>>,
     /// Exports started and waiting for their one-time download.
     pub exports: Arc<crate::routes::export::PendingExports>,
+    /// The last readiness answer and when it was made (`routes::health::readyz`).
+    pub readiness: Arc<tokio::sync::Mutex<Option<crate::routes::health::Readiness>>>,
+    /// Uploads receiving data now (one request at a time per upload).
+    pub receiving: Arc<crate::receiving::Receiving>,
     /// Ranged reads already audited (one row per user, recording and session).
     pub reads: Arc<crate::reads::AuditedReads>,
     /// Signs scrub reports, erasure receipts and audit anchors.

@@ -19,6 +19,8 @@ use crate::db::{Db, is_unique_violation, now_ms};
 /// can take this value: family ids start with a letter or digit
 /// (`routes::families::valid_id`), and [`AuditLog::page`] refuses it.
 pub const SYSTEM_TENANT: &str = "-";
+/// Longest metadata text kept in a row; longer metadata is replaced by its length.
+const MAX_METADATA: usize = 4096;
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Who asked, from where: taken from the request, never from its body.
@@ -144,8 +146,10 @@ pub struct VerifyReport {
     pub chains: u64,
     pub rows: u64,
     pub breaks: Vec<Break>,
-    /// The newest hash of each chain, for anchoring elsewhere.
+    /// The newest hash of each chain that verifies, for anchoring elsewhere.
     pub heads: Vec<(String, i64, String)>,
+    /// The newest row of each chain that does not verify, as it stands.
+    pub broken_heads: Vec<(String, i64, String)>,
 }
 
 impl AuditLog {
@@ -175,18 +179,25 @@ impl AuditLog {
             Some(r) => (r.try_get::<i64, _>("seq")? + 1, r.try_get::<String, _>("hash")?),
             None => (1, GENESIS.to_owned()),
         };
+        // Rows are permanent: fields a caller chooses are bounded.
+        let metadata = event.metadata.to_string();
+        let metadata = if metadata.len() > MAX_METADATA {
+            serde_json::json!({ "truncated_bytes": metadata.len() }).to_string()
+        } else {
+            metadata
+        };
         let mut row = AuditRow {
             tenant: event.tenant.clone(),
             seq,
             at: now_ms(),
-            actor: event.actor.clone(),
+            actor: truncate(&event.actor, 256),
             action: event.action.to_owned(),
-            target: event.target.clone(),
+            target: truncate(&event.target, 256),
             outcome: event.outcome.as_str().to_owned(),
-            ip: req.ip.clone(),
+            ip: truncate(&req.ip, 64),
             user_agent: truncate(&req.user_agent, 512),
-            request_id: req.request_id.clone(),
-            metadata: event.metadata.to_string(),
+            request_id: truncate(&req.request_id, 64),
+            metadata,
             prev_hash,
             hash: String::new(),
         };
@@ -290,7 +301,16 @@ impl AuditLog {
                 }
             }
             match broken {
-                Some(b) => report.breaks.push(b),
+                Some(b) => {
+                    // The chain's newest row as it stands, so an anchor can still pin it.
+                    let last =
+                        sqlx::query("SELECT seq, hash FROM audit_log WHERE tenant = $1 ORDER BY seq DESC LIMIT 1")
+                            .bind(&tenant)
+                            .fetch_one(self.db.pool())
+                            .await?;
+                    report.broken_heads.push((tenant, last.try_get("seq")?, last.try_get("hash")?));
+                    report.breaks.push(b);
+                }
                 None => report.heads.push((tenant, expected_seq - 1, prev)),
             }
         }

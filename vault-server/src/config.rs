@@ -67,6 +67,12 @@ pub struct AuthSettings {
     pub authorized_parties: Vec<String>,
     /// The claim naming the family (Clerk organisations: `org_id`).
     pub family_claim: String,
+    /// The claim holding the caller's role at the identity provider (Clerk: `org_role`).
+    pub role_claim: String,
+    /// Roles (in `role_claim`) allowed to create the family's vault with an external
+    /// issuer: the first to create a family becomes its owner, so not every member of
+    /// the organisation may. Empty: anyone whose token names the family.
+    pub creator_roles: Vec<String>,
     /// Clock skew allowed on `exp`/`nbf`, seconds.
     pub leeway_secs: u64,
     /// Least seconds between two JWKS fetches (tokens with unknown key ids cannot force more).
@@ -241,6 +247,8 @@ impl Default for AuthSettings {
             audiences: Vec::new(),
             authorized_parties: Vec::new(),
             family_claim: "org_id".into(),
+            role_claim: "org_role".into(),
+            creator_roles: vec!["org:admin".into(), "admin".into()],
             leeway_secs: 30,
             jwks_min_refresh_secs: 30,
             sign_in_url: None,
@@ -391,6 +399,12 @@ impl Config {
         }
         if let Some(v) = env("VAULT_AUTH_FAMILY_CLAIM") {
             self.auth.family_claim = v;
+        }
+        if let Some(v) = env("VAULT_AUTH_ROLE_CLAIM") {
+            self.auth.role_claim = v;
+        }
+        if let Some(v) = env("VAULT_AUTH_CREATOR_ROLES") {
+            self.auth.creator_roles = list(&v);
         }
         if let Some(v) = env("VAULT_AUTH_JWKS_MIN_REFRESH_SECS") {
             self.auth.jwks_min_refresh_secs = parse("VAULT_AUTH_JWKS_MIN_REFRESH_SECS", &v)?;

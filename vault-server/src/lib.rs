@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod ranges;
 pub mod reads;
+pub mod receiving;
 pub mod replication;
 pub mod router;
 pub mod routes;

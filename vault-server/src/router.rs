@@ -11,7 +11,6 @@ use axum::routing::{MethodRouter, get};
 use serde_json::{Value, json};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -247,7 +246,7 @@ pub fn app(state: AppState) -> Router {
         router = router.route("/.well-known/jwks.json", get(move || async move { axum::Json(jwks) }));
     }
     router = match &state.config.web_dir {
-        Some(dir) => router.fallback_service(ServeDir::new(dir)),
+        Some(_) => router.fallback(web::static_file),
         None => router.fallback(|| async { ApiError::not_found() }),
     };
     let request_id = HeaderName::from_static("x-request-id");
@@ -263,6 +262,7 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(keep_only_plain_request_ids))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
     for (name, value) in security_headers() {
         router = router.layer(SetResponseHeaderLayer::overriding(name, value));
@@ -301,6 +301,18 @@ fn security_headers() -> [(HeaderName, HeaderValue); 4] {
             ),
         ),
     ]
+}
+
+/// A client's `x-request-id` is kept only if it is a short plain token (it ends up in
+/// logs and permanent audit rows); otherwise the server makes one.
+async fn keep_only_plain_request_ids(mut request: Request, next: Next) -> Response {
+    let plain = |v: &HeaderValue| {
+        (1..=64).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(b))
+    };
+    if request.headers().get("x-request-id").is_some_and(|v| !plain(v)) {
+        request.headers_mut().remove("x-request-id");
+    }
+    next.run(request).await
 }
 
 /// Ends a request that takes longer than `limit` with a problem document (503: the

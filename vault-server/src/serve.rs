@@ -65,6 +65,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         AuthConfig {
             issuer: external,
             family_claim: config.auth.family_claim.clone(),
+            role_claim: config.auth.role_claim.clone(),
             leeway_secs: config.auth.leeway_secs,
             jwks_min_refresh_secs: config.auth.jwks_min_refresh_secs,
         },
@@ -87,6 +88,8 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         signer,
         exports: Arc::default(),
         reads: Arc::default(),
+        receiving: Arc::default(),
+        readiness: Arc::default(),
         verifier: Arc::new(verifier),
         dev_issuer,
         dev_sign_in: None,
@@ -169,7 +172,17 @@ pub async fn daily(state: &AppState, started: i64) {
     };
     match anchor_due.await {
         Ok(false) => {}
-        Ok(true) => state.metrics.job_round("anchor", &crate::anchors::write_anchor(state).await),
+        Ok(true) => {
+            // Anchored, but over broken chains: a failure to look into, not a success.
+            let result =
+                crate::anchors::write_anchor(state).await.and_then(|(_, anchor)| match anchor.broken.as_slice() {
+                    [] => Ok(()),
+                    broken => {
+                        Err(anyhow::anyhow!("audit chains broken (anchored as they stand): {}", broken.join(", ")))
+                    }
+                });
+            state.metrics.job_round("anchor", &result);
+        }
         Err(e) => state.metrics.job_round::<(), _>("anchor", &Err(e)),
     }
     match state.db.last_scrub_started().await {

@@ -78,7 +78,8 @@ impl TestIdp {
         let now = super::now();
         let sid = format!("sess_{:x}", rand::random::<u64>());
         self.sign(&json!({
-            "iss": ISSUER, "aud": AUDIENCE, "sub": user, "org_id": family, "sid": sid,
+            // An organisation administrator: the first to create a family becomes its owner.
+            "iss": ISSUER, "aud": AUDIENCE, "sub": user, "org_id": family, "org_role": "org:admin", "sid": sid,
             "iat": now, "nbf": now, "exp": now + 3600,
         }))
     }

@@ -31,6 +31,8 @@ pub struct Server {
     pub aws: Option<aws::AwsEnv>,
     _tmp: Option<tempfile::TempDir>,
     pub http: Client,
+    /// The server's last log lines, printed when a test fails.
+    log: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
 }
 
 impl Server {
@@ -50,8 +52,16 @@ impl Server {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let vars = aws.as_ref().map(aws::AwsEnv::vars).unwrap_or_default();
-        let mut server =
-            Server { child: None, url: String::new(), dir, env: vars, aws, _tmp: Some(tmp), http: client() };
+        let mut server = Server {
+            child: None,
+            url: String::new(),
+            dir,
+            env: vars,
+            aws,
+            _tmp: Some(tmp),
+            http: client(),
+            log: std::sync::Arc::default(),
+        };
         if server.aws.is_some() {
             // As the schema owner, before the test's own settings (which may name a
             // restricted database role).
@@ -87,14 +97,20 @@ impl Server {
                 break url.trim().to_owned();
             }
         };
-        // Keep draining stderr so the server never blocks on a full pipe (shown with
-        // VAULT_TEST_SERVER_LOG=1, to debug a failing test).
+        // Keep draining stderr so the server never blocks on a full pipe; the last
+        // lines are kept for a failing test (all shown with VAULT_TEST_SERVER_LOG=1).
         let show = std::env::var_os("VAULT_TEST_SERVER_LOG").is_some();
+        let log = self.log.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 if show {
                     eprintln!("[server] {line}");
                 }
+                let mut log = log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if log.len() == 200 {
+                    log.pop_front();
+                }
+                log.push_back(line);
             }
         });
         self.url = url;
@@ -242,6 +258,13 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            let log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            eprintln!("--- the server's last {} log lines ({}):", log.len(), self.url);
+            for line in log.iter() {
+                eprintln!("[server] {line}");
+            }
+        }
         if let Some(aws) = &self.aws {
             aws.drop_database();
         }

@@ -27,6 +27,8 @@ pub struct AuthConfig {
     pub issuer: Option<ExternalIssuer>,
     /// The claim naming the family (Clerk: `org_id`).
     pub family_claim: String,
+    /// The claim naming the caller's role at the identity provider (Clerk: `org_role`).
+    pub role_claim: String,
     pub leeway_secs: u64,
     /// Least time between two JWKS fetches (unknown `kid`s cannot force more).
     pub jwks_min_refresh_secs: u64,
@@ -49,6 +51,10 @@ pub struct Identity {
     pub issuer: String,
     pub subject: String,
     pub family: Option<String>,
+    /// The caller's role at the identity provider (`auth.role_claim`), if the token says.
+    /// It decides nothing inside a family (the membership table does); it only gates
+    /// who may create a family's vault.
+    pub idp_role: Option<String>,
     /// The sign-in session: the token's `sid` (Clerk's session id; the development
     /// issuer sets one per token), else a digest of the token. Hashed, never the token.
     pub session: String,
@@ -195,12 +201,14 @@ impl Verifier {
             return Err(AuthError::UnusableSubject);
         }
         let family = claims.other.get(claim).and_then(|v| v.as_str()).map(str::to_owned);
+        let role_claim = if iss == DevIssuer::ISSUER { "org_role" } else { self.config.role_claim.as_str() };
+        let idp_role = claims.other.get(role_claim).and_then(|v| v.as_str()).map(str::to_owned);
         let session = {
             use sha2::{Digest, Sha256};
             let seed = claims.sid.as_deref().unwrap_or(token);
             hex::encode(&Sha256::digest(format!("{iss}\n{seed}").as_bytes())[..12])
         };
-        Ok(Identity { issuer: iss, subject, family, session })
+        Ok(Identity { issuer: iss, subject, family, idp_role, session })
     }
 }
 

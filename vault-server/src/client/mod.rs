@@ -9,7 +9,7 @@ pub use upload::{UploadOptions, upload};
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -60,17 +60,43 @@ impl ApiClient {
     }
 }
 
-/// An error status becomes an error with the server's `detail`.
+/// A refusal from the server: its status and its problem document's stable code.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("server answered {status}{}{detail}", if detail.is_empty() { "" } else { ": " })]
+pub struct ClientError {
+    pub status: StatusCode,
+    /// The problem's code (`urn:vault:<code>`), empty if the answer had none.
+    pub code: String,
+    pub detail: String,
+}
+
+impl ClientError {
+    /// Whether sending the same request again later may succeed: the server or a
+    /// dependency was away, it was too busy, or another request held the upload.
+    pub fn is_retryable(&self) -> bool {
+        self.status.is_server_error()
+            || matches!(self.status, StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS)
+            || self.code == "upload-busy"
+    }
+}
+
+/// Whether an error of a client call is worth retrying: a refusal that says so, or
+/// no answer at all (the connection failed or broke).
+pub fn is_retryable(err: &anyhow::Error) -> bool {
+    match err.downcast_ref::<ClientError>() {
+        Some(refusal) => refusal.is_retryable(),
+        None => err.chain().any(|cause| cause.is::<reqwest::Error>()),
+    }
+}
+
+/// An error status becomes a [`ClientError`] with the server's code and detail.
 pub async fn checked(response: Response) -> anyhow::Result<Response> {
     let status = response.status();
     if status.is_success() || status == StatusCode::NOT_MODIFIED {
         return Ok(response);
     }
-    let detail = response
-        .json::<Value>()
-        .await
-        .ok()
-        .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_default();
-    bail!("server answered {status}{}{detail}", if detail.is_empty() { "" } else { ": " })
+    let problem = response.json::<Value>().await.unwrap_or_default();
+    let text = |field: &str| problem.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let code = text("type").strip_prefix("urn:vault:").unwrap_or_default().to_owned();
+    Err(ClientError { status, code, detail: text("detail") }.into())
 }

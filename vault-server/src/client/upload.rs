@@ -15,7 +15,7 @@ use tokio::io::AsyncReadExt;
 use vault_core::{DataKey, EncryptedDataKey, EncryptionContext, EncryptionMaterials, Encryptor};
 use zeroize::Zeroizing;
 
-use super::ApiClient;
+use super::{ApiClient, is_retryable};
 
 /// What to call the recording.
 #[derive(Debug, Clone)]
@@ -181,14 +181,6 @@ async fn put_part(client: &ApiClient, id: &str, n: u32, bytes: Vec<u8>) -> anyho
         }
     }
     bail!("part {n} failed after {ATTEMPTS} attempts: {}", last.map(|e| format!("{e:#}")).unwrap_or_default())
-}
-
-fn is_retryable(e: &anyhow::Error) -> bool {
-    let text = format!("{e:#}");
-    text.contains("cannot reach the server")
-        || text.contains("answered 5")
-        || text.contains("answered 408")
-        || text.contains("answered 429")
 }
 
 async fn backoff(attempt: u32) {

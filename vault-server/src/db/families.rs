@@ -51,6 +51,17 @@ pub struct Family {
     pub erased_at: Option<i64>,
 }
 
+/// What a membership change came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    Done,
+    NoSuchMember,
+    /// It touches an owner role (granting or taking), which only owners may.
+    OwnersOnly,
+    /// It would leave the family without an owner.
+    LastOwner,
+}
+
 /// A member: an identity of one issuer (`iss`, `sub`), never a subject alone.
 #[derive(Debug, Clone, Serialize)]
 pub struct Member {
@@ -189,51 +200,81 @@ impl Db {
         Ok(done.rows_affected())
     }
 
-    /// Changes a member's role unless that would leave the family without an owner.
-    /// Returns false (and changes nothing) in that case; None if no such member.
+    /// Changes a member's role, in one statement with its rules (so a change racing
+    /// another cannot slip past them): only an owner (`by_owner`) grants or takes an
+    /// owner role, and the last owner stays.
     pub async fn set_role(
         &self,
         family: &str,
         issuer: &str,
         user: &str,
         role: Role,
-    ) -> Result<Option<bool>, sqlx::Error> {
+        by_owner: bool,
+    ) -> Result<MemberChange, sqlx::Error> {
         let mut tx = self.lock_family(family).await?;
         let result = sqlx::query(
-            "UPDATE members SET role = $4 WHERE family_id = $1 AND issuer = $2 AND user_id = $3 AND \
-             ($4 = 'owner' OR role <> 'owner' OR \
-              (SELECT COUNT(*) FROM members m WHERE m.family_id = $1 AND m.role = 'owner') > 1)",
+            "UPDATE members SET role = $4 WHERE family_id = $1 AND issuer = $2 AND user_id = $3 \
+             AND ($5 = 1 OR (role <> 'owner' AND $4 <> 'owner')) \
+             AND ($4 = 'owner' OR role <> 'owner' OR \
+                  (SELECT COUNT(*) FROM members m WHERE m.family_id = $1 AND m.role = 'owner') > 1)",
         )
         .bind(family)
         .bind(issuer)
         .bind(user)
         .bind(role.as_str())
+        .bind(i64::from(by_owner))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         if result.rows_affected() == 1 {
-            return Ok(Some(true));
+            return Ok(MemberChange::Done);
         }
-        Ok(self.membership(family, issuer, user).await?.map(|_| false))
+        self.why_unchanged(family, issuer, user, Some(role), by_owner).await
     }
 
-    /// Removes a member unless they are the last owner. Same answers as [`Db::set_role`].
-    pub async fn remove_member(&self, family: &str, issuer: &str, user: &str) -> Result<Option<bool>, sqlx::Error> {
+    /// Removes a member, under the same rules as [`Db::set_role`].
+    pub async fn remove_member(
+        &self,
+        family: &str,
+        issuer: &str,
+        user: &str,
+        by_owner: bool,
+    ) -> Result<MemberChange, sqlx::Error> {
         let mut tx = self.lock_family(family).await?;
         let result = sqlx::query(
-            "DELETE FROM members WHERE family_id = $1 AND issuer = $2 AND user_id = $3 AND \
-             (role <> 'owner' OR (SELECT COUNT(*) FROM members m WHERE m.family_id = $1 AND m.role = 'owner') > 1)",
+            "DELETE FROM members WHERE family_id = $1 AND issuer = $2 AND user_id = $3 \
+             AND ($4 = 1 OR role <> 'owner') \
+             AND (role <> 'owner' OR (SELECT COUNT(*) FROM members m WHERE m.family_id = $1 AND m.role = 'owner') > 1)",
         )
         .bind(family)
         .bind(issuer)
         .bind(user)
+        .bind(i64::from(by_owner))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         if result.rows_affected() == 1 {
-            return Ok(Some(true));
+            return Ok(MemberChange::Done);
         }
-        Ok(self.membership(family, issuer, user).await?.map(|_| false))
+        self.why_unchanged(family, issuer, user, None, by_owner).await
+    }
+
+    /// Why a membership change touched no row.
+    async fn why_unchanged(
+        &self,
+        family: &str,
+        issuer: &str,
+        user: &str,
+        new_role: Option<Role>,
+        by_owner: bool,
+    ) -> Result<MemberChange, sqlx::Error> {
+        Ok(match self.membership(family, issuer, user).await? {
+            None => MemberChange::NoSuchMember,
+            Some(m) if !by_owner && (m.role == Role::Owner || new_role == Some(Role::Owner)) => {
+                MemberChange::OwnersOnly
+            }
+            Some(_) => MemberChange::LastOwner,
+        })
     }
 
     /// A transaction in which no other membership change of `family` runs: the owner
@@ -249,5 +290,31 @@ impl Db {
                 .await?;
         }
         Ok(tx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The owner-role rule is part of the statement itself: an admin's change that
+    /// races an owner's grant cannot take an owner role.
+    #[tokio::test]
+    async fn owner_roles_change_only_by_owners_even_in_one_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.path().display()), true).await.unwrap();
+        db.create_family("f", "F", "local:f", "iss", "olivia").await.unwrap();
+        db.add_member("f", "iss", "adam", Role::Admin, "olivia").await.unwrap();
+        db.add_member("f", "iss", "otto", Role::Owner, "olivia").await.unwrap();
+        assert_eq!(db.set_role("f", "iss", "otto", Role::Member, false).await.unwrap(), MemberChange::OwnersOnly);
+        assert_eq!(db.set_role("f", "iss", "adam", Role::Owner, false).await.unwrap(), MemberChange::OwnersOnly);
+        assert_eq!(db.remove_member("f", "iss", "otto", false).await.unwrap(), MemberChange::OwnersOnly);
+        assert_eq!(db.membership("f", "iss", "otto").await.unwrap().unwrap().role, Role::Owner);
+        assert_eq!(db.set_role("f", "iss", "otto", Role::Member, true).await.unwrap(), MemberChange::Done);
+        assert_eq!(db.remove_member("f", "iss", "olivia", true).await.unwrap(), MemberChange::LastOwner);
+        assert_eq!(
+            db.set_role("f", "other-iss", "adam", Role::Member, true).await.unwrap(),
+            MemberChange::NoSuchMember
+        );
     }
 }

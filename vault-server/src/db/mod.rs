@@ -12,7 +12,7 @@ mod recordings;
 mod scrub;
 mod uploads;
 
-pub use families::{Family, Member, Role};
+pub use families::{Family, Member, MemberChange, Role};
 pub use outbox::Replication;
 pub use recordings::{Committed, NewRecording, Recording, RecordingKind, RecordingStatus};
 pub use scrub::{ClaimError, Finding, ScrubRun};

@@ -122,7 +122,7 @@ impl FromRequestParts<AppState> for Member {
                     outcome: Outcome::Denied,
                     metadata: json!({ "reason": "the family was erased" }),
                 };
-                state.audit.record(&event, &caller.meta).await?;
+                record_refusal(state, &caller.identity, &event, &caller.meta).await?;
                 Err(ApiError::new(
                     axum::http::StatusCode::GONE,
                     "family-erased",
@@ -143,15 +143,26 @@ impl FromRequestParts<AppState> for Member {
                     outcome: Outcome::Denied,
                     metadata: json!({ "reason": "not a member of the family", "family": family_id }),
                 };
-                state.audit.record(&event, &caller.meta).await?;
+                record_refusal(state, &caller.identity, &event, &caller.meta).await?;
                 Err(ApiError::forbidden("you are not a member of this family"))
             }
         }
     }
 }
 
+/// Writes a refusal's audit row, unless this caller or address has written its
+/// budget of refusal rows this minute (the request is refused all the same).
+async fn record_refusal(state: &AppState, who: &Identity, event: &Event, meta: &RequestMeta) -> Result<(), ApiError> {
+    if !state.limits.allow_denial_row(&format!("{} {}", who.issuer, who.subject), &meta.ip) {
+        tracing::debug!(action = event.action, "refusal not recorded: over the refusal-row budget");
+        return Ok(());
+    }
+    state.audit.record(event, meta).await.map_err(|e| ApiError::internal(format!("audit: {e}")))
+}
+
 impl Member {
-    /// Writes an audit row for an action of this member.
+    /// Writes an audit row for an action of this member (refusals within the
+    /// member's refusal-row budget).
     pub async fn audit(
         &self,
         state: &AppState,
@@ -168,6 +179,12 @@ impl Member {
             outcome,
             metadata,
         };
+        if outcome == Outcome::Denied
+            && !state.limits.allow_denial_row(&format!("{} {}", self.issuer, self.user), &self.meta.ip)
+        {
+            tracing::debug!(action, "refusal not recorded: over the refusal-row budget");
+            return Ok(());
+        }
         state.audit.record(&event, &self.meta).await.map_err(|e| ApiError::internal(format!("audit: {e}")))
     }
 

@@ -47,6 +47,17 @@ pub async fn create(
             "the token's family id must be 1 to 64 characters of [A-Za-z0-9_-], starting with a letter or digit",
         ));
     }
+    // Whoever creates a family owns it. With an identity provider, only its
+    // administrators may (a plain member of the organisation could otherwise take the
+    // vault before them); the development issuer is one person's machine.
+    let creators = &state.config.auth.creator_roles;
+    let is_dev = caller.identity.issuer == crate::auth::DevIssuer::ISSUER;
+    if !is_dev && !creators.is_empty() && !caller.identity.idp_role.as_ref().is_some_and(|r| creators.contains(r)) {
+        return Err(ApiError::forbidden(
+            "only an administrator of your organisation at the identity provider can create its vault; ask one to, \
+             or to invite you",
+        ));
+    }
     if state.db.family(&family_id).await?.is_some() {
         return Err(ApiError::conflict("this family exists already"));
     }

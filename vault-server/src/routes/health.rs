@@ -11,17 +11,33 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the database and key service answer.
+/// A readiness answer and when it was made.
+pub type Readiness = (std::time::Instant, (StatusCode, &'static str));
+
+/// How long a readiness answer is reused: `/readyz` is unauthenticated, and each fresh
+/// answer costs a database query and a KMS call (a flood must not use up KMS quota).
+const READY_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `GET /readyz`: the database and key service answer (checked at most every 5 s).
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if let Err(e) = state.db.check().await {
+    // One check at a time; callers meanwhile wait for its answer.
+    let mut cached = state.readiness.lock().await;
+    if let Some((at, answer)) = *cached {
+        if at.elapsed() < READY_FOR {
+            return answer;
+        }
+    }
+    let answer = if let Err(e) = state.db.check().await {
         tracing::warn!(error = %e, "not ready: database");
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
-    }
-    if let Err(e) = state.keys.check().await {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    } else if let Err(e) = state.keys.check().await {
         tracing::warn!(error = %e, "not ready: key service");
-        return (StatusCode::SERVICE_UNAVAILABLE, "key service unavailable");
-    }
-    (StatusCode::OK, "ready")
+        (StatusCode::SERVICE_UNAVAILABLE, "key service unavailable")
+    } else {
+        (StatusCode::OK, "ready")
+    };
+    *cached = Some((std::time::Instant::now(), answer));
+    answer
 }
 
 /// `GET /metrics`: Prometheus text format.

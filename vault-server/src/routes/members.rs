@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::audit::Outcome;
-use crate::db::{Member as MemberRow, Role, is_unique_violation};
+use crate::db::{Member as MemberRow, MemberChange, Role, is_unique_violation};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::middleware::caller::Member;
@@ -70,10 +70,16 @@ pub async fn change_role(
     if (target.role == Role::Owner || body.role == Role::Owner) && member.role != Role::Owner {
         return Err(deny(&state, &member, "member.change_role", &user_id, "only an owner may change owner roles").await);
     }
-    match state.db.set_role(&member.family.id, &member.issuer, &user_id, body.role).await? {
-        Some(true) => {}
-        Some(false) => return Err(ApiError::conflict("the family's last owner cannot be demoted")),
-        None => return Err(ApiError::not_found()),
+    let by_owner = member.role == Role::Owner;
+    match state.db.set_role(&member.family.id, &member.issuer, &user_id, body.role, by_owner).await? {
+        MemberChange::Done => {}
+        MemberChange::LastOwner => return Err(ApiError::conflict("the family's last owner cannot be demoted")),
+        MemberChange::OwnersOnly => {
+            return Err(
+                deny(&state, &member, "member.change_role", &user_id, "only an owner may change owner roles").await
+            );
+        }
+        MemberChange::NoSuchMember => return Err(ApiError::not_found()),
     }
     member
         .audit(
@@ -102,10 +108,13 @@ pub async fn remove(
     if target.role == Role::Owner && member.role != Role::Owner {
         return Err(deny(&state, &member, "member.remove", &user_id, "only an owner may remove an owner").await);
     }
-    match state.db.remove_member(&member.family.id, &member.issuer, &user_id).await? {
-        Some(true) => {}
-        Some(false) => return Err(ApiError::conflict("the family's last owner cannot be removed")),
-        None => return Err(ApiError::not_found()),
+    match state.db.remove_member(&member.family.id, &member.issuer, &user_id, member.role == Role::Owner).await? {
+        MemberChange::Done => {}
+        MemberChange::LastOwner => return Err(ApiError::conflict("the family's last owner cannot be removed")),
+        MemberChange::OwnersOnly => {
+            return Err(deny(&state, &member, "member.remove", &user_id, "only an owner may remove an owner").await);
+        }
+        MemberChange::NoSuchMember => return Err(ApiError::not_found()),
     }
     member.audit(&state, "member.removed", &user_id, Outcome::Success, json!({ "role": target.role })).await?;
     Ok(StatusCode::NO_CONTENT)

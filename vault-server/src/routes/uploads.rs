@@ -93,6 +93,17 @@ async fn pending(state: &AppState, member: &Member, id: &str, action: &'static s
     Ok((r, upload))
 }
 
+/// This request's claim on receiving the upload's data (`crate::receiving`).
+fn receive(state: &AppState, id: &str) -> ApiResult<crate::receiving::Claim> {
+    state.receiving.claim(id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "upload-busy",
+            "another request is sending this upload's data; try again when it has ended",
+        )
+    })
+}
+
 /// `GET /v1/recordings/{id}/upload`: what is stored, and which part comes next.
 pub async fn status(
     State(state): State<AppState>,
@@ -277,6 +288,7 @@ pub async fn put_part(
     body: Body,
 ) -> ApiResult<Json<PartView>> {
     let (r, upload) = pending(&state, &member, &id, "upload.part").await?;
+    let _receiving = receive(&state, &id)?;
     if r.encryption != "client" {
         return Err(ApiError::conflict("this recording is encrypted by the server: send its plaintext instead"));
     }
@@ -459,6 +471,7 @@ pub async fn put_plaintext(
     body: Body,
 ) -> ApiResult<Json<RecordingView>> {
     let (r, mut upload) = pending(&state, &member, &id, "upload.plaintext").await?;
+    let _receiving = receive(&state, &id)?;
     if r.encryption != "server" {
         return Err(ApiError::conflict("this recording is encrypted by the client: upload its ciphertext parts"));
     }

@@ -20,6 +20,24 @@ use crate::routes::families::valid_id;
 const FORWARDING: [&str; 6] =
     ["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "via"];
 
+/// The web page's files (`web_dir`), for any path no route matched. Paths that cannot
+/// name one of its files (a leading `//`, which a directory redirect would turn into a
+/// protocol-relative `Location`, or names longer than a file system allows) are not
+/// found, and so is anything the file system refuses.
+pub async fn static_file(State(state): State<AppState>, request: axum::extract::Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use tower::ServiceExt;
+    let path = request.uri().path();
+    let nameable = !path.starts_with("//") && path.len() <= 1024 && path.split('/').all(|s| s.len() <= 255);
+    let Some(dir) = state.config.web_dir.as_ref().filter(|_| nameable) else {
+        return ApiError::not_found().into_response();
+    };
+    match tower_http::services::ServeDir::new(dir).oneshot(request).await {
+        Ok(response) if !response.status().is_server_error() => response.into_response(),
+        _ => ApiError::not_found().into_response(),
+    }
+}
+
 /// `GET /web-config.json`.
 pub async fn config(State(state): State<AppState>) -> Json<Value> {
     Json(json!({

@@ -111,17 +111,23 @@ impl LocalStore {
                     .await
                     .map_err(|_| StoreError::UploadNotFound)?;
                 let mut part_size = 0u64;
+                let mut part_hash = Sha256::new();
                 loop {
                     let n = file.read(&mut buf).await?;
                     if n == 0 {
                         break;
                     }
                     hasher.update(&buf[..n]);
+                    part_hash.update(&buf[..n]);
                     out.write_all(&buf[..n]).await?;
                     part_size += n as u64;
                 }
                 if part_size != part.size {
                     return Err(StoreError::SizeMismatch);
+                }
+                // The part on disk must be the one its receipt names (as S3 checks ETags).
+                if <[u8; 32]>::from(part_hash.finalize()) != part.sha256 {
+                    return Err(StoreError::ChecksumMismatch);
                 }
                 size += part_size;
             }
@@ -502,6 +508,21 @@ mod tests {
         s.complete_upload(&key, &id, &[r]).await.unwrap();
         s.delete(&key).await.unwrap();
         assert!(matches!(s.head(&key).await, Err(StoreError::NotFound)));
+    }
+
+    /// A part replaced on disk after its receipt (two requests racing) is not committed.
+    #[tokio::test]
+    async fn commit_checks_each_part_against_its_receipt() {
+        let (dir, s) = store().await;
+        let key = ObjectKey::new("a/c").unwrap();
+        let id = s.create_upload(&key, OffsetDateTime::now_utc()).await.unwrap();
+        let data = Bytes::from_static(b"first bytes");
+        let receipt = s.put_part(&key, &id, 1, 11, sha(&data), body(vec![Ok(data.clone())])).await.unwrap();
+        let other = Bytes::from_static(b"other bytes");
+        s.put_part(&key, &id, 1, 11, sha(&other), body(vec![Ok(other.clone())])).await.unwrap();
+        assert!(matches!(s.complete_upload(&key, &id, &[receipt]).await, Err(StoreError::ChecksumMismatch)));
+        assert!(matches!(s.head(&key).await, Err(StoreError::NotFound)));
+        drop(dir);
     }
 
     #[test]

@@ -1,0 +1,49 @@
+//! Uploads whose data is being received right now: one request at a time per upload.
+//!
+//! Two requests sending the same part at once would both reach the store (the later
+//! replacing the earlier) while the database records only the first: the committed
+//! object would then not be the one verified. So a second request for an upload that
+//! is already receiving is refused (409 `upload-busy`; clients retry).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// The uploads receiving data in this process.
+#[derive(Debug, Default)]
+pub struct Receiving(Mutex<HashSet<String>>);
+
+/// One upload's claim; given back on drop.
+#[derive(Debug)]
+pub struct Claim {
+    set: Arc<Receiving>,
+    id: String,
+}
+
+impl Receiving {
+    /// Claims `recording` for one request, unless another holds it.
+    pub fn claim(self: &Arc<Self>, recording: &str) -> Option<Claim> {
+        let mut set = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        set.insert(recording.to_owned()).then(|| Claim { set: self.clone(), id: recording.to_owned() })
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.set.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_request_at_a_time_per_upload() {
+        let receiving = Arc::new(Receiving::default());
+        let first = receiving.claim("r1").unwrap();
+        assert!(receiving.claim("r1").is_none());
+        assert!(receiving.claim("r2").is_some());
+        drop(first);
+        assert!(receiving.claim("r1").is_some());
+    }
+}
