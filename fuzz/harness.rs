@@ -1,6 +1,10 @@
 //! The fuzz harnesses, shared by the `cargo fuzz` targets and by the corpus replay
 //! in `cargo test` (`tests/tests/fuzz_corpus.rs`), so both check the same things.
 
+use std::cell::Cell;
+use std::io::{BufRead, Read};
+
+use vault_core::io::DecryptReader;
 use vault_core::{
     DecryptPolicy, Decryptor, EncryptionContext, EncryptionMaterials, Encryptor, HeaderParse, Keyring, ParsedHeader,
     RawAesKeyring,
@@ -24,26 +28,54 @@ pub fn header(data: &[u8]) {
     }
 }
 
+/// A reader that hands out its bytes `piece` at a time (the splits a network makes).
+struct Pieces<'a> {
+    bytes: &'a [u8],
+    piece: usize,
+}
+
+impl Read for Pieces<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.piece.min(buf.len()).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+/// Decrypts `message` read `piece` bytes at a time through vault-core's `Read`
+/// adapter: the plaintext released, the outcome, and whether unlocking failed.
+fn decrypt_in_pieces(message: &[u8], piece: usize, k: &RawAesKeyring) -> (Vec<u8>, std::io::Result<()>, bool) {
+    let unlock_failed = Cell::new(false);
+    let mut reader =
+        DecryptReader::new(Pieces { bytes: message, piece }, DecryptPolicy::default(), |d: &mut Decryptor| {
+            let unlocked = d.unlock_with(&[k as &dyn Keyring]);
+            unlock_failed.set(unlocked.is_err());
+            unlocked
+        });
+    let mut out = Vec::new();
+    let result = loop {
+        match reader.fill_buf() {
+            Ok([]) => break Ok(()),
+            Ok(bytes) => {
+                let n = bytes.len();
+                out.extend_from_slice(bytes);
+                reader.consume(n);
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    drop(reader);
+    (out, result, unlock_failed.get())
+}
+
 /// Decrypting arbitrary bytes, fed in pieces whose sizes come from the input, never
 /// panics; plaintext appears only for a message that then finishes successfully or
-/// fails later (a verified prefix).
+/// fails later (a verified prefix), never before its header verified.
 pub fn decrypt(data: &[u8]) {
     let Some((&split, message)) = data.split_first() else { return };
-    let piece = usize::from(split).max(1);
-    let k = keyring();
-    let mut dec = Decryptor::new(DecryptPolicy::default());
-    let mut out = Vec::new();
-    for mut chunk in message.chunks(piece) {
-        while !chunk.is_empty() {
-            let Ok(used) = dec.update(chunk, &mut out) else { return };
-            chunk = &chunk[used..];
-            if dec.header().is_some() && dec.unlock_with(&[&k]).is_err() {
-                assert!(out.is_empty(), "plaintext before the header verified");
-                return;
-            }
-        }
-    }
-    let _ = dec.finish();
+    let (out, _, unlock_failed) = decrypt_in_pieces(message, usize::from(split).max(1), &keyring());
+    assert!(!unlock_failed || out.is_empty(), "plaintext before the header verified");
 }
 
 /// Encrypts a plaintext taken from the input, flips one byte at a position taken
@@ -72,20 +104,7 @@ pub fn stream_mutated(data: &[u8]) {
     enc.finish(&mut message).expect("finish");
 
     let run = |message: &[u8]| {
-        let mut dec = Decryptor::new(DecryptPolicy::default());
-        let mut out = Vec::new();
-        let result = (|| {
-            for mut chunk in message.chunks(piece) {
-                while !chunk.is_empty() {
-                    let used = dec.update(chunk, &mut out)?;
-                    chunk = &chunk[used..];
-                    if dec.header().is_some() {
-                        dec.unlock_with(&[&k])?;
-                    }
-                }
-            }
-            dec.finish()
-        })();
+        let (out, result, _) = decrypt_in_pieces(message, piece, &k);
         (out, result)
     };
     let (out, result) = run(&message);

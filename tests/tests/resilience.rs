@@ -163,11 +163,9 @@ fn resumable_uploads_soak_through_random_disconnects() {
             if let Ok(r) = alice.req(Method::POST, "/v1/recordings")
                 .json(&json!({ "title": format!("soak {i}"), "kind": "video", "content_type": "video/webm", "plaintext_size": video.len(), "encryption": "client" }))
                 .send()
-            {
-                if r.status().is_success() {
+                && r.status().is_success() {
                     break r.json::<Value>().unwrap();
                 }
-            }
         };
         let id = created["recording"]["id"].as_str().unwrap().to_owned();
         let parts = split_parts(&created, &encrypt_for(&created, &video));

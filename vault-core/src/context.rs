@@ -25,6 +25,11 @@ pub const RESERVED_PREFIX: &str = "aws-crypto-";
 /// The reserved key under which signing suites store their public key.
 pub(crate) const PUBLIC_KEY_KEY: &str = "aws-crypto-public-key";
 
+/// The key naming the tenant (the family) in every Vault object's context.
+pub const VAULT_TENANT: &str = "vault:tenant";
+/// The key naming the object (the recording) in every Vault object's context.
+pub const VAULT_OBJECT: &str = "vault:object";
+
 /// An encryption context. Ordered by key bytes, which is the serialisation order
 /// (`String`'s `Ord` compares UTF-8 bytes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,6 +39,15 @@ impl EncryptionContext {
     /// An empty context.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Vault's context for one object: exactly `{vault:tenant, vault:object}`. Data
+    /// keys are bound to it (raw AES wrapping, KMS), and decryption requires it, so
+    /// one family's object cannot pass for another's, nor one recording for another.
+    pub fn for_vault_object(tenant: &str, object: &str) -> Self {
+        let mut context = Self::new();
+        context.insert(VAULT_TENANT, tenant).insert(VAULT_OBJECT, object);
+        context
     }
 
     /// Adds or replaces a pair.

@@ -147,12 +147,12 @@ impl Decryptor {
 
     fn read_header(&mut self, input: &[u8]) -> Result<usize, Error> {
         // Fast path: the whole header is in this input; nothing is copied.
-        if self.partial.is_empty() {
-            if let HeaderParse::Complete(header) = ParsedHeader::parse(input, &self.policy)? {
-                let consumed = header.len();
-                self.state = State::Locked(header);
-                return Ok(consumed);
-            }
+        if self.partial.is_empty()
+            && let HeaderParse::Complete(header) = ParsedHeader::parse(input, &self.policy)?
+        {
+            let consumed = header.len();
+            self.state = State::Locked(header);
+            return Ok(consumed);
         }
         let mut consumed = 0;
         loop {

@@ -190,10 +190,10 @@ impl FrameSequence {
         if parts.sequence != self.next {
             return Err(Error::FrameOutOfOrder { expected: self.next, found: parts.sequence });
         }
-        if let Some(final_at) = self.final_at {
-            if parts.is_final != (parts.sequence == final_at) {
-                return Err(Error::Malformed("the message length disagrees with its frames"));
-            }
+        if let Some(final_at) = self.final_at
+            && parts.is_final != (parts.sequence == final_at)
+        {
+            return Err(Error::Malformed("the message length disagrees with its frames"));
         }
         Ok(())
     }

@@ -11,16 +11,19 @@ mod error;
 pub mod frame;
 mod frame_run;
 pub mod header;
+#[cfg(feature = "std")]
+pub mod io;
 mod kdf;
 pub mod keyring;
 mod keys;
 mod oneshot;
+pub mod parts;
 mod policy;
 pub mod random_access;
 pub mod suite;
 mod wire;
 
-pub use context::EncryptionContext;
+pub use context::{EncryptionContext, VAULT_OBJECT, VAULT_TENANT};
 pub use decrypt::Decryptor;
 pub use edk::EncryptedDataKey;
 pub use encrypt::Encryptor;
@@ -30,5 +33,6 @@ pub use header::{HeaderParse, ParsedHeader, VerifiedHeader};
 pub use keyring::{EncryptionMaterials, Keyring, RawAesKeyring};
 pub use keys::{DataKey, FrameKey};
 pub use oneshot::{decrypt, encrypt};
+pub use parts::{FinalPart, PartPlan};
 pub use policy::{DecryptPolicy, MAX_ENCRYPTED_DATA_KEYS, MAX_FRAME_LENGTH};
 pub use random_access::{BodyLayout, FrameSpan, RangeDecryptor};

@@ -17,7 +17,7 @@ use crate::config::{AwsSettings, RegionSettings};
 /// Loads the SDK configuration of one region: `timeouts` from [`write_timeouts`] (S3
 /// writes, which may take long and never fail over) or [`budget_timeouts`] (KMS calls
 /// and object reads, which must leave time for the other region).
-pub async fn sdk_config(settings: &AwsSettings, region: &RegionSettings, timeouts: TimeoutConfig) -> SdkConfig {
+pub(crate) async fn sdk_config(settings: &AwsSettings, region: &RegionSettings, timeouts: TimeoutConfig) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.region.clone()))
         .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
@@ -29,7 +29,7 @@ pub async fn sdk_config(settings: &AwsSettings, region: &RegionSettings, timeout
 }
 
 /// Per attempt, retried `max_attempts` times: for S3 writes (parts of 8 MiB and more).
-pub fn write_timeouts(settings: &AwsSettings) -> TimeoutConfig {
+pub(crate) fn write_timeouts(settings: &AwsSettings) -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
         .operation_attempt_timeout(Duration::from_secs(settings.attempt_timeout_secs))
@@ -41,7 +41,7 @@ pub fn write_timeouts(settings: &AwsSettings) -> TimeoutConfig {
 /// the request that met it, instead of the request timing out with the primary still
 /// believed healthy. Applies to KMS and to S3 reads (a streamed body is not timed:
 /// only the wait for its headers).
-pub fn budget_timeouts(settings: &AwsSettings) -> TimeoutConfig {
+pub(crate) fn budget_timeouts(settings: &AwsSettings) -> TimeoutConfig {
     let budget = Duration::from_secs(settings.region_budget_secs);
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(settings.connect_timeout_secs).min(budget))
@@ -53,7 +53,7 @@ pub fn budget_timeouts(settings: &AwsSettings) -> TimeoutConfig {
 /// Remembers that a region failed, so the next calls go to the other region at once
 /// instead of waiting out timeouts and retries again.
 #[derive(Debug)]
-pub struct Failover {
+pub(crate) struct Failover {
     down_until_ms: AtomicI64,
     hold_ms: i64,
     /// When a caller last tried the primary while it was marked down.
@@ -64,7 +64,7 @@ pub struct Failover {
 const PROBE_EVERY_MS: i64 = 2000;
 
 impl Failover {
-    pub fn new(hold: Duration) -> Self {
+    pub(crate) fn new(hold: Duration) -> Self {
         Self {
             down_until_ms: AtomicI64::new(0),
             hold_ms: i64::try_from(hold.as_millis()).unwrap_or(i64::MAX),
@@ -75,7 +75,7 @@ impl Failover {
     /// For work only the primary can do (a new data key): whether to try it now. Yes
     /// while it is believed up; while marked down, only for one caller every two
     /// seconds (who finds out it is back), the others answered at once.
-    pub fn try_primary(&self) -> bool {
+    pub(crate) fn try_primary(&self) -> bool {
         if self.primary_first() {
             return true;
         }
@@ -85,15 +85,15 @@ impl Failover {
     }
 
     /// Whether the primary region should be tried first.
-    pub fn primary_first(&self) -> bool {
+    pub(crate) fn primary_first(&self) -> bool {
         crate::db::now_ms() >= self.down_until_ms.load(Ordering::Relaxed)
     }
 
-    pub fn primary_failed(&self) {
+    pub(crate) fn primary_failed(&self) {
         self.down_until_ms.store(crate::db::now_ms().saturating_add(self.hold_ms), Ordering::Relaxed);
     }
 
-    pub fn primary_ok(&self) {
+    pub(crate) fn primary_ok(&self) {
         self.down_until_ms.store(0, Ordering::Relaxed);
     }
 }

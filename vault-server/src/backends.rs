@@ -19,7 +19,7 @@ use crate::store::replicated::ReplicatedStore;
 use crate::store::s3::S3Store;
 
 /// The configured key service. KMS unwraps go through a short-lived cache.
-pub async fn keys(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<dyn KeyService>> {
+pub(crate) async fn keys(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<dyn KeyService>> {
     Ok(match config.keys {
         KeysBackend::Local => Arc::new(LocalKeys::load_or_create(&master_key_path(&config.data_dir))?),
         KeysBackend::AwsKms => {
@@ -43,7 +43,7 @@ pub async fn keys(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<dyn 
 }
 
 /// The configured object store, and the two-region view when there is a replica.
-pub async fn store(config: &Config) -> anyhow::Result<(Arc<dyn ObjectStore>, Option<Arc<ReplicatedStore>>)> {
+pub(crate) async fn store(config: &Config) -> anyhow::Result<(Arc<dyn ObjectStore>, Option<Arc<ReplicatedStore>>)> {
     match config.store {
         StoreBackend::Local => {
             let open = |dir: &std::path::Path| {
@@ -80,7 +80,7 @@ pub async fn store(config: &Config) -> anyhow::Result<(Arc<dyn ObjectStore>, Opt
 
 /// One S3 store per region. Parts are spooled under `<data_dir>/spool` (emptied
 /// here: files left there belong to requests a crash ended).
-pub async fn s3_stores(config: &Config) -> anyhow::Result<(S3Store, S3Store)> {
+pub(crate) async fn s3_stores(config: &Config) -> anyhow::Result<(S3Store, S3Store)> {
     let spool = config.data_dir.join("spool");
     if spool.exists() {
         std::fs::remove_dir_all(&spool).with_context(|| format!("cannot empty {}", spool.display()))?;
@@ -112,7 +112,7 @@ pub async fn s3_stores(config: &Config) -> anyhow::Result<(S3Store, S3Store)> {
 
 /// `vault setup`: migrates the database and creates (or checks) the Object Lock
 /// buckets, so `vault serve` can start with a role that may do neither.
-pub async fn setup(config: &Config) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn setup(config: &Config) -> anyhow::Result<Vec<String>> {
     let mut done = Vec::new();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;

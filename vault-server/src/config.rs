@@ -486,12 +486,13 @@ impl Config {
         if self.limits.key_releases_per_minute == 0 || self.limits.auth_failures_per_minute == 0 {
             bail!("rate limits must be positive");
         }
-        if let Some(issuer) = &self.auth.issuer {
-            if self.auth.audiences.is_empty() && self.auth.authorized_parties.is_empty() {
-                bail!(
-                    "auth.issuer {issuer:?} needs auth.audiences or auth.authorized_parties (else any token of that issuer, for any application, would be accepted)"
-                );
-            }
+        if let Some(issuer) = &self.auth.issuer
+            && self.auth.audiences.is_empty()
+            && self.auth.authorized_parties.is_empty()
+        {
+            bail!(
+                "auth.issuer {issuer:?} needs auth.audiences or auth.authorized_parties (else any token of that issuer, for any application, would be accepted)"
+            );
         }
         for origin in &self.public_origins {
             public_origin_host(origin)?;

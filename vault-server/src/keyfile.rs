@@ -9,13 +9,13 @@ use zeroize::Zeroizing;
 
 /// Reads a key file (64 hex characters, an optional trailing newline) into a keyring.
 /// Errors name the file and the problem, never the file's content.
-pub fn load_raw_aes(path: &Path, namespace: &str, name: &str) -> anyhow::Result<RawAesKeyring> {
+pub(crate) fn load_raw_aes(path: &Path, namespace: &str, name: &str) -> anyhow::Result<RawAesKeyring> {
     let key = read_key(path)?;
     Ok(RawAesKeyring::new(namespace, name, *key)?)
 }
 
 /// Reads a key file (64 hex characters, an optional trailing newline).
-pub fn read_key(path: &Path) -> anyhow::Result<Zeroizing<[u8; KEY_LEN]>> {
+pub(crate) fn read_key(path: &Path) -> anyhow::Result<Zeroizing<[u8; KEY_LEN]>> {
     let text = Zeroizing::new(
         std::fs::read_to_string(path).with_context(|| format!("cannot read key file {}", path.display()))?,
     );

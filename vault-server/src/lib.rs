@@ -1,40 +1,48 @@
 //! The Vault service and the `vault` command-line tool.
 //!
-//! A request's path: `router.rs` (every route) → `routes/<resource>.rs` (the
-//! handler, with `middleware/caller.rs` saying who calls) → `db/`, `keys/`,
-//! `store/` (the backends behind traits, built in `serve.rs`).
+//! # The house
+//!
+//! ```text
+//! cli ──▶ http ──▶ domain ──▶ db, keys, store, auth, signing ──▶ vault-core
+//!  │                 ▲
+//!  └─────────────────┘   operator commands call the domain, never HTTP state
+//! api: the wire types, used by http, client and the OpenAPI document
+//! ```
+//!
+//! - [`api`]: one definition of every request and answer body (serde + utoipa).
+//! - [`domain`]: the rules (tenancy, uploads, playback, export, erasure, scrub,
+//!   anchors, replication, background jobs) over [`domain::Services`], returning
+//!   [`domain::DomainError`]. No axum, no `ApiError`.
+//! - [`http`]: state, router, middleware, and routes that parse, make one domain call
+//!   and map the answer.
+//! - [`client`]: the HTTP client of `vault client`; errors carry status and code.
+//! - [`cli`]: the commands.
+//! - [`db`], [`keys`], [`store`]: the backends, behind traits where there are two;
+//!   database rows are parsed into typed models where they are read.
+//!
+//! **Direction rules** (checked by `tests/architecture.rs`): `domain` never imports
+//! `http` or `cli`; `http` never imports `cli`; a route never imports another route;
+//! `api` and `client` import neither sqlx nor the AWS SDKs.
+//!
+//! A request's path, in three files: `http/router.rs` (which handler) →
+//! `http/routes/<resource>.rs` (parse, one domain call) → `domain/<capability>.rs`
+//! (the rules, and the calls to `db`, `keys` and `store`).
 
 #![forbid(unsafe_code)]
 
-pub mod anchors;
-pub mod app;
-pub mod audit;
+pub mod api;
 pub mod auth;
-pub mod aws;
-pub mod backends;
+pub(crate) mod aws;
+pub(crate) mod backends;
 pub mod cli;
 pub mod client;
 pub mod config;
-pub mod connections;
 pub mod db;
-pub mod erasure;
-pub mod error;
-pub mod export;
-pub mod extract;
-pub mod keyfile;
+pub mod domain;
+pub mod http;
+pub(crate) mod keyfile;
 pub mod keys;
-pub mod media_type;
 pub mod metrics;
-pub mod middleware;
-pub mod ranges;
-pub mod reads;
-pub mod receiving;
-pub mod replication;
-pub mod router;
-pub mod routes;
-pub mod scrub;
-pub mod secret_json;
-pub mod serve;
 pub mod signing;
 pub mod store;
 pub mod text;

@@ -41,7 +41,7 @@ impl std::fmt::Debug for Signer {
 }
 
 /// A signed document.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Envelope {
     pub kind: String,
     pub payload: String,
@@ -124,10 +124,10 @@ impl Envelope {
         if key_id(&public) != self.key_id {
             return Err(VerifyError::WrongKey(self.key_id.clone()));
         }
-        if let Some(expected) = kind {
-            if expected != self.kind {
-                return Err(VerifyError::WrongKind { expected: expected.to_owned(), got: self.kind.clone() });
-            }
+        if let Some(expected) = kind
+            && expected != self.kind
+        {
+            return Err(VerifyError::WrongKind { expected: expected.to_owned(), got: self.kind.clone() });
         }
         let signature = B64.decode(&self.signature).map_err(|e| VerifyError::Malformed(format!("signature: {e}")))?;
         UnparsedPublicKey::new(&ED25519, &public)

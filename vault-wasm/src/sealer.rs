@@ -90,7 +90,7 @@ impl Sealer {
 
     pub(crate) fn seal_frames(&mut self, plaintext: &[u8], last: bool) -> Result<Vec<u8>, Error> {
         let frame_length = self.header.frame_length() as usize;
-        if !last && plaintext.len() % frame_length != 0 {
+        if !last && !plaintext.len().is_multiple_of(frame_length) {
             return Err(Error::Misuse("only the last piece may end inside a frame"));
         }
         if self.finished {

@@ -120,10 +120,11 @@ struct UnverifiedIssuer {
 
 impl Verifier {
     pub fn new(config: AuthConfig, dev: Option<Arc<DevIssuer>>, http: reqwest::Client) -> anyhow::Result<Self> {
-        if let Some(issuer) = &config.issuer {
-            if issuer.audiences.is_empty() && issuer.authorized_parties.is_empty() {
-                anyhow::bail!("the external issuer needs audiences or authorized parties");
-            }
+        if let Some(issuer) = &config.issuer
+            && issuer.audiences.is_empty()
+            && issuer.authorized_parties.is_empty()
+        {
+            anyhow::bail!("the external issuer needs audiences or authorized parties");
         }
         let jwks = config.issuer.as_ref().map(|i| {
             JwksCache::new(i.jwks_url.clone(), http, std::time::Duration::from_secs(config.jwks_min_refresh_secs))

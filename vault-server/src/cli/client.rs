@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::progress;
+use crate::api::recordings::RecordingKind;
 use crate::client::{ApiClient, UploadOptions};
 
 #[derive(Debug, Args)]
@@ -79,19 +80,20 @@ enum ClientCommand {
     Audit,
 }
 
-fn guess(file: &std::path::Path) -> (&'static str, &'static str) {
+fn guess(file: &std::path::Path) -> (RecordingKind, &'static str) {
+    use RecordingKind::{Audio, Letter, Video};
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
-        "mp4" | "m4v" => ("video", "video/mp4"),
-        "webm" => ("video", "video/webm"),
-        "mov" => ("video", "video/quicktime"),
-        "mp3" => ("audio", "audio/mpeg"),
-        "m4a" => ("audio", "audio/mp4"),
-        "wav" => ("audio", "audio/wav"),
-        "ogg" | "opus" => ("audio", "audio/ogg"),
-        "pdf" => ("letter", "application/pdf"),
-        "txt" | "md" => ("letter", "text/plain"),
-        _ => ("letter", "application/octet-stream"),
+        "mp4" | "m4v" => (Video, "video/mp4"),
+        "webm" => (Video, "video/webm"),
+        "mov" => (Video, "video/quicktime"),
+        "mp3" => (Audio, "audio/mpeg"),
+        "m4a" => (Audio, "audio/mp4"),
+        "wav" => (Audio, "audio/wav"),
+        "ogg" | "opus" => (Audio, "audio/ogg"),
+        "pdf" => (Letter, "application/pdf"),
+        "txt" | "md" => (Letter, "text/plain"),
+        _ => (Letter, "application/octet-stream"),
     }
 }
 
@@ -126,7 +128,7 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
             let options = UploadOptions {
                 title: title
                     .unwrap_or_else(|| file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
-                kind: kind.unwrap_or_else(|| guessed_kind.to_owned()),
+                kind: kind.as_deref().and_then(RecordingKind::parse).unwrap_or(guessed_kind),
                 content_type: content_type.unwrap_or_else(|| guessed_type.to_owned()),
                 server_side,
             };

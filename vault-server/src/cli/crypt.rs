@@ -1,13 +1,14 @@
 //! `vault encrypt` and `vault decrypt`: streaming, constant memory, atomic files.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::Path;
 use std::sync::mpsc;
 
 use anyhow::{Context, bail};
 use rand_core::OsRng;
 use tempfile::NamedTempFile;
+use vault_core::io::{DecryptReader, EncryptWriter};
 use vault_core::{DecryptPolicy, Decryptor, EncryptionMaterials, Encryptor, Keyring};
 
 use super::{DecryptArgs, EncryptArgs, IoArgs, context, progress};
@@ -20,21 +21,19 @@ const CHUNK: usize = 1 << 20;
 pub(super) fn encrypt(args: EncryptArgs) -> anyhow::Result<()> {
     let keyring = keyfile::load_raw_aes(&args.key.key_file, &args.key.key_namespace, &args.key.key_name)?;
     let materials = EncryptionMaterials::generate(context(args.context), &[&keyring as &dyn Keyring], &mut OsRng)?;
-    let mut encryptor = Encryptor::new(&materials, args.frame_length, &mut OsRng)?;
+    let encryptor = Encryptor::new(&materials, args.frame_length, &mut OsRng)?;
     with_io(&args.io, "encrypting", |input, output, bar| {
+        let mut writer = EncryptWriter::new(output, encryptor);
         let mut chunk = vec![0u8; CHUNK];
-        let mut out = output.buffer()?;
         loop {
             let n = read_some(input, &mut chunk)?;
             if n == 0 {
                 break;
             }
-            encryptor.update(&chunk[..n], &mut out)?;
-            out = output.send(out)?;
+            writer.write_all(&chunk[..n])?;
             bar.inc(n as u64);
         }
-        encryptor.finish(&mut out)?;
-        output.send(out)?;
+        writer.finish()?;
         Ok(())
     })
 }
@@ -43,29 +42,37 @@ pub(super) fn decrypt(args: DecryptArgs) -> anyhow::Result<()> {
     let keyring = keyfile::load_raw_aes(&args.key.key_file, &args.key.key_namespace, &args.key.key_name)?;
     let policy = DecryptPolicy::requiring(context(args.context));
     with_io(&args.io, "decrypting", |input, output, bar| {
-        let mut decryptor = Decryptor::new(policy);
-        let mut chunk = vec![0u8; CHUNK];
-        let mut out = output.buffer()?;
-        loop {
-            let n = read_some(input, &mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            let mut offered = &chunk[..n];
-            while !offered.is_empty() {
-                let step = decryptor.update(offered, &mut out);
-                // Only verified frames are ever in `out`, even when a later one failed.
-                out = output.send(out)?;
-                offered = &offered[step?..];
-                if decryptor.header().is_some() {
-                    decryptor.unlock_with(&[&keyring])?;
+        let counted = Counted { inner: input, bar: bar.clone() };
+        let mut plaintext = DecryptReader::new(counted, policy, |d: &mut Decryptor| d.unlock_with(&[&keyring]));
+        // Only verified frames are ever lent; those before a failure are delivered.
+        let copied = loop {
+            match plaintext.fill_buf() {
+                Ok([]) => break Ok(()),
+                Ok(bytes) => {
+                    let n = bytes.len();
+                    output.write_all(bytes)?;
+                    plaintext.consume(n);
                 }
+                Err(e) => break Err(e),
             }
-            bar.inc(n as u64);
-        }
-        decryptor.finish()?;
-        Ok(())
+        };
+        output.flush()?;
+        Ok(copied?)
     })
+}
+
+/// Counts the bytes read on the progress bar.
+struct Counted<'a> {
+    inner: &'a mut dyn Read,
+    bar: indicatif::ProgressBar,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
 }
 
 /// Runs `body` between the chosen input and output. A file output is written to a
@@ -111,6 +118,27 @@ fn with_io(
     Ok(())
 }
 
+/// Writes go into the current buffer, handed to the writer thread when full.
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if self.current.capacity() == 0 {
+            self.current = self.buffer().map_err(|e| io::Error::other(format!("{e:#}")))?;
+        }
+        self.current.extend_from_slice(bytes);
+        if self.current.len() >= CHUNK {
+            let full = std::mem::take(&mut self.current);
+            self.current = self.send(full).map_err(|e| io::Error::other(format!("{e:#}")))?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let full = std::mem::take(&mut self.current);
+        self.current = self.send(full).map_err(|e| io::Error::other(format!("{e:#}")))?;
+        Ok(())
+    }
+}
+
 /// Output written on its own thread, so writing overlaps reading and crypto (the
 /// CLI is otherwise I/O-bound). Buffers go round between the two threads: at most
 /// [`IN_FLIGHT`] + 1 of them exist, so memory stays flat.
@@ -118,6 +146,8 @@ struct Sink {
     full: Option<mpsc::SyncSender<Vec<u8>>>,
     empty: mpsc::Receiver<Vec<u8>>,
     writer: Option<std::thread::JoinHandle<io::Result<()>>>,
+    /// The buffer being filled.
+    current: Vec<u8>,
 }
 
 const IN_FLIGHT: usize = 2;
@@ -138,7 +168,7 @@ impl Sink {
             }
             output.flush()
         });
-        Self { full: Some(full_tx), empty: empty_rx, writer: Some(writer) }
+        Self { full: Some(full_tx), empty: empty_rx, writer: Some(writer), current: Vec::new() }
     }
 
     /// An empty buffer to fill.
@@ -161,8 +191,9 @@ impl Sink {
         self.buffer()
     }
 
-    /// Waits for every queued buffer to be written.
+    /// Writes what is buffered and waits for every queued buffer to be written.
     fn close(mut self) -> anyhow::Result<()> {
+        self.flush()?;
         self.full = None;
         match self.writer.take().map(std::thread::JoinHandle::join) {
             Some(Ok(result)) => result.context("cannot write output"),

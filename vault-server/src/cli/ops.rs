@@ -8,6 +8,8 @@ use clap::Args;
 
 use super::service::runtime;
 use crate::config::Config;
+use crate::domain::audit::RequestMeta;
+use crate::domain::{erasure, export};
 use crate::signing::{Envelope, Signer};
 
 #[derive(Debug, Args)]
@@ -73,8 +75,8 @@ pub(super) struct VerifyReceiptArgs {
 pub(super) fn scrub(args: ScrubArgs) -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref())?;
     runtime()?.block_on(async {
-        let state = crate::serve::state(config).await?;
-        let (report, signed) = crate::scrub::Scrubber::from_state(&state, !args.no_repair).run().await?;
+        let services = crate::domain::Services::build(config).await?;
+        let (report, signed) = crate::domain::scrub::Scrubber::new(&services, !args.no_repair).run().await?;
         let text = serde_json::to_string_pretty(&signed)?;
         if let Some(path) = &args.report {
             std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
@@ -120,12 +122,12 @@ pub(super) fn verify_receipt(args: VerifyReceiptArgs) -> anyhow::Result<()> {
 pub(super) fn export(args: ExportArgs) -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref())?;
     runtime()?.block_on(async {
-        let state = crate::serve::state(config).await?;
+        let services = crate::domain::Services::build(config).await?;
         let tmp = super::crypt::temp_beside(&args.output)?;
-        let key = crate::export::ExportKey::generate();
+        let key = export::ExportKey::generate();
         let mut file = tokio::io::BufWriter::new(tokio::fs::File::from_std(tmp.reopen()?));
-        let meta = crate::audit::RequestMeta { user_agent: "vault export (operator)".into(), ..Default::default() };
-        let summary = crate::export::export_audited(&state, &args.family, "operator", &meta, &key, &mut file).await?;
+        let meta = RequestMeta { user_agent: "vault export (operator)".into(), ..Default::default() };
+        let summary = export::export_audited(&services, &args.family, "operator", &meta, &key, &mut file).await?;
         file.into_inner().sync_all().await?;
         tmp.persist(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
         println!("{}", key.hex().as_str());
@@ -148,13 +150,12 @@ pub(super) fn erase_family(args: EraseFamilyArgs) -> anyhow::Result<()> {
     }
     let config = Config::load(args.config.as_deref())?;
     runtime()?.block_on(async {
-        let state = crate::serve::state(config).await?;
-        if state.db.family_erased(&args.family).await?.is_some() {
+        let services = crate::domain::Services::build(config).await?;
+        if services.db.family_erased(&args.family).await?.is_some() {
             eprintln!("vault: family {:?} was already erased; destroying its key again is harmless", args.family);
         }
-        let meta =
-            crate::audit::RequestMeta { user_agent: "vault erase-family (operator)".into(), ..Default::default() };
-        let receipt = crate::erasure::erase_family(&state, &args.family, &args.requested_by, &meta).await?;
+        let meta = RequestMeta { user_agent: "vault erase-family (operator)".into(), ..Default::default() };
+        let receipt = erasure::erase_family(&services, &args.family, &args.requested_by, &meta).await?;
         let text = serde_json::to_string_pretty(&receipt)?;
         if let Some(path) = &args.receipt {
             std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;

@@ -84,7 +84,7 @@ pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref())?;
     init_logging(config.log_format);
-    runtime()?.block_on(crate::serve::run(config))
+    runtime()?.block_on(crate::http::serve::run(config))
 }
 
 pub(super) fn setup(args: ServeArgs) -> anyhow::Result<()> {
@@ -98,7 +98,7 @@ pub(super) fn setup(args: ServeArgs) -> anyhow::Result<()> {
 
 pub(super) fn token(args: TokenArgs) -> anyhow::Result<()> {
     for (what, value) in [("family", &args.family), ("user", &args.user)] {
-        if !crate::routes::families::valid_id(value) {
+        if !crate::domain::families::valid_id(value) {
             bail!("--{what} must be 1 to 64 characters of [A-Za-z0-9_-]");
         }
     }
@@ -113,14 +113,14 @@ pub(super) fn audit(command: AuditCommand) -> anyhow::Result<()> {
     let (AuditCommand::Verify { config } | AuditCommand::Anchor { config }) = &command;
     let config = Config::load(config.as_deref())?;
     runtime()?.block_on(async {
-        let state = crate::serve::state(config).await?;
+        let services = crate::domain::Services::build(config).await?;
         if matches!(command, AuditCommand::Anchor { .. }) {
-            let (key, anchor) = crate::anchors::write_anchor(&state).await?;
+            let (key, anchor) = crate::domain::anchors::write_anchor(&services).await?;
             println!("{key}");
             eprintln!("vault: {} chain heads anchored", anchor.heads.len());
             return Ok(());
         }
-        let (chains, anchors) = crate::anchors::verify_all(&state).await?;
+        let (chains, anchors) = crate::domain::anchors::verify_all(&services).await?;
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "chains": chains, "anchors": anchors }))?);
         if let Some(first) = chains.breaks.first() {
             bail!("audit chain of tenant {:?} broken at row {}: {}", first.tenant, first.seq, first.problem);

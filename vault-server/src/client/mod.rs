@@ -51,7 +51,7 @@ impl ApiClient {
         self.json(self.request(Method::GET, path)).await
     }
 
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> anyhow::Result<T> {
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl serde::Serialize) -> anyhow::Result<T> {
         self.json(self.request(Method::POST, path).json(body)).await
     }
 

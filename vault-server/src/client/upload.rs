@@ -8,55 +8,23 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use rand_core::OsRng;
 use reqwest::Method;
-use serde::Deserialize;
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
-use vault_core::{DataKey, EncryptedDataKey, EncryptionContext, EncryptionMaterials, Encryptor};
+use vault_core::{DataKey, EncryptedDataKey, EncryptionContext, EncryptionMaterials, Encryptor, PartPlan};
 use zeroize::Zeroizing;
 
 use super::{ApiClient, is_retryable};
+use crate::api::recordings::{CreateRecording, Created, Encryption, RecordingKind, RecordingStatus, RecordingView};
+use crate::api::uploads::UploadStatus;
 
 /// What to call the recording.
 #[derive(Debug, Clone)]
 pub struct UploadOptions {
     pub title: String,
-    pub kind: String,
+    pub kind: RecordingKind,
     pub content_type: String,
     /// Let the server encrypt (plaintext leaves this machine, over TLS).
     pub server_side: bool,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    recording: Value,
-    upload: Plan,
-    key: Option<Grant>,
-}
-
-#[derive(Deserialize)]
-struct Plan {
-    frame_length: u32,
-    part_frames: u32,
-}
-
-#[derive(Deserialize)]
-struct Grant {
-    data_key: String,
-    encrypted_data_keys: Vec<EdkJson>,
-    encryption_context: std::collections::BTreeMap<String, String>,
-}
-
-#[derive(Deserialize)]
-struct EdkJson {
-    provider_id: String,
-    provider_info: String,
-    ciphertext: String,
-}
-
-#[derive(Deserialize)]
-struct Status {
-    next_part: u32,
 }
 
 const CHUNK: usize = 1 << 20;
@@ -70,16 +38,15 @@ pub async fn upload(
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<String> {
     let size = tokio::fs::metadata(path).await.with_context(|| format!("cannot read {}", path.display()))?.len();
-    let created: Created = client
-        .post(
-            "/v1/recordings",
-            &json!({
-                "title": options.title, "kind": options.kind, "content_type": options.content_type,
-                "plaintext_size": size, "encryption": if options.server_side { "server" } else { "client" },
-            }),
-        )
-        .await?;
-    let id = created.recording["id"].as_str().context("no recording id in the answer")?.to_owned();
+    let request = CreateRecording {
+        title: options.title.clone(),
+        kind: options.kind,
+        content_type: options.content_type.clone(),
+        plaintext_size: size,
+        encryption: if options.server_side { Encryption::Server } else { Encryption::Client },
+    };
+    let created: Created = client.post("/v1/recordings", &request).await?;
+    let id = created.recording.id.clone();
     let mut file = tokio::fs::File::open(path).await?;
     if options.server_side {
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
@@ -92,25 +59,19 @@ pub async fn upload(
         return Ok(id);
     }
     let grant = created.key.context("the server sent no data key")?;
-    let key = Zeroizing::new(B64.decode(&grant.data_key).context("data key is not base64")?);
+    let key = Zeroizing::new(B64.decode(grant.data_key.as_bytes()).context("data key is not base64")?);
     let data_key = DataKey::try_from_slice(&key).context("data key has the wrong length")?;
     let edks = grant
         .encrypted_data_keys
         .iter()
-        .map(|e| {
-            Ok(EncryptedDataKey {
-                provider_id: e.provider_id.clone(),
-                provider_info: B64.decode(&e.provider_info)?,
-                ciphertext: B64.decode(&e.ciphertext)?,
-            })
-        })
+        .map(EncryptedDataKey::try_from)
         .collect::<Result<Vec<_>, base64::DecodeError>>()?;
     let materials =
         EncryptionMaterials::new(grant.encryption_context.into_iter().collect::<EncryptionContext>(), data_key, edks)?;
     let mut encryptor = Encryptor::new(&materials, created.upload.frame_length, &mut OsRng)?;
-    let frame_bytes = (created.upload.frame_length as usize + 32) * created.upload.part_frames as usize;
-    let header_len = encryptor.header_len();
-    let part_len = |n: u32| frame_bytes + if n == 1 { header_len } else { 0 };
+    let plan = PartPlan::new(created.upload.frame_length, created.upload.part_frames)?;
+    let header_len = encryptor.header_len() as u64;
+    let part_len = |n: u32| usize::try_from(plan.full_part_len(n, header_len)).unwrap_or(usize::MAX);
     let mut out = Vec::new();
     let mut chunk = vec![0u8; CHUNK];
     let mut part = 1u32;
@@ -136,16 +97,16 @@ pub async fn upload(
     put_part(client, &id, part, out).await?;
     let mut last = None;
     for attempt in 0..ATTEMPTS {
-        match client.post::<Value>(&format!("/v1/recordings/{id}/complete"), &json!({})).await {
+        match client.post::<RecordingView>(&format!("/v1/recordings/{id}/complete"), &serde_json::json!({})).await {
             Ok(_) => return Ok(id),
             Err(e) if is_retryable(&e) => {
                 last = Some(e);
                 backoff(attempt).await;
                 // A commit that landed before the connection dropped shows as committed.
-                if let Ok(r) = client.get::<Value>(&format!("/v1/recordings/{id}")).await {
-                    if r["status"] == "committed" {
-                        return Ok(id);
-                    }
+                if let Ok(r) = client.get::<RecordingView>(&format!("/v1/recordings/{id}")).await
+                    && r.status == RecordingStatus::Committed
+                {
+                    return Ok(id);
                 }
             }
             Err(e) => return Err(e),
@@ -171,10 +132,10 @@ async fn put_part(client: &ApiClient, id: &str, n: u32, bytes: Vec<u8>) -> anyho
                 tracing::debug!(part = n, attempt, error = %e, "retrying part");
                 last = Some(e);
                 backoff(attempt).await;
-                if let Ok(status) = client.get::<Status>(&format!("/v1/recordings/{id}/upload")).await {
-                    if status.next_part > n {
-                        return Ok(());
-                    }
+                if let Ok(status) = client.get::<UploadStatus>(&format!("/v1/recordings/{id}/upload")).await
+                    && status.next_part > n
+                {
+                    return Ok(());
                 }
             }
             Err(e) => return Err(e.context(format!("part {n} refused"))),

@@ -1,42 +1,10 @@
 //! Families (tenants) and their members.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::Row;
 
-use super::{Db, now_ms};
-
-/// A member's role. Owners and admins manage members; everyone uploads and plays back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Member,
-    Admin,
-    Owner,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Member => "member",
-            Role::Admin => "admin",
-            Role::Owner => "owner",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "member" => Some(Role::Member),
-            "admin" => Some(Role::Admin),
-            "owner" => Some(Role::Owner),
-            _ => None,
-        }
-    }
-
-    /// Owners and admins manage the family.
-    pub fn can_manage(self) -> bool {
-        self >= Role::Admin
-    }
-}
+use super::{Db, decode_error, now_ms};
+pub use crate::api::families::Role;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Family {
@@ -72,12 +40,18 @@ pub struct Member {
     pub added_by: String,
 }
 
+impl From<Member> for crate::api::members::MemberView {
+    fn from(m: Member) -> Self {
+        Self { issuer: m.issuer, user_id: m.user_id, role: m.role, added_at: m.added_at, added_by: m.added_by }
+    }
+}
+
 fn member(row: &sqlx::any::AnyRow) -> Result<Member, sqlx::Error> {
     let role: String = row.try_get("role")?;
     Ok(Member {
         issuer: row.try_get("issuer")?,
         user_id: row.try_get("user_id")?,
-        role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?,
+        role: Role::parse(&role).ok_or_else(|| decode_error("role", &role))?,
         added_at: row.try_get("added_at")?,
         added_by: row.try_get("added_by")?,
     })

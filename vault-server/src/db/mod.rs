@@ -14,7 +14,7 @@ mod uploads;
 
 pub use families::{Family, Member, MemberChange, Role};
 pub use outbox::Replication;
-pub use recordings::{Committed, NewRecording, Recording, RecordingKind, RecordingStatus};
+pub use recordings::{Committed, Encryption, NewRecording, Recording, RecordingKind, RecordingStatus, Replica};
 pub use scrub::{ClaimError, Finding, ScrubRun};
 pub use uploads::{PartRow, Upload};
 
@@ -96,6 +96,12 @@ impl Db {
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// A column value that does not parse into its typed model: the database was edited
+/// behind the service's back.
+fn decode_error(column: &str, value: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::Decode(format!("column {column} holds {value:.64}, which is not what the service writes").into())
 }
 
 /// Whether a database error is a unique-constraint violation (a lost race).

@@ -2,17 +2,20 @@
 
 use sqlx::Row;
 
-use super::{Db, now_ms};
+use super::recordings::{sha256, unsigned};
+use super::{Db, decode_error, now_ms};
+use crate::store::ObjectKey;
 
 /// A copy to make.
 #[derive(Debug, Clone)]
 pub struct Replication {
     pub recording_id: String,
     pub family_id: String,
-    pub object_key: String,
-    pub sha256: String,
+    pub object_key: ObjectKey,
+    /// Of the primary copy: the replica must match it.
+    pub sha256: [u8; 32],
     pub retain_until: i64,
-    pub attempts: i64,
+    pub attempts: u32,
 }
 
 impl Db {
@@ -28,13 +31,14 @@ impl Db {
         .await?;
         rows.iter()
             .map(|row| {
+                let key: String = row.try_get("object_key")?;
                 Ok(Replication {
                     recording_id: row.try_get("recording_id")?,
                     family_id: row.try_get("family_id")?,
-                    object_key: row.try_get("object_key")?,
-                    sha256: row.try_get("sha256")?,
+                    object_key: ObjectKey::new(key.clone()).map_err(|_| decode_error("object_key", &key))?,
+                    sha256: sha256(&row.try_get::<String, _>("sha256")?, "sha256")?,
                     retain_until: row.try_get("retain_until")?,
-                    attempts: row.try_get("attempts")?,
+                    attempts: unsigned(row, "attempts")?,
                 })
             })
             .collect()
@@ -46,7 +50,7 @@ impl Db {
     }
 
     /// Records the replica's version and checksum and takes the copy off the outbox, atomically.
-    pub async fn replication_done(&self, r: &Replication, version: &str, sha256: &str) -> Result<(), sqlx::Error> {
+    pub async fn replication_done(&self, r: &Replication, version: &str, sha256: &[u8; 32]) -> Result<(), sqlx::Error> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE recordings SET replica_version = $3, replica_sha256 = $4, replicated_at = $5 \
@@ -55,7 +59,7 @@ impl Db {
         .bind(&r.family_id)
         .bind(&r.recording_id)
         .bind(version)
-        .bind(sha256)
+        .bind(hex::encode(sha256))
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;

@@ -1,68 +1,14 @@
-//! Recordings: metadata of one encrypted object each.
+//! Recordings: metadata of one encrypted object each, parsed here into typed values
+//! (callers never re-parse a column).
 
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use vault_core::{EncryptedDataKey, PartPlan};
 
-use super::{Db, now_ms};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RecordingKind {
-    Audio,
-    Video,
-    Letter,
-}
-
-impl RecordingKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Audio => "audio",
-            Self::Video => "video",
-            Self::Letter => "letter",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "audio" => Some(Self::Audio),
-            "video" => Some(Self::Video),
-            "letter" => Some(Self::Letter),
-            _ => None,
-        }
-    }
-}
-
-/// Where a recording is in its life. Only `Committed` ones are listed or served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RecordingStatus {
-    Pending,
-    Committed,
-    Expired,
-    Deleted,
-}
-
-impl RecordingStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Committed => "committed",
-            Self::Expired => "expired",
-            Self::Deleted => "deleted",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending" => Some(Self::Pending),
-            "committed" => Some(Self::Committed),
-            "expired" => Some(Self::Expired),
-            "deleted" => Some(Self::Deleted),
-            _ => None,
-        }
-    }
-}
+use super::{Db, decode_error, now_ms};
+use crate::api::recordings::EdkJson;
+pub use crate::api::recordings::{Encryption, RecordingKind, RecordingStatus};
+use crate::store::ObjectKey;
 
 /// One recording's metadata. `edks` holds wrapped data keys only.
 #[derive(Debug, Clone)]
@@ -71,24 +17,34 @@ pub struct Recording {
     pub family_id: String,
     pub title: String,
     pub kind: RecordingKind,
+    /// As the creator gave it (the domain's media-type rules apply when it is served).
     pub content_type: String,
-    pub plaintext_size: i64,
-    pub encryption: String,
-    pub frame_length: i64,
-    pub part_frames: i64,
+    pub plaintext_size: u64,
+    pub encryption: Encryption,
+    /// Frame length and frames per upload part.
+    pub plan: PartPlan,
     pub status: RecordingStatus,
-    pub object_key: String,
-    pub edks: String,
+    pub object_key: ObjectKey,
+    /// The wrapped data keys; empty once erased.
+    pub edks: Vec<EncryptedDataKey>,
     pub created_by: String,
     pub created_at: i64,
     pub committed_at: Option<i64>,
-    pub ciphertext_size: Option<i64>,
-    pub sha256: Option<String>,
-    pub header_len: Option<i64>,
+    pub ciphertext_size: Option<u64>,
+    /// SHA-256 of the committed object, read back from the store.
+    pub sha256: Option<[u8; 32]>,
+    pub header_len: Option<u64>,
     pub version: Option<String>,
     pub retain_until: Option<i64>,
-    pub replica_version: Option<String>,
-    pub replica_sha256: Option<String>,
+    /// The copy in the replica region, once made and verified.
+    pub replica: Option<Replica>,
+}
+
+/// A recording's copy in the replica region.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    pub version: String,
+    pub sha256: Option<[u8; 32]>,
     pub replicated_at: Option<i64>,
 }
 
@@ -100,12 +56,11 @@ pub struct NewRecording<'a> {
     pub title: &'a str,
     pub kind: RecordingKind,
     pub content_type: &'a str,
-    pub plaintext_size: i64,
-    pub encryption: &'a str,
-    pub frame_length: i64,
-    pub part_frames: i64,
-    pub object_key: &'a str,
-    pub edks: &'a str,
+    pub plaintext_size: u64,
+    pub encryption: Encryption,
+    pub plan: PartPlan,
+    pub object_key: &'a ObjectKey,
+    pub edks: &'a [EncryptedDataKey],
     pub created_by: &'a str,
 }
 
@@ -113,45 +68,91 @@ pub(super) const COLUMNS: &str = "id, family_id, title, kind, content_type, plai
     part_frames, status, object_key, edks, created_by, created_at, committed_at, ciphertext_size, sha256, \
     header_len, version, retain_until, replica_version, replica_sha256, replicated_at";
 
+/// A non-negative integer column.
+pub(super) fn unsigned<T: TryFrom<i64>>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
+    let v: i64 = row.try_get(column)?;
+    T::try_from(v).map_err(|_| decode_error(column, v))
+}
+
+fn unsigned_opt(row: &AnyRow, column: &str) -> Result<Option<u64>, sqlx::Error> {
+    let v: Option<i64> = row.try_get(column)?;
+    v.map(|v| u64::try_from(v).map_err(|_| decode_error(column, v))).transpose()
+}
+
+/// A SHA-256 stored as hex.
+pub(super) fn sha256(text: &str, column: &str) -> Result<[u8; 32], sqlx::Error> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text, &mut out).map_err(|_| decode_error(column, text))?;
+    Ok(out)
+}
+
+fn sha256_opt(row: &AnyRow, column: &str) -> Result<Option<[u8; 32]>, sqlx::Error> {
+    let v: Option<String> = row.try_get(column)?;
+    v.map(|t| sha256(&t, column)).transpose()
+}
+
+/// The stored form of encrypted data keys: a JSON list, binary fields in base64.
+pub(super) fn edks_to_text(edks: &[EncryptedDataKey]) -> String {
+    serde_json::to_string(&edks.iter().map(EdkJson::from).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+}
+
+fn edks_of(text: &str) -> Result<Vec<EncryptedDataKey>, sqlx::Error> {
+    let list: Vec<EdkJson> = serde_json::from_str(text).map_err(|_| decode_error("edks", text))?;
+    list.iter().map(|e| EncryptedDataKey::try_from(e).map_err(|_| decode_error("edks", text))).collect()
+}
+
 pub(super) fn recording(row: &AnyRow) -> Result<Recording, sqlx::Error> {
-    let bad = |what: &str, v: &str| sqlx::Error::Decode(format!("unknown {what} {v:?}").into());
-    let kind: String = row.try_get("kind")?;
-    let status: String = row.try_get("status")?;
+    let text = |column: &str| row.try_get::<String, _>(column);
+    let kind = text("kind")?;
+    let status = text("status")?;
+    let encryption = text("encryption")?;
+    let object_key = text("object_key")?;
+    let plan = PartPlan::new(unsigned(row, "frame_length")?, unsigned(row, "part_frames")?)
+        .map_err(|_| decode_error("part_frames", "a part plan"))?;
+    let replica = row.try_get::<Option<String>, _>("replica_version")?.map(|version| {
+        Ok::<_, sqlx::Error>(Replica {
+            version,
+            sha256: sha256_opt(row, "replica_sha256")?,
+            replicated_at: row.try_get("replicated_at")?,
+        })
+    });
     Ok(Recording {
-        id: row.try_get("id")?,
-        family_id: row.try_get("family_id")?,
-        title: row.try_get("title")?,
-        kind: RecordingKind::parse(&kind).ok_or_else(|| bad("kind", &kind))?,
-        content_type: row.try_get("content_type")?,
-        plaintext_size: row.try_get("plaintext_size")?,
-        encryption: row.try_get("encryption")?,
-        frame_length: row.try_get("frame_length")?,
-        part_frames: row.try_get("part_frames")?,
-        status: RecordingStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
-        object_key: row.try_get("object_key")?,
-        edks: row.try_get("edks")?,
-        created_by: row.try_get("created_by")?,
+        id: text("id")?,
+        family_id: text("family_id")?,
+        title: text("title")?,
+        kind: RecordingKind::parse(&kind).ok_or_else(|| decode_error("kind", &kind))?,
+        content_type: text("content_type")?,
+        plaintext_size: unsigned(row, "plaintext_size")?,
+        encryption: Encryption::parse(&encryption).ok_or_else(|| decode_error("encryption", &encryption))?,
+        plan,
+        status: RecordingStatus::parse(&status).ok_or_else(|| decode_error("status", &status))?,
+        object_key: ObjectKey::new(object_key.clone()).map_err(|_| decode_error("object_key", &object_key))?,
+        edks: edks_of(&text("edks")?)?,
+        created_by: text("created_by")?,
         created_at: row.try_get("created_at")?,
         committed_at: row.try_get("committed_at")?,
-        ciphertext_size: row.try_get("ciphertext_size")?,
-        sha256: row.try_get("sha256")?,
-        header_len: row.try_get("header_len")?,
+        ciphertext_size: unsigned_opt(row, "ciphertext_size")?,
+        sha256: sha256_opt(row, "sha256")?,
+        header_len: unsigned_opt(row, "header_len")?,
         version: row.try_get("version")?,
         retain_until: row.try_get("retain_until")?,
-        replica_version: row.try_get("replica_version")?,
-        replica_sha256: row.try_get("replica_sha256")?,
-        replicated_at: row.try_get("replicated_at")?,
+        replica: replica.transpose()?,
     })
 }
 
 /// Facts of a committed object.
 #[derive(Debug)]
 pub struct Committed<'a> {
-    pub ciphertext_size: i64,
-    pub sha256: &'a str,
-    pub header_len: i64,
+    pub ciphertext_size: u64,
+    pub sha256: [u8; 32],
+    pub header_len: u64,
     pub version: &'a str,
     pub retain_until: i64,
+}
+
+/// An integer column's value (the schema's BIGINT) of a size that fits.
+pub(super) fn bigint(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 impl Db {
@@ -166,12 +167,12 @@ impl Db {
         .bind(r.title)
         .bind(r.kind.as_str())
         .bind(r.content_type)
-        .bind(r.plaintext_size)
-        .bind(r.encryption)
-        .bind(r.frame_length)
-        .bind(r.part_frames)
-        .bind(r.object_key)
-        .bind(r.edks)
+        .bind(bigint(r.plaintext_size))
+        .bind(r.encryption.as_str())
+        .bind(i64::from(r.plan.frame_length()))
+        .bind(i64::from(r.plan.part_frames()))
+        .bind(r.object_key.as_str())
+        .bind(edks_to_text(r.edks))
         .bind(r.created_by)
         .bind(now_ms())
         .execute(&self.pool)
@@ -228,9 +229,9 @@ impl Db {
         .bind(family)
         .bind(id)
         .bind(now_ms())
-        .bind(c.ciphertext_size)
-        .bind(c.sha256)
-        .bind(c.header_len)
+        .bind(bigint(c.ciphertext_size))
+        .bind(hex::encode(c.sha256))
+        .bind(bigint(c.header_len))
         .bind(c.version)
         .bind(c.retain_until)
         .execute(&mut *tx)

@@ -3,49 +3,52 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Db, now_ms};
+use super::recordings::{bigint, sha256, unsigned};
+use super::{Db, decode_error, now_ms};
 
 #[derive(Debug, Clone)]
 pub struct Upload {
     pub recording_id: String,
     pub family_id: String,
     pub store_upload_id: String,
-    /// Hex of the message header, once part 1 was stored.
-    pub header: Option<String>,
+    /// The message header, once part 1 was stored.
+    pub header: Option<Vec<u8>>,
     pub expires_at: i64,
 }
 
 /// One stored, verified part.
 #[derive(Debug, Clone)]
 pub struct PartRow {
-    pub part_number: i64,
-    pub size: i64,
-    pub sha256: String,
+    pub part_number: u32,
+    pub size: u64,
+    pub sha256: [u8; 32],
     pub etag: String,
-    pub next_sequence: i64,
+    /// The sequence number the next part's first frame carries.
+    pub next_sequence: u32,
     pub is_final: bool,
-    pub plaintext_len: i64,
+    pub plaintext_len: u64,
 }
 
 fn upload(row: &AnyRow) -> Result<Upload, sqlx::Error> {
+    let header: Option<String> = row.try_get("header")?;
     Ok(Upload {
         recording_id: row.try_get("recording_id")?,
         family_id: row.try_get("family_id")?,
         store_upload_id: row.try_get("store_upload_id")?,
-        header: row.try_get("header")?,
+        header: header.map(|h| hex::decode(&h).map_err(|_| decode_error("header", &h))).transpose()?,
         expires_at: row.try_get("expires_at")?,
     })
 }
 
 fn part(row: &AnyRow) -> Result<PartRow, sqlx::Error> {
     Ok(PartRow {
-        part_number: row.try_get("part_number")?,
-        size: row.try_get("size")?,
-        sha256: row.try_get("sha256")?,
+        part_number: unsigned(row, "part_number")?,
+        size: unsigned(row, "size")?,
+        sha256: sha256(&row.try_get::<String, _>("sha256")?, "sha256")?,
         etag: row.try_get("etag")?,
-        next_sequence: row.try_get("next_sequence")?,
+        next_sequence: unsigned(row, "next_sequence")?,
         is_final: row.try_get::<i64, _>("is_final")? != 0,
-        plaintext_len: row.try_get("plaintext_len")?,
+        plaintext_len: unsigned(row, "plaintext_len")?,
     })
 }
 
@@ -108,26 +111,26 @@ impl Db {
 
     /// Records a verified part (and, for part 1, the header). A unique violation
     /// means another request stored this part first.
-    pub async fn insert_part(&self, recording: &str, header: Option<&str>, p: &PartRow) -> Result<(), sqlx::Error> {
+    pub async fn insert_part(&self, recording: &str, header: Option<&[u8]>, p: &PartRow) -> Result<(), sqlx::Error> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO upload_parts (recording_id, part_number, size, sha256, etag, next_sequence, is_final, \
              plaintext_len) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(recording)
-        .bind(p.part_number)
-        .bind(p.size)
-        .bind(&p.sha256)
+        .bind(i64::from(p.part_number))
+        .bind(bigint(p.size))
+        .bind(hex::encode(p.sha256))
         .bind(&p.etag)
-        .bind(p.next_sequence)
+        .bind(i64::from(p.next_sequence))
         .bind(i64::from(p.is_final))
-        .bind(p.plaintext_len)
+        .bind(bigint(p.plaintext_len))
         .execute(&mut *tx)
         .await?;
         if let Some(header) = header {
             sqlx::query("UPDATE uploads SET header = $2 WHERE recording_id = $1")
                 .bind(recording)
-                .bind(header)
+                .bind(hex::encode(header))
                 .execute(&mut *tx)
                 .await?;
         }

@@ -51,10 +51,10 @@ impl<K: KeyService> CachedKeys<K> {
     fn insert(&self, id: [u8; 32], key: &DataKey) {
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
-        if entries.len() >= self.capacity {
-            if let Some(oldest) = entries.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| *k) {
-                entries.remove(&oldest);
-            }
+        if entries.len() >= self.capacity
+            && let Some(oldest) = entries.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| *k)
+        {
+            entries.remove(&oldest);
         }
         entries.insert(id, (Instant::now(), key.duplicate()));
     }

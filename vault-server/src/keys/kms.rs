@@ -68,7 +68,12 @@ impl KeyPair {
 }
 
 impl KmsKeys {
-    pub fn new(primary: KmsRegion, replica: KmsRegion, failover: Failover, calls: Family<KmsLabels, Counter>) -> Self {
+    pub(crate) fn new(
+        primary: KmsRegion,
+        replica: KmsRegion,
+        failover: Failover,
+        calls: Family<KmsLabels, Counter>,
+    ) -> Self {
         Self { primary, replica, failover, calls }
     }
 

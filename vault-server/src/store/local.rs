@@ -366,10 +366,10 @@ impl ObjectStore for LocalStore {
                 let path = entry.path();
                 if entry.file_type().await?.is_dir() {
                     pending.push(path);
-                } else if let Some(name) = path.strip_prefix(&objects).ok().and_then(|p| p.to_str()) {
-                    if let Some(key) = name.strip_suffix(".data").and_then(|k| ObjectKey::new(k).ok()) {
-                        out.push(key);
-                    }
+                } else if let Some(name) = path.strip_prefix(&objects).ok().and_then(|p| p.to_str())
+                    && let Some(key) = name.strip_suffix(".data").and_then(|k| ObjectKey::new(k).ok())
+                {
+                    out.push(key);
                 }
             }
         }

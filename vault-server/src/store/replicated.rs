@@ -29,7 +29,7 @@ impl std::fmt::Debug for ReplicatedStore {
 }
 
 impl ReplicatedStore {
-    pub fn new(
+    pub(crate) fn new(
         primary: Arc<dyn ObjectStore>,
         replica: Arc<dyn ObjectStore>,
         failover: Failover,

@@ -1,0 +1,153 @@
+//! The audit log as owners and admins page through it, and its vocabulary.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Every consequential action the audit log records. A refusal is recorded under the
+/// action that was refused, with the outcome `denied`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum Action {
+    /// A token did not verify (the system chain).
+    #[serde(rename = "auth.failed")]
+    AuthFailed,
+    /// A verified caller is not (or no longer) a member of the family it names.
+    #[serde(rename = "authz.denied")]
+    AuthzDenied,
+    #[serde(rename = "family.created")]
+    FamilyCreated,
+    #[serde(rename = "family.erased")]
+    FamilyErased,
+    #[serde(rename = "family.export_started")]
+    FamilyExportStarted,
+    #[serde(rename = "family.exported")]
+    FamilyExported,
+    #[serde(rename = "member.invited")]
+    MemberInvited,
+    #[serde(rename = "member.role_changed")]
+    MemberRoleChanged,
+    #[serde(rename = "member.removed")]
+    MemberRemoved,
+    #[serde(rename = "recording.created")]
+    RecordingCreated,
+    #[serde(rename = "recording.read")]
+    RecordingRead,
+    #[serde(rename = "recording.committed")]
+    RecordingCommitted,
+    #[serde(rename = "recording.downloaded")]
+    RecordingDownloaded,
+    #[serde(rename = "recording.deleted")]
+    RecordingDeleted,
+    #[serde(rename = "recording.replicated")]
+    RecordingReplicated,
+    #[serde(rename = "recording.repaired")]
+    RecordingRepaired,
+    #[serde(rename = "recording.integrity_failed")]
+    RecordingIntegrityFailed,
+    #[serde(rename = "recording.purged")]
+    RecordingPurged,
+    #[serde(rename = "key.released")]
+    KeyReleased,
+    #[serde(rename = "upload.status_read")]
+    UploadStatusRead,
+    #[serde(rename = "upload.part_stored")]
+    UploadPartStored,
+    #[serde(rename = "upload.plaintext_sent")]
+    UploadPlaintextSent,
+    #[serde(rename = "upload.expired")]
+    UploadExpired,
+    #[serde(rename = "audit.read")]
+    AuditRead,
+    #[serde(rename = "scrub.completed")]
+    ScrubCompleted,
+}
+
+impl Action {
+    /// The name stored in the log (and hashed into its chain).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthFailed => "auth.failed",
+            Self::AuthzDenied => "authz.denied",
+            Self::FamilyCreated => "family.created",
+            Self::FamilyErased => "family.erased",
+            Self::FamilyExportStarted => "family.export_started",
+            Self::FamilyExported => "family.exported",
+            Self::MemberInvited => "member.invited",
+            Self::MemberRoleChanged => "member.role_changed",
+            Self::MemberRemoved => "member.removed",
+            Self::RecordingCreated => "recording.created",
+            Self::RecordingRead => "recording.read",
+            Self::RecordingCommitted => "recording.committed",
+            Self::RecordingDownloaded => "recording.downloaded",
+            Self::RecordingDeleted => "recording.deleted",
+            Self::RecordingReplicated => "recording.replicated",
+            Self::RecordingRepaired => "recording.repaired",
+            Self::RecordingIntegrityFailed => "recording.integrity_failed",
+            Self::RecordingPurged => "recording.purged",
+            Self::KeyReleased => "key.released",
+            Self::UploadStatusRead => "upload.status_read",
+            Self::UploadPartStored => "upload.part_stored",
+            Self::UploadPlaintextSent => "upload.plaintext_sent",
+            Self::UploadExpired => "upload.expired",
+            Self::AuditRead => "audit.read",
+            Self::ScrubCompleted => "scrub.completed",
+        }
+    }
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Denied,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Denied => "denied",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// `GET /v1/family/audit?before&limit`
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Rows with a sequence number below this (the previous page's `next_before`).
+    pub before: Option<i64>,
+    /// 1 to 500 (default 100).
+    pub limit: Option<u32>,
+}
+
+/// One row of a family's chain.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct AuditEntry {
+    pub tenant: String,
+    pub seq: i64,
+    /// Unix milliseconds.
+    pub at: i64,
+    pub actor: String,
+    /// An [`Action`]'s name.
+    pub action: String,
+    pub target: String,
+    /// An [`Outcome`]'s name.
+    pub outcome: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub request_id: String,
+    /// JSON text.
+    pub metadata: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    pub next_before: Option<i64>,
+}

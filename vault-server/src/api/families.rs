@@ -1,0 +1,64 @@
+//! Families (tenants) and roles.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A member's role. Owners and admins manage members; everyone uploads and plays back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "member" => Some(Role::Member),
+            "admin" => Some(Role::Admin),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+
+    /// Owners and admins manage the family.
+    pub fn can_manage(self) -> bool {
+        self >= Role::Admin
+    }
+}
+
+/// `POST /v1/families`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFamily {
+    /// 1 to 200 visible characters.
+    pub name: String,
+}
+
+/// A family as its member sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FamilyView {
+    pub id: String,
+    pub name: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// The caller's role in it.
+    pub role: Role,
+}
+
+/// `DELETE /v1/family`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseFamily {
+    /// The family id again, so a stray request cannot erase a family.
+    pub confirm: String,
+}

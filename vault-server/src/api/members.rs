@@ -1,0 +1,33 @@
+//! Members of a family.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::families::Role;
+
+/// `POST /v1/family/members`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Invite {
+    /// The identity provider's user id (`sub`), of the inviter's issuer.
+    pub user_id: String,
+    pub role: Role,
+}
+
+/// `PATCH /v1/family/members/{user_id}`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRole {
+    pub role: Role,
+}
+
+/// A member: an identity of one issuer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MemberView {
+    pub issuer: String,
+    pub user_id: String,
+    pub role: Role,
+    /// Unix milliseconds.
+    pub added_at: i64,
+    pub added_by: String,
+}

@@ -1,0 +1,42 @@
+//! Signing in: how the page does it, the development sign-in, the signing key.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `GET /web-config.json`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WebConfig {
+    /// Whether `POST /dev/token` exists (embedded mode on loopback).
+    pub dev_sign_in: bool,
+    /// The identity provider's sign-in front end, if configured.
+    pub sign_in_url: Option<String>,
+}
+
+/// `POST /dev/token`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DevToken {
+    pub user_id: String,
+    pub family_id: String,
+    /// The one-time code `vault serve` printed.
+    pub code: String,
+    /// Token lifetime (default one hour; at most a day).
+    pub ttl_secs: Option<u64>,
+}
+
+/// The answer to `POST /dev/token`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DevTokenIssued {
+    pub token: String,
+    pub expires_in: u64,
+}
+
+/// `GET /v1/signing-key`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SigningKey {
+    /// Always `Ed25519`.
+    pub algorithm: String,
+    pub key_id: String,
+    /// Base64.
+    pub public_key: String,
+}

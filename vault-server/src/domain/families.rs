@@ -1,0 +1,79 @@
+//! Families: created by their first owner, named by the token's family claim; erased
+//! on their owner's request.
+
+use serde_json::json;
+
+use super::audit::{Action, Event, Outcome, RequestMeta};
+use super::{DomainError, DomainResult, Member, Services};
+use crate::auth::{DevIssuer, Identity};
+use crate::db::{Family, is_unique_violation};
+use crate::signing::Envelope;
+
+/// Family and user ids come from the identity provider; they must also be safe in
+/// object keys and logs. They start with a letter or digit, so no family id can be
+/// the system audit chain's tenant (`audit::SYSTEM_TENANT`).
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Creates the family `identity`'s token names, with the caller as its first owner,
+/// and the family's customer key.
+pub async fn create(s: &Services, identity: &Identity, meta: &RequestMeta, name: &str) -> DomainResult<Family> {
+    let name = name.trim();
+    if !crate::text::is_visible_text(name, 200) {
+        return Err(DomainError::invalid(
+            "name must be 1 to 200 visible characters (no control or invisible characters)",
+        ));
+    }
+    let Some(family_id) = identity.family.clone() else {
+        return Err(DomainError::invalid("the token names no family to create"));
+    };
+    if !valid_id(&family_id) {
+        return Err(DomainError::invalid(
+            "the token's family id must be 1 to 64 characters of [A-Za-z0-9_-], starting with a letter or digit",
+        ));
+    }
+    // Whoever creates a family owns it. With an identity provider, only its
+    // administrators may (a plain member of the organisation could otherwise take the
+    // vault before them); the development issuer is one person's machine.
+    let creators = &s.config.auth.creator_roles;
+    let is_dev = identity.issuer == DevIssuer::ISSUER;
+    if !is_dev && !creators.is_empty() && !identity.idp_role.as_ref().is_some_and(|r| creators.contains(r)) {
+        return Err(DomainError::forbidden(
+            "only an administrator of your organisation at the identity provider can create its vault; ask one to, \
+             or to invite you",
+        ));
+    }
+    if s.db.family(&family_id).await?.is_some() {
+        return Err(DomainError::conflict("this family exists already"));
+    }
+    let key = s.keys.create_family_key(&family_id).await?;
+    let family = match s.db.create_family(&family_id, name, &key.0, &identity.issuer, &identity.subject).await {
+        Err(e) if is_unique_violation(&e) => return Err(DomainError::conflict("this family exists already")),
+        other => other?,
+    };
+    let event = Event {
+        tenant: family.id.clone(),
+        actor: identity.subject.clone(),
+        action: Action::FamilyCreated,
+        target: family.id.clone(),
+        outcome: Outcome::Success,
+        metadata: json!({ "name": family.name, "key_id": key.0 }),
+    };
+    s.audit.record(&event, meta).await?;
+    Ok(family)
+}
+
+/// Erases the member's whole family on its owner's request: every recording's keys
+/// destroyed, the customer key destroyed, objects purged when retention allows.
+/// Irreversible. Answers the signed erasure receipt.
+pub async fn erase(s: &Services, m: &Member, confirm: &str) -> DomainResult<Envelope> {
+    let family = m.family.id.clone();
+    m.require_owner(s, Action::FamilyErased, &family, "only an owner can erase the family").await?;
+    if confirm != family {
+        return Err(DomainError::invalid("confirm must repeat the family id"));
+    }
+    Ok(super::erasure::erase_family(s, &family, &m.user, &m.meta).await?)
+}

@@ -1,0 +1,131 @@
+//! The background jobs of `vault serve`: upload sweeps and purges (every
+//! `uploads.sweep_secs`), the cross-region copier, and the daily anchor and scrub.
+//! Each round's failure is counted and logged at ERROR (`Metrics::job_round`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::Services;
+use super::audit::{Action, Outcome};
+use super::scrub::{ScrubError, Scrubber};
+use crate::db::{ClaimError, RecordingStatus, now_ms};
+
+/// The running jobs; stopped when dropped.
+#[derive(Debug)]
+pub struct Jobs(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// Starts every background job.
+pub fn spawn(s: &Arc<Services>) -> Jobs {
+    let mut tasks = vec![tokio::spawn(sweep_forever(s.clone())), tokio::spawn(daily_forever(s.clone()))];
+    if let Some(replicator) = &s.replicator {
+        tasks.push(tokio::spawn(replicator.clone().run()));
+    }
+    Jobs(tasks)
+}
+
+/// The daily jobs: the audit anchor and the integrity scrub, each run once its last
+/// run is a whole interval old (so a restart neither skips nor repeats one). Looked at
+/// every minute (or interval, if shorter).
+async fn daily_forever(s: Arc<Services>) {
+    let every = s.config.scrub.interval_secs;
+    if every == 0 {
+        return;
+    }
+    let started = now_ms();
+    let look = Duration::from_secs(every.clamp(1, 60));
+    loop {
+        tokio::time::sleep(look).await;
+        daily(&s, started).await;
+    }
+}
+
+/// One look at the daily jobs: the audit anchor first (it is quick; the scrub may
+/// read for hours), then the integrity scrub, each if due. The first anchor is due an
+/// interval after the oldest audit row, the first scrub an interval after `started`.
+pub async fn daily(s: &Services, started: i64) {
+    let every = i64::try_from(s.config.scrub.interval_secs).unwrap_or(i64::MAX).saturating_mul(1000);
+    let now = now_ms();
+    let regions = super::anchors::regions(s);
+    let anchor_due = async {
+        Ok::<_, anyhow::Error>(match super::anchors::newest_at(regions[0].1.as_ref()).await? {
+            Some(last) => now - i64::try_from(last.unix_timestamp_nanos() / 1_000_000).unwrap_or(0) >= every,
+            None => s.audit.oldest_at().await?.is_some_and(|oldest| now - oldest >= every),
+        })
+    };
+    match anchor_due.await {
+        Ok(false) => {}
+        Ok(true) => {
+            // Anchored, but over broken chains: a failure to look into, not a success.
+            let result = super::anchors::write_anchor(s).await.and_then(|(_, anchor)| match anchor.broken.as_slice() {
+                [] => Ok(()),
+                broken => Err(anyhow::anyhow!("audit chains broken (anchored as they stand): {}", broken.join(", "))),
+            });
+            s.metrics.job_round("anchor", &result);
+        }
+        Err(e) => s.metrics.job_round::<(), _>("anchor", &Err(e)),
+    }
+    match s.db.last_scrub_started().await {
+        Ok(last) if now - last.unwrap_or(started) < every => {}
+        Ok(_) => match Scrubber::new(s, true).run().await {
+            Err(ScrubError::Claim(ClaimError::Busy(_))) => {}
+            result => s.metrics.job_round("scrub", &result),
+        },
+        Err(e) => s.metrics.job_round::<(), _>("scrub", &Err(e)),
+    }
+}
+
+async fn sweep_forever(s: Arc<Services>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(s.config.uploads.sweep_secs));
+    loop {
+        tick.tick().await;
+        let swept = sweep(&s).await;
+        if let Ok(n @ 1..) = swept {
+            tracing::info!(expired = n, "removed abandoned uploads");
+        }
+        s.metrics.job_round("upload_sweep", &swept);
+        // Erased recordings leave the store as soon as their retention allows.
+        let purged = super::erasure::purge(&s).await;
+        if let Ok(n @ 1..) = purged {
+            tracing::info!(purged = n, "purged erased recordings");
+        }
+        s.metrics.job_round("purge", &purged);
+        s.limits.shrink();
+        s.reads.shrink();
+    }
+}
+
+/// Removes uploads whose time ran out: the store's parts, the database rows; the
+/// recording becomes `expired` (never listed). Also aborts store-side uploads the
+/// database does not know (a crash between the two).
+pub async fn sweep(s: &Services) -> anyhow::Result<usize> {
+    let mut removed = 0;
+    for upload in s.db.expired_uploads(now_ms(), 100).await? {
+        let Some(r) = s.db.recording(&upload.family_id, &upload.recording_id).await? else { continue };
+        s.store.abort_upload(&r.object_key, &upload.store_upload_id).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        s.db.set_recording_status(&r.family_id, &r.id, RecordingStatus::Pending, RecordingStatus::Expired).await?;
+        s.db.delete_upload(&r.id).await?;
+        let metadata = json!({ "expired_at": upload.expires_at });
+        s.audit.system(&r.family_id, Action::UploadExpired, &r.id, Outcome::Success, metadata).await?;
+        s.metrics.uploads_expired.inc();
+        removed += 1;
+    }
+    let known = s.db.store_upload_ids().await?;
+    let ttl = time::Duration::seconds(i64::try_from(s.config.uploads.ttl_secs).unwrap_or(i64::MAX));
+    for (key, id, started) in s.store.list_uploads().await.map_err(|e| anyhow::anyhow!("{e:?}"))? {
+        if !known.contains(&id) && started + ttl < time::OffsetDateTime::now_utc() {
+            s.store.abort_upload(&key, &id).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,101 @@
+//! The backends and shared state every capability works with, built once from the
+//! configuration (by `vault serve` and by the operator commands alike).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::audit::AuditLog;
+use super::export::PendingExports;
+use super::limits::RateLimits;
+use super::reads::AuditedReads;
+use super::receiving::Receiving;
+use super::replication::Replicator;
+use crate::config::Config;
+use crate::db::Db;
+use crate::keys::KeyService;
+use crate::metrics::Metrics;
+use crate::signing::Signer;
+use crate::store::ObjectStore;
+use crate::store::replicated::ReplicatedStore;
+
+/// Everything the domain needs. Cheap to share (`Arc`).
+pub struct Services {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub keys: Arc<dyn KeyService>,
+    pub store: Arc<dyn ObjectStore>,
+    /// The two regions behind `store`, when there is a replica.
+    pub replicated: Option<Arc<ReplicatedStore>>,
+    /// The cross-region copier, when there is a replica.
+    pub replicator: Option<Arc<Replicator>>,
+    pub audit: Arc<AuditLog>,
+    /// Signs scrub reports, erasure receipts and audit anchors.
+    pub signer: Arc<Signer>,
+    pub metrics: Arc<Metrics>,
+    pub limits: RateLimits,
+    /// Ranged reads already audited (one row per user, recording and session).
+    pub reads: AuditedReads,
+    /// Uploads receiving data now (one request at a time per upload).
+    pub receiving: Arc<Receiving>,
+    /// Exports started and waiting for their one-time download.
+    pub exports: PendingExports,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").field("db", &self.db).finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    /// Opens the configured backends (creating the data directory, migrating when
+    /// configured to), and binds members recorded before issuers were to the one
+    /// issuer trusted now.
+    pub async fn build(config: Config) -> anyhow::Result<Arc<Self>> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+        let db = Db::connect(&config.database_url(), config.database_migrate).await?;
+        let metrics = Arc::new(Metrics::default());
+        let keys = crate::backends::keys(&config, &metrics).await?;
+        let (store, replicated) = crate::backends::store(&config).await?;
+        let audit = Arc::new(AuditLog::new(db.clone()));
+        let signer = Arc::new(Signer::load_or_create(&config.signing_key_path())?);
+        let replicator = replicated.clone().map(|store| {
+            let poll = Duration::from_secs(config.aws.replication_poll_secs);
+            Replicator::new(db.clone(), store, audit.clone(), metrics.clone(), poll)
+        });
+        let trusted = if config.dev_issuer_enabled() {
+            Some(crate::auth::DevIssuer::ISSUER)
+        } else {
+            config.auth.issuer.as_deref()
+        };
+        if let Some(issuer) = trusted {
+            let bound = db.bind_legacy_members(issuer).await?;
+            if bound > 0 {
+                tracing::info!(members = bound, issuer, "members recorded without an issuer now belong to this issuer");
+            }
+        }
+        Ok(Arc::new(Self {
+            limits: RateLimits::new(config.limits.key_releases_per_minute, config.limits.auth_failures_per_minute),
+            config: Arc::new(config),
+            db,
+            keys,
+            store,
+            replicated,
+            replicator,
+            audit,
+            signer,
+            metrics,
+            reads: AuditedReads::default(),
+            receiving: Arc::default(),
+            exports: PendingExports::default(),
+        }))
+    }
+
+    /// When a commit made now may be deleted at the earliest.
+    pub fn retain_until(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + self.config.retention()
+    }
+}

@@ -1,0 +1,93 @@
+//! Extractors for who is calling: [`RequestMeta`] (address, user agent, request id),
+//! [`Caller`] (a verified token) and the domain's [`Member`] (a verified token whose
+//! family lists the caller). Tenancy comes from here only: handlers never take a
+//! family id from the client.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde_json::json;
+
+use super::client_ip::client_ip;
+use crate::auth::{AuthError, Identity, Verifier};
+use crate::domain::Member;
+use crate::domain::audit::{Action, Event, Outcome, RequestMeta, SYSTEM_TENANT};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+
+impl FromRequestParts<AppState> for RequestMeta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let connected = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let peer = connected.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        Ok(RequestMeta {
+            ip: client_ip(peer, &parts.headers, &state.services.config.trusted_proxies).to_string(),
+            user_agent: header(header::USER_AGENT),
+            request_id: header(header::HeaderName::from_static("x-request-id")),
+            peer: connected,
+        })
+    }
+}
+
+/// A caller whose token verified.
+#[derive(Debug)]
+pub struct Caller {
+    pub identity: Identity,
+    pub meta: RequestMeta,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let meta = RequestMeta::from_request_parts(parts, state).await?;
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let verified = match Verifier::bearer(header) {
+            Ok(token) => state.verifier.verify(token).await,
+            Err(e) => Err(e),
+        };
+        match verified {
+            Ok(identity) => Ok(Caller { identity, meta }),
+            Err(err) => Err(auth_failure(state, &meta, err).await),
+        }
+    }
+}
+
+/// Counts and records a failed authentication (within the address's budget), and
+/// answers it.
+async fn auth_failure(state: &AppState, meta: &RequestMeta, err: AuthError) -> ApiError {
+    let s = &state.services;
+    if matches!(err, AuthError::Unavailable) {
+        return err.into();
+    }
+    s.metrics.auth_failures.inc();
+    if !s.limits.allow_auth_failure(&meta.ip) {
+        // Over budget: answer without writing more rows, so a flood cannot fill the log.
+        return ApiError::too_many_requests();
+    }
+    let event = Event {
+        tenant: SYSTEM_TENANT.into(),
+        actor: String::new(),
+        action: Action::AuthFailed,
+        target: String::new(),
+        outcome: Outcome::Denied,
+        metadata: json!({ "reason": err.to_string() }),
+    };
+    if let Err(e) = s.audit.record(&event, meta).await {
+        return ApiError::internal(format!("audit: {e}"));
+    }
+    err.into()
+}
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Member::resolve(&state.services, caller.identity, caller.meta, parts.uri.path()).await?)
+    }
+}

@@ -1,0 +1,85 @@
+//! Playback: ciphertext downloads with HTTP ranges, and key release
+//! (`crate::domain::playback` decides and audits).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use zeroize::Zeroizing;
+
+use crate::api::Problem;
+use crate::api::playback::KeyRelease;
+use crate::api::uploads::BinaryBody;
+use crate::domain::playback::{Read, ReadRequest};
+use crate::domain::{Member, media_type, playback};
+use crate::http::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Path;
+use crate::http::secret_json::SecretJson;
+
+/// Downloads the stored ciphertext, whole or one range (RFC 9110 `Range`, `If-Range`,
+/// `If-None-Match`).
+#[utoipa::path(get, path = "/v1/recordings/{id}/content", tag = "playback",
+    params(("id" = String, Path), ("range" = Option<String>, Header, description = "bytes=start-end")),
+    security(("bearer" = [])),
+    responses((status = 200, body = BinaryBody, content_type = "application/octet-stream"),
+        (status = 206, body = BinaryBody, content_type = "application/octet-stream"), (status = 304), (status = 416),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn content(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let request = ReadRequest {
+        range: header(header::RANGE),
+        if_none_match: header(header::IF_NONE_MATCH),
+        if_range: header(header::IF_RANGE),
+    };
+    let (etag, size, range, body) = match playback::read(&state.services, &member, &id, &request).await? {
+        Read::NotModified { etag } => return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()),
+        Read::Unsatisfiable { size } => {
+            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{size}"))])
+                .into_response());
+        }
+        Read::Content { etag, size, range, body } => (etag, size, range, body),
+    };
+    let len = range.as_ref().map_or(size, |r| r.end - r.start);
+    let mut response = Response::new(Body::from_stream(body));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(ApiError::internal)?);
+    if let Some(range) = range {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let value = format!("bytes {}-{}/{size}", range.start, range.end - 1);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_RANGE, HeaderValue::from_str(&value).map_err(ApiError::internal)?);
+    }
+    Ok(response)
+}
+
+/// Releases the data key for playback (audited, rate-limited per user).
+#[utoipa::path(post, path = "/v1/recordings/{id}/key", tag = "playback", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = KeyRelease), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn release_key(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+) -> ApiResult<SecretJson<KeyRelease>> {
+    let (r, key) = playback::release_key(&state.services, &member, &id).await?;
+    Ok(SecretJson(KeyRelease {
+        data_key: Zeroizing::new(B64.encode(key.expose())),
+        frame_length: r.plan.frame_length(),
+        header_len: r.header_len,
+        ciphertext_size: r.ciphertext_size,
+        plaintext_size: r.plaintext_size,
+        // Normalised again: rows from before the allowlist may name an active type.
+        content_type: media_type::stored(&r.content_type).unwrap_or_else(|| media_type::OPAQUE.into()),
+    }))
+}

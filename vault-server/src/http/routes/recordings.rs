@@ -1,0 +1,78 @@
+//! Recordings: create (with a fresh data key for the browser), list, get, delete.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use zeroize::Zeroizing;
+
+use crate::api::Problem;
+use crate::api::recordings::{
+    CreateRecording, Created, DataKeyGrant, EdkJson, ListQuery, Page, RecordingView, UploadPlan,
+};
+use crate::domain::{Member, recordings};
+use crate::http::AppState;
+use crate::http::error::ApiResult;
+use crate::http::extract::{Json, Path, Query};
+use crate::http::secret_json::SecretJson;
+use crate::http::views;
+use crate::signing::Envelope;
+
+/// Creates a recording; for client-side encryption, answers its data key.
+#[utoipa::path(post, path = "/v1/recordings", tag = "recordings", request_body = CreateRecording, security(("bearer" = [])),
+    responses((status = 201, body = Created), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn create(
+    State(state): State<AppState>,
+    member: Member,
+    Json(body): Json<CreateRecording>,
+) -> ApiResult<(StatusCode, SecretJson<Created>)> {
+    let created = recordings::create(&state.services, &member, &body).await?;
+    let plan = created.recording.plan;
+    let key = created.materials.map(|m| DataKeyGrant {
+        data_key: Zeroizing::new(B64.encode(m.data_key().expose())),
+        encrypted_data_keys: m.encrypted_data_keys().iter().map(EdkJson::from).collect(),
+        encryption_context: m.context().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+    });
+    Ok((
+        StatusCode::CREATED,
+        SecretJson(Created {
+            recording: views::recording(&created.recording),
+            upload: UploadPlan {
+                frame_length: plan.frame_length(),
+                part_frames: plan.part_frames(),
+                expires_at: created.expires_at,
+            },
+            key,
+        }),
+    ))
+}
+
+/// Lists committed recordings, newest first.
+#[utoipa::path(get, path = "/v1/recordings", tag = "recordings", params(ListQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn list(State(state): State<AppState>, member: Member, Query(q): Query<ListQuery>) -> ApiResult<Json<Page>> {
+    let (rows, next_cursor) = recordings::list(&state.services, &member, q.limit, q.cursor.as_deref()).await?;
+    Ok(Json(Page { items: rows.iter().map(views::recording).collect(), next_cursor }))
+}
+
+/// A recording's metadata.
+#[utoipa::path(get, path = "/v1/recordings/{id}", tag = "recordings", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = RecordingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn get(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RecordingView>> {
+    Ok(Json(views::recording(&recordings::get(&state.services, &member, &id).await?)))
+}
+
+/// Erases a recording (access and keys revoked at once); answers the signed receipt.
+#[utoipa::path(delete, path = "/v1/recordings/{id}", tag = "recordings", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = Envelope), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Envelope>> {
+    Ok(Json(recordings::delete(&state.services, &member, &id).await?))
+}

@@ -1,0 +1,107 @@
+//! What the web page needs before anyone signs in: its files, how to sign in, and
+//! (embedded mode only) a development sign-in that mints tokens with the local issuer
+//! for the developer at this machine (a loopback peer who shows the printed one-time
+//! code). Signing in is the HTTP side's business: the domain sees verified callers.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::api::session::{DevToken, DevTokenIssued, WebConfig};
+use crate::api::{ErrorCode, Problem};
+use crate::domain::audit::{Action, Event, Outcome, RequestMeta, SYSTEM_TENANT};
+use crate::domain::families::valid_id;
+use crate::http::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Json;
+
+/// Headers a proxy adds: a request that carries one did not come from this machine's
+/// own user directly, whatever its TCP peer.
+const FORWARDING: [&str; 6] =
+    ["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "via"];
+
+/// The web page's files (`web_dir`), for any path no route matched. Paths that cannot
+/// name one of its files (a leading `//`, which a directory redirect would turn into a
+/// protocol-relative `Location`, or names longer than a file system allows) are not
+/// found, and so is anything the file system refuses.
+pub async fn static_file(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    use tower::ServiceExt;
+    let path = request.uri().path();
+    let nameable = !path.starts_with("//") && path.len() <= 1024 && path.split('/').all(|s| s.len() <= 255);
+    let Some(dir) = state.services.config.web_dir.as_ref().filter(|_| nameable) else {
+        return ApiError::not_found().into_response();
+    };
+    match tower_http::services::ServeDir::new(dir).oneshot(request).await {
+        Ok(response) if !response.status().is_server_error() => response.into_response(),
+        _ => ApiError::not_found().into_response(),
+    }
+}
+
+/// How the web page signs in.
+#[utoipa::path(get, path = "/web-config.json", tag = "session", responses((status = 200, body = WebConfig)))]
+pub async fn config(State(state): State<AppState>) -> Json<WebConfig> {
+    Json(WebConfig {
+        dev_sign_in: state.dev_sign_in.is_some(),
+        sign_in_url: state.services.config.auth.sign_in_url.clone(),
+    })
+}
+
+/// The development issuer's public key (embedded mode only).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "session",
+    responses((status = 200, body = Object, description = "A JWKS document"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn jwks(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    state.dev_issuer.as_ref().map(|dev| Json(dev.jwks())).ok_or_else(ApiError::not_found)
+}
+
+/// Development sign-in (embedded mode on loopback only): a development-issuer token
+/// for `user_id` in `family_id`, for a loopback peer without forwarding headers who
+/// shows the current one-time code.
+#[utoipa::path(post, path = "/dev/token", tag = "session", request_body = DevToken,
+    responses((status = 200, body = DevTokenIssued), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn dev_token(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    Json(req): Json<DevToken>,
+) -> ApiResult<Json<DevTokenIssued>> {
+    let (Some(issuer), Some(codes)) = (state.dev_issuer.as_ref(), state.dev_sign_in.as_ref()) else {
+        return Err(ApiError::not_found());
+    };
+    let direct =
+        meta.peer.is_some_and(|p| p.ip().is_loopback()) && FORWARDING.iter().all(|h| !headers.contains_key(*h));
+    if !direct {
+        return Err(ApiError::forbidden("the development sign-in answers only this machine's own browser, directly"));
+    }
+    if !valid_id(&req.user_id) || !valid_id(&req.family_id) {
+        return Err(ApiError::bad_request(
+            "user and family ids are 1 to 64 letters, digits, '-' or '_', starting with a letter or digit",
+        ));
+    }
+    let s = &state.services;
+    if !s.limits.allow_auth_failure(&meta.ip) {
+        return Err(ApiError::too_many_requests());
+    }
+    if !codes.redeem(&req.code).map_err(ApiError::internal)? {
+        let event = Event {
+            tenant: SYSTEM_TENANT.into(),
+            actor: String::new(),
+            action: Action::AuthFailed,
+            target: "/dev/token".into(),
+            outcome: Outcome::Denied,
+            metadata: json!({ "reason": "wrong or used development sign-in code" }),
+        };
+        s.audit.record(&event, &meta).await?;
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::SignInCode,
+            "that sign-in code is wrong or already used: enter the newest code printed where vault serve runs",
+        ));
+    }
+    let ttl = req.ttl_secs.unwrap_or(3600).clamp(1, 86_400);
+    let token =
+        issuer.mint(&req.user_id, Some(&req.family_id), None, Duration::from_secs(ttl)).map_err(ApiError::internal)?;
+    Ok(Json(DevTokenIssued { token, expires_in: ttl }))
+}
