@@ -200,5 +200,18 @@ mod tests {
     fn oversized_context_refused() {
         let ctx: EncryptionContext = [("k", "v".repeat(65_530))].into_iter().collect();
         assert_eq!(ctx.serialize(), Err(Error::LimitExceeded(Limit::ContextSize)));
+        // count 2 + key 2 + 1 + value 2 + 65 528: exactly the most the AAD length field holds.
+        let ctx: EncryptionContext = [("k", "v".repeat(65_528))].into_iter().collect();
+        assert_eq!(ctx.serialize().unwrap().len(), 65_535);
+        let ctx: EncryptionContext = [("k", "v".repeat(65_529))].into_iter().collect();
+        assert_eq!(ctx.serialize(), Err(Error::LimitExceeded(Limit::ContextSize)));
+    }
+
+    #[test]
+    fn accessors() {
+        let ctx = EncryptionContext::for_vault_object("family-a", "obj-1");
+        assert_eq!(ctx.iter().collect::<Vec<_>>(), [(VAULT_OBJECT, "obj-1"), (VAULT_TENANT, "family-a")]);
+        assert_eq!((ctx.len(), ctx.is_empty()), (2, false));
+        assert_eq!((EncryptionContext::new().len(), EncryptionContext::new().is_empty()), (0, true));
     }
 }

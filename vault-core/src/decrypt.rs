@@ -224,3 +224,95 @@ pub(crate) fn read_frames(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand_core::OsRng;
+
+    use super::*;
+    use crate::keyring::{EncryptionMaterials, RawAesKeyring};
+    use crate::{EncryptionContext, Section};
+
+    fn keyring() -> RawAesKeyring {
+        RawAesKeyring::new("ns", "k", [7; 32]).expect("valid keyring")
+    }
+
+    /// Three regular frames of 8 bytes and a final one of 3.
+    fn message() -> Vec<u8> {
+        let materials = EncryptionMaterials::generate(EncryptionContext::new(), &[&keyring()], &mut OsRng).unwrap();
+        crate::encrypt(&materials, 8, b"twenty-seven bytes of input", &mut OsRng).unwrap()
+    }
+
+    /// Feeds `message` in pieces of `piece` bytes, asserting that every call consumes
+    /// something unless a header waits for its key: a caller loops on exactly that.
+    fn run(dec: &mut Decryptor, message: &[u8], piece: usize, out: &mut Vec<u8>) -> Result<(), Error> {
+        for mut chunk in message.chunks(piece) {
+            while !chunk.is_empty() {
+                let used = dec.update(chunk, out)?;
+                assert!(used > 0 || dec.header().is_some(), "no progress on {} bytes", chunk.len());
+                chunk = &chunk[used..];
+                if dec.header().is_some() {
+                    dec.unlock_with(&[&keyring()])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_update_makes_progress() {
+        let msg = message();
+        for piece in [1, 2, 5, 39, 40, 41, 500] {
+            let (mut dec, mut out) = (Decryptor::new(DecryptPolicy::default()), Vec::new());
+            run(&mut dec, &msg, piece, &mut out).unwrap();
+            assert!(dec.verified_header().is_some());
+            dec.finish().unwrap();
+            assert_eq!(out, b"twenty-seven bytes of input", "pieces of {piece}");
+        }
+    }
+
+    /// After a failure every call repeats it: no later input, key or `finish` can
+    /// turn a rejected message into an accepted one.
+    #[test]
+    fn a_failed_decryptor_stays_failed() {
+        let mut msg = message();
+        let frame_2 = msg.len() - 43 - 2 * 40 + 30;
+        msg[frame_2] ^= 1;
+        let failure = Error::AuthenticationFailed(Section::Frame(2));
+        let (mut dec, mut out) = (Decryptor::new(DecryptPolicy::default()), Vec::new());
+        assert_eq!(run(&mut dec, &msg, 1000, &mut out), Err(failure.clone()));
+        assert_eq!(out, b"twenty-s", "frame 1 only");
+        assert!(dec.header().is_none() && dec.verified_header().is_none());
+        assert_eq!(dec.update(&msg[msg.len() - 43..], &mut out), Err(failure.clone()));
+        assert_eq!(dec.update(&[], &mut out), Err(failure.clone()));
+        assert_eq!(dec.unlock(&DataKey::from_bytes([7; 32])), Err(failure.clone()));
+        assert_eq!(dec.unlock_with(&[&keyring()]), Err(failure.clone()));
+        assert_eq!(dec.finish(), Err(failure));
+
+        // A failed unlock poisons it too.
+        let (mut dec, mut out) = (Decryptor::new(DecryptPolicy::default()), Vec::new());
+        let header_len = dec.update(&msg, &mut out).unwrap();
+        assert_eq!(dec.unlock(&DataKey::from_bytes([7; 32])), Err(Error::CommitmentMismatch));
+        assert_eq!(dec.update(&msg[header_len..], &mut out), Err(Error::CommitmentMismatch));
+        assert_eq!(dec.unlock_with(&[&keyring()]), Err(Error::CommitmentMismatch));
+        assert_eq!(dec.finish(), Err(Error::CommitmentMismatch));
+        let mut dec = Decryptor::new(DecryptPolicy::default());
+        dec.update(&msg, &mut out).unwrap();
+        let stranger = RawAesKeyring::new("ns", "k", [8; 32]).unwrap();
+        assert_eq!(dec.unlock_with(&[&stranger]), Err(Error::NoUsableDataKey));
+        assert_eq!(dec.unlock_with(&[&keyring()]), Err(Error::NoUsableDataKey));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn misuse_is_named_until_something_fails() {
+        let msg = message();
+        let mut dec = Decryptor::new(DecryptPolicy::default());
+        assert!(matches!(dec.unlock_with(&[&keyring()]), Err(Error::Misuse(_))), "no header yet");
+        assert!(matches!(dec.unlock(&DataKey::from_bytes([7; 32])), Err(Error::Misuse(_))));
+        let header_len = dec.update(&msg, &mut Vec::new()).unwrap();
+        assert_eq!(dec.update(&[], &mut Vec::new()), Ok(0), "a locked decryptor waits");
+        assert!(matches!(dec.update(&msg[header_len..], &mut Vec::new()), Err(Error::Misuse(_))));
+        assert_eq!(dec.finish(), Err(Error::Misuse("the header is complete: unlock before offering frames")));
+    }
+}

@@ -49,3 +49,22 @@ impl fmt::Debug for EncryptedDataKey {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_lengths_not_bytes() {
+        let edk = EncryptedDataKey {
+            provider_id: "aws-kms".into(),
+            provider_info: b"arn:k".to_vec(),
+            ciphertext: vec![0xAB; 48],
+        };
+        let shown = format!("{edk:?}");
+        assert!(
+            shown.contains("aws-kms") && shown.contains("provider_info_len: 5") && shown.contains("ciphertext_len: 48")
+        );
+        assert!(!shown.contains("171") && !shown.contains("arn:k"), "{shown}");
+    }
+}

@@ -154,3 +154,25 @@ impl core::fmt::Debug for Encryptor {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand_core::OsRng;
+
+    use super::*;
+    use crate::context::EncryptionContext;
+    use crate::edk::EncryptedDataKey;
+    use crate::keys::DataKey;
+
+    #[test]
+    fn debug_shows_progress_not_keys() {
+        let edk = EncryptedDataKey { provider_id: "p".into(), provider_info: Vec::new(), ciphertext: Vec::new() };
+        let materials =
+            EncryptionMaterials::new(EncryptionContext::new(), DataKey::from_bytes([0x5A; 32]), vec![edk]).unwrap();
+        let mut enc = Encryptor::new(&materials, 16, &mut OsRng).unwrap();
+        enc.update(&[0x5A; 40], &mut Vec::new()).unwrap();
+        let shown = format!("{enc:?}");
+        assert!(shown.contains("frame_length: 16") && shown.contains("next_sequence: 3"), "{shown}");
+        assert!(!shown.contains("90") && !shown.to_lowercase().contains("5a"), "{shown}");
+    }
+}

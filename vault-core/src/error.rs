@@ -165,3 +165,31 @@ impl fmt::Display for Unsupported {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Messages carry the details a reader acts on (which frame, which key, which
+    /// suite); callers branch on the variant, never on this text.
+    #[test]
+    fn messages_carry_their_details() {
+        let cases = [
+            (Error::Malformed("frame length is zero"), "frame length is zero"),
+            (Error::Unsupported(Unsupported::Version(1)), "version 1 "),
+            (Error::Unsupported(Unsupported::AlgorithmSuite(0x0578)), "0x0578"),
+            (Error::Unsupported(Unsupported::ContentType(1)), "0x01"),
+            (Error::FrameOutOfOrder { expected: 3, found: 5 }, "expected sequence number 3, found 5"),
+            (Error::AuthenticationFailed(Section::Frame(7)), "frame 7"),
+            (
+                Error::ContextMismatch { key: "vault:tenant".into(), problem: ContextProblem::Missing },
+                "\"vault:tenant\"",
+            ),
+            (Error::LimitExceeded(Limit::EncryptedDataKeys), "encrypted data keys"),
+            (Error::Misuse("unlock twice"), "unlock twice"),
+        ];
+        for (err, detail) in cases {
+            assert!(err.to_string().contains(detail), "{err:?} shows as {err}");
+        }
+    }
+}

@@ -89,16 +89,24 @@ impl<R: Read, U: FnOnce(&mut Decryptor) -> Result<(), Error>> DecryptReader<R, U
                     return Ok(());
                 }
             }
+            let unlocked = self.unlock.is_none();
+            let mut used = 0;
             match decryptor.update(&self.input[self.consumed..self.filled], &mut self.output) {
-                Ok(used) => self.consumed += used,
+                Ok(n) => used = n,
                 // Frames verified before the failure are delivered first.
                 Err(e) => self.failed = Some(e),
             }
+            self.consumed += used;
             if decryptor.header().is_some()
                 && let Some(unlock) = self.unlock.take()
                 && let Err(e) = unlock(decryptor)
             {
                 self.failed = Some(e);
+            }
+            // An unlocked decryptor takes every byte it is offered; one that takes none
+            // and yields nothing would spin this loop forever: a bug, said as one.
+            if unlocked && used == 0 && self.output.is_empty() && self.failed.is_none() {
+                self.failed = Some(Error::Misuse("the decryptor made no progress"));
             }
         }
         Ok(())

@@ -81,6 +81,9 @@ mod tests {
         let shown = format!("{key:?}");
         assert_eq!(shown, "DataKey { .. }");
         assert!(!shown.to_lowercase().contains("ab"));
+        let frame_key = FrameKey(Zeroizing::new([0xAB; KEY_LEN]));
+        assert_eq!(format!("{frame_key:?}"), "FrameKey { .. }");
+        assert_eq!(frame_key.expose(), &[0xAB; KEY_LEN]);
     }
 
     #[test]

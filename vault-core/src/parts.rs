@@ -84,6 +84,19 @@ impl PartPlan {
         if part == 1 { frames + header_len } else { frames }
     }
 
+    /// Where each part of a whole message of `message_len` bytes (its header of
+    /// `header_len` bytes included) lies in it, part 1 first: how a client that holds
+    /// the message cuts it for upload.
+    pub fn part_ranges(&self, header_len: u64, message_len: u64) -> impl Iterator<Item = Range<u64>> + '_ {
+        let mut start = 0u64;
+        (1..=u32::MAX).map_while(move |part| {
+            let end = start.saturating_add(self.full_part_len(part, header_len)).min(message_len);
+            let range = (start < message_len).then_some(start..end);
+            start = end;
+            range
+        })
+    }
+
     /// The sequence number of part `part`'s first frame; None for part 0 or past the
     /// 2³² frames a message may hold.
     pub fn first_sequence(&self, part: u32) -> Option<u32> {
@@ -122,6 +135,7 @@ mod tests {
     #[test]
     fn parts_of_a_message() {
         let plan = PartPlan::new(4096, 3).unwrap();
+        assert_eq!((plan.frame_length(), plan.part_frames()), (4096, 3));
         assert_eq!(plan.frame_bytes(), 4096 + 32);
         assert_eq!(plan.part_plaintext(), 3 * 4096);
         assert_eq!(plan.full_part_len(1, 500), 3 * 4128 + 500);
@@ -130,6 +144,9 @@ mod tests {
         assert_eq!(plan.first_sequence(3), Some(7));
         assert_eq!(plan.first_sequence(0), None);
         assert_eq!(PartPlan::new(16, u32::MAX).unwrap().first_sequence(3), None);
+        let ranges: Vec<_> = plan.part_ranges(500, 500 + 2 * 12_384 + 100).collect();
+        assert_eq!(ranges, [0..500 + 12_384, 500 + 12_384..500 + 2 * 12_384, 500 + 2 * 12_384..500 + 2 * 12_384 + 100]);
+        assert_eq!(plan.part_ranges(500, 400).collect::<Vec<_>>(), vec![(0..400)], "a short message is one part");
         // 25000 bytes: parts of 12288, 12288 and 424.
         assert_eq!(plan.part_count(25_000), 3);
         assert_eq!(plan.plaintext_range(1, 25_000), 0..12_288);

@@ -143,3 +143,91 @@ fn buffered_reads_lend_the_same_plaintext() {
     }
     assert_eq!(out, plaintext);
 }
+
+/// A reader that fails once with `kind`, then hands out its bytes.
+struct FailsOnce<'a> {
+    bytes: &'a [u8],
+    kind: Option<std::io::ErrorKind>,
+}
+
+impl Read for FailsOnce<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.kind.take() {
+            Some(kind) => Err(kind.into()),
+            None => self.bytes.read(buf),
+        }
+    }
+}
+
+#[test]
+fn interrupted_reads_are_retried_and_other_errors_returned() {
+    use std::io::ErrorKind;
+    let plaintext = pattern(1000);
+    let message = encrypt(&plaintext, 100);
+    let k = keyring();
+    let open = |kind| {
+        DecryptReader::new(
+            FailsOnce { bytes: &message, kind: Some(kind) },
+            DecryptPolicy::requiring(family_ctx()),
+            |d: &mut vault_core::Decryptor| d.unlock_with(&[&k as &dyn Keyring]),
+        )
+    };
+    let (out, err) = drain(open(ErrorKind::Interrupted), 4096);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(out, plaintext);
+    let err = open(ErrorKind::ConnectionReset).read(&mut [0; 64]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    assert!(vault_error(&err).is_none());
+}
+
+/// Plaintext is lent as soon as a frame verifies, so the reader holds one frame,
+/// never the message.
+#[test]
+fn plaintext_is_lent_a_frame_at_a_time() {
+    use std::io::BufRead;
+    let plaintext = pattern(1000);
+    let message = encrypt(&plaintext, 100);
+    let k = keyring();
+    let mut r = DecryptReader::new(
+        Pieces { bytes: &message, sizes: vec![1], turn: 0 },
+        DecryptPolicy::requiring(family_ctx()),
+        |d: &mut vault_core::Decryptor| d.unlock_with(&[&k as &dyn Keyring]),
+    );
+    assert_eq!(r.fill_buf().unwrap(), &plaintext[..100]);
+    r.consume(30);
+    assert_eq!(r.fill_buf().unwrap(), &plaintext[30..100]);
+    r.consume(70);
+    assert_eq!(r.fill_buf().unwrap(), &plaintext[100..200]);
+    assert!(format!("{r:?}").contains("finished: false"));
+    let (rest, err) = drain(&mut r, 64);
+    assert!(err.is_none());
+    assert_eq!(rest, plaintext[100..]);
+    assert!(format!("{r:?}").contains("finished: true"));
+}
+
+/// A writer that counts the flushes that reach it.
+struct CountsFlushes<'a>(&'a std::cell::Cell<usize>);
+
+impl Write for CountsFlushes<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.set(self.0.get() + 1);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_writer_passes_flushes_on() {
+    let k = keyring();
+    let materials = EncryptionMaterials::generate(family_ctx(), &[&k as &dyn Keyring], &mut OsRng).unwrap();
+    let flushes = std::cell::Cell::new(0);
+    let mut writer = EncryptWriter::new(CountsFlushes(&flushes), Encryptor::new(&materials, 100, &mut OsRng).unwrap());
+    writer.write_all(&[1; 150]).unwrap();
+    writer.flush().unwrap();
+    assert_eq!(flushes.get(), 1);
+    assert!(format!("{writer:?}").contains("next_sequence: 2"), "{writer:?}");
+    writer.finish().unwrap();
+    assert_eq!(flushes.get(), 2);
+}

@@ -84,8 +84,44 @@ fn a_lying_length_never_yields_wrong_plaintext() {
     assert!(read_range(cut, &header, range, 1000).is_err());
     // Reading a range whose frames are intact still works.
     assert_eq!(read_range(cut, &header, 0..32, 1000).unwrap(), pt[..32]);
-    // A length that cannot be a frame layout at all.
+    // A length that cannot be a frame layout at all: shorter than a final frame, or
+    // a final frame of 17 bytes where frames hold 16.
     assert!(BodyLayout::new(&header, header.header_len() as u64 + 39).is_err());
+    assert!(matches!(BodyLayout::new(&header, header.header_len() as u64 + 40 + 17), Err(Error::Malformed(_))));
+}
+
+#[test]
+fn layout_limits() {
+    // The most a message holds: 2^32 - 2 regular frames and a final one.
+    let regular = u64::from(u32::MAX) - 1;
+    let most = BodyLayout::from_parts(100, 1, 100 + regular * 33 + 40).unwrap();
+    assert_eq!((most.frame_count(), most.plaintext_len()), (u64::from(u32::MAX), regular));
+    let last = most.locate(regular - 1..regular).unwrap();
+    assert_eq!((last.last_sequence, last.ciphertext.end), (u32::MAX - 1, 100 + regular * 33));
+    assert!(matches!(BodyLayout::from_parts(100, 1, 100 + (regular + 1) * 33 + 40), Err(Error::Malformed(_))));
+    assert!(matches!(BodyLayout::from_parts(100, 0, 1000), Err(Error::Malformed(_))));
+    assert_eq!(BodyLayout::from_parts(100, 16, 139), Err(Error::Truncated));
+    assert_eq!(BodyLayout::from_parts(100, 16, 99), Err(Error::Truncated));
+}
+
+#[test]
+fn a_range_read_needs_exactly_the_frames_of_its_span() {
+    let msg = encrypt(&pattern(100), 16);
+    let header = verified_header(&msg);
+    let layout = BodyLayout::new(&header, msg.len() as u64).unwrap();
+    let span = layout.locate(10..40).unwrap();
+    assert_eq!((span.first_sequence, span.last_sequence), (1, 3));
+    let (start, end) = (span.ciphertext.start as usize, span.ciphertext.end as usize);
+    let read = |bytes: &[u8]| {
+        let mut rd = RangeDecryptor::new(&header, &layout, span.clone());
+        rd.update(bytes, &mut Vec::new())?;
+        rd.finish()
+    };
+    assert_eq!(read(&msg[start..end]), Ok(()));
+    assert_eq!(read(&msg[start..end - 48]), Err(Error::Truncated), "two frames of three");
+    assert_eq!(read(&msg[start..end - 1]), Err(Error::Truncated), "the last frame cut");
+    assert_eq!(read(&msg[start..end + 10]), Err(Error::Truncated), "a piece of a frame after the span");
+    assert!(matches!(read(&msg[start..end + 48]), Err(Error::Misuse(_))), "a whole frame after the span");
 }
 
 #[test]

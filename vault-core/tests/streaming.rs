@@ -116,6 +116,28 @@ fn frame_length_bounds() {
     let policy = DecryptPolicy { max_frame_length: 1024, ..DecryptPolicy::default() };
     let (_, res) = decrypt_in_pieces(&msg, &[usize::MAX], policy, &[&k]);
     assert_eq!(res, Err(Error::LimitExceeded(vault_core::Limit::FrameLength)));
+    // Both limits are inclusive.
+    let policy = DecryptPolicy { max_frame_length: 4096, ..DecryptPolicy::default() };
+    assert_eq!(decrypt_in_pieces(&msg, &[usize::MAX], policy, &[&k]), (pattern(10), Ok(())));
+    // 16 MiB, as the README documents.
+    assert!(Encryptor::new(&materials, 16 << 20, &mut rand_core::OsRng).is_ok());
+    assert!(matches!(Encryptor::new(&materials, (16 << 20) + 1, &mut rand_core::OsRng), Err(Error::Misuse(_))));
+}
+
+#[test]
+fn encrypted_data_key_limit_is_inclusive() {
+    let keyrings: Vec<RawAesKeyring> =
+        (0..3u8).map(|i| RawAesKeyring::new("vault-test", format!("key-{i}"), [i; 32]).unwrap()).collect();
+    let refs: Vec<&dyn Keyring> = keyrings.iter().map(|k| k as &dyn Keyring).collect();
+    let materials = EncryptionMaterials::generate(family_ctx(), &refs, &mut rand_core::OsRng).unwrap();
+    assert_eq!((materials.context(), materials.encrypted_data_keys().len()), (&family_ctx(), 3));
+    let msg = vault_core::encrypt(&materials, 64, b"x", &mut rand_core::OsRng).unwrap();
+    let at_most = |n| DecryptPolicy { max_encrypted_data_keys: n, ..DecryptPolicy::default() };
+    assert_eq!(vault_core::decrypt(&msg, &[&keyrings[2]], at_most(3)), Ok((b"x".to_vec(), family_ctx())));
+    assert_eq!(
+        vault_core::decrypt(&msg, &[&keyrings[2]], at_most(2)),
+        Err(Error::LimitExceeded(vault_core::Limit::EncryptedDataKeys))
+    );
 }
 
 #[test]

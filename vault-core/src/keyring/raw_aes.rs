@@ -141,11 +141,35 @@ mod tests {
         assert!(renamed.unwrap(&edks, &c).unwrap().is_none());
     }
 
+    /// Only EDKs in the one layout this keyring writes are tried: a 48-byte
+    /// ciphertext, a 128-bit tag and a 12-byte IV. Any other shape is someone
+    /// else's, skipped without an error (and without a panic on its lengths).
+    #[test]
+    fn skips_edks_of_other_shapes() {
+        let keyring = RawAesKeyring::new("ns", "name", [1; KEY_LEN]).unwrap();
+        let c = ctx(&[("a", "b")]);
+        let good = keyring.wrap(&DataKey::from_bytes([2; KEY_LEN]), &c, &mut OsRng).unwrap();
+        let altered = |change: &dyn Fn(&mut EncryptedDataKey)| {
+            let mut edk = good.clone();
+            change(&mut edk);
+            keyring.unwrap(&[edk], &c).unwrap().map(|k| *k.expose())
+        };
+        assert_eq!(altered(&|_| ()), Some([2; KEY_LEN]));
+        assert_eq!(altered(&|e| e.provider_id = "other".into()), None);
+        assert_eq!(altered(&|e| e.ciphertext.truncate(47)), None);
+        assert_eq!(altered(&|e| e.ciphertext.push(0)), None);
+        // Tag length 96 bits, or IV length 16, with everything else intact.
+        assert_eq!(altered(&|e| e.provider_info[4 + 3] = 96), None);
+        assert_eq!(altered(&|e| e.provider_info[4 + 7] = 16), None);
+        assert_eq!(altered(&|e| e.provider_info.push(0)), None);
+    }
+
     #[test]
     fn debug_hides_the_key() {
         let keyring = RawAesKeyring::new("ns", "name", [0x5A; KEY_LEN]).unwrap();
         let shown = format!("{keyring:?}");
         assert!(!shown.contains("90") && !shown.contains("5a") && !shown.contains("5A"), "{shown}");
+        assert!(shown.contains("\"ns\"") && shown.contains("\"name\""), "{shown}");
     }
 
     #[test]

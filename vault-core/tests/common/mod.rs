@@ -61,6 +61,10 @@ pub fn decrypt_in_pieces(
                 piece = &piece[used..];
                 if dec.header().is_some() {
                     dec.unlock_with(keyrings)?;
+                } else {
+                    // Only a completed header may leave input unconsumed; fail fast
+                    // rather than loop forever.
+                    assert!(used > 0, "the decryptor consumed nothing of {} bytes", piece.len());
                 }
             }
             rest = &rest[n..];
