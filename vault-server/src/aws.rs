@@ -79,18 +79,18 @@ impl Failover {
         if self.primary_first() {
             return true;
         }
-        let (now, last) = (crate::db::now_ms(), self.last_probe_ms.load(Ordering::Relaxed));
+        let (now, last) = (crate::clock::now_ms(), self.last_probe_ms.load(Ordering::Relaxed));
         now - last >= PROBE_EVERY_MS
             && self.last_probe_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
     /// Whether the primary region should be tried first.
     pub(crate) fn primary_first(&self) -> bool {
-        crate::db::now_ms() >= self.down_until_ms.load(Ordering::Relaxed)
+        crate::clock::now_ms() >= self.down_until_ms.load(Ordering::Relaxed)
     }
 
     pub(crate) fn primary_failed(&self) {
-        self.down_until_ms.store(crate::db::now_ms().saturating_add(self.hold_ms), Ordering::Relaxed);
+        self.down_until_ms.store(crate::clock::now_ms().saturating_add(self.hold_ms), Ordering::Relaxed);
     }
 
     pub(crate) fn primary_ok(&self) {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 /// Everything `vault serve` can be told.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {
+pub(crate) struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Where embedded-mode state lives: database, objects, master key, dev issuer key.
@@ -56,7 +56,7 @@ pub struct Config {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct AuthSettings {
+pub(crate) struct AuthSettings {
     /// `iss` of the external OIDC issuer (e.g. `https://clerk.example.com`).
     pub issuer: Option<String>,
     /// Its JWKS URL (default `<issuer>/.well-known/jwks.json`).
@@ -85,7 +85,7 @@ pub struct AuthSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct UploadSettings {
+pub(crate) struct UploadSettings {
     /// Plaintext bytes per frame for new recordings.
     pub frame_length: u32,
     /// Least ciphertext bytes per upload part but the last (rounded up to whole frames).
@@ -98,7 +98,7 @@ pub struct UploadSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Largest recording accepted, plaintext bytes.
     pub max_recording_bytes: u64,
     /// Largest JSON request body, bytes.
@@ -120,14 +120,14 @@ pub struct Limits {
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
-pub enum KeysBackend {
+pub(crate) enum KeysBackend {
     Local,
     AwsKms,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
-pub enum StoreBackend {
+pub(crate) enum StoreBackend {
     Local,
     S3,
 }
@@ -137,7 +137,7 @@ pub enum StoreBackend {
 /// instance or task role), never from this file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct AwsSettings {
+pub(crate) struct AwsSettings {
     pub primary: RegionSettings,
     pub replica: RegionSettings,
     /// Seconds allowed for one attempt of an AWS call (then it is retried).
@@ -162,7 +162,7 @@ pub struct AwsSettings {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct RegionSettings {
+pub(crate) struct RegionSettings {
     /// AWS region name, e.g. `eu-west-1`.
     pub region: String,
     /// The Object Lock bucket of this region.
@@ -174,7 +174,7 @@ pub struct RegionSettings {
 /// The integrity scrub (`crate::scrub`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ScrubSettings {
+pub(crate) struct ScrubSettings {
     /// Seconds between two scheduled scrubs (daily); 0 turns the schedule off.
     pub interval_secs: u64,
     /// Bytes read per second across both regions, to spare the store.
@@ -191,7 +191,7 @@ impl Default for ScrubSettings {
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
@@ -279,12 +279,12 @@ impl Default for Limits {
 
 impl Config {
     /// Defaults, then the TOML file if any, then the environment.
-    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+    pub(crate) fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         Self::load_from(file, |name| std::env::var(name).ok())
     }
 
     /// As [`Config::load`], with the environment given (for tests).
-    pub fn load_from(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    pub(crate) fn load_from(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let file = file.map(Path::to_path_buf).or_else(|| env("VAULT_CONFIG").map(PathBuf::from));
         let mut config = match file {
             Some(path) => {
@@ -561,7 +561,7 @@ impl Config {
 
     /// Whether the local development issuer is trusted: as configured, else only in
     /// embedded mode.
-    pub fn dev_issuer_enabled(&self) -> bool {
+    pub(crate) fn dev_issuer_enabled(&self) -> bool {
         self.dev_issuer.unwrap_or_else(|| self.dev_issuer_forbidden().is_none())
     }
 
@@ -580,27 +580,27 @@ impl Config {
     }
 
     /// Whether a production backend (KMS or S3) is configured.
-    pub fn uses_aws(&self) -> bool {
+    pub(crate) fn uses_aws(&self) -> bool {
         self.keys == KeysBackend::AwsKms || self.store == StoreBackend::S3
     }
 
     /// The `Host` values (lowercase `host:port`) requests may carry besides loopback.
-    pub fn public_hosts(&self) -> Vec<String> {
+    pub(crate) fn public_hosts(&self) -> Vec<String> {
         self.public_origins.iter().filter_map(|o| public_origin_host(o).ok()).collect()
     }
 
     /// The metadata database URL.
-    pub fn database_url(&self) -> String {
+    pub(crate) fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/vault.db?mode=rwc", self.data_dir.display()))
     }
 
-    /// The service signing key (`crate::signing`).
-    pub fn signing_key_path(&self) -> PathBuf {
-        crate::signing::signing_key_path(&self.data_dir)
+    /// The service signing key (see `crate::signing`).
+    pub(crate) fn signing_key_path(&self) -> PathBuf {
+        self.data_dir.join("signing.p8")
     }
 
     /// Retention of committed objects.
-    pub fn retention(&self) -> time::Duration {
+    pub(crate) fn retention(&self) -> time::Duration {
         time::Duration::days(i64::from(self.retention_days))
     }
 }

@@ -1,4 +1,5 @@
-//! Raw AES wrapping keys stored as files of 64 hex characters.
+//! Secret files: raw AES wrapping keys stored as 64 hex characters, and the rule
+//! that every secret file is created and kept readable by its owner only.
 
 use std::path::Path;
 
@@ -27,6 +28,36 @@ pub(crate) fn read_key(path: &Path) -> anyhow::Result<Zeroizing<[u8; KEY_LEN]>> 
     hex::decode_to_slice(hex_key, key.as_mut())
         .map_err(|_| anyhow::anyhow!("key file {} holds characters that are not hex", path.display()))?;
     Ok(key)
+}
+
+/// Writes a new file readable by its owner only, failing if it exists.
+pub(crate) fn write_private(path: &Path, content: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    file.write_all(content)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Refuses a secret file that group or others can read.
+pub(crate) fn check_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        anyhow::bail!(
+            "{} is accessible to other users (mode {:o}); run: chmod 600 {}",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,15 +9,15 @@
 //! api: the wire types, used by http, client and the OpenAPI document
 //! ```
 //!
-//! - [`api`]: one definition of every request and answer body (serde + utoipa).
-//! - [`domain`]: the rules (tenancy, uploads, playback, export, erasure, scrub,
-//!   anchors, replication, background jobs) over [`domain::Services`], returning
-//!   [`domain::DomainError`]. No axum, no `ApiError`.
-//! - [`http`]: state, router, middleware, and routes that parse, make one domain call
+//! - `api`: one definition of every request and answer body (serde + utoipa).
+//! - `domain`: the rules (tenancy, uploads, playback, export, erasure, scrub,
+//!   anchors, replication, background jobs) over `domain::Services`, returning
+//!   `domain::DomainError`. No axum, no `ApiError`.
+//! - `http`: state, router, middleware, and routes that parse, make one domain call
 //!   and map the answer.
-//! - [`client`]: the HTTP client of `vault client`; errors carry status and code.
-//! - [`cli`]: the commands.
-//! - [`db`], [`keys`], [`store`]: the backends, behind traits where there are two;
+//! - `client`: the HTTP client of `vault client`; errors carry status and code.
+//! - `cli`: the commands.
+//! - `db`, `keys`, `store`: the backends, behind traits where there are two;
 //!   database rows are parsed into typed models where they are read.
 //!
 //! **Direction rules** (checked by `tests/architecture.rs`): `domain` never imports
@@ -30,19 +30,23 @@
 
 #![forbid(unsafe_code)]
 
-pub mod api;
-pub mod auth;
+// Only the command line is this crate's interface (the `vault` binary calls
+// `cli::run`); everything else is crate-private, so the compiler reports dead code.
+
+pub(crate) mod api;
+pub(crate) mod auth;
 pub(crate) mod aws;
 pub(crate) mod backends;
 pub mod cli;
-pub mod client;
-pub mod config;
-pub mod db;
-pub mod domain;
-pub mod http;
+pub(crate) mod client;
+pub(crate) mod clock;
+pub(crate) mod config;
+pub(crate) mod db;
+pub(crate) mod domain;
+pub(crate) mod http;
 pub(crate) mod keyfile;
-pub mod keys;
-pub mod metrics;
-pub mod signing;
-pub mod store;
-pub mod text;
+pub(crate) mod keys;
+pub(crate) mod metrics;
+pub(crate) mod signing;
+pub(crate) mod store;
+pub(crate) mod text;

@@ -8,7 +8,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
+pub(crate) struct RequestLabels {
     pub method: String,
     /// The route template (`/v1/recordings/{id}`), never the concrete path.
     pub route: String,
@@ -16,19 +16,19 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KmsLabels {
+pub(crate) struct KmsLabels {
     pub region: String,
     pub op: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct JobLabels {
+pub(crate) struct JobLabels {
     /// `anchor`, `scrub`, `replication`, `purge`, `upload_sweep`.
     pub job: &'static str,
 }
 
 /// The service's metrics.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub request_seconds: Family<RequestLabels, Histogram>,
@@ -128,7 +128,7 @@ impl Metrics {
     /// Records how a round of a background job ended. A failure is counted and logged
     /// as an error: a job that keeps failing (a missing grant, a store away) must not
     /// pass as a warning in a busy log.
-    pub fn job_round<T, E: std::fmt::Display>(&self, job: &'static str, result: &Result<T, E>) {
+    pub(crate) fn job_round<T, E: std::fmt::Display>(&self, job: &'static str, result: &Result<T, E>) {
         let labels = JobLabels { job };
         match result {
             Ok(_) => {
@@ -143,7 +143,7 @@ impl Metrics {
     }
 
     /// The text exposition format.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

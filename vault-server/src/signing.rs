@@ -14,7 +14,7 @@
 //! kind is bound so a receipt cannot pass for an anchor. The envelope names its key for
 //! convenience only: a verifier pins the service's key (`GET /v1/signing-key`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -24,12 +24,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::keys::local::{check_private, write_private};
+use crate::keyfile::{check_private, write_private};
 
 const DOMAIN: &str = "vault-signed/v1\n";
 
 /// The key pair; the private half never leaves this struct.
-pub struct Signer {
+pub(crate) struct Signer {
     pair: Ed25519KeyPair,
     key_id: String,
 }
@@ -42,7 +42,7 @@ impl std::fmt::Debug for Signer {
 
 /// A signed document.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     pub kind: String,
     pub payload: String,
     pub key_id: String,
@@ -51,7 +51,7 @@ pub struct Envelope {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
+pub(crate) enum VerifyError {
     #[error("not a signed Vault document: {0}")]
     Malformed(String),
     #[error("signed by another key ({0}) than the one given")]
@@ -62,14 +62,9 @@ pub enum VerifyError {
     BadSignature,
 }
 
-/// Where the signing key lives unless configured elsewhere.
-pub fn signing_key_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("signing.p8")
-}
-
 impl Signer {
     /// Loads the PKCS#8 key at `path` (mode 0600), creating it on first use.
-    pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         if !path.exists() {
             let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
                 .map_err(|_| anyhow::anyhow!("cannot generate the signing key"))?;
@@ -84,16 +79,16 @@ impl Signer {
         Ok(Self { pair, key_id })
     }
 
-    pub fn public_key(&self) -> String {
+    pub(crate) fn public_key(&self) -> String {
         B64.encode(self.pair.public_key().as_ref())
     }
 
-    pub fn key_id(&self) -> &str {
+    pub(crate) fn key_id(&self) -> &str {
         &self.key_id
     }
 
     /// Signs `document` (serialised once, here) as a `kind` envelope.
-    pub fn sign<T: Serialize>(&self, kind: &str, document: &T) -> serde_json::Result<Envelope> {
+    pub(crate) fn sign<T: Serialize>(&self, kind: &str, document: &T) -> serde_json::Result<Envelope> {
         let payload = serde_json::to_string(document)?;
         let signature = self.pair.sign(message(kind, &payload).as_bytes());
         Ok(Envelope {
@@ -118,7 +113,11 @@ impl Envelope {
     /// Checks the signature against `public_key` (base64; None: the key the envelope
     /// names, which proves integrity but not origin) and, if given, the kind; returns
     /// the payload as JSON.
-    pub fn verify(&self, public_key: Option<&str>, kind: Option<&str>) -> Result<serde_json::Value, VerifyError> {
+    pub(crate) fn verify(
+        &self,
+        public_key: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<serde_json::Value, VerifyError> {
         let pinned = public_key.unwrap_or(&self.public_key);
         let public = B64.decode(pinned.trim()).map_err(|e| VerifyError::Malformed(format!("public key: {e}")))?;
         if key_id(&public) != self.key_id {
@@ -145,7 +144,7 @@ mod tests {
     #[test]
     fn signs_verifies_and_detects_any_change() {
         let dir = tempfile::tempdir().unwrap();
-        let signer = Signer::load_or_create(&signing_key_path(dir.path())).unwrap();
+        let signer = Signer::load_or_create(&dir.path().join("signing.p8")).unwrap();
         let envelope = signer.sign("vault.test", &json!({ "objects": ["a"], "n": 1 })).unwrap();
         let key = signer.public_key();
         assert_eq!(envelope.verify(Some(&key), Some("vault.test")).unwrap()["n"], 1);
@@ -163,7 +162,7 @@ mod tests {
         let forged = other.sign("vault.test", &json!({ "n": 1 })).unwrap();
         assert!(matches!(forged.verify(Some(&key), None), Err(VerifyError::WrongKey(_))));
         // Reloading gives the same key.
-        let again = Signer::load_or_create(&signing_key_path(dir.path())).unwrap();
+        let again = Signer::load_or_create(&dir.path().join("signing.p8")).unwrap();
         assert_eq!(again.public_key(), key);
         assert!(!format!("{again:?}").contains(&key));
     }

@@ -43,14 +43,14 @@ fn has_deceptive(s: &str) -> bool {
 }
 
 /// A name or title: 1 to `max` characters, something visible, nothing deceptive.
-pub fn is_visible_text(s: &str, max: usize) -> bool {
+pub(crate) fn is_visible_text(s: &str, max: usize) -> bool {
     let count = s.chars().count();
     (1..=max).contains(&count) && !s.trim().is_empty() && !has_deceptive(s)
 }
 
 /// An identifier (a token's subject, an invited user id): 1 to 255 bytes, no spaces,
 /// nothing deceptive.
-pub fn is_visible_id(s: &str) -> bool {
+pub(crate) fn is_visible_id(s: &str) -> bool {
     (1..=255).contains(&s.len()) && !s.contains(' ') && !has_deceptive(s)
 }
 

@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 /// Every consequential action the audit log records. A refusal is recorded under the
 /// action that was refused, with the outcome `denied`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum Action {
+pub(crate) enum Action {
     /// A token did not verify (the system chain).
     #[serde(rename = "auth.failed")]
     AuthFailed,
@@ -63,7 +63,7 @@ pub enum Action {
 
 impl Action {
     /// The name stored in the log (and hashed into its chain).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::AuthFailed => "auth.failed",
             Self::AuthzDenied => "authz.denied",
@@ -97,14 +97,14 @@ impl Action {
 /// How an action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Success,
     Denied,
     Failed,
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
             Self::Denied => "denied",
@@ -116,7 +116,7 @@ impl Outcome {
 /// `GET /v1/family/audit?before&limit`
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct AuditQuery {
+pub(crate) struct AuditQuery {
     /// Rows with a sequence number below this (the previous page's `next_before`).
     pub before: Option<i64>,
     /// 1 to 500 (default 100).
@@ -125,7 +125,7 @@ pub struct AuditQuery {
 
 /// One row of a family's chain.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-pub struct AuditEntry {
+pub(crate) struct AuditEntry {
     pub tenant: String,
     pub seq: i64,
     /// Unix milliseconds.
@@ -147,7 +147,7 @@ pub struct AuditEntry {
 
 /// A page of the audit log, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct AuditPage {
+pub(crate) struct AuditPage {
     pub items: Vec<AuditEntry>,
     pub next_before: Option<i64>,
 }

@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 /// `POST /v1/family/export`
 #[derive(Serialize, Deserialize, ToSchema)]
-pub struct ExportStarted {
+pub(crate) struct ExportStarted {
     pub export_id: String,
     /// 64 hex characters: shown once, never stored by Vault.
     #[schema(value_type = String)]

@@ -6,14 +6,14 @@ use utoipa::ToSchema;
 /// A member's role. Owners and admins manage members; everyone uploads and plays back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub(crate) enum Role {
     Member,
     Admin,
     Owner,
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Member => "member",
             Role::Admin => "admin",
@@ -21,7 +21,7 @@ impl Role {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "member" => Some(Role::Member),
             "admin" => Some(Role::Admin),
@@ -31,7 +31,7 @@ impl Role {
     }
 
     /// Owners and admins manage the family.
-    pub fn can_manage(self) -> bool {
+    pub(crate) fn can_manage(self) -> bool {
         self >= Role::Admin
     }
 }
@@ -39,14 +39,14 @@ impl Role {
 /// `POST /v1/families`
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateFamily {
+pub(crate) struct CreateFamily {
     /// 1 to 200 visible characters.
     pub name: String,
 }
 
 /// A family as its member sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct FamilyView {
+pub(crate) struct FamilyView {
     pub id: String,
     pub name: String,
     /// Unix milliseconds.
@@ -58,7 +58,7 @@ pub struct FamilyView {
 /// `DELETE /v1/family`
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EraseFamily {
+pub(crate) struct EraseFamily {
     /// The family id again, so a stray request cannot erase a family.
     pub confirm: String,
 }

@@ -8,7 +8,7 @@ use super::families::Role;
 /// `POST /v1/family/members`
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Invite {
+pub(crate) struct Invite {
     /// The identity provider's user id (`sub`), of the inviter's issuer.
     pub user_id: String,
     pub role: Role,
@@ -17,13 +17,13 @@ pub struct Invite {
 /// `PATCH /v1/family/members/{user_id}`
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ChangeRole {
+pub(crate) struct ChangeRole {
     pub role: Role,
 }
 
 /// A member: an identity of one issuer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct MemberView {
+pub(crate) struct MemberView {
     pub issuer: String,
     pub user_id: String,
     pub role: Role,

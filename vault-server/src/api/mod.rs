@@ -3,14 +3,14 @@
 //! (derived from these types with utoipa). Serialisation only: no database, no AWS,
 //! no rules (the direction test in `tests/architecture.rs` keeps it so).
 
-pub mod audit;
-pub mod export;
-pub mod families;
-pub mod members;
-pub mod playback;
-pub mod problem;
-pub mod recordings;
-pub mod session;
-pub mod uploads;
+pub(crate) mod audit;
+pub(crate) mod export;
+pub(crate) mod families;
+pub(crate) mod members;
+pub(crate) mod playback;
+pub(crate) mod problem;
+pub(crate) mod recordings;
+pub(crate) mod session;
+pub(crate) mod uploads;
 
-pub use problem::{ErrorCode, Problem};
+pub(crate) use problem::{ErrorCode, Problem};

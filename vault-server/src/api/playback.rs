@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 /// `POST /v1/recordings/{id}/key`
 #[derive(Serialize, Deserialize, ToSchema)]
-pub struct KeyRelease {
+pub(crate) struct KeyRelease {
     /// The plaintext data key, base64. Only ever sent to a member of the family.
     #[schema(value_type = String)]
     pub data_key: Zeroizing<String>,

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 /// An error answer (`application/problem+json`). `type` is `urn:vault:<code>`, the
 /// stable part: clients decide on it, never on `detail`, which is for people.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Problem {
+pub(crate) struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
@@ -14,16 +14,9 @@ pub struct Problem {
     pub detail: String,
 }
 
-impl Problem {
-    /// The code of `type` (`urn:vault:<code>`), if it is one of Vault's.
-    pub fn code(&self) -> Option<&str> {
-        self.kind.strip_prefix("urn:vault:")
-    }
-}
-
 /// Every code a problem document may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
+pub(crate) enum ErrorCode {
     BadRequest,
     Unauthenticated,
     Forbidden,
@@ -52,7 +45,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::BadRequest => "bad-request",
             Self::Unauthenticated => "unauthenticated",

@@ -12,14 +12,14 @@ use zeroize::Zeroizing;
 /// What a recording is, which decides how the page shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum RecordingKind {
+pub(crate) enum RecordingKind {
     Audio,
     Video,
     Letter,
 }
 
 impl RecordingKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Audio => "audio",
             Self::Video => "video",
@@ -27,7 +27,7 @@ impl RecordingKind {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [Self::Audio, Self::Video, Self::Letter].into_iter().find(|k| k.as_str() == s)
     }
 }
@@ -35,7 +35,7 @@ impl RecordingKind {
 /// Where a recording is in its life. Only `Committed` ones are listed or served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum RecordingStatus {
+pub(crate) enum RecordingStatus {
     Pending,
     Committed,
     Expired,
@@ -43,7 +43,7 @@ pub enum RecordingStatus {
 }
 
 impl RecordingStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Committed => "committed",
@@ -52,7 +52,7 @@ impl RecordingStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [Self::Pending, Self::Committed, Self::Expired, Self::Deleted].into_iter().find(|k| k.as_str() == s)
     }
 }
@@ -60,7 +60,7 @@ impl RecordingStatus {
 /// Who encrypts a recording.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Encryption {
+pub(crate) enum Encryption {
     /// The caller, with the data key the creation returns.
     #[default]
     Client,
@@ -69,14 +69,14 @@ pub enum Encryption {
 }
 
 impl Encryption {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Client => "client",
             Self::Server => "server",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [Self::Client, Self::Server].into_iter().find(|k| k.as_str() == s)
     }
 }
@@ -84,7 +84,7 @@ impl Encryption {
 /// `POST /v1/recordings`
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateRecording {
+pub(crate) struct CreateRecording {
     /// 1 to 300 visible characters.
     pub title: String,
     pub kind: RecordingKind,
@@ -130,7 +130,7 @@ impl TryFrom<&EdkJson> for EncryptedDataKey {
 
 /// What a client needs to encrypt a recording itself.
 #[derive(Serialize, Deserialize, ToSchema)]
-pub struct DataKeyGrant {
+pub(crate) struct DataKeyGrant {
     /// The plaintext data key, base64. Sent once, over TLS, to a member of the family.
     #[schema(value_type = String)]
     pub data_key: Zeroizing<String>,
@@ -147,7 +147,7 @@ impl std::fmt::Debug for DataKeyGrant {
 
 /// How the ciphertext must be cut into upload parts (`vault_core::PartPlan`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct UploadPlan {
+pub(crate) struct UploadPlan {
     pub frame_length: u32,
     /// Frames per part: part n holds frames (n-1)·part_frames+1 …, part 1 also the header.
     pub part_frames: u32,
@@ -157,7 +157,7 @@ pub struct UploadPlan {
 
 /// A recording's metadata.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct RecordingView {
+pub(crate) struct RecordingView {
     pub id: String,
     pub title: String,
     pub kind: RecordingKind,
@@ -181,7 +181,7 @@ pub struct RecordingView {
 
 /// The copy of a recording in the replica region.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ReplicaView {
+pub(crate) struct ReplicaView {
     pub version: String,
     pub sha256: Option<String>,
     pub replicated_at: Option<i64>,
@@ -189,7 +189,7 @@ pub struct ReplicaView {
 
 /// The answer to `POST /v1/recordings`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Created {
+pub(crate) struct Created {
     pub recording: RecordingView,
     pub upload: UploadPlan,
     /// For client-side encryption only.
@@ -200,7 +200,7 @@ pub struct Created {
 /// `GET /v1/recordings?limit&cursor`
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// 1 to 200 (default 50).
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -209,7 +209,7 @@ pub struct ListQuery {
 
 /// A page of recordings, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Page {
+pub(crate) struct Page {
     pub items: Vec<RecordingView>,
     pub next_cursor: Option<String>,
 }

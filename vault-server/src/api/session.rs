@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 /// `GET /web-config.json`
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct WebConfig {
+pub(crate) struct WebConfig {
     /// Whether `POST /dev/token` exists (embedded mode on loopback).
     pub dev_sign_in: bool,
     /// The identity provider's sign-in front end, if configured.
@@ -15,7 +15,7 @@ pub struct WebConfig {
 /// `POST /dev/token`
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DevToken {
+pub(crate) struct DevToken {
     pub user_id: String,
     pub family_id: String,
     /// The one-time code `vault serve` printed.
@@ -26,14 +26,14 @@ pub struct DevToken {
 
 /// The answer to `POST /dev/token`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DevTokenIssued {
+pub(crate) struct DevTokenIssued {
     pub token: String,
     pub expires_in: u64,
 }
 
 /// `GET /v1/signing-key`
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct SigningKey {
+pub(crate) struct SigningKey {
     /// Always `Ed25519`.
     pub algorithm: String,
     pub key_id: String,

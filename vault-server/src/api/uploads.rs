@@ -4,11 +4,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Request header carrying a part's SHA-256 (hex).
-pub const PART_SHA256: &str = "x-vault-sha256";
+pub(crate) const PART_SHA256: &str = "x-vault-sha256";
 
 /// A stored, verified part.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct PartView {
+pub(crate) struct PartView {
     pub part_number: u32,
     pub size: u64,
     /// SHA-256 (hex) of the part's bytes.
@@ -18,7 +18,7 @@ pub struct PartView {
 
 /// `GET /v1/recordings/{id}/upload`
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct UploadStatus {
+pub(crate) struct UploadStatus {
     pub recording_id: String,
     pub parts: Vec<PartView>,
     pub next_part: u32,
@@ -36,4 +36,6 @@ pub struct UploadStatus {
 /// A binary body: ciphertext parts, plaintext for server-side encryption, archives.
 #[derive(Debug, utoipa::ToSchema)]
 #[schema(value_type = String, format = Binary)]
-pub struct BinaryBody(pub Vec<u8>);
+pub(crate) struct BinaryBody(
+    #[expect(dead_code, reason = "never built: it names the binary schema in the OpenAPI document")] Vec<u8>,
+);

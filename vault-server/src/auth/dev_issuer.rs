@@ -13,10 +13,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::keys::local::{check_private, write_private};
+use crate::keyfile::{check_private, write_private};
 
 /// The development issuer's key pair.
-pub struct DevIssuer {
+pub(crate) struct DevIssuer {
     private_der: Zeroizing<Vec<u8>>,
     /// Uncompressed P-256 point: 0x04 ‖ x ‖ y.
     public: Vec<u8>,
@@ -30,14 +30,14 @@ impl std::fmt::Debug for DevIssuer {
 }
 
 impl DevIssuer {
-    pub const ISSUER: &'static str = "vault-dev";
-    pub const AUDIENCE: &'static str = "vault";
+    pub(crate) const ISSUER: &'static str = "vault-dev";
+    pub(crate) const AUDIENCE: &'static str = "vault";
     /// Dev tokens name the family here, as Clerk organisation tokens do.
-    pub const FAMILY_CLAIM: &'static str = "org_id";
+    pub(crate) const FAMILY_CLAIM: &'static str = "org_id";
     const FILE: &'static str = "dev-issuer.p8";
 
     /// Loads `<dir>/dev-issuer.p8` (PKCS#8, mode 0600), creating it on first use.
-    pub fn load_or_create(dir: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn load_or_create(dir: &Path) -> anyhow::Result<Self> {
         let path = dir.join(Self::FILE);
         if !path.exists() {
             let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
@@ -53,12 +53,18 @@ impl DevIssuer {
         Ok(Self { private_der: der, public, kid })
     }
 
-    pub fn kid(&self) -> &str {
+    pub(crate) fn kid(&self) -> &str {
         &self.kid
     }
 
     /// Signs a token for `user` in `family`, valid for `ttl`.
-    pub fn mint(&self, user: &str, family: Option<&str>, role: Option<&str>, ttl: Duration) -> anyhow::Result<String> {
+    pub(crate) fn mint(
+        &self,
+        user: &str,
+        family: Option<&str>,
+        role: Option<&str>,
+        ttl: Duration,
+    ) -> anyhow::Result<String> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let exp = now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
         // `sid` names the sign-in session, as Clerk's tokens do (reads are audited per session).
@@ -83,7 +89,7 @@ impl DevIssuer {
     }
 
     /// The public key as a JWKS document.
-    pub fn jwks(&self) -> serde_json::Value {
+    pub(crate) fn jwks(&self) -> serde_json::Value {
         json!({ "keys": [{
             "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": self.kid,
             "x": B64URL.encode(&self.public[1..33]), "y": B64URL.encode(&self.public[33..65]),

@@ -14,7 +14,7 @@ use rand_core::{OsRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::keys::local::write_private;
+use crate::keyfile::write_private;
 
 /// Crockford's base32 without look-alikes: codes are read off a terminal and typed.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -22,7 +22,7 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const SYMBOLS: usize = 12;
 
 /// The current one-time code.
-pub struct DevSignIn {
+pub(crate) struct DevSignIn {
     code: Mutex<Zeroizing<String>>,
     file: PathBuf,
 }
@@ -37,14 +37,14 @@ impl DevSignIn {
     const FILE: &'static str = "dev-sign-in-code";
 
     /// A first code, announced on standard error and in the data directory.
-    pub fn start(data_dir: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn start(data_dir: &Path) -> anyhow::Result<Self> {
         let this = Self { code: Mutex::new(Zeroizing::new(String::new())), file: data_dir.join(Self::FILE) };
         this.rotate()?;
         Ok(this)
     }
 
     /// Uses up `offered` if it is the current code (and announces the next one).
-    pub fn redeem(&self, offered: &str) -> anyhow::Result<bool> {
+    pub(crate) fn redeem(&self, offered: &str) -> anyhow::Result<bool> {
         let offered = normalise(offered);
         let matches = {
             let code = self.code.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

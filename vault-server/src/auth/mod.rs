@@ -9,9 +9,11 @@
 mod dev_issuer;
 mod dev_sign_in;
 mod jwks;
+#[cfg(test)]
+mod tests;
 
-pub use dev_issuer::DevIssuer;
-pub use dev_sign_in::DevSignIn;
+pub(crate) use dev_issuer::DevIssuer;
+pub(crate) use dev_sign_in::DevSignIn;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use jwks::JwksCache;
 
 /// Who may issue tokens, and what they must say.
 #[derive(Debug, Clone)]
-pub struct AuthConfig {
+pub(crate) struct AuthConfig {
     pub issuer: Option<ExternalIssuer>,
     /// The claim naming the family (Clerk: `org_id`).
     pub family_claim: String,
@@ -36,7 +38,7 @@ pub struct AuthConfig {
 
 /// An external OIDC issuer.
 #[derive(Debug, Clone)]
-pub struct ExternalIssuer {
+pub(crate) struct ExternalIssuer {
     pub issuer: String,
     pub jwks_url: String,
     /// If non-empty, `aud` must hold one of these.
@@ -47,7 +49,7 @@ pub struct ExternalIssuer {
 
 /// What a verified token says about the caller.
 #[derive(Debug, Clone)]
-pub struct Identity {
+pub(crate) struct Identity {
     pub issuer: String,
     pub subject: String,
     pub family: Option<String>,
@@ -61,7 +63,7 @@ pub struct Identity {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     #[error("missing bearer token")]
     Missing,
     #[error("malformed token")]
@@ -89,7 +91,7 @@ pub enum AuthError {
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// Verifies bearer tokens.
-pub struct Verifier {
+pub(crate) struct Verifier {
     config: AuthConfig,
     dev: Option<Arc<DevIssuer>>,
     jwks: Option<JwksCache>,
@@ -119,7 +121,7 @@ struct UnverifiedIssuer {
 }
 
 impl Verifier {
-    pub fn new(config: AuthConfig, dev: Option<Arc<DevIssuer>>, http: reqwest::Client) -> anyhow::Result<Self> {
+    pub(crate) fn new(config: AuthConfig, dev: Option<Arc<DevIssuer>>, http: reqwest::Client) -> anyhow::Result<Self> {
         if let Some(issuer) = &config.issuer
             && issuer.audiences.is_empty()
             && issuer.authorized_parties.is_empty()
@@ -133,7 +135,7 @@ impl Verifier {
     }
 
     /// The token of an `Authorization: Bearer …` header value.
-    pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
+    pub(crate) fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
         let value = header.ok_or(AuthError::Missing)?;
         let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
@@ -142,7 +144,7 @@ impl Verifier {
         Ok(token.trim())
     }
 
-    pub async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+    pub(crate) async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::Malformed);
         }
@@ -171,11 +173,14 @@ impl Verifier {
         let mut validation = Validation::new(header.alg);
         validation.leeway = self.config.leeway_secs;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "iss"]);
         validation.iss = Some(HashSet::from([iss.clone()]));
         if audiences.is_empty() {
+            validation.set_required_spec_claims(&["exp", "iss"]);
             validation.validate_aud = false;
         } else {
+            // Required, not only checked when present: jsonwebtoken skips the audience
+            // check for a token that has none.
+            validation.set_required_spec_claims(&["exp", "iss", "aud"]);
             validation.set_audience(&audiences);
         }
         let data = decode::<Claims>(token, &key, &validation).map_err(|e| {

@@ -36,7 +36,12 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 /// Downloads recording `id` of the caller's family into `output`.
-pub async fn download(client: &ApiClient, id: &str, output: &Path, bar: &indicatif::ProgressBar) -> anyhow::Result<()> {
+pub(crate) async fn download(
+    client: &ApiClient,
+    id: &str,
+    output: &Path,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<()> {
     let meta: RecordingView = client.get(&format!("/v1/recordings/{id}")).await?;
     let family: FamilyView = client.get("/v1/family").await?;
     let release: KeyRelease = client.post(&format!("/v1/recordings/{id}/key"), &serde_json::json!({})).await?;

@@ -4,8 +4,8 @@
 mod download;
 mod upload;
 
-pub use download::download;
-pub use upload::{UploadOptions, upload};
+pub(crate) use download::download;
+pub(crate) use upload::{UploadOptions, upload};
 
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use serde_json::Value;
 
 /// An authenticated connection to a Vault server.
 #[derive(Clone)]
-pub struct ApiClient {
+pub(crate) struct ApiClient {
     http: reqwest::Client,
     base: String,
     token: String,
@@ -29,7 +29,7 @@ impl std::fmt::Debug for ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(server: &str, token: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(server: &str, token: &str) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("vault-cli/", env!("CARGO_PKG_VERSION")))
@@ -37,25 +37,29 @@ impl ApiClient {
         Ok(Self { http, base: server.trim_end_matches('/').to_owned(), token: token.trim().to_owned() })
     }
 
-    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token)
     }
 
     /// Sends a request and decodes its JSON answer, or turns a problem document into an error.
-    pub async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> anyhow::Result<T> {
+    pub(crate) async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> anyhow::Result<T> {
         let response = checked(req.send().await.context("cannot reach the server")?).await?;
         response.json().await.context("the server's answer is not the JSON expected")
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.json(self.request(Method::GET, path)).await
     }
 
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl serde::Serialize) -> anyhow::Result<T> {
+    pub(crate) async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> anyhow::Result<T> {
         self.json(self.request(Method::POST, path).json(body)).await
     }
 
-    pub async fn send_empty(&self, req: RequestBuilder) -> anyhow::Result<()> {
+    pub(crate) async fn send_empty(&self, req: RequestBuilder) -> anyhow::Result<()> {
         checked(req.send().await.context("cannot reach the server")?).await.map(drop)
     }
 }
@@ -63,7 +67,7 @@ impl ApiClient {
 /// A refusal from the server: its status and its problem document's stable code.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("server answered {status}{}{detail}", if detail.is_empty() { "" } else { ": " })]
-pub struct ClientError {
+pub(crate) struct ClientError {
     pub status: StatusCode,
     /// The problem's code (`urn:vault:<code>`), empty if the answer had none.
     pub code: String,
@@ -73,7 +77,7 @@ pub struct ClientError {
 impl ClientError {
     /// Whether sending the same request again later may succeed: the server or a
     /// dependency was away, it was too busy, or another request held the upload.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         self.status.is_server_error()
             || matches!(self.status, StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS)
             || self.code == "upload-busy"
@@ -82,7 +86,7 @@ impl ClientError {
 
 /// Whether an error of a client call is worth retrying: a refusal that says so, or
 /// no answer at all (the connection failed or broke).
-pub fn is_retryable(err: &anyhow::Error) -> bool {
+pub(crate) fn is_retryable(err: &anyhow::Error) -> bool {
     match err.downcast_ref::<ClientError>() {
         Some(refusal) => refusal.is_retryable(),
         None => err.chain().any(|cause| cause.is::<reqwest::Error>()),
@@ -90,7 +94,7 @@ pub fn is_retryable(err: &anyhow::Error) -> bool {
 }
 
 /// An error status becomes a [`ClientError`] with the server's code and detail.
-pub async fn checked(response: Response) -> anyhow::Result<Response> {
+pub(crate) async fn checked(response: Response) -> anyhow::Result<Response> {
     let status = response.status();
     if status.is_success() || status == StatusCode::NOT_MODIFIED {
         return Ok(response);

@@ -19,7 +19,7 @@ use crate::api::uploads::UploadStatus;
 
 /// What to call the recording.
 #[derive(Debug, Clone)]
-pub struct UploadOptions {
+pub(crate) struct UploadOptions {
     pub title: String,
     pub kind: RecordingKind,
     pub content_type: String,
@@ -31,7 +31,7 @@ const CHUNK: usize = 1 << 20;
 const ATTEMPTS: u32 = 8;
 
 /// Uploads `path`; returns the new recording's id.
-pub async fn upload(
+pub(crate) async fn upload(
     client: &ApiClient,
     path: &Path,
     options: &UploadOptions,

@@ -4,7 +4,7 @@ use super::{Db, Recording, now_ms};
 
 impl Db {
     /// Deleted recordings whose objects retention now allows to remove, oldest first.
-    pub async fn due_purges(&self, now: i64, limit: i64) -> Result<Vec<Recording>, sqlx::Error> {
+    pub(crate) async fn due_purges(&self, now: i64, limit: i64) -> Result<Vec<Recording>, sqlx::Error> {
         let rows = sqlx::query(&format!(
             "SELECT {} FROM recordings WHERE status = 'deleted' AND purged_at IS NULL \
              AND (retain_until IS NULL OR retain_until <= $1) ORDER BY deleted_at, id LIMIT $2",
@@ -19,12 +19,12 @@ impl Db {
 
     /// Drops a copy still queued for an erased recording (a late copy must not
     /// re-create the replica after the purge).
-    pub async fn cancel_replication(&self, id: &str) -> Result<(), sqlx::Error> {
+    pub(crate) async fn cancel_replication(&self, id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM replication_outbox WHERE recording_id = $1").bind(id).execute(&self.pool).await?;
         Ok(())
     }
 
-    pub async fn mark_purged(&self, id: &str) -> Result<(), sqlx::Error> {
+    pub(crate) async fn mark_purged(&self, id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE recordings SET purged_at = $2 WHERE id = $1 AND status = 'deleted'")
             .bind(id)
             .bind(now_ms())
@@ -34,7 +34,7 @@ impl Db {
     }
 
     /// Every recording of a family, in any status (for an erasure receipt).
-    pub async fn all_recordings(&self, family: &str) -> Result<Vec<Recording>, sqlx::Error> {
+    pub(crate) async fn all_recordings(&self, family: &str) -> Result<Vec<Recording>, sqlx::Error> {
         let rows = sqlx::query(&format!(
             "SELECT {} FROM recordings WHERE family_id = $1 ORDER BY created_at, id",
             super::recordings::COLUMNS
@@ -47,7 +47,7 @@ impl Db {
 
     /// Marks the family erased and every recording deleted with its wrapped keys
     /// destroyed, in one transaction; `key_deletion` says what happened to the key.
-    pub async fn erase_family(&self, family: &str, key_deletion: &str) -> Result<i64, sqlx::Error> {
+    pub(crate) async fn erase_family(&self, family: &str, key_deletion: &str) -> Result<i64, sqlx::Error> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -70,7 +70,7 @@ impl Db {
     }
 
     /// When the family was erased, if it was.
-    pub async fn family_erased(&self, family: &str) -> Result<Option<i64>, sqlx::Error> {
+    pub(crate) async fn family_erased(&self, family: &str) -> Result<Option<i64>, sqlx::Error> {
         let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT erased_at FROM families WHERE id = $1")
             .bind(family)
             .fetch_optional(&self.pool)

@@ -4,10 +4,10 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Db, decode_error, now_ms};
-pub use crate::api::families::Role;
+pub(crate) use crate::api::families::Role;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Family {
+pub(crate) struct Family {
     pub id: String,
     pub name: String,
     #[serde(skip)]
@@ -21,7 +21,7 @@ pub struct Family {
 
 /// What a membership change came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemberChange {
+pub(crate) enum MemberChange {
     Done,
     NoSuchMember,
     /// It touches an owner role (granting or taking), which only owners may.
@@ -32,7 +32,7 @@ pub enum MemberChange {
 
 /// A member: an identity of one issuer (`iss`, `sub`), never a subject alone.
 #[derive(Debug, Clone, Serialize)]
-pub struct Member {
+pub(crate) struct Member {
     pub issuer: String,
     pub user_id: String,
     pub role: Role,
@@ -60,7 +60,7 @@ fn member(row: &sqlx::any::AnyRow) -> Result<Member, sqlx::Error> {
 impl Db {
     /// Creates a family with its first owner (`owner` of `issuer`), atomically. Fails
     /// with a unique violation if it exists.
-    pub async fn create_family(
+    pub(crate) async fn create_family(
         &self,
         id: &str,
         name: &str,
@@ -99,7 +99,7 @@ impl Db {
         })
     }
 
-    pub async fn family(&self, id: &str) -> Result<Option<Family>, sqlx::Error> {
+    pub(crate) async fn family(&self, id: &str) -> Result<Option<Family>, sqlx::Error> {
         let row = sqlx::query("SELECT id, name, key_id, created_at, created_by, erased_at FROM families WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -118,7 +118,12 @@ impl Db {
     }
 
     /// The membership of `user` of `issuer` in `family`.
-    pub async fn membership(&self, family: &str, issuer: &str, user: &str) -> Result<Option<Member>, sqlx::Error> {
+    pub(crate) async fn membership(
+        &self,
+        family: &str,
+        issuer: &str,
+        user: &str,
+    ) -> Result<Option<Member>, sqlx::Error> {
         let row = sqlx::query(
             "SELECT issuer, user_id, role, added_at, added_by FROM members \
              WHERE family_id = $1 AND issuer = $2 AND user_id = $3",
@@ -131,7 +136,7 @@ impl Db {
         row.as_ref().map(member).transpose()
     }
 
-    pub async fn members(&self, family: &str) -> Result<Vec<Member>, sqlx::Error> {
+    pub(crate) async fn members(&self, family: &str) -> Result<Vec<Member>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT issuer, user_id, role, added_at, added_by FROM members WHERE family_id = $1 \
              ORDER BY added_at, user_id",
@@ -143,7 +148,7 @@ impl Db {
     }
 
     /// Adds `user` of `issuer`; a unique violation if they already are a member.
-    pub async fn add_member(
+    pub(crate) async fn add_member(
         &self,
         family: &str,
         issuer: &str,
@@ -168,7 +173,7 @@ impl Db {
 
     /// Binds members recorded before issuers were (issuer `''`) to `issuer`, the one
     /// issuer the service trusts now. Returns how many.
-    pub async fn bind_legacy_members(&self, issuer: &str) -> Result<u64, sqlx::Error> {
+    pub(crate) async fn bind_legacy_members(&self, issuer: &str) -> Result<u64, sqlx::Error> {
         let done =
             sqlx::query("UPDATE members SET issuer = $1 WHERE issuer = ''").bind(issuer).execute(&self.pool).await?;
         Ok(done.rows_affected())
@@ -177,7 +182,7 @@ impl Db {
     /// Changes a member's role, in one statement with its rules (so a change racing
     /// another cannot slip past them): only an owner (`by_owner`) grants or takes an
     /// owner role, and the last owner stays.
-    pub async fn set_role(
+    pub(crate) async fn set_role(
         &self,
         family: &str,
         issuer: &str,
@@ -207,7 +212,7 @@ impl Db {
     }
 
     /// Removes a member, under the same rules as [`Db::set_role`].
-    pub async fn remove_member(
+    pub(crate) async fn remove_member(
         &self,
         family: &str,
         issuer: &str,

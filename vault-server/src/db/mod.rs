@@ -12,11 +12,11 @@ mod recordings;
 mod scrub;
 mod uploads;
 
-pub use families::{Family, Member, MemberChange, Role};
-pub use outbox::Replication;
-pub use recordings::{Committed, Encryption, NewRecording, Recording, RecordingKind, RecordingStatus, Replica};
-pub use scrub::{ClaimError, Finding, ScrubRun};
-pub use uploads::{PartRow, Upload};
+pub(crate) use families::{Family, Member, MemberChange, Role};
+pub(crate) use outbox::Replication;
+pub(crate) use recordings::{Committed, NewRecording, Recording, RecordingStatus};
+pub(crate) use scrub::{ClaimError, Finding, ScrubRun};
+pub(crate) use uploads::{PartRow, Upload};
 
 use anyhow::Context;
 use sqlx::AnyPool;
@@ -24,14 +24,14 @@ use sqlx::any::AnyPoolOptions;
 
 /// Which database engine is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+pub(crate) enum Engine {
     Sqlite,
     Postgres,
 }
 
 /// The metadata database.
 #[derive(Debug, Clone)]
-pub struct Db {
+pub(crate) struct Db {
     pool: AnyPool,
     engine: Engine,
 }
@@ -39,7 +39,7 @@ pub struct Db {
 impl Db {
     /// Connects and, with `migrate`, applies migrations (a service role without DDL
     /// rights connects with `migrate = false` after `vault setup` migrated as the owner).
-    pub async fn connect(url: &str, migrate: bool) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(url: &str, migrate: bool) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") {
             Engine::Sqlite
@@ -68,19 +68,15 @@ impl Db {
         Ok(Self { pool, engine })
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    pub fn engine(&self) -> Engine {
-        self.engine
     }
 
     /// A transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`): a deferred one that reads first and then writes fails with
     /// "database is locked" (SQLITE_BUSY_SNAPSHOT) whenever another writer committed
     /// in between, which the busy timeout cannot wait out.
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
         match self.engine {
             Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Engine::Postgres => self.pool.begin().await,
@@ -88,15 +84,12 @@ impl Db {
     }
 
     /// Answers whether the database works (for `/readyz`).
-    pub async fn check(&self) -> Result<(), sqlx::Error> {
+    pub(crate) async fn check(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
+pub(crate) use crate::clock::now_ms;
 
 /// A column value that does not parse into its typed model: the database was edited
 /// behind the service's back.
@@ -105,6 +98,6 @@ fn decode_error(column: &str, value: impl std::fmt::Display) -> sqlx::Error {
 }
 
 /// Whether a database error is a unique-constraint violation (a lost race).
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }

@@ -8,7 +8,7 @@ use crate::store::ObjectKey;
 
 /// A copy to make.
 #[derive(Debug, Clone)]
-pub struct Replication {
+pub(crate) struct Replication {
     pub recording_id: String,
     pub family_id: String,
     pub object_key: ObjectKey,
@@ -20,7 +20,7 @@ pub struct Replication {
 
 impl Db {
     /// Copies whose time has come, oldest first.
-    pub async fn due_replications(&self, limit: i64) -> Result<Vec<Replication>, sqlx::Error> {
+    pub(crate) async fn due_replications(&self, limit: i64) -> Result<Vec<Replication>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT recording_id, family_id, object_key, sha256, retain_until, attempts FROM replication_outbox \
              WHERE next_attempt_at <= $1 ORDER BY next_attempt_at, recording_id LIMIT $2",
@@ -45,12 +45,17 @@ impl Db {
     }
 
     /// How many copies are outstanding (for metrics and readiness).
-    pub async fn pending_replications(&self) -> Result<i64, sqlx::Error> {
+    pub(crate) async fn pending_replications(&self) -> Result<i64, sqlx::Error> {
         sqlx::query("SELECT COUNT(*) AS n FROM replication_outbox").fetch_one(&self.pool).await?.try_get("n")
     }
 
     /// Records the replica's version and checksum and takes the copy off the outbox, atomically.
-    pub async fn replication_done(&self, r: &Replication, version: &str, sha256: &[u8; 32]) -> Result<(), sqlx::Error> {
+    pub(crate) async fn replication_done(
+        &self,
+        r: &Replication,
+        version: &str,
+        sha256: &[u8; 32],
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE recordings SET replica_version = $3, replica_sha256 = $4, replicated_at = $5 \
@@ -71,7 +76,12 @@ impl Db {
     }
 
     /// Puts a failed copy back for a later attempt.
-    pub async fn replication_failed(&self, r: &Replication, retry_at: i64, error: &str) -> Result<(), sqlx::Error> {
+    pub(crate) async fn replication_failed(
+        &self,
+        r: &Replication,
+        retry_at: i64,
+        error: &str,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE replication_outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 \
              WHERE recording_id = $1",

@@ -7,12 +7,12 @@ use vault_core::{EncryptedDataKey, PartPlan};
 
 use super::{Db, decode_error, now_ms};
 use crate::api::recordings::EdkJson;
-pub use crate::api::recordings::{Encryption, RecordingKind, RecordingStatus};
+pub(crate) use crate::api::recordings::{Encryption, RecordingKind, RecordingStatus};
 use crate::store::ObjectKey;
 
 /// One recording's metadata. `edks` holds wrapped data keys only.
 #[derive(Debug, Clone)]
-pub struct Recording {
+pub(crate) struct Recording {
     pub id: String,
     pub family_id: String,
     pub title: String,
@@ -42,7 +42,7 @@ pub struct Recording {
 
 /// A recording's copy in the replica region.
 #[derive(Debug, Clone)]
-pub struct Replica {
+pub(crate) struct Replica {
     pub version: String,
     pub sha256: Option<[u8; 32]>,
     pub replicated_at: Option<i64>,
@@ -50,7 +50,7 @@ pub struct Replica {
 
 /// What creating a recording records.
 #[derive(Debug)]
-pub struct NewRecording<'a> {
+pub(crate) struct NewRecording<'a> {
     pub id: &'a str,
     pub family_id: &'a str,
     pub title: &'a str,
@@ -142,7 +142,7 @@ pub(super) fn recording(row: &AnyRow) -> Result<Recording, sqlx::Error> {
 
 /// Facts of a committed object.
 #[derive(Debug)]
-pub struct Committed<'a> {
+pub(crate) struct Committed<'a> {
     pub ciphertext_size: u64,
     pub sha256: [u8; 32],
     pub header_len: u64,
@@ -156,7 +156,7 @@ pub(super) fn bigint(v: u64) -> i64 {
 }
 
 impl Db {
-    pub async fn insert_recording(&self, r: &NewRecording<'_>) -> Result<(), sqlx::Error> {
+    pub(crate) async fn insert_recording(&self, r: &NewRecording<'_>) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO recordings (id, family_id, title, kind, content_type, plaintext_size, encryption, \
              frame_length, part_frames, status, object_key, edks, created_by, created_at) \
@@ -181,7 +181,7 @@ impl Db {
     }
 
     /// A recording of `family` (any status); None for another family's id.
-    pub async fn recording(&self, family: &str, id: &str) -> Result<Option<Recording>, sqlx::Error> {
+    pub(crate) async fn recording(&self, family: &str, id: &str) -> Result<Option<Recording>, sqlx::Error> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM recordings WHERE family_id = $1 AND id = $2"))
             .bind(family)
             .bind(id)
@@ -191,7 +191,7 @@ impl Db {
     }
 
     /// Committed recordings of `family`, newest first, `limit` after the cursor `(created_at, id)`.
-    pub async fn list_recordings(
+    pub(crate) async fn list_recordings(
         &self,
         family: &str,
         before: Option<(i64, &str)>,
@@ -214,7 +214,7 @@ impl Db {
     /// Marks a pending recording committed; false if it was not pending (a lost race).
     /// With `replicate`, the copy to the replica region is queued in the same
     /// transaction (see [`Db::due_replications`]).
-    pub async fn commit_recording(
+    pub(crate) async fn commit_recording(
         &self,
         family: &str,
         id: &str,
@@ -257,7 +257,7 @@ impl Db {
 
     /// Moves a recording from one status to another; false if it was not in `from`.
     /// Moving to `Deleted` also destroys the stored wrapped data keys.
-    pub async fn set_recording_status(
+    pub(crate) async fn set_recording_status(
         &self,
         family: &str,
         id: &str,

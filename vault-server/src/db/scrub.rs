@@ -7,7 +7,7 @@ use super::{Db, Recording, now_ms};
 
 /// A scrub run's progress.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct ScrubRun {
+pub(crate) struct ScrubRun {
     pub id: String,
     pub started_at: i64,
     /// The last recording id checked: the run resumes after it.
@@ -21,7 +21,7 @@ pub struct ScrubRun {
 
 /// One damaged or unreadable copy.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub recording_id: String,
     pub family_id: String,
     pub region: String,
@@ -33,7 +33,7 @@ pub struct Finding {
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum ClaimError {
+pub(crate) enum ClaimError {
     #[error("another scrub (run {0}) is under way")]
     Busy(String),
     #[error(transparent)]
@@ -56,7 +56,7 @@ fn run(row: &sqlx::any::AnyRow) -> Result<ScrubRun, sqlx::Error> {
 impl Db {
     /// Takes over an unfinished run whose heartbeat is older than `stale_ms` (a crash:
     /// resume it), refuses while one is alive, or starts a new run.
-    pub async fn claim_scrub(&self, stale_ms: i64) -> Result<(ScrubRun, bool), ClaimError> {
+    pub(crate) async fn claim_scrub(&self, stale_ms: i64) -> Result<(ScrubRun, bool), ClaimError> {
         let now = now_ms();
         let open = sqlx::query(
             "SELECT id, started_at, heartbeat_at, cursor, checked, healthy, repaired, failed, bytes_read \
@@ -97,13 +97,13 @@ impl Db {
     }
 
     /// When the newest scrub run started (ms), if any has.
-    pub async fn last_scrub_started(&self) -> Result<Option<i64>, sqlx::Error> {
+    pub(crate) async fn last_scrub_started(&self) -> Result<Option<i64>, sqlx::Error> {
         let row = sqlx::query("SELECT MAX(started_at) AS at FROM scrub_runs").fetch_one(&self.pool).await?;
         row.try_get("at")
     }
 
     /// Records progress (and the heartbeat) after a recording is done.
-    pub async fn scrub_progress(&self, run: &ScrubRun) -> Result<(), sqlx::Error> {
+    pub(crate) async fn scrub_progress(&self, run: &ScrubRun) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE scrub_runs SET heartbeat_at = $2, cursor = $3, checked = $4, healthy = $5, repaired = $6, \
              failed = $7, bytes_read = $8 WHERE id = $1",
@@ -121,7 +121,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn scrub_finding(&self, run_id: &str, f: &Finding) -> Result<(), sqlx::Error> {
+    pub(crate) async fn scrub_finding(&self, run_id: &str, f: &Finding) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO scrub_findings (run_id, recording_id, family_id, region, problem, action, detail, at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, recording_id, region) DO NOTHING",
@@ -140,7 +140,7 @@ impl Db {
     }
 
     /// A run's findings (at most `limit`: the report names the first ones).
-    pub async fn scrub_findings(&self, run_id: &str, limit: i64) -> Result<Vec<Finding>, sqlx::Error> {
+    pub(crate) async fn scrub_findings(&self, run_id: &str, limit: i64) -> Result<Vec<Finding>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT recording_id, family_id, region, problem, action, detail, at FROM scrub_findings \
              WHERE run_id = $1 ORDER BY at, recording_id, region LIMIT $2",
@@ -164,7 +164,7 @@ impl Db {
             .collect()
     }
 
-    pub async fn finish_scrub(&self, run: &ScrubRun, report: &str) -> Result<(), sqlx::Error> {
+    pub(crate) async fn finish_scrub(&self, run: &ScrubRun, report: &str) -> Result<(), sqlx::Error> {
         self.scrub_progress(run).await?;
         sqlx::query("UPDATE scrub_runs SET finished_at = $2, report = $3 WHERE id = $1")
             .bind(&run.id)
@@ -176,7 +176,7 @@ impl Db {
     }
 
     /// Committed recordings after `cursor` in id order: one page of a scrub.
-    pub async fn recordings_after(&self, cursor: &str, limit: i64) -> Result<Vec<Recording>, sqlx::Error> {
+    pub(crate) async fn recordings_after(&self, cursor: &str, limit: i64) -> Result<Vec<Recording>, sqlx::Error> {
         let rows = sqlx::query(&format!(
             "SELECT {} FROM recordings WHERE status = 'committed' AND id > $1 ORDER BY id LIMIT $2",
             super::recordings::COLUMNS
@@ -190,7 +190,7 @@ impl Db {
 
     /// Records the version a repair wrote (`replica` or the primary's), unless the
     /// recording was erased meanwhile.
-    pub async fn set_object_version(&self, id: &str, replica: bool, version: &str) -> Result<(), sqlx::Error> {
+    pub(crate) async fn set_object_version(&self, id: &str, replica: bool, version: &str) -> Result<(), sqlx::Error> {
         let column = if replica { "replica_version" } else { "version" };
         sqlx::query(&format!("UPDATE recordings SET {column} = $2 WHERE id = $1 AND status = 'committed'"))
             .bind(id)

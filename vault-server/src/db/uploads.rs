@@ -7,7 +7,7 @@ use super::recordings::{bigint, sha256, unsigned};
 use super::{Db, decode_error, now_ms};
 
 #[derive(Debug, Clone)]
-pub struct Upload {
+pub(crate) struct Upload {
     pub recording_id: String,
     pub family_id: String,
     pub store_upload_id: String,
@@ -18,7 +18,7 @@ pub struct Upload {
 
 /// One stored, verified part.
 #[derive(Debug, Clone)]
-pub struct PartRow {
+pub(crate) struct PartRow {
     pub part_number: u32,
     pub size: u64,
     pub sha256: [u8; 32],
@@ -53,7 +53,7 @@ fn part(row: &AnyRow) -> Result<PartRow, sqlx::Error> {
 }
 
 impl Db {
-    pub async fn insert_upload(
+    pub(crate) async fn insert_upload(
         &self,
         recording: &str,
         family: &str,
@@ -74,7 +74,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn upload(&self, family: &str, recording: &str) -> Result<Option<Upload>, sqlx::Error> {
+    pub(crate) async fn upload(&self, family: &str, recording: &str) -> Result<Option<Upload>, sqlx::Error> {
         let row = sqlx::query(
             "SELECT recording_id, family_id, store_upload_id, header, expires_at FROM uploads \
              WHERE family_id = $1 AND recording_id = $2",
@@ -87,7 +87,7 @@ impl Db {
     }
 
     /// Replaces the store-side upload (a server-side encryption retried from the start).
-    pub async fn restart_upload(&self, recording: &str, store_upload_id: &str) -> Result<(), sqlx::Error> {
+    pub(crate) async fn restart_upload(&self, recording: &str, store_upload_id: &str) -> Result<(), sqlx::Error> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM upload_parts WHERE recording_id = $1").bind(recording).execute(&mut *tx).await?;
         sqlx::query("UPDATE uploads SET store_upload_id = $2, header = NULL WHERE recording_id = $1")
@@ -98,7 +98,7 @@ impl Db {
         tx.commit().await
     }
 
-    pub async fn parts(&self, recording: &str) -> Result<Vec<PartRow>, sqlx::Error> {
+    pub(crate) async fn parts(&self, recording: &str) -> Result<Vec<PartRow>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT part_number, size, sha256, etag, next_sequence, is_final, plaintext_len FROM upload_parts \
              WHERE recording_id = $1 ORDER BY part_number",
@@ -111,7 +111,12 @@ impl Db {
 
     /// Records a verified part (and, for part 1, the header). A unique violation
     /// means another request stored this part first.
-    pub async fn insert_part(&self, recording: &str, header: Option<&[u8]>, p: &PartRow) -> Result<(), sqlx::Error> {
+    pub(crate) async fn insert_part(
+        &self,
+        recording: &str,
+        header: Option<&[u8]>,
+        p: &PartRow,
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO upload_parts (recording_id, part_number, size, sha256, etag, next_sequence, is_final, \
@@ -137,7 +142,7 @@ impl Db {
         tx.commit().await
     }
 
-    pub async fn delete_upload(&self, recording: &str) -> Result<(), sqlx::Error> {
+    pub(crate) async fn delete_upload(&self, recording: &str) -> Result<(), sqlx::Error> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM upload_parts WHERE recording_id = $1").bind(recording).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM uploads WHERE recording_id = $1").bind(recording).execute(&mut *tx).await?;
@@ -145,7 +150,7 @@ impl Db {
     }
 
     /// Uploads whose time ran out.
-    pub async fn expired_uploads(&self, now: i64, limit: i64) -> Result<Vec<Upload>, sqlx::Error> {
+    pub(crate) async fn expired_uploads(&self, now: i64, limit: i64) -> Result<Vec<Upload>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT recording_id, family_id, store_upload_id, header, expires_at FROM uploads \
              WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
@@ -158,7 +163,7 @@ impl Db {
     }
 
     /// Store upload ids the database knows (to find orphans after a crash).
-    pub async fn store_upload_ids(&self) -> Result<Vec<String>, sqlx::Error> {
+    pub(crate) async fn store_upload_ids(&self) -> Result<Vec<String>, sqlx::Error> {
         let rows = sqlx::query("SELECT store_upload_id FROM uploads").fetch_all(&self.pool).await?;
         rows.iter().map(|r| r.try_get("store_upload_id")).collect()
     }

@@ -26,14 +26,14 @@ use crate::signing::Envelope;
 use crate::store::{ObjectKey, ObjectStore, StoreError, put_small};
 
 /// The kind of a signed anchor.
-pub const ANCHOR_KIND: &str = "vault.audit-anchor";
+pub(crate) const ANCHOR_KIND: &str = "vault.audit-anchor";
 const PREFIX: &str = "anchors";
 /// Anchors are small; anything larger is not one.
 const MAX_ANCHOR: usize = 64 << 20;
 
 /// One chain head.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Head {
+pub(crate) struct Head {
     pub tenant: String,
     pub seq: i64,
     pub hash: String,
@@ -41,7 +41,7 @@ pub struct Head {
 
 /// The anchor an anchor follows.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Link {
+pub(crate) struct Link {
     /// Its object name.
     pub key: String,
     /// SHA-256 (hex) of its stored bytes (the signed envelope).
@@ -50,7 +50,7 @@ pub struct Link {
 
 /// What an anchor records.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Anchor {
+pub(crate) struct Anchor {
     pub anchor_id: String,
     /// The object name it is stored under (so an old anchor cannot pass for a new one).
     pub key: String,
@@ -71,7 +71,7 @@ pub struct Anchor {
 
 /// A disagreement between the log and an anchor, or a sign of tampering with anchors.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct AnchorProblem {
+pub(crate) struct AnchorProblem {
     pub anchor: String,
     pub tenant: String,
     pub seq: i64,
@@ -80,7 +80,7 @@ pub struct AnchorProblem {
 
 /// What checking the anchors found.
 #[derive(Debug, Clone, Serialize, Default)]
-pub struct AnchorReport {
+pub(crate) struct AnchorReport {
     pub anchors: usize,
     pub heads_checked: usize,
     /// The regions read (one, or the primary and the replica).
@@ -89,7 +89,7 @@ pub struct AnchorReport {
 }
 
 /// The stores holding anchors: every region, by name.
-pub fn regions(state: &Services) -> Vec<(String, Arc<dyn ObjectStore>)> {
+pub(crate) fn regions(state: &Services) -> Vec<(String, Arc<dyn ObjectStore>)> {
     match &state.replicated {
         Some(r) => vec![("primary".to_owned(), r.primary().clone()), ("replica".to_owned(), r.replica().clone())],
         None => vec![("primary".to_owned(), state.store.clone())],
@@ -100,7 +100,7 @@ pub fn regions(state: &Services) -> Vec<(String, Arc<dyn ObjectStore>)> {
 /// anchor so far. A broken chain is anchored as it stands (so it cannot be rewritten
 /// unseen later) and named in `broken`, which `vault audit verify` reports for as long
 /// as the anchor exists; the caller counts such a round as a failure.
-pub async fn write_anchor(state: &Services) -> anyhow::Result<(ObjectKey, Anchor)> {
+pub(crate) async fn write_anchor(state: &Services) -> anyhow::Result<(ObjectKey, Anchor)> {
     let report = state.audit.verify().await?;
     for b in &report.breaks {
         tracing::error!(tenant = %b.tenant, seq = b.seq, problem = b.problem, "audit chain broken: not anchored");
@@ -141,7 +141,7 @@ fn stamp(at: time::OffsetDateTime) -> String {
 }
 
 /// When the newest anchor in `store` was written (by its name), if there is one.
-pub async fn newest_at(store: &dyn ObjectStore) -> Result<Option<time::OffsetDateTime>, StoreError> {
+pub(crate) async fn newest_at(store: &dyn ObjectStore) -> Result<Option<time::OffsetDateTime>, StoreError> {
     let keys = store.list(PREFIX).await?;
     Ok(keys.iter().filter_map(|k| written_at(k.as_str())).max())
 }
@@ -182,7 +182,7 @@ async fn read_version(store: &dyn ObjectStore, key: &ObjectKey, version: &str) -
 /// Checks every anchor of every region (signed by `public_key`) against the log and
 /// against each other. With `due`, no anchor at all is a problem once the oldest audit
 /// row is older than that.
-pub async fn verify_anchors(
+pub(crate) async fn verify_anchors(
     audit: &AuditLog,
     regions: &[(String, Arc<dyn ObjectStore>)],
     public_key: &str,
@@ -315,13 +315,13 @@ pub async fn verify_anchors(
 
 /// When the first anchor is due after the oldest audit row: one interval of the daily
 /// job, plus the same again (at most an hour) for a job that runs late.
-pub fn first_anchor_due(interval_secs: u64) -> Option<time::Duration> {
+pub(crate) fn first_anchor_due(interval_secs: u64) -> Option<time::Duration> {
     let interval = i64::try_from(interval_secs).ok().filter(|s| *s > 0)?;
     Some(time::Duration::seconds(interval + interval.min(3600)))
 }
 
 /// `vault audit verify`: the chains, then the anchors.
-pub async fn verify_all(state: &Services) -> anyhow::Result<(VerifyReport, AnchorReport)> {
+pub(crate) async fn verify_all(state: &Services) -> anyhow::Result<(VerifyReport, AnchorReport)> {
     let chains = state.audit.verify().await?;
     let due = first_anchor_due(state.config.scrub.interval_secs);
     let anchors = verify_anchors(&state.audit, &regions(state), &state.signer.public_key(), due).await?;

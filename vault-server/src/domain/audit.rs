@@ -14,20 +14,20 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::api::audit::AuditEntry as AuditRow;
-pub use crate::api::audit::{Action, Outcome};
+pub(crate) use crate::api::audit::{Action, Outcome};
 use crate::db::{Db, is_unique_violation, now_ms};
 
 /// The chain of events that belong to no family (failed authentication). No family id
 /// can take this value: family ids start with a letter or digit
 /// (`super::families::valid_id`), and [`AuditLog::page`] refuses it.
-pub const SYSTEM_TENANT: &str = "-";
+pub(crate) const SYSTEM_TENANT: &str = "-";
 /// Longest metadata text kept in a row; longer metadata is replaced by its length.
 const MAX_METADATA: usize = 4096;
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Who asked, from where: taken from the request, never from its body.
 #[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
+pub(crate) struct RequestMeta {
     pub ip: String,
     pub user_agent: String,
     pub request_id: String,
@@ -37,7 +37,7 @@ pub struct RequestMeta {
 
 /// One thing that happened.
 #[derive(Debug, Clone)]
-pub struct Event {
+pub(crate) struct Event {
     pub tenant: String,
     pub actor: String,
     pub action: Action,
@@ -47,7 +47,7 @@ pub struct Event {
 }
 
 /// The actor of rows the service writes on its own (background jobs).
-pub const SYSTEM_ACTOR: &str = "system";
+pub(crate) const SYSTEM_ACTOR: &str = "system";
 
 /// A stored row, parsed once where it is read.
 fn row_of(r: &sqlx::any::AnyRow) -> Result<AuditRow, sqlx::Error> {
@@ -69,7 +69,7 @@ fn row_of(r: &sqlx::any::AnyRow) -> Result<AuditRow, sqlx::Error> {
 }
 
 /// The hash a row must carry, from its own fields and `prev_hash`.
-pub fn expected_hash(row: &AuditRow) -> String {
+pub(crate) fn expected_hash(row: &AuditRow) -> String {
     let canonical = serde_json::json!([
         row.tenant,
         row.seq,
@@ -94,7 +94,7 @@ const COLUMNS: &str =
 
 /// Appends to and reads the audit log.
 #[derive(Debug)]
-pub struct AuditLog {
+pub(crate) struct AuditLog {
     db: Db,
     /// Serialises appends within this process; the primary key (tenant, seq) catches
     /// a race with another process, which then retries.
@@ -103,7 +103,7 @@ pub struct AuditLog {
 
 /// The first row where a chain breaks.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Break {
+pub(crate) struct Break {
     pub tenant: String,
     pub seq: i64,
     pub problem: &'static str,
@@ -111,7 +111,7 @@ pub struct Break {
 
 /// What `verify` found.
 #[derive(Debug, Clone, Serialize, Default)]
-pub struct VerifyReport {
+pub(crate) struct VerifyReport {
     pub chains: u64,
     pub rows: u64,
     pub breaks: Vec<Break>,
@@ -122,12 +122,12 @@ pub struct VerifyReport {
 }
 
 impl AuditLog {
-    pub fn new(db: Db) -> Self {
+    pub(crate) fn new(db: Db) -> Self {
         Self { db, append: tokio::sync::Mutex::new(()) }
     }
 
     /// Appends a row of the service's own (a background job's) to `tenant`'s chain.
-    pub async fn system(
+    pub(crate) async fn system(
         &self,
         tenant: &str,
         action: Action,
@@ -147,7 +147,7 @@ impl AuditLog {
     }
 
     /// Appends one row to the event's tenant chain.
-    pub async fn record(&self, event: &Event, req: &RequestMeta) -> Result<(), sqlx::Error> {
+    pub(crate) async fn record(&self, event: &Event, req: &RequestMeta) -> Result<(), sqlx::Error> {
         let _guard = self.append.lock().await;
         let mut attempts = 0;
         loop {
@@ -214,7 +214,12 @@ impl AuditLog {
 
     /// A page of a family's log, newest first, before sequence number `before`. The
     /// system chain is never a family's page.
-    pub async fn page(&self, tenant: &str, before: Option<i64>, limit: i64) -> Result<Vec<AuditRow>, sqlx::Error> {
+    pub(crate) async fn page(
+        &self,
+        tenant: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, sqlx::Error> {
         if tenant == SYSTEM_TENANT {
             return Ok(Vec::new());
         }
@@ -230,13 +235,13 @@ impl AuditLog {
     }
 
     /// When the oldest row of any chain was written (ms), if there is one.
-    pub async fn oldest_at(&self) -> Result<Option<i64>, sqlx::Error> {
+    pub(crate) async fn oldest_at(&self) -> Result<Option<i64>, sqlx::Error> {
         let row = sqlx::query("SELECT MIN(at) AS at FROM audit_log").fetch_one(self.db.pool()).await?;
         row.try_get("at")
     }
 
     /// The stored hash of row `seq` of `tenant`'s chain, if the row exists.
-    pub async fn row_hash(&self, tenant: &str, seq: i64) -> Result<Option<String>, sqlx::Error> {
+    pub(crate) async fn row_hash(&self, tenant: &str, seq: i64) -> Result<Option<String>, sqlx::Error> {
         let row = sqlx::query("SELECT hash FROM audit_log WHERE tenant = $1 AND seq = $2")
             .bind(tenant)
             .bind(seq)
@@ -246,7 +251,7 @@ impl AuditLog {
     }
 
     /// Checks every chain, page by page (memory bounded by the page size).
-    pub async fn verify(&self) -> Result<VerifyReport, sqlx::Error> {
+    pub(crate) async fn verify(&self) -> Result<VerifyReport, sqlx::Error> {
         let tenants: Vec<String> = sqlx::query("SELECT DISTINCT tenant FROM audit_log ORDER BY tenant")
             .fetch_all(self.db.pool())
             .await?
@@ -317,7 +322,7 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// A page of the member's family's log, newest first, for owners and admins: at most
 /// `limit` (1 to 500) rows before sequence number `before`, and the next page's `before`.
-pub async fn family_page(
+pub(crate) async fn family_page(
     s: &super::Services,
     m: &super::Member,
     before: Option<i64>,

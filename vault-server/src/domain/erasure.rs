@@ -27,11 +27,11 @@ use crate::signing::Envelope;
 use crate::store::{ObjectKey, StoreError, put_small};
 
 /// The kind of a signed erasure receipt.
-pub const RECEIPT_KIND: &str = "vault.erasure-receipt";
+pub(crate) const RECEIPT_KIND: &str = "vault.erasure-receipt";
 
 /// One object named by a receipt.
 #[derive(Debug, Serialize)]
-pub struct ErasedObject {
+pub(crate) struct ErasedObject {
     pub recording_id: String,
     pub object_key: String,
     pub ciphertext_sha256: Option<String>,
@@ -61,7 +61,7 @@ impl ErasedObject {
 
 /// What a receipt says.
 #[derive(Debug, Serialize)]
-pub struct Receipt {
+pub(crate) struct Receipt {
     pub receipt_id: String,
     pub scope: &'static str,
     pub family_id: String,
@@ -76,7 +76,7 @@ pub struct Receipt {
 
 /// Erases one recording (any status): revokes access, destroys its wrapped keys in
 /// the database, aborts an upload under way, audits, and signs a receipt.
-pub async fn erase_recording(
+pub(crate) async fn erase_recording(
     state: &Services,
     r: &Recording,
     actor: &str,
@@ -108,7 +108,7 @@ pub async fn erase_recording(
 }
 
 /// Erases a whole family: every recording as above, then its customer key.
-pub async fn erase_family(
+pub(crate) async fn erase_family(
     state: &Services,
     family_id: &str,
     actor: &str,
@@ -144,7 +144,7 @@ pub async fn erase_family(
 
 /// Deletes the objects of deleted recordings whose retention has passed (both
 /// regions, every version); returns how many were purged.
-pub async fn purge(state: &Services) -> anyhow::Result<usize> {
+pub(crate) async fn purge(state: &Services) -> anyhow::Result<usize> {
     let mut purged = 0;
     for r in state.db.due_purges(now_ms(), 100).await? {
         // Always asked, even without a recorded version: a commit that raced the

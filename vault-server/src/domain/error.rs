@@ -9,7 +9,7 @@ use crate::store::StoreError;
 
 /// Why a domain operation did not happen.
 #[derive(Debug, thiserror::Error)]
-pub enum DomainError {
+pub(crate) enum DomainError {
     /// No such thing in the caller's family (also for other families' ids: existence
     /// is not revealed).
     #[error("not found")]
@@ -43,24 +43,24 @@ pub enum DomainError {
 }
 
 impl DomainError {
-    pub fn invalid(detail: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn invalid(detail: impl Into<Cow<'static, str>>) -> Self {
         Self::Invalid { code: ErrorCode::BadRequest, detail: detail.into() }
     }
 
-    pub fn forbidden(detail: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn forbidden(detail: impl Into<Cow<'static, str>>) -> Self {
         Self::Forbidden { code: ErrorCode::Forbidden, detail: detail.into() }
     }
 
-    pub fn conflict(detail: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn conflict(detail: impl Into<Cow<'static, str>>) -> Self {
         Self::Conflict { code: ErrorCode::Conflict, detail: detail.into() }
     }
 
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Internal(cause.to_string())
     }
 
     /// Ciphertext refused, with the format's reason.
-    pub fn ciphertext(detail: impl Into<String>, source: Option<vault_core::Error>) -> Self {
+    pub(crate) fn ciphertext(detail: impl Into<String>, source: Option<vault_core::Error>) -> Self {
         Self::InvalidCiphertext { detail: detail.into(), source }
     }
 }
@@ -109,4 +109,4 @@ impl From<anyhow::Error> for DomainError {
     }
 }
 
-pub type DomainResult<T> = Result<T, DomainError>;
+pub(crate) type DomainResult<T> = Result<T, DomainError>;

@@ -12,7 +12,7 @@ use crate::signing::Envelope;
 /// Family and user ids come from the identity provider; they must also be safe in
 /// object keys and logs. They start with a letter or digit, so no family id can be
 /// the system audit chain's tenant (`audit::SYSTEM_TENANT`).
-pub fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id.starts_with(|c: char| c.is_ascii_alphanumeric())
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
@@ -20,7 +20,7 @@ pub fn valid_id(id: &str) -> bool {
 
 /// Creates the family `identity`'s token names, with the caller as its first owner,
 /// and the family's customer key.
-pub async fn create(s: &Services, identity: &Identity, meta: &RequestMeta, name: &str) -> DomainResult<Family> {
+pub(crate) async fn create(s: &Services, identity: &Identity, meta: &RequestMeta, name: &str) -> DomainResult<Family> {
     let name = name.trim();
     if !crate::text::is_visible_text(name, 200) {
         return Err(DomainError::invalid(
@@ -69,7 +69,7 @@ pub async fn create(s: &Services, identity: &Identity, meta: &RequestMeta, name:
 /// Erases the member's whole family on its owner's request: every recording's keys
 /// destroyed, the customer key destroyed, objects purged when retention allows.
 /// Irreversible. Answers the signed erasure receipt.
-pub async fn erase(s: &Services, m: &Member, confirm: &str) -> DomainResult<Envelope> {
+pub(crate) async fn erase(s: &Services, m: &Member, confirm: &str) -> DomainResult<Envelope> {
     let family = m.family.id.clone();
     m.require_owner(s, Action::FamilyErased, &family, "only an owner can erase the family").await?;
     if confirm != family {

@@ -14,7 +14,7 @@ use crate::db::{ClaimError, RecordingStatus, now_ms};
 
 /// The running jobs; stopped when dropped.
 #[derive(Debug)]
-pub struct Jobs(Vec<tokio::task::JoinHandle<()>>);
+pub(crate) struct Jobs(Vec<tokio::task::JoinHandle<()>>);
 
 impl Drop for Jobs {
     fn drop(&mut self) {
@@ -25,7 +25,7 @@ impl Drop for Jobs {
 }
 
 /// Starts every background job.
-pub fn spawn(s: &Arc<Services>) -> Jobs {
+pub(crate) fn spawn(s: &Arc<Services>) -> Jobs {
     let mut tasks = vec![tokio::spawn(sweep_forever(s.clone())), tokio::spawn(daily_forever(s.clone()))];
     if let Some(replicator) = &s.replicator {
         tasks.push(tokio::spawn(replicator.clone().run()));
@@ -52,7 +52,7 @@ async fn daily_forever(s: Arc<Services>) {
 /// One look at the daily jobs: the audit anchor first (it is quick; the scrub may
 /// read for hours), then the integrity scrub, each if due. The first anchor is due an
 /// interval after the oldest audit row, the first scrub an interval after `started`.
-pub async fn daily(s: &Services, started: i64) {
+pub(crate) async fn daily(s: &Services, started: i64) {
     let every = i64::try_from(s.config.scrub.interval_secs).unwrap_or(i64::MAX).saturating_mul(1000);
     let now = now_ms();
     let regions = super::anchors::regions(s);
@@ -107,7 +107,7 @@ async fn sweep_forever(s: Arc<Services>) {
 /// Removes uploads whose time ran out: the store's parts, the database rows; the
 /// recording becomes `expired` (never listed). Also aborts store-side uploads the
 /// database does not know (a crash between the two).
-pub async fn sweep(s: &Services) -> anyhow::Result<usize> {
+pub(crate) async fn sweep(s: &Services) -> anyhow::Result<usize> {
     let mut removed = 0;
     for upload in s.db.expired_uploads(now_ms(), 100).await? {
         let Some(r) = s.db.recording(&upload.family_id, &upload.recording_id).await? else { continue };

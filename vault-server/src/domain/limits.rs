@@ -8,7 +8,7 @@ use std::num::NonZeroU32;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 /// The service's keyed rate limiters.
-pub struct RateLimits {
+pub(crate) struct RateLimits {
     key_release: DefaultKeyedRateLimiter<String>,
     auth_failures: DefaultKeyedRateLimiter<String>,
     denials_by_caller: DefaultKeyedRateLimiter<String>,
@@ -41,7 +41,7 @@ impl std::fmt::Debug for RateLimits {
 }
 
 impl RateLimits {
-    pub fn new(key_releases_per_minute: u32, auth_failures_per_minute: u32) -> Self {
+    pub(crate) fn new(key_releases_per_minute: u32, auth_failures_per_minute: u32) -> Self {
         let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         Self {
             key_release: RateLimiter::keyed(per_minute(key_releases_per_minute)),
@@ -52,25 +52,25 @@ impl RateLimits {
     }
 
     /// Whether `user` may release one more data key now.
-    pub fn allow_key_release(&self, user: &str) -> bool {
+    pub(crate) fn allow_key_release(&self, user: &str) -> bool {
         self.key_release.check_key(&user.to_owned()).is_ok()
     }
 
     /// Counts a failed authentication from `ip`; false once the address is over its budget.
-    pub fn allow_auth_failure(&self, ip: &str) -> bool {
+    pub(crate) fn allow_auth_failure(&self, ip: &str) -> bool {
         self.auth_failures.check_key(&address_key(ip)).is_ok()
     }
 
     /// Counts a refusal row for `who` (issuer and subject) from `ip`; false once either
     /// is over its budget (the refusal then goes unrecorded).
-    pub fn allow_denial_row(&self, who: &str, ip: &str) -> bool {
+    pub(crate) fn allow_denial_row(&self, who: &str, ip: &str) -> bool {
         let by_caller = self.denials_by_caller.check_key(&who.to_owned()).is_ok();
         let by_address = self.denials_by_address.check_key(&address_key(ip)).is_ok();
         by_caller && by_address
     }
 
     /// Forgets idle keys so the maps stay small.
-    pub fn shrink(&self) {
+    pub(crate) fn shrink(&self) {
         for limiter in [&self.key_release, &self.auth_failures, &self.denials_by_caller, &self.denials_by_address] {
             limiter.retain_recent();
             limiter.shrink_to_fit();

@@ -8,14 +8,14 @@
 //! `application/octet-stream`, which browsers only download.
 
 /// What every other type becomes.
-pub const OPAQUE: &str = "application/octet-stream";
+pub(crate) const OPAQUE: &str = "application/octet-stream";
 
 /// Image types browsers decode as pixels only (SVG is a document and is not here).
 const RASTER_IMAGES: [&str; 9] = ["jpeg", "png", "gif", "webp", "avif", "heic", "heif", "bmp", "tiff"];
 
 /// The type to store for a requested one, lowercase and without parameters; None if
 /// the request is not a media type at all (empty, too long, control characters).
-pub fn stored(requested: &str) -> Option<String> {
+pub(crate) fn stored(requested: &str) -> Option<String> {
     let requested = requested.trim();
     if requested.is_empty() || requested.len() > 127 || requested.chars().any(|c| c.is_control()) {
         return None;

@@ -12,7 +12,7 @@ use crate::db::{Family, Role};
 
 /// A verified caller who is a member of the family their token names.
 #[derive(Debug, Clone)]
-pub struct Member {
+pub(crate) struct Member {
     /// The issuer of the caller's token: with `user`, who the member is.
     pub issuer: String,
     /// The token's subject.
@@ -29,7 +29,12 @@ impl Member {
     /// The membership of `identity` in the family its token names. A refusal is
     /// recorded (in that family's log, or the system chain for a family that does not
     /// exist) within the caller's refusal-row budget; `target` is what was asked for.
-    pub async fn resolve(s: &Services, identity: Identity, meta: RequestMeta, target: &str) -> DomainResult<Self> {
+    pub(crate) async fn resolve(
+        s: &Services,
+        identity: Identity,
+        meta: RequestMeta,
+        target: &str,
+    ) -> DomainResult<Self> {
         let Some(family_id) = identity.family.clone() else {
             return Err(DomainError::forbidden("the token names no family"));
         };
@@ -77,7 +82,7 @@ impl Member {
 
     /// Writes an audit row for an action of this member (a refusal within the
     /// member's refusal-row budget).
-    pub async fn audit(
+    pub(crate) async fn audit(
         &self,
         s: &Services,
         action: Action,
@@ -103,7 +108,7 @@ impl Member {
     }
 
     /// Records a refused `action` on `target` with its reason, and returns `refusal`.
-    pub async fn refuse(&self, s: &Services, action: Action, target: &str, refusal: DomainError) -> DomainError {
+    pub(crate) async fn refuse(&self, s: &Services, action: Action, target: &str, refusal: DomainError) -> DomainError {
         let reason = refusal.to_string();
         match self.audit(s, action, target, Outcome::Denied, json!({ "reason": reason })).await {
             Ok(()) => refusal,
@@ -112,7 +117,7 @@ impl Member {
     }
 
     /// Refuses (and records) an action the member's role does not allow.
-    pub async fn require_manager(&self, s: &Services, action: Action, target: &str) -> DomainResult<()> {
+    pub(crate) async fn require_manager(&self, s: &Services, action: Action, target: &str) -> DomainResult<()> {
         if self.role.can_manage() {
             return Ok(());
         }
@@ -120,7 +125,7 @@ impl Member {
     }
 
     /// Refuses (and records) an action only an owner may take.
-    pub async fn require_owner(
+    pub(crate) async fn require_owner(
         &self,
         s: &Services,
         action: Action,
@@ -134,7 +139,7 @@ impl Member {
     }
 
     /// Records an attempt on an id that is not this family's, and answers not found.
-    pub async fn not_found(&self, s: &Services, action: Action, target: &str) -> DomainError {
+    pub(crate) async fn not_found(&self, s: &Services, action: Action, target: &str) -> DomainError {
         match self.audit(s, action, target, Outcome::Denied, json!({ "reason": "not found in this family" })).await {
             Ok(()) => DomainError::NotFound,
             Err(e) => e,

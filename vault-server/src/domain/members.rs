@@ -8,12 +8,12 @@ use super::{DomainError, DomainResult, Member, Services};
 use crate::db::{Member as MemberRow, MemberChange, Role, is_unique_violation};
 
 /// The family's members.
-pub async fn list(s: &Services, m: &Member) -> DomainResult<Vec<MemberRow>> {
+pub(crate) async fn list(s: &Services, m: &Member) -> DomainResult<Vec<MemberRow>> {
     Ok(s.db.members(&m.family.id).await?)
 }
 
 /// Adds `user_id` (the identity provider's `sub`, of the inviter's issuer) in `role`.
-pub async fn invite(s: &Services, m: &Member, user_id: &str, role: Role) -> DomainResult<MemberRow> {
+pub(crate) async fn invite(s: &Services, m: &Member, user_id: &str, role: Role) -> DomainResult<MemberRow> {
     m.require_manager(s, Action::MemberInvited, user_id).await?;
     if !crate::text::is_visible_id(user_id) {
         return Err(DomainError::invalid(
@@ -32,7 +32,7 @@ pub async fn invite(s: &Services, m: &Member, user_id: &str, role: Role) -> Doma
 }
 
 /// Changes `user_id`'s role.
-pub async fn change_role(s: &Services, m: &Member, user_id: &str, role: Role) -> DomainResult<MemberRow> {
+pub(crate) async fn change_role(s: &Services, m: &Member, user_id: &str, role: Role) -> DomainResult<MemberRow> {
     const ACTION: Action = Action::MemberRoleChanged;
     m.require_manager(s, ACTION, user_id).await?;
     let Some(target) = s.db.membership(&m.family.id, &m.issuer, user_id).await? else {
@@ -53,7 +53,7 @@ pub async fn change_role(s: &Services, m: &Member, user_id: &str, role: Role) ->
 }
 
 /// Removes `user_id` (anyone may leave).
-pub async fn remove(s: &Services, m: &Member, user_id: &str) -> DomainResult<()> {
+pub(crate) async fn remove(s: &Services, m: &Member, user_id: &str) -> DomainResult<()> {
     const ACTION: Action = Action::MemberRemoved;
     if user_id != m.user {
         m.require_manager(s, ACTION, user_id).await?;

@@ -5,27 +5,27 @@
 //! and the operator commands both call them. This module never imports
 //! `crate::http`, `crate::cli` or axum (`tests/architecture.rs` checks).
 
-pub mod anchors;
-pub mod audit;
-pub mod erasure;
+pub(crate) mod anchors;
+pub(crate) mod audit;
+pub(crate) mod erasure;
 mod error;
-pub mod export;
-pub mod families;
-pub mod jobs;
-pub mod limits;
-pub mod media_type;
+pub(crate) mod export;
+pub(crate) mod families;
+pub(crate) mod jobs;
+pub(crate) mod limits;
+pub(crate) mod media_type;
 mod member;
-pub mod members;
-pub mod playback;
-pub mod ranges;
-pub mod reads;
-pub mod receiving;
-pub mod recordings;
-pub mod replication;
-pub mod scrub;
+pub(crate) mod members;
+pub(crate) mod playback;
+pub(crate) mod ranges;
+pub(crate) mod reads;
+pub(crate) mod receiving;
+pub(crate) mod recordings;
+pub(crate) mod replication;
+pub(crate) mod scrub;
 mod services;
-pub mod uploads;
+pub(crate) mod uploads;
 
-pub use error::{DomainError, DomainResult};
-pub use member::Member;
-pub use services::Services;
+pub(crate) use error::{DomainError, DomainResult};
+pub(crate) use member::Member;
+pub(crate) use services::Services;

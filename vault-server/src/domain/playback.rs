@@ -21,14 +21,14 @@ use crate::store::ByteStream;
 
 /// What a read asks for: the request's conditional and range headers, as sent.
 #[derive(Debug, Default, Clone)]
-pub struct ReadRequest<'a> {
+pub(crate) struct ReadRequest<'a> {
     pub range: Option<&'a str>,
     pub if_none_match: Option<&'a str>,
     pub if_range: Option<&'a str>,
 }
 
 /// The answer to a read.
-pub enum Read {
+pub(crate) enum Read {
     /// The client's copy is current (`If-None-Match`).
     NotModified { etag: String },
     /// The range selects nothing of an object of `size` bytes.
@@ -48,7 +48,7 @@ impl std::fmt::Debug for Read {
 }
 
 /// Reads a committed recording's ciphertext.
-pub async fn read(s: &Services, m: &Member, id: &str, request: &ReadRequest<'_>) -> DomainResult<Read> {
+pub(crate) async fn read(s: &Services, m: &Member, id: &str, request: &ReadRequest<'_>) -> DomainResult<Read> {
     let r = find(s, m, id, Action::RecordingDownloaded).await?;
     if r.status != RecordingStatus::Committed {
         return Err(DomainError::conflict("the recording is still uploading"));
@@ -78,7 +78,7 @@ pub async fn read(s: &Services, m: &Member, id: &str, request: &ReadRequest<'_>)
 
 /// The data key of a recording, for playback (or, for the member who started it,
 /// to resume an upload).
-pub async fn release_key(s: &Services, m: &Member, id: &str) -> DomainResult<(Recording, DataKey)> {
+pub(crate) async fn release_key(s: &Services, m: &Member, id: &str) -> DomainResult<(Recording, DataKey)> {
     if !s.limits.allow_key_release(&format!("{}/{}", m.family.id, m.user)) {
         return Err(m.refuse(s, Action::KeyReleased, id, DomainError::RateLimited).await);
     }

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 /// The answer to a request's `Range` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ranged {
+pub(crate) enum Ranged {
     /// No range asked, or one the server ignores: send the whole object (200).
     Whole,
     /// Send these bytes (206).
@@ -20,7 +20,7 @@ pub enum Ranged {
 }
 
 /// Interprets a `Range` header value against an object of `size` bytes.
-pub fn interpret(header: Option<&str>, size: u64) -> Ranged {
+pub(crate) fn interpret(header: Option<&str>, size: u64) -> Ranged {
     use http_range_header::{StartPosition, parse_range_header};
     let Some((unit, set)) = header.and_then(|h| h.split_once('=')) else { return Ranged::Whole };
     if !unit.trim().eq_ignore_ascii_case("bytes") {

@@ -18,12 +18,12 @@ const CAPACITY: usize = 100_000;
 
 /// The reads already in the audit log.
 #[derive(Debug, Default)]
-pub struct AuditedReads(Mutex<HashMap<String, Instant>>);
+pub(crate) struct AuditedReads(Mutex<HashMap<String, Instant>>);
 
 impl AuditedReads {
     /// Whether this read is the first of (`family`, `issuer`, `user`, `recording`,
     /// `session`) within the window: then the caller writes the audit row.
-    pub fn first(&self, family: &str, issuer: &str, user: &str, recording: &str, session: &str) -> bool {
+    pub(crate) fn first(&self, family: &str, issuer: &str, user: &str, recording: &str, session: &str) -> bool {
         let key = serde_json::json!([family, issuer, user, recording, session]).to_string();
         let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
@@ -41,7 +41,7 @@ impl AuditedReads {
     }
 
     /// Forgets entries past the window.
-    pub fn shrink(&self) {
+    pub(crate) fn shrink(&self) {
         let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.retain(|_, seen| seen.elapsed() < WINDOW);
         map.shrink_to_fit();

@@ -10,18 +10,18 @@ use std::sync::{Arc, Mutex};
 
 /// The uploads receiving data in this process.
 #[derive(Debug, Default)]
-pub struct Receiving(Mutex<HashSet<String>>);
+pub(crate) struct Receiving(Mutex<HashSet<String>>);
 
 /// One upload's claim; given back on drop.
 #[derive(Debug)]
-pub struct Claim {
+pub(crate) struct Claim {
     set: Arc<Receiving>,
     id: String,
 }
 
 impl Receiving {
     /// Claims `recording` for one request, unless another holds it.
-    pub fn claim(self: &Arc<Self>, recording: &str) -> Option<Claim> {
+    pub(crate) fn claim(self: &Arc<Self>, recording: &str) -> Option<Claim> {
         let mut set = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         set.insert(recording.to_owned()).then(|| Claim { set: self.clone(), id: recording.to_owned() })
     }

@@ -14,7 +14,7 @@ use crate::store::ObjectKey;
 
 /// A recording just created, and its upload.
 #[derive(Debug)]
-pub struct Created {
+pub(crate) struct Created {
     pub recording: Recording,
     /// Unix milliseconds: the upload expires then.
     pub expires_at: i64,
@@ -23,7 +23,7 @@ pub struct Created {
 }
 
 /// Creates a recording and its upload; for client-side encryption, with the data key.
-pub async fn create(s: &Services, m: &Member, request: &CreateRecording) -> DomainResult<Created> {
+pub(crate) async fn create(s: &Services, m: &Member, request: &CreateRecording) -> DomainResult<Created> {
     let title = request.title.trim();
     if !crate::text::is_visible_text(title, 300) {
         return Err(DomainError::invalid(
@@ -73,7 +73,7 @@ pub async fn create(s: &Services, m: &Member, request: &CreateRecording) -> Doma
 
 /// The store's name for a recording: tenant-scoped and opaque (a hash of the family
 /// id, so any identity provider's ids fit the key alphabet; never a title).
-pub fn object_key(family: &str, recording: &str) -> DomainResult<ObjectKey> {
+pub(crate) fn object_key(family: &str, recording: &str) -> DomainResult<ObjectKey> {
     let tenant = crate::store::tenant_segment(family);
     ObjectKey::new(format!("families/{tenant}/recordings/{recording}"))
         .map_err(|e| DomainError::internal(format!("{e:?}")))
@@ -81,7 +81,7 @@ pub fn object_key(family: &str, recording: &str) -> DomainResult<ObjectKey> {
 
 /// Committed recordings, newest first: a page of at most `limit` (1 to 200) after
 /// `cursor` (the previous page's), and the next page's cursor.
-pub async fn list(
+pub(crate) async fn list(
     s: &Services,
     m: &Member,
     limit: Option<u32>,
@@ -105,7 +105,7 @@ pub async fn list(
 
 /// A recording of the member's family that is not deleted, or the miss recorded
 /// under `action`.
-pub async fn find(s: &Services, m: &Member, id: &str, action: Action) -> DomainResult<Recording> {
+pub(crate) async fn find(s: &Services, m: &Member, id: &str, action: Action) -> DomainResult<Recording> {
     match s.db.recording(&m.family.id, id).await? {
         Some(r) if r.status != RecordingStatus::Deleted && r.status != RecordingStatus::Expired => Ok(r),
         _ => Err(m.not_found(s, action, id).await),
@@ -113,14 +113,14 @@ pub async fn find(s: &Services, m: &Member, id: &str, action: Action) -> DomainR
 }
 
 /// A recording's metadata.
-pub async fn get(s: &Services, m: &Member, id: &str) -> DomainResult<Recording> {
+pub(crate) async fn get(s: &Services, m: &Member, id: &str) -> DomainResult<Recording> {
     find(s, m, id, Action::RecordingRead).await
 }
 
 /// Erases a recording: access revoked and wrapped data keys destroyed at once,
 /// objects purged when retention allows (`super::erasure`). Members may delete their
 /// own recordings; owners and admins any of the family's. Answers the signed receipt.
-pub async fn delete(s: &Services, m: &Member, id: &str) -> DomainResult<Envelope> {
+pub(crate) async fn delete(s: &Services, m: &Member, id: &str) -> DomainResult<Envelope> {
     let r = find(s, m, id, Action::RecordingDeleted).await?;
     if r.created_by != m.user {
         m.require_manager(s, Action::RecordingDeleted, id).await?;
@@ -131,7 +131,7 @@ pub async fn delete(s: &Services, m: &Member, id: &str) -> DomainResult<Envelope
 }
 
 /// Unwraps a recording's data key with the family's key.
-pub async fn data_key(s: &Services, r: &Recording, family_key: &str) -> DomainResult<vault_core::DataKey> {
+pub(crate) async fn data_key(s: &Services, r: &Recording, family_key: &str) -> DomainResult<vault_core::DataKey> {
     let context = EncryptionContext::for_vault_object(&r.family_id, &r.id);
     Ok(s.keys.decrypt_data_key(&FamilyKeyId(family_key.to_owned()), &r.edks, &context).await?)
 }

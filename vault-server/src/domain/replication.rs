@@ -22,7 +22,7 @@ use crate::store::replicated::ReplicatedStore;
 const MAX_BACKOFF_MS: i64 = 5 * 60 * 1000;
 
 #[derive(Debug)]
-pub struct Replicator {
+pub(crate) struct Replicator {
     db: Db,
     store: Arc<ReplicatedStore>,
     audit: Arc<AuditLog>,
@@ -32,7 +32,7 @@ pub struct Replicator {
 }
 
 impl Replicator {
-    pub fn new(
+    pub(crate) fn new(
         db: Db,
         store: Arc<ReplicatedStore>,
         audit: Arc<AuditLog>,
@@ -43,12 +43,12 @@ impl Replicator {
     }
 
     /// Tells the worker a commit queued a copy.
-    pub fn nudge(&self) {
+    pub(crate) fn nudge(&self) {
         self.wake.notify_one();
     }
 
     /// Runs until the task is dropped.
-    pub async fn run(self: Arc<Self>) {
+    pub(crate) async fn run(self: Arc<Self>) {
         loop {
             // A copy that fails is retried with backoff (and counted in
             // `replication_failures`); a round that cannot read the outbox is a job failure.
@@ -62,7 +62,7 @@ impl Replicator {
     }
 
     /// Makes every due copy once; returns how many succeeded.
-    pub async fn drain(&self) -> Result<usize, sqlx::Error> {
+    pub(crate) async fn drain(&self) -> Result<usize, sqlx::Error> {
         let mut copied = 0;
         loop {
             let due = self.db.due_replications(16).await?;

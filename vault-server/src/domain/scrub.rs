@@ -31,7 +31,7 @@ use crate::store::replicated::copy_object;
 use crate::store::{ObjectKey, ObjectStore, StoreError};
 
 /// The kind of a signed scrub report.
-pub const REPORT_KIND: &str = "vault.scrub-report";
+pub(crate) const REPORT_KIND: &str = "vault.scrub-report";
 /// A run whose heartbeat is older than this is taken to have crashed.
 /// (One object at the default pace takes at most 64 GiB / 64 MiB/s ≈ 17 minutes per copy.)
 const STALE_MS: i64 = 60 * 60 * 1000;
@@ -40,13 +40,13 @@ const REPORT_FINDINGS: i64 = 1000;
 
 /// One region's store, by name.
 #[derive(Clone)]
-pub struct Region {
+pub(crate) struct Region {
     pub name: &'static str,
     pub store: Arc<dyn ObjectStore>,
 }
 
 /// Everything a scrub needs.
-pub struct Scrubber {
+pub(crate) struct Scrubber {
     pub db: Db,
     pub primary: Region,
     pub replica: Option<Region>,
@@ -64,7 +64,7 @@ pub struct Scrubber {
 
 /// The outcome of a run, as signed.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub run_id: String,
     pub started_at: i64,
     pub finished_at: i64,
@@ -89,7 +89,7 @@ enum Copy {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ScrubError {
+pub(crate) enum ScrubError {
     #[error(transparent)]
     Claim(#[from] ClaimError),
     #[error("database: {0}")]
@@ -118,7 +118,7 @@ impl Pace {
 
 impl Scrubber {
     /// A scrubber over the service's backends: both regions when there is a replica.
-    pub fn new(state: &Services, repair: bool) -> Self {
+    pub(crate) fn new(state: &Services, repair: bool) -> Self {
         let (primary, replica) = match &state.replicated {
             Some(r) => (r.primary().clone(), Some(Region { name: "replica", store: r.replica().clone() })),
             None => (state.store.clone(), None),
@@ -138,7 +138,7 @@ impl Scrubber {
     }
 
     /// Runs (or resumes) one scrub to the end and returns its signed report.
-    pub async fn run(&self) -> Result<(Report, Envelope), ScrubError> {
+    pub(crate) async fn run(&self) -> Result<(Report, Envelope), ScrubError> {
         let (mut run, resumed) = self.db.claim_scrub(STALE_MS).await?;
         tracing::info!(run = %run.id, resumed, cursor = %run.cursor, "integrity scrub started");
         let mut pace = Pace { start: Instant::now(), bytes: 0, rate: self.settings.bytes_per_sec };

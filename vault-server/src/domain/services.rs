@@ -21,7 +21,7 @@ use crate::store::ObjectStore;
 use crate::store::replicated::ReplicatedStore;
 
 /// Everything the domain needs. Cheap to share (`Arc`).
-pub struct Services {
+pub(crate) struct Services {
     pub config: Arc<Config>,
     pub db: Db,
     pub keys: Arc<dyn KeyService>,
@@ -53,7 +53,7 @@ impl Services {
     /// Opens the configured backends (creating the data directory, migrating when
     /// configured to), and binds members recorded before issuers were to the one
     /// issuer trusted now.
-    pub async fn build(config: Config) -> anyhow::Result<Arc<Self>> {
+    pub(crate) async fn build(config: Config) -> anyhow::Result<Arc<Self>> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
         let db = Db::connect(&config.database_url(), config.database_migrate).await?;
@@ -95,7 +95,7 @@ impl Services {
     }
 
     /// When a commit made now may be deleted at the earliest.
-    pub fn retain_until(&self) -> time::OffsetDateTime {
+    pub(crate) fn retain_until(&self) -> time::OffsetDateTime {
         time::OffsetDateTime::now_utc() + self.config.retention()
     }
 }

@@ -78,14 +78,14 @@ fn receive(s: &Services, id: &str) -> DomainResult<super::receiving::Claim> {
 
 /// What is stored of an upload, and which part comes next.
 #[derive(Debug)]
-pub struct Status {
+pub(crate) struct Status {
     pub recording: Recording,
     pub upload: Upload,
     pub parts: Vec<PartRow>,
 }
 
 /// The upload's progress.
-pub async fn status(s: &Services, m: &Member, id: &str) -> DomainResult<Status> {
+pub(crate) async fn status(s: &Services, m: &Member, id: &str) -> DomainResult<Status> {
     let (recording, upload) = pending(s, m, id, Action::UploadStatusRead).await?;
     let parts = s.db.parts(id).await?;
     Ok(Status { recording, upload, parts })
@@ -248,7 +248,7 @@ async fn verify_into(
 
 /// Stores part `n` of a client-encrypted upload, `len` bytes with SHA-256 `sha256`,
 /// verifying every frame on the way.
-pub async fn put_part(
+pub(crate) async fn put_part(
     s: &Services,
     m: &Member,
     id: &str,
@@ -257,6 +257,9 @@ pub async fn put_part(
     len: u64,
     body: ByteStream,
 ) -> DomainResult<PartRow> {
+    if n == 0 {
+        return Err(DomainError::invalid("part numbers start at 1"));
+    }
     let (r, upload) = pending(s, m, id, Action::UploadPartStored).await?;
     let _receiving = receive(s, id)?;
     if r.encryption != Encryption::Client {
@@ -328,7 +331,7 @@ pub async fn put_part(
 }
 
 /// Commits the verified parts write-once.
-pub async fn complete(s: &Services, m: &Member, id: &str) -> DomainResult<Recording> {
+pub(crate) async fn complete(s: &Services, m: &Member, id: &str) -> DomainResult<Recording> {
     let (r, upload) = pending(s, m, id, Action::RecordingCommitted).await?;
     commit(s, m, &r, &upload).await
 }
@@ -384,7 +387,13 @@ async fn commit(s: &Services, m: &Member, r: &Recording, upload: &Upload) -> Dom
 
 /// The server encrypts a plaintext upload of `len` bytes on the fly, one part in
 /// memory at a time, and commits it. A retry starts over.
-pub async fn put_plaintext(s: &Services, m: &Member, id: &str, len: u64, body: ByteStream) -> DomainResult<Recording> {
+pub(crate) async fn put_plaintext(
+    s: &Services,
+    m: &Member,
+    id: &str,
+    len: u64,
+    body: ByteStream,
+) -> DomainResult<Recording> {
     let (r, mut upload) = pending(s, m, id, Action::UploadPlaintextSent).await?;
     let _receiving = receive(s, id)?;
     if r.encryption != Encryption::Server {

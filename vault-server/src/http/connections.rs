@@ -34,7 +34,7 @@ const RESERVED_FDS: u64 = 256;
 
 /// The limits on connections.
 #[derive(Debug, Clone)]
-pub struct ConnectionLimits {
+pub(crate) struct ConnectionLimits {
     pub header_read_timeout: Duration,
     pub max_connections: usize,
     pub max_per_ip: usize,
@@ -45,7 +45,7 @@ pub struct ConnectionLimits {
 impl ConnectionLimits {
     /// The configured limits, with the total cap kept below the process's file
     /// descriptor limit (raised to its hard limit first).
-    pub fn from_config(config: &crate::config::Config) -> Self {
+    pub(crate) fn from_config(config: &crate::config::Config) -> Self {
         let mut max = config.limits.max_connections;
         match rlimit::increase_nofile_limit(u64::MAX) {
             Ok(fds) => {
@@ -117,7 +117,7 @@ impl Drop for InFlight {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,

@@ -15,7 +15,7 @@ use crate::domain::DomainError;
 
 /// An error answered to an API client.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     code: ErrorCode,
     /// A message safe to show to the client.
@@ -23,48 +23,40 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self { status, code, detail: detail.into() }
     }
 
-    pub fn bad_request(detail: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn bad_request(detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, detail)
     }
 
-    pub fn forbidden(detail: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn forbidden(detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, detail)
     }
 
     /// Also what a caller gets for another family's ids: existence is not revealed.
-    pub fn not_found() -> Self {
+    pub(crate) fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such resource")
     }
 
-    pub fn too_many_requests() -> Self {
+    pub(crate) fn too_many_requests() -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited, "too many requests; try again later")
     }
 
-    pub fn payload_too_large(detail: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn payload_too_large(detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, detail)
     }
 
     /// A server-side failure: the client sees a generic message; `cause` goes to the log.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(cause = %cause, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal server error")
     }
 
-    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+    pub(crate) fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::warn!(cause = %cause, "dependency unavailable");
         Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, "service temporarily unavailable")
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    pub fn code(&self) -> ErrorCode {
-        self.code
     }
 }
 
@@ -132,4 +124,4 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

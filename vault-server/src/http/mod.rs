@@ -2,17 +2,20 @@
 //! domain call and map its answer (`crate::domain` holds the rules). Routes never
 //! import other routes; this module never imports `crate::cli`.
 
-pub mod connections;
-pub mod error;
-pub mod extract;
-pub mod middleware;
-pub mod openapi;
-pub mod router;
-pub mod routes;
-pub mod secret_json;
-pub mod serve;
+pub(crate) mod connections;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod middleware;
+pub(crate) mod openapi;
+pub(crate) mod router;
+pub(crate) mod routes;
+pub(crate) mod secret_json;
+pub(crate) mod serve;
 mod state;
-pub mod views;
+pub(crate) mod views;
 
-pub use router::app;
-pub use state::AppState;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use router::app;
+pub(crate) use state::AppState;

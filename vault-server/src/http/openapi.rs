@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 
 /// The document before the routes are added.
-pub fn document() -> OpenApi {
+pub(crate) fn document() -> OpenApi {
     OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -23,7 +23,7 @@ pub fn document() -> OpenApi {
 }
 
 /// Adds the bearer scheme (the paths that need a token name it).
-pub fn finish(document: &mut OpenApi) {
+pub(crate) fn finish(document: &mut OpenApi) {
     let components = document.components.get_or_insert_with(Default::default);
     let mut bearer = Http::new(HttpAuthScheme::Bearer);
     bearer.bearer_format = Some("JWT".into());

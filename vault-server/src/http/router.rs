@@ -75,13 +75,8 @@ fn api(json_limit: usize, timeout: Duration) -> (Router<AppState>, utoipa::opena
     (router, document)
 }
 
-/// The OpenAPI document of every route (as `/openapi.json` serves it).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api(64 * 1024, Duration::from_secs(30)).1
-}
-
 /// The whole application.
-pub fn app(state: AppState) -> Router {
+pub(crate) fn app(state: AppState) -> Router {
     let config = &state.services.config;
     let (router, document) = api(config.limits.max_json_bytes, Duration::from_secs(config.limits.request_timeout_secs));
     let document = serde_json::to_value(&document).unwrap_or_default();

@@ -15,7 +15,7 @@ use super::error::ApiError;
 
 /// A JSON body holding a secret.
 #[derive(Debug)]
-pub struct SecretJson<T>(pub T);
+pub(crate) struct SecretJson<T>(pub T);
 
 impl<T: Serialize> IntoResponse for SecretJson<T> {
     fn into_response(self) -> Response {

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::domain::{Services, jobs};
 
 /// Runs the service until a shutdown signal.
-pub async fn run(mut config: Config) -> anyhow::Result<()> {
+pub(crate) async fn run(mut config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;

@@ -9,7 +9,7 @@ use crate::domain::Services;
 
 /// Cheap to clone.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub services: Arc<Services>,
     pub verifier: Arc<Verifier>,
     pub dev_issuer: Option<Arc<DevIssuer>>,
@@ -32,7 +32,7 @@ impl AppState {
     /// The HTTP side over `services`: the token verifier (the development issuer's
     /// key, or the external issuer's JWKS) and the hosts to answer to. The
     /// development sign-in is added by `vault serve` when it listens on loopback.
-    pub fn new(services: Arc<Services>) -> anyhow::Result<Self> {
+    pub(crate) fn new(services: Arc<Services>) -> anyhow::Result<Self> {
         let config = &services.config;
         let dev_issuer = if config.dev_issuer_enabled() {
             tracing::warn!(

@@ -8,11 +8,11 @@ use crate::db::{Family, PartRow, Recording, Role};
 use crate::domain::media_type;
 use crate::domain::uploads::Status;
 
-pub fn family(f: &Family, role: Role) -> FamilyView {
+pub(crate) fn family(f: &Family, role: Role) -> FamilyView {
     FamilyView { id: f.id.clone(), name: f.name.clone(), created_at: f.created_at, role }
 }
 
-pub fn recording(r: &Recording) -> RecordingView {
+pub(crate) fn recording(r: &Recording) -> RecordingView {
     RecordingView {
         id: r.id.clone(),
         title: r.title.clone(),
@@ -37,11 +37,11 @@ pub fn recording(r: &Recording) -> RecordingView {
     }
 }
 
-pub fn part(p: &PartRow) -> PartView {
+pub(crate) fn part(p: &PartRow) -> PartView {
     PartView { part_number: p.part_number, size: p.size, sha256: hex::encode(p.sha256), is_final: p.is_final }
 }
 
-pub fn upload_status(s: &Status) -> UploadStatus {
+pub(crate) fn upload_status(s: &Status) -> UploadStatus {
     let r = &s.recording;
     UploadStatus {
         recording_id: r.id.clone(),

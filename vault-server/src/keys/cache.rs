@@ -18,7 +18,7 @@ use vault_core::{DataKey, EncryptedDataKey, EncryptionContext, EncryptionMateria
 
 use super::{FamilyKeyId, KeyError, KeyService};
 
-pub struct CachedKeys<K> {
+pub(crate) struct CachedKeys<K> {
     inner: K,
     ttl: Duration,
     capacity: usize,
@@ -32,7 +32,7 @@ impl<K> std::fmt::Debug for CachedKeys<K> {
 }
 
 impl<K: KeyService> CachedKeys<K> {
-    pub fn new(inner: K, ttl: Duration, capacity: usize) -> Self {
+    pub(crate) fn new(inner: K, ttl: Duration, capacity: usize) -> Self {
         Self { inner, ttl, capacity, entries: Mutex::new(HashMap::new()) }
     }
 

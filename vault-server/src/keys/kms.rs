@@ -23,17 +23,17 @@ use crate::aws::Failover;
 use crate::metrics::KmsLabels;
 
 /// The AWS Encryption SDK's provider id for KMS keys.
-pub const PROVIDER_ID: &str = "aws-kms";
+pub(crate) const PROVIDER_ID: &str = "aws-kms";
 
 /// One region's KMS.
 #[derive(Debug, Clone)]
-pub struct KmsRegion {
+pub(crate) struct KmsRegion {
     pub name: String,
     pub client: Client,
 }
 
 /// The KMS key service over a primary and a replica region.
-pub struct KmsKeys {
+pub(crate) struct KmsKeys {
     primary: KmsRegion,
     replica: KmsRegion,
     failover: Failover,
@@ -308,7 +308,7 @@ impl KeyService for KmsKeys {
     }
 }
 
-pub fn alias_name(family_id: &str) -> String {
+pub(crate) fn alias_name(family_id: &str) -> String {
     format!("alias/vault/{family_id}")
 }
 

@@ -25,15 +25,16 @@ use vault_core::{DataKey, EncryptedDataKey, EncryptionContext, EncryptionMateria
 use zeroize::Zeroizing;
 
 use super::{FamilyKeyId, KeyError, KeyService};
+use crate::keyfile::{check_private, write_private};
 
 /// Key namespace (ESDK provider id) of embedded-mode family keys.
-pub const NAMESPACE: &str = "vault-local";
+pub(crate) const NAMESPACE: &str = "vault-local";
 const SALT: &[u8] = b"vault/local-family-key/v1";
 const DERIVED: &str = "local:";
 const FILE: &str = "local-file:";
 
 /// Family keys in files, wrapped under a master key file.
-pub struct LocalKeys {
+pub(crate) struct LocalKeys {
     master: RawAesKeyring,
     master_bytes: Zeroizing<[u8; 32]>,
     dir: PathBuf,
@@ -56,7 +57,7 @@ struct KeyFile {
 impl LocalKeys {
     /// Loads the master key from `path`, creating it (mode 0600) on first run; family
     /// key files live in `family-keys/` beside it.
-    pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         if !path.exists() {
             let mut key = Zeroizing::new([0u8; 32]);
             OsRng.fill_bytes(key.as_mut());
@@ -206,38 +207,8 @@ impl KeyService for LocalKeys {
     }
 }
 
-/// Writes a new file readable by its owner only, failing if it exists.
-pub(crate) fn write_private(path: &Path, content: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    file.write_all(content)?;
-    file.sync_all()?;
-    Ok(())
-}
-
-/// Refuses a secret file that group or others can read.
-pub(crate) fn check_private(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        anyhow::bail!(
-            "{} is accessible to other users (mode {:o}); run: chmod 600 {}",
-            path.display(),
-            mode & 0o777,
-            path.display()
-        );
-    }
-    Ok(())
-}
-
 /// Where the master key lives in a data directory.
-pub fn master_key_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn master_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("master.key")
 }
 

@@ -5,9 +5,9 @@
 //! vault-core's materials (a plaintext data key plus its encrypted data keys) and keep
 //! the network, if any, on this side of the boundary.
 
-pub mod cache;
-pub mod kms;
-pub mod local;
+pub(crate) mod cache;
+pub(crate) mod kms;
+pub(crate) mod local;
 
 use async_trait::async_trait;
 use vault_core::{DataKey, EncryptedDataKey, EncryptionContext, EncryptionMaterials};
@@ -15,10 +15,10 @@ use vault_core::{DataKey, EncryptedDataKey, EncryptionContext, EncryptionMateria
 /// Which customer key a family uses, as recorded in the database: opaque to
 /// everyone but the key service that made it (`local:<family>` or KMS key ARNs).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FamilyKeyId(pub String);
+pub(crate) struct FamilyKeyId(pub String);
 
 #[derive(Debug, thiserror::Error)]
-pub enum KeyError {
+pub(crate) enum KeyError {
     /// No encrypted data key of this message belongs to the family's key.
     #[error("no encrypted data key opens with the family's key")]
     NoUsableKey,
@@ -34,7 +34,7 @@ pub enum KeyError {
 
 /// Creates family keys and wraps/unwraps data keys with them.
 #[async_trait]
-pub trait KeyService: Send + Sync + 'static {
+pub(crate) trait KeyService: Send + Sync + 'static {
     /// Creates (or finds) the customer key of a new family and returns its id.
     async fn create_family_key(&self, family_id: &str) -> Result<FamilyKeyId, KeyError>;
 

@@ -29,7 +29,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// Objects in a local directory.
 #[derive(Debug, Clone)]
-pub struct LocalStore {
+pub(crate) struct LocalStore {
     root: PathBuf,
 }
 
@@ -52,7 +52,7 @@ struct UploadMeta {
 }
 
 impl LocalStore {
-    pub fn open(root: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open(root: &Path) -> Result<Self, StoreError> {
         for dir in ["objects", "uploads", "tmp"] {
             std::fs::create_dir_all(root.join(dir))?;
         }

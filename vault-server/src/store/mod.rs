@@ -4,9 +4,9 @@
 //! S3 with Object Lock behind the same trait. Keys are opaque and tenant-scoped
 //! (`families/<hash>/recordings/<uuid>`), never titles.
 
-pub mod local;
-pub mod replicated;
-pub mod s3;
+pub(crate) mod local;
+pub(crate) mod replicated;
+pub(crate) mod s3;
 
 use std::ops::Range;
 
@@ -16,15 +16,15 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// A stream of body bytes.
-pub type ByteStream = futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>;
+pub(crate) type ByteStream = futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>;
 
 /// An object name: `[a-z0-9-]` segments joined by `/` (1 to 8 segments of 1 to 64
 /// characters), so it can never traverse a path or smuggle a title.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ObjectKey(String);
+pub(crate) struct ObjectKey(String);
 
 impl ObjectKey {
-    pub fn new(key: impl Into<String>) -> Result<Self, StoreError> {
+    pub(crate) fn new(key: impl Into<String>) -> Result<Self, StoreError> {
         let key = key.into();
         let segments: Vec<&str> = key.split('/').collect();
         let valid = (1..=8).contains(&segments.len())
@@ -35,7 +35,7 @@ impl ObjectKey {
         if valid { Ok(Self(key)) } else { Err(StoreError::InvalidKey) }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -48,14 +48,14 @@ impl std::fmt::Display for ObjectKey {
 
 /// A family's segment in object keys: a hash of its id, so any identity provider's ids
 /// fit the key alphabet and titles never reach the store.
-pub fn tenant_segment(family_id: &str) -> String {
+pub(crate) fn tenant_segment(family_id: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(&Sha256::digest(family_id.as_bytes())[..16])
 }
 
 /// What the store knows of a committed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectInfo {
+pub(crate) struct ObjectInfo {
     pub size: u64,
     pub sha256: [u8; 32],
     pub version: String,
@@ -64,7 +64,7 @@ pub struct ObjectInfo {
 
 /// One version, or delete marker, of an object: what a versioned listing shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedVersion {
+pub(crate) struct ListedVersion {
     pub key: ObjectKey,
     pub version: String,
     /// A delete marker: it hides the versions below it from plain reads and listings.
@@ -73,7 +73,7 @@ pub struct ListedVersion {
 
 /// A stored part of an upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartReceipt {
+pub(crate) struct PartReceipt {
     pub part_number: u32,
     pub size: u64,
     pub sha256: [u8; 32],
@@ -81,7 +81,7 @@ pub struct PartReceipt {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error("object not found")]
     NotFound,
     #[error("object already exists (write-once)")]
@@ -114,7 +114,7 @@ impl From<std::io::Error> for StoreError {
 
 /// Write-once object storage with multipart uploads and retention.
 #[async_trait]
-pub trait ObjectStore: Send + Sync + 'static {
+pub(crate) trait ObjectStore: Send + Sync + 'static {
     /// Starts a multipart upload for `key`, to be committed with `retain_until`.
     async fn create_upload(&self, key: &ObjectKey, retain_until: OffsetDateTime) -> Result<String, StoreError>;
     /// Stores part `part_number` (1..=10000) of `len` bytes; it counts only if the
@@ -164,7 +164,7 @@ pub trait ObjectStore: Send + Sync + 'static {
 }
 
 /// Stores part `n` of an upload from bytes in memory (their SHA-256 computed here).
-pub async fn put_part_bytes(
+pub(crate) async fn put_part_bytes(
     store: &dyn ObjectStore,
     key: &ObjectKey,
     upload: &str,
@@ -180,7 +180,7 @@ pub async fn put_part_bytes(
 }
 
 /// Stores a small object (a signed report, an audit anchor) in one part, write-once.
-pub async fn put_small(
+pub(crate) async fn put_small(
     store: &dyn ObjectStore,
     key: &ObjectKey,
     bytes: Bytes,
@@ -200,7 +200,7 @@ pub async fn put_small(
 
 /// Reads an object (or a range of it) of at most `limit` bytes into memory: reports,
 /// anchors, message headers; never media.
-pub async fn get_small(
+pub(crate) async fn get_small(
     store: &dyn ObjectStore,
     key: &ObjectKey,
     range: Option<Range<u64>>,

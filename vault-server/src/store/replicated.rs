@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::{ByteStream, ObjectInfo, ObjectKey, ObjectStore, PartReceipt, StoreError, put_part_bytes};
 use crate::aws::Failover;
 
-pub struct ReplicatedStore {
+pub(crate) struct ReplicatedStore {
     primary: Arc<dyn ObjectStore>,
     replica: Arc<dyn ObjectStore>,
     failover: Failover,
@@ -38,14 +38,14 @@ impl ReplicatedStore {
         Self { primary, replica, failover, part_size }
     }
 
-    pub fn replica(&self) -> &Arc<dyn ObjectStore> {
+    pub(crate) fn replica(&self) -> &Arc<dyn ObjectStore> {
         &self.replica
     }
 
     /// Copies `key` from the primary to the replica region, part by part, and checks
     /// that the replica holds exactly `sha256`. Idempotent: an existing replica is
     /// verified, never overwritten.
-    pub async fn replicate(
+    pub(crate) async fn replicate(
         &self,
         key: &ObjectKey,
         sha256: [u8; 32],
@@ -72,7 +72,7 @@ impl ReplicatedStore {
         copy_object(self.primary.as_ref(), to, key, retain_until, self.part_size, false, Some(sha256)).await
     }
 
-    pub fn primary(&self) -> &Arc<dyn ObjectStore> {
+    pub(crate) fn primary(&self) -> &Arc<dyn ObjectStore> {
         &self.primary
     }
 
@@ -193,7 +193,7 @@ impl ObjectStore for ReplicatedStore {
 /// write-once object or, with `new_version`, as a new version over a damaged copy.
 /// With `expected`, bytes of another SHA-256 are never committed (the upload is
 /// aborted): a source that changed since it was checked cannot spread.
-pub async fn copy_object(
+pub(crate) async fn copy_object(
     from: &dyn ObjectStore,
     to: &dyn ObjectStore,
     key: &ObjectKey,

@@ -39,7 +39,7 @@ use super::{ByteStream, ListedVersion, ObjectInfo, ObjectKey, ObjectStore, PartR
 const RETAIN_META: &str = "vault-retain-until";
 
 #[derive(Debug, Clone)]
-pub struct S3Store {
+pub(crate) struct S3Store {
     client: Client,
     bucket: String,
     /// The region's name, for logs.
@@ -50,7 +50,7 @@ pub struct S3Store {
 }
 
 impl S3Store {
-    pub fn new(
+    pub(crate) fn new(
         client: Client,
         bucket: String,
         region: String,
@@ -66,14 +66,14 @@ impl S3Store {
         aws_sdk_s3::config::Builder::default().timeout_config(self.read_timeouts.clone())
     }
 
-    pub fn bucket(&self) -> &str {
+    pub(crate) fn bucket(&self) -> &str {
         &self.bucket
     }
 
     /// Creates the bucket with Object Lock (and so versioning) enabled, or checks that
     /// an existing one has it. A bucket without Object Lock cannot get it safely later,
     /// so Vault refuses to use one.
-    pub async fn ensure_bucket(&self, create: bool) -> anyhow::Result<()> {
+    pub(crate) async fn ensure_bucket(&self, create: bool) -> anyhow::Result<()> {
         let exists = match self.client.head_bucket().bucket(&self.bucket).send().await {
             Ok(_) => true,
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => false,

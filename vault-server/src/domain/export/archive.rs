@@ -37,12 +37,12 @@ use crate::domain::audit::{Action, Event, Outcome, RequestMeta};
 use crate::store::get_small;
 
 /// Key namespace (ESDK provider id) of recovery keys.
-pub const RECOVERY_NAMESPACE: &str = "vault-recovery";
+pub(crate) const RECOVERY_NAMESPACE: &str = "vault-recovery";
 const BLOCK: usize = 512;
 
 /// What an export produced, for the caller and the audit row.
 #[derive(Debug, Clone, Serialize)]
-pub struct ExportSummary {
+pub(crate) struct ExportSummary {
     pub export_id: String,
     pub family_id: String,
     pub recordings: usize,
@@ -51,7 +51,7 @@ pub struct ExportSummary {
 }
 
 /// A fresh export: its id and the recovery key that only the caller will see.
-pub struct ExportKey {
+pub(crate) struct ExportKey {
     pub export_id: String,
     key: Zeroizing<[u8; 32]>,
 }
@@ -63,23 +63,23 @@ impl std::fmt::Debug for ExportKey {
 }
 
 impl ExportKey {
-    pub fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         let mut key = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(key.as_mut());
         Self { export_id: uuid::Uuid::new_v4().to_string(), key }
     }
 
     /// The key as 64 hex characters, for the owner to keep.
-    pub fn hex(&self) -> Zeroizing<String> {
+    pub(crate) fn hex(&self) -> Zeroizing<String> {
         Zeroizing::new(hex::encode(self.key.as_ref()))
     }
 
-    pub fn key_name(&self) -> String {
+    pub(crate) fn key_name(&self) -> String {
         format!("export/{}", self.export_id)
     }
 
     /// The same key again (the caller shows it; the pending export keeps it).
-    pub fn duplicate(&self) -> Self {
+    pub(crate) fn duplicate(&self) -> Self {
         Self { export_id: self.export_id.clone(), key: Zeroizing::new(*self.key) }
     }
 
@@ -109,7 +109,7 @@ struct RecordingEntry<'a> {
 /// Writes `family`'s export to `out`. Fails before writing anything if the family is
 /// unknown or erased; a failure later leaves a truncated archive (the caller removes
 /// it: the CLI writes to a temporary file, the HTTP body is cut).
-pub async fn write<W: AsyncWrite + Unpin>(
+pub(crate) async fn write<W: AsyncWrite + Unpin>(
     state: &Services,
     family_id: &str,
     export: &ExportKey,
@@ -305,10 +305,10 @@ altered file fails, it never yields wrong bytes.
 }
 
 /// Decrypts an export with the official Python AWS Encryption SDK (see README.txt).
-pub const DECRYPT_PY: &str = include_str!("decrypt.py");
+pub(crate) const DECRYPT_PY: &str = include_str!("decrypt.py");
 
 /// Runs an export into `out` and records it in the family's audit log.
-pub async fn export_audited<W: AsyncWrite + Unpin>(
+pub(crate) async fn export_audited<W: AsyncWrite + Unpin>(
     state: &Services,
     family_id: &str,
     actor: &str,

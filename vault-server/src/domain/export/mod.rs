@@ -4,7 +4,7 @@
 //! (straight to disk, no script holding the archive): 256 random bits, single use,
 //! valid for 15 minutes, on the instance that issued it.
 
-pub mod archive;
+pub(crate) mod archive;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,14 +14,14 @@ use rand_core::{OsRng, RngCore};
 use serde_json::json;
 use tokio::io::AsyncRead;
 
-pub use archive::{ExportKey, ExportSummary, RECOVERY_NAMESPACE, export_audited};
+pub(crate) use archive::{ExportKey, RECOVERY_NAMESPACE, export_audited};
 
 use super::audit::{Action, Event, Outcome, RequestMeta};
 use super::{DomainError, DomainResult, Member, Services};
 use crate::db::Role;
 
 /// How long an export link lives.
-pub const LINK_TTL: Duration = Duration::from_secs(15 * 60);
+pub(crate) const LINK_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// An export waiting for its download.
 struct Pending {
@@ -34,7 +34,7 @@ struct Pending {
 
 /// Exports started and not yet downloaded, by link token.
 #[derive(Default)]
-pub struct PendingExports(Mutex<HashMap<String, Pending>>);
+pub(crate) struct PendingExports(Mutex<HashMap<String, Pending>>);
 
 impl std::fmt::Debug for PendingExports {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -66,14 +66,14 @@ impl PendingExports {
 
 /// An export just started: what the owner is shown once.
 #[derive(Debug)]
-pub struct Started {
+pub(crate) struct Started {
     pub key: ExportKey,
     /// The one-time link's token.
     pub token: String,
 }
 
 /// Starts an export of the member's family (owners only).
-pub async fn start(s: &Services, m: &Member) -> DomainResult<Started> {
+pub(crate) async fn start(s: &Services, m: &Member) -> DomainResult<Started> {
     let family = &m.family.id;
     m.require_owner(s, Action::FamilyExportStarted, family, "only an owner can export the family's recordings").await?;
     if m.family.erased_at.is_some() {
@@ -97,7 +97,7 @@ pub async fn start(s: &Services, m: &Member) -> DomainResult<Started> {
 }
 
 /// An archive on its way: its file name and its bytes.
-pub struct Download {
+pub(crate) struct Download {
     pub file_name: String,
     pub body: Box<dyn AsyncRead + Send + Unpin>,
 }
@@ -105,7 +105,7 @@ pub struct Download {
 /// Streams the archive of the export `token` names (memory: one chunk in flight).
 /// The owner who asked must still be an owner; the download is audited with its own
 /// address and user agent (a leaked link used elsewhere shows as such).
-pub async fn download(s: &std::sync::Arc<Services>, token: &str, meta: RequestMeta) -> DomainResult<Download> {
+pub(crate) async fn download(s: &std::sync::Arc<Services>, token: &str, meta: RequestMeta) -> DomainResult<Download> {
     let pending = s.exports.take(token).ok_or(DomainError::NotFound)?;
     let still_owner =
         s.db.membership(&pending.family, &pending.issuer, &pending.actor).await?.is_some_and(|m| m.role == Role::Owner);

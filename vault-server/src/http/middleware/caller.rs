@@ -4,6 +4,7 @@
 //! family id from the client.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
@@ -12,8 +13,8 @@ use serde_json::json;
 
 use super::client_ip::client_ip;
 use crate::auth::{AuthError, Identity, Verifier};
-use crate::domain::Member;
 use crate::domain::audit::{Action, Event, Outcome, RequestMeta, SYSTEM_TENANT};
+use crate::domain::{Member, Services};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 
@@ -35,7 +36,7 @@ impl FromRequestParts<AppState> for RequestMeta {
 
 /// A caller whose token verified.
 #[derive(Debug)]
-pub struct Caller {
+pub(crate) struct Caller {
     pub identity: Identity,
     pub meta: RequestMeta,
 }
@@ -89,5 +90,21 @@ impl FromRequestParts<AppState> for Member {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         Ok(Member::resolve(&state.services, caller.identity, caller.meta, parts.uri.path()).await?)
+    }
+}
+
+/// What a family route hands to the domain: the services and the verified member
+/// making the request (one extractor, so each route states only what it parses).
+pub(crate) struct MemberCall {
+    pub services: Arc<Services>,
+    pub member: Member,
+}
+
+impl FromRequestParts<AppState> for MemberCall {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let member = Member::from_request_parts(parts, state).await?;
+        Ok(MemberCall { services: Arc::clone(&state.services), member })
     }
 }

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 /// Walks `X-Forwarded-For` from the right while the hop is a trusted proxy: the first
 /// untrusted address is the client. With no trusted proxies the header is ignored, so
 /// a client cannot choose the address the audit log records.
-pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+pub(crate) fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     let mut current = peer.ip();
     if !is_trusted(&current) {

@@ -20,7 +20,7 @@ use crate::http::error::ApiError;
 
 /// The `Host` values the service answers to.
 #[derive(Debug, Clone)]
-pub struct AllowedHosts {
+pub(crate) struct AllowedHosts {
     /// The port the service listens on (loopback names must carry it).
     port: u16,
     /// `host:port` of each public origin, lowercase.
@@ -28,12 +28,12 @@ pub struct AllowedHosts {
 }
 
 impl AllowedHosts {
-    pub fn new(port: u16, public: Vec<String>) -> Self {
+    pub(crate) fn new(port: u16, public: Vec<String>) -> Self {
         Self { port, public }
     }
 
     /// Whether a `Host` value names this service.
-    pub fn allows(&self, host: &str) -> bool {
+    pub(crate) fn allows(&self, host: &str) -> bool {
         let Ok(authority) = host.parse::<Authority>() else { return false };
         if authority.as_str().contains('@') {
             return false;
@@ -62,7 +62,7 @@ fn is_loopback_name(name: &str) -> bool {
 }
 
 /// Refuses requests that do not name this service (421, a problem document).
-pub async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let header = request.headers().get(header::HOST).map(|v| v.to_str().unwrap_or(""));
     let authority = request.uri().authority().map(Authority::as_str);
     let named = [header, authority];

@@ -8,19 +8,19 @@ use axum::response::{IntoResponse, Response};
 use crate::api::Problem;
 use crate::api::export::ExportStarted;
 use crate::api::uploads::BinaryBody;
-use crate::domain::Member;
 use crate::domain::audit::RequestMeta;
 use crate::domain::export::{self, LINK_TTL, RECOVERY_NAMESPACE};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Path;
+use crate::http::middleware::caller::MemberCall;
 use crate::http::secret_json::SecretJson;
 
 /// Starts an export (owners): the recovery key, shown once, and a one-time download link.
 #[utoipa::path(post, path = "/v1/family/export", tag = "export", security(("bearer" = [])),
     responses((status = 200, body = ExportStarted), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn start(State(state): State<AppState>, member: Member) -> ApiResult<SecretJson<ExportStarted>> {
-    let started = export::start(&state.services, &member).await?;
+pub(crate) async fn start(call: MemberCall) -> ApiResult<SecretJson<ExportStarted>> {
+    let started = export::start(&call.services, &call.member).await?;
     Ok(SecretJson(ExportStarted {
         export_id: started.key.export_id.clone(),
         recovery_key: started.key.hex(),
@@ -35,7 +35,7 @@ pub async fn start(State(state): State<AppState>, member: Member) -> ApiResult<S
 #[utoipa::path(get, path = "/v1/exports/{token}", tag = "export", params(("token" = String, Path)),
     responses((status = 200, body = BinaryBody, content_type = "application/x-tar"),
         (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn download(
+pub(crate) async fn download(
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(token): Path<String>,

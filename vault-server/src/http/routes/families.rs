@@ -10,13 +10,14 @@ use crate::http::AppState;
 use crate::http::error::ApiResult;
 use crate::http::extract::Json;
 use crate::http::middleware::caller::Caller;
+use crate::http::middleware::caller::MemberCall;
 use crate::http::views;
 use crate::signing::Envelope;
 
 /// Creates the family your token names; you become its owner.
 #[utoipa::path(post, path = "/v1/families", tag = "families", request_body = CreateFamily, security(("bearer" = [])),
     responses((status = 201, body = FamilyView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<CreateFamily>,
@@ -28,7 +29,7 @@ pub async fn create(
 /// Your family and your role in it.
 #[utoipa::path(get, path = "/v1/family", tag = "families", security(("bearer" = [])),
     responses((status = 200, body = FamilyView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn get(member: Member) -> Json<FamilyView> {
+pub(crate) async fn get(member: Member) -> Json<FamilyView> {
     Json(views::family(&member.family, member.role))
 }
 
@@ -36,10 +37,6 @@ pub async fn get(member: Member) -> Json<FamilyView> {
 /// after retention. Answers the signed erasure receipt.
 #[utoipa::path(delete, path = "/v1/family", tag = "families", request_body = EraseFamily, security(("bearer" = [])),
     responses((status = 200, body = Envelope), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn erase(
-    State(state): State<AppState>,
-    member: Member,
-    Json(body): Json<EraseFamily>,
-) -> ApiResult<Json<Envelope>> {
-    Ok(Json(families::erase(&state.services, &member, &body.confirm).await?))
+pub(crate) async fn erase(call: MemberCall, Json(body): Json<EraseFamily>) -> ApiResult<Json<Envelope>> {
+    Ok(Json(families::erase(&call.services, &call.member, &body.confirm).await?))
 }

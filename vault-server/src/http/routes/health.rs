@@ -9,7 +9,7 @@ use crate::http::AppState;
 use crate::http::extract::Json;
 
 /// A readiness answer and when it was made.
-pub type Readiness = (std::time::Instant, (StatusCode, &'static str));
+pub(crate) type Readiness = (std::time::Instant, (StatusCode, &'static str));
 
 /// How long a readiness answer is reused: `/readyz` is unauthenticated, and each fresh
 /// answer costs a database query and a KMS call (a flood must not use up KMS quota).
@@ -17,14 +17,14 @@ const READY_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = String, content_type = "text/plain")))]
-pub async fn healthz() -> &'static str {
+pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Readiness: the database and key service answer (checked at most every 5 s).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = String, content_type = "text/plain"), (status = 503, body = String, content_type = "text/plain")))]
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     // One check at a time; callers meanwhile wait for its answer.
     let mut cached = state.readiness.lock().await;
     if let Some((at, answer)) = *cached
@@ -49,7 +49,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// Prometheus metrics (OpenMetrics text).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, body = String, content_type = "application/openmetrics-text")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         state.services.metrics.encode(),
@@ -59,7 +59,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// The public key that signs erasure receipts, scrub reports and audit anchors: public,
 /// so anyone holding a receipt can pin it.
 #[utoipa::path(get, path = "/v1/signing-key", tag = "operations", responses((status = 200, body = SigningKey)))]
-pub async fn signing_key(State(state): State<AppState>) -> Json<SigningKey> {
+pub(crate) async fn signing_key(State(state): State<AppState>) -> Json<SigningKey> {
     let signer = &state.services.signer;
     Json(SigningKey {
         algorithm: "Ed25519".into(),

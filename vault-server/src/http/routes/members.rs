@@ -1,32 +1,27 @@
 //! Members of the caller's family: listed by anyone in it, managed by owners and admins.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::api::Problem;
 use crate::api::members::{ChangeRole, Invite, MemberView};
-use crate::domain::{Member, members};
-use crate::http::AppState;
+use crate::domain::members;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Json, Path};
+use crate::http::middleware::caller::MemberCall;
 
 /// Lists the family's members.
 #[utoipa::path(get, path = "/v1/family/members", tag = "members", security(("bearer" = [])),
     responses((status = 200, body = Vec<MemberView>), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn list(State(state): State<AppState>, member: Member) -> ApiResult<Json<Vec<MemberView>>> {
-    let rows = members::list(&state.services, &member).await?;
+pub(crate) async fn list(call: MemberCall) -> ApiResult<Json<Vec<MemberView>>> {
+    let rows = members::list(&call.services, &call.member).await?;
     Ok(Json(rows.into_iter().map(MemberView::from).collect()))
 }
 
 /// Invites a member (owners and admins; only owners add owners).
 #[utoipa::path(post, path = "/v1/family/members", tag = "members", request_body = Invite, security(("bearer" = [])),
     responses((status = 201, body = MemberView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn invite(
-    State(state): State<AppState>,
-    member: Member,
-    Json(body): Json<Invite>,
-) -> ApiResult<(StatusCode, Json<MemberView>)> {
-    let added = members::invite(&state.services, &member, &body.user_id, body.role).await?;
+pub(crate) async fn invite(call: MemberCall, Json(body): Json<Invite>) -> ApiResult<(StatusCode, Json<MemberView>)> {
+    let added = members::invite(&call.services, &call.member, &body.user_id, body.role).await?;
     Ok((StatusCode::CREATED, Json(added.into())))
 }
 
@@ -34,24 +29,19 @@ pub async fn invite(
 #[utoipa::path(patch, path = "/v1/family/members/{user_id}", tag = "members", request_body = ChangeRole,
     params(("user_id" = String, Path, description = "The member's user id")), security(("bearer" = [])),
     responses((status = 200, body = MemberView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn change_role(
-    State(state): State<AppState>,
-    member: Member,
+pub(crate) async fn change_role(
+    call: MemberCall,
     Path(user_id): Path<String>,
     Json(body): Json<ChangeRole>,
 ) -> ApiResult<Json<MemberView>> {
-    Ok(Json(members::change_role(&state.services, &member, &user_id, body.role).await?.into()))
+    Ok(Json(members::change_role(&call.services, &call.member, &user_id, body.role).await?.into()))
 }
 
 /// Removes a member (owners and admins, or yourself).
 #[utoipa::path(delete, path = "/v1/family/members/{user_id}", tag = "members",
     params(("user_id" = String, Path, description = "The member's user id")), security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn remove(
-    State(state): State<AppState>,
-    member: Member,
-    Path(user_id): Path<String>,
-) -> ApiResult<StatusCode> {
-    members::remove(&state.services, &member, &user_id).await?;
+pub(crate) async fn remove(call: MemberCall, Path(user_id): Path<String>) -> ApiResult<StatusCode> {
+    members::remove(&call.services, &call.member, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

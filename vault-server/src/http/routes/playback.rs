@@ -2,7 +2,6 @@
 //! (`crate::domain::playback` decides and audits).
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -13,10 +12,10 @@ use crate::api::Problem;
 use crate::api::playback::KeyRelease;
 use crate::api::uploads::BinaryBody;
 use crate::domain::playback::{Read, ReadRequest};
-use crate::domain::{Member, media_type, playback};
-use crate::http::AppState;
+use crate::domain::{media_type, playback};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Path;
+use crate::http::middleware::caller::MemberCall;
 use crate::http::secret_json::SecretJson;
 
 /// Downloads the stored ciphertext, whole or one range (RFC 9110 `Range`, `If-Range`,
@@ -25,21 +24,19 @@ use crate::http::secret_json::SecretJson;
     params(("id" = String, Path), ("range" = Option<String>, Header, description = "bytes=start-end")),
     security(("bearer" = [])),
     responses((status = 200, body = BinaryBody, content_type = "application/octet-stream"),
-        (status = 206, body = BinaryBody, content_type = "application/octet-stream"), (status = 304), (status = 416),
+        (status = 206, body = BinaryBody, content_type = "application/octet-stream"),
+        (status = 304, description = "Not modified (If-None-Match matched the ETag)"),
+        (status = 416, body = Problem, content_type = "application/problem+json",
+            description = "The range starts past the end; Content-Range says the length"),
         (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn content(
-    State(state): State<AppState>,
-    member: Member,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
+pub(crate) async fn content(call: MemberCall, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let request = ReadRequest {
         range: header(header::RANGE),
         if_none_match: header(header::IF_NONE_MATCH),
         if_range: header(header::IF_RANGE),
     };
-    let (etag, size, range, body) = match playback::read(&state.services, &member, &id, &request).await? {
+    let (etag, size, range, body) = match playback::read(&call.services, &call.member, &id, &request).await? {
         Read::NotModified { etag } => return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()),
         Read::Unsatisfiable { size } => {
             return Ok((StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{size}"))])
@@ -67,12 +64,8 @@ pub async fn content(
 /// Releases the data key for playback (audited, rate-limited per user).
 #[utoipa::path(post, path = "/v1/recordings/{id}/key", tag = "playback", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = KeyRelease), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn release_key(
-    State(state): State<AppState>,
-    member: Member,
-    Path(id): Path<String>,
-) -> ApiResult<SecretJson<KeyRelease>> {
-    let (r, key) = playback::release_key(&state.services, &member, &id).await?;
+pub(crate) async fn release_key(call: MemberCall, Path(id): Path<String>) -> ApiResult<SecretJson<KeyRelease>> {
+    let (r, key) = playback::release_key(&call.services, &call.member, &id).await?;
     Ok(SecretJson(KeyRelease {
         data_key: Zeroizing::new(B64.encode(key.expose())),
         frame_length: r.plan.frame_length(),

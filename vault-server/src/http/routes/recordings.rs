@@ -1,6 +1,5 @@
 //! Recordings: create (with a fresh data key for the browser), list, get, delete.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -10,10 +9,10 @@ use crate::api::Problem;
 use crate::api::recordings::{
     CreateRecording, Created, DataKeyGrant, EdkJson, ListQuery, Page, RecordingView, UploadPlan,
 };
-use crate::domain::{Member, recordings};
-use crate::http::AppState;
+use crate::domain::recordings;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Json, Path, Query};
+use crate::http::middleware::caller::MemberCall;
 use crate::http::secret_json::SecretJson;
 use crate::http::views;
 use crate::signing::Envelope;
@@ -21,12 +20,11 @@ use crate::signing::Envelope;
 /// Creates a recording; for client-side encryption, answers its data key.
 #[utoipa::path(post, path = "/v1/recordings", tag = "recordings", request_body = CreateRecording, security(("bearer" = [])),
     responses((status = 201, body = Created), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn create(
-    State(state): State<AppState>,
-    member: Member,
+pub(crate) async fn create(
+    call: MemberCall,
     Json(body): Json<CreateRecording>,
 ) -> ApiResult<(StatusCode, SecretJson<Created>)> {
-    let created = recordings::create(&state.services, &member, &body).await?;
+    let created = recordings::create(&call.services, &call.member, &body).await?;
     let plan = created.recording.plan;
     let key = created.materials.map(|m| DataKeyGrant {
         data_key: Zeroizing::new(B64.encode(m.data_key().expose())),
@@ -50,29 +48,21 @@ pub async fn create(
 /// Lists committed recordings, newest first.
 #[utoipa::path(get, path = "/v1/recordings", tag = "recordings", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = Page), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn list(State(state): State<AppState>, member: Member, Query(q): Query<ListQuery>) -> ApiResult<Json<Page>> {
-    let (rows, next_cursor) = recordings::list(&state.services, &member, q.limit, q.cursor.as_deref()).await?;
+pub(crate) async fn list(call: MemberCall, Query(q): Query<ListQuery>) -> ApiResult<Json<Page>> {
+    let (rows, next_cursor) = recordings::list(&call.services, &call.member, q.limit, q.cursor.as_deref()).await?;
     Ok(Json(Page { items: rows.iter().map(views::recording).collect(), next_cursor }))
 }
 
 /// A recording's metadata.
 #[utoipa::path(get, path = "/v1/recordings/{id}", tag = "recordings", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = RecordingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn get(
-    State(state): State<AppState>,
-    member: Member,
-    Path(id): Path<String>,
-) -> ApiResult<Json<RecordingView>> {
-    Ok(Json(views::recording(&recordings::get(&state.services, &member, &id).await?)))
+pub(crate) async fn get(call: MemberCall, Path(id): Path<String>) -> ApiResult<Json<RecordingView>> {
+    Ok(Json(views::recording(&recordings::get(&call.services, &call.member, &id).await?)))
 }
 
 /// Erases a recording (access and keys revoked at once); answers the signed receipt.
 #[utoipa::path(delete, path = "/v1/recordings/{id}", tag = "recordings", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Envelope), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn delete(
-    State(state): State<AppState>,
-    member: Member,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Envelope>> {
-    Ok(Json(recordings::delete(&state.services, &member, &id).await?))
+pub(crate) async fn delete(call: MemberCall, Path(id): Path<String>) -> ApiResult<Json<Envelope>> {
+    Ok(Json(recordings::delete(&call.services, &call.member, &id).await?))
 }

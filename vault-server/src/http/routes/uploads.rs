@@ -2,17 +2,16 @@
 //! headers parsed here.
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use futures_util::TryStreamExt;
 
 use crate::api::recordings::RecordingView;
 use crate::api::uploads::{BinaryBody, PART_SHA256, PartView, UploadStatus};
 use crate::api::{ErrorCode, Problem};
-use crate::domain::{Member, uploads};
-use crate::http::AppState;
+use crate::domain::uploads;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
+use crate::http::middleware::caller::MemberCall;
 use crate::http::views;
 use crate::store::ByteStream;
 
@@ -38,12 +37,8 @@ fn stream(body: Body) -> ByteStream {
 /// Upload progress: stored parts and the next one.
 #[utoipa::path(get, path = "/v1/recordings/{id}/upload", tag = "uploads", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = UploadStatus), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn status(
-    State(state): State<AppState>,
-    member: Member,
-    Path(id): Path<String>,
-) -> ApiResult<Json<UploadStatus>> {
-    Ok(Json(views::upload_status(&uploads::status(&state.services, &member, &id).await?)))
+pub(crate) async fn status(call: MemberCall, Path(id): Path<String>) -> ApiResult<Json<UploadStatus>> {
+    Ok(Json(views::upload_status(&uploads::status(&call.services, &call.member, &id).await?)))
 }
 
 /// Uploads one ciphertext part (its SHA-256 in `x-vault-sha256`); every frame is
@@ -53,42 +48,36 @@ pub async fn status(
         ("x-vault-sha256" = String, Header, description = "The part's SHA-256, hex")),
     request_body(content = BinaryBody, content_type = "application/octet-stream"), security(("bearer" = [])),
     responses((status = 200, body = PartView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn put_part(
-    State(state): State<AppState>,
-    member: Member,
+pub(crate) async fn put_part(
+    call: MemberCall,
     Path((id, n)): Path<(String, u32)>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<PartView>> {
     let sha256 = sha256_header(&headers)?;
     let len = content_length(&headers)?;
-    let part = uploads::put_part(&state.services, &member, &id, n, sha256, len, stream(body)).await?;
+    let part = uploads::put_part(&call.services, &call.member, &id, n, sha256, len, stream(body)).await?;
     Ok(Json(views::part(&part)))
 }
 
 /// Commits the uploaded parts write-once.
 #[utoipa::path(post, path = "/v1/recordings/{id}/complete", tag = "uploads", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = RecordingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn complete(
-    State(state): State<AppState>,
-    member: Member,
-    Path(id): Path<String>,
-) -> ApiResult<Json<RecordingView>> {
-    Ok(Json(views::recording(&uploads::complete(&state.services, &member, &id).await?)))
+pub(crate) async fn complete(call: MemberCall, Path(id): Path<String>) -> ApiResult<Json<RecordingView>> {
+    Ok(Json(views::recording(&uploads::complete(&call.services, &call.member, &id).await?)))
 }
 
 /// Uploads plaintext for server-side encryption (Content-Length = the declared size).
 #[utoipa::path(put, path = "/v1/recordings/{id}/plaintext", tag = "uploads", params(("id" = String, Path)),
     request_body(content = BinaryBody, content_type = "application/octet-stream"), security(("bearer" = [])),
     responses((status = 200, body = RecordingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn put_plaintext(
-    State(state): State<AppState>,
-    member: Member,
+pub(crate) async fn put_plaintext(
+    call: MemberCall,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<RecordingView>> {
     let len = content_length(&headers)?;
-    let r = uploads::put_plaintext(&state.services, &member, &id, len, stream(body)).await?;
+    let r = uploads::put_plaintext(&call.services, &call.member, &id, len, stream(body)).await?;
     Ok(Json(views::recording(&r)))
 }

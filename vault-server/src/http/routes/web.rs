@@ -27,7 +27,7 @@ const FORWARDING: [&str; 6] =
 /// name one of its files (a leading `//`, which a directory redirect would turn into a
 /// protocol-relative `Location`, or names longer than a file system allows) are not
 /// found, and so is anything the file system refuses.
-pub async fn static_file(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+pub(crate) async fn static_file(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     use tower::ServiceExt;
     let path = request.uri().path();
     let nameable = !path.starts_with("//") && path.len() <= 1024 && path.split('/').all(|s| s.len() <= 255);
@@ -42,7 +42,7 @@ pub async fn static_file(State(state): State<AppState>, request: axum::extract::
 
 /// How the web page signs in.
 #[utoipa::path(get, path = "/web-config.json", tag = "session", responses((status = 200, body = WebConfig)))]
-pub async fn config(State(state): State<AppState>) -> Json<WebConfig> {
+pub(crate) async fn config(State(state): State<AppState>) -> Json<WebConfig> {
     Json(WebConfig {
         dev_sign_in: state.dev_sign_in.is_some(),
         sign_in_url: state.services.config.auth.sign_in_url.clone(),
@@ -52,7 +52,7 @@ pub async fn config(State(state): State<AppState>) -> Json<WebConfig> {
 /// The development issuer's public key (embedded mode only).
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "session",
     responses((status = 200, body = Object, description = "A JWKS document"), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn jwks(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+pub(crate) async fn jwks(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     state.dev_issuer.as_ref().map(|dev| Json(dev.jwks())).ok_or_else(ApiError::not_found)
 }
 
@@ -61,7 +61,7 @@ pub async fn jwks(State(state): State<AppState>) -> ApiResult<Json<serde_json::V
 /// shows the current one-time code.
 #[utoipa::path(post, path = "/dev/token", tag = "session", request_body = DevToken,
     responses((status = 200, body = DevTokenIssued), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn dev_token(
+pub(crate) async fn dev_token(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
