@@ -3,22 +3,17 @@
 //! VAULT_BENCH_MIB, default 1024): upload and download of one large recording through
 //! a real `vault serve` on loopback (the `vault client` path: local encryption, parts,
 //! local decryption), the server's peak RSS, and the latency of 64 KiB ranged reads
-//! under 50 concurrent readers; on the AWS backends (`VAULT_TEST_BACKEND=aws`, with
+//! under 50 concurrent readers; on the AWS backends (`VAULT_BENCH_BACKEND=aws`, with
 //! scripts/services running) also the KMS requests of one playback session (a fresh
 //! server, then 100 × key release + range request). Prints figures; asserts nothing
 //! about time.
-
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[path = "../tests/harness/mod.rs"]
-mod harness;
 
 use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use harness::*;
 use reqwest::Method;
+use vault_tests::*;
 
 fn peak_rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -29,8 +24,13 @@ fn peak_rss_mib(pid: u32) -> f64 {
 
 fn main() {
     let mib: usize = std::env::var("VAULT_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let backend = match std::env::var("VAULT_BENCH_BACKEND").as_deref() {
+        Ok("aws") => Backend::Aws,
+        Ok("embedded") | Err(_) => Backend::Embedded,
+        Ok(other) => panic!("VAULT_BENCH_BACKEND={other:?}: expected embedded or aws"),
+    };
     let mut server =
-        Server::start_with(&[("VAULT_FRAME_LENGTH", "65536"), ("VAULT_PART_SIZE", &(8 << 20).to_string())]);
+        Server::start_with(backend, &[("VAULT_FRAME_LENGTH", "65536"), ("VAULT_PART_SIZE", &(8 << 20).to_string())]);
     let pid = server.pid();
     let owner = server.token("bench", "alice");
     let api = server.as_user("bench", "alice");
@@ -47,7 +47,7 @@ fn main() {
     let rss_idle = peak_rss_mib(pid);
     let vault = |args: &[&str]| {
         let start = Instant::now();
-        let out = Command::new(common::vault_bin())
+        let out = Command::new(vault_bin())
             .args(["client", "--server", &server.url])
             .args(args)
             .env("VAULT_TOKEN", &owner)

@@ -7,15 +7,6 @@ use std::time::Duration;
 
 use rand::RngCore;
 
-/// Which backends the server suite runs against (`VAULT_TEST_BACKEND`).
-pub fn aws_backend() -> bool {
-    match std::env::var("VAULT_TEST_BACKEND").as_deref() {
-        Ok("aws") => true,
-        Ok("embedded") | Err(_) => false,
-        Ok(other) => panic!("VAULT_TEST_BACKEND={other:?}: expected embedded or aws"),
-    }
-}
-
 fn required(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: the AWS backend tests need PostgreSQL and moto; run scripts/test (it starts them with scripts/services)")
@@ -98,7 +89,7 @@ impl AwsEnv {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         // The AWS backends never trust the development issuer: a test provider mints tokens.
-        .chain(super::idp::shared().vars())
+        .chain(crate::idp::shared().vars())
         .collect()
     }
 

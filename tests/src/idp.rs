@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 pub const ISSUER: &str = "https://idp.vault.test";
 pub const AUDIENCE: &str = "vault-tests";
+/// The page's origin, which Clerk puts in `azp`; the server accepts only this one.
+pub const AUTHORIZED_PARTY: &str = "https://vault.test";
 const KID: &str = "test-key-1";
 
 pub struct TestIdp {
@@ -60,10 +62,16 @@ impl TestIdp {
             ("VAULT_AUTH_ISSUER", ISSUER),
             ("VAULT_AUTH_JWKS_URL", self.jwks_url.as_str()),
             ("VAULT_AUTH_AUDIENCES", AUDIENCE),
+            ("VAULT_AUTH_AUTHORIZED_PARTIES", AUTHORIZED_PARTY),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+    }
+
+    /// The provider's published keys.
+    pub fn jwks(&self) -> Value {
+        reqwest::blocking::get(&self.jwks_url).unwrap().json().unwrap()
     }
 
     /// Signs arbitrary claims.
@@ -75,11 +83,11 @@ impl TestIdp {
 
     /// A token for `user` in `family`, valid for an hour.
     pub fn token(&self, family: &str, user: &str) -> String {
-        let now = super::now();
+        let now = crate::server::now();
         let sid = format!("sess_{:x}", rand::random::<u64>());
         self.sign(&json!({
             // An organisation administrator: the first to create a family becomes its owner.
-            "iss": ISSUER, "aud": AUDIENCE, "sub": user, "org_id": family, "org_role": "org:admin", "sid": sid,
+            "iss": ISSUER, "aud": AUDIENCE, "azp": AUTHORIZED_PARTY, "sub": user, "org_id": family, "org_role": "org:admin", "sid": sid,
             "iat": now, "nbf": now, "exp": now + 3600,
         }))
     }

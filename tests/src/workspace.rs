@@ -1,5 +1,4 @@
-//! Helpers shared by the cross-crate tests.
-#![allow(dead_code, unreachable_pub)]
+//! Paths of the workspace, the shared material beside it and the built binary.
 
 use std::path::PathBuf;
 
@@ -44,4 +43,15 @@ pub fn pieces(data: &[u8], seed: u64) -> Vec<&[u8]> {
         rest = b;
     }
     out
+}
+
+/// A child process the test started, killed (by PID) when the test ends, even by a panic.
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -1,23 +1,20 @@
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code: a panic is a failed test")]
 //! The AWS backends against real protocol servers on loopback: PostgreSQL, and moto as
-//! S3 + KMS in two "regions". (The whole server suite, `server.rs`, also runs on these
-//! backends with `VAULT_TEST_BACKEND=aws`; these are the tests only AWS needs.)
-
-mod common;
-mod harness;
+//! S3 + KMS in two "regions". (The server, durability and resilience suites also run on
+//! these backends, as their `on_aws::…` tests; these are the tests only AWS needs.)
 
 use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use harness::aws::{AwsEnv, Moto, PRIMARY_REGION, REPLICA_REGION, psql, s3, s3_bytes, s3_keys, shared_moto};
-use harness::fault_proxy::{Fault, FaultProxy};
-use harness::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use vault_core::{DecryptPolicy, HeaderParse, ParsedHeader};
+use vault_tests::aws::{AwsEnv, Moto, PRIMARY_REGION, REPLICA_REGION, psql, s3, s3_bytes, s3_keys, shared_moto};
+use vault_tests::fault_proxy::{Fault, FaultProxy};
+use vault_tests::*;
 
 /// The encrypted data keys in a message's header (provider id, ARN, blob).
 fn edks(message: &[u8]) -> Vec<(String, String, Vec<u8>)> {
@@ -33,7 +30,7 @@ fn edks(message: &[u8]) -> Vec<(String, String, Vec<u8>)> {
 
 fn kms_tool(args: &[&str]) -> std::process::Output {
     let python = std::env::var("VAULT_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = common::workspace().join("tests/interop/kms_tool.py");
+    let script = workspace().join("tests/interop/kms_tool.py");
     Command::new(python).arg(script).args(args).output().unwrap()
 }
 
@@ -53,7 +50,7 @@ fn objects_are_locked_in_both_regions_and_cannot_be_deleted_or_overwritten() {
     let plaintext = media(6 << 20, 3);
     let (id, message) = alice.upload("scan", &plaintext);
     let r = wait_replicated(&alice, &id, Duration::from_secs(30));
-    let key = object_key(&server, &id);
+    let key = server.object_key(&id);
     let sha = hex::encode(Sha256::digest(&message));
     assert_eq!(r["sha256"], sha.as_str());
     assert_eq!(r["replica"]["sha256"], sha.as_str());
@@ -202,7 +199,7 @@ fn a_region_down_is_survived_and_replication_catches_up_after_it_returns_or_afte
     replica.resume();
     let b = wait_replicated(&alice, &id_b, Duration::from_secs(60));
     assert_eq!(b["replica"]["sha256"], hex::encode(Sha256::digest(&message_b)).as_str());
-    let key_b = object_key(&server, &id_b);
+    let key_b = server.object_key(&id_b);
     let copy = s3(&replica.url, Method::GET, &format!("{}/{key_b}", aws.replica_bucket));
     assert_eq!(copy.0, StatusCode::OK);
 
@@ -265,7 +262,7 @@ fn throttling_and_server_errors_are_retried_without_duplicate_objects() {
     };
     header.verify(&key).unwrap();
     // Exactly one version of the object, and no upload left behind.
-    let object = object_key(&server, &id);
+    let object = server.object_key(&id);
     let versions = s3(&moto_primary, Method::GET, &format!("{}?versions&prefix={object}", aws.primary_bucket)).1;
     assert_eq!(versions.matches("<Version>").count(), 1, "{versions}");
     assert_eq!(aws.primary_uploads(), 0);
@@ -302,14 +299,14 @@ fn the_service_database_role_may_only_append_to_the_audit_log() {
 /// (`vault-server/sql/postgres-service-role.sql`), as the README's production section runs it.
 fn service_role_server(env: &[(&str, &str)]) -> (Server, String) {
     let aws = AwsEnv::shared();
-    let setup = Command::new(common::vault_bin())
+    let setup = Command::new(vault_bin())
         .arg("setup")
         .envs(aws.vars())
         .env("VAULT_DATA_DIR", tempfile::tempdir().unwrap().path())
         .output()
         .unwrap();
     assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
-    let script = common::workspace().join("vault-server/sql/postgres-service-role.sql");
+    let script = workspace().join("vault-server/sql/postgres-service-role.sql");
     let out = Command::new("psql")
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &aws.database, "-f", script.to_str().unwrap()])
         .output()
@@ -454,7 +451,7 @@ fn setup_refuses_a_bucket_without_object_lock_and_serve_refuses_missing_buckets(
     let aws = AwsEnv::shared();
     let data = tempfile::tempdir().unwrap();
     let vault = |command: &str| {
-        Command::new(common::vault_bin())
+        Command::new(vault_bin())
             .arg(command)
             .envs(aws.vars())
             .env("VAULT_DATA_DIR", data.path())
@@ -499,14 +496,14 @@ fn scrub_repairs_copies_damaged_behind_the_servers_back_in_either_region() {
     // With the bucket's credentials one can still add versions and delete markers
     // (Object Lock keeps the old versions): a garbage latest version in the replica,
     // a delete marker in the primary.
-    let key_a = object_key(&server, &overwritten);
+    let key_a = server.object_key(&overwritten);
     let put = reqwest::blocking::Client::new()
         .put(format!("{}/{}/{key_a}", aws.replica, aws.replica_bucket))
         .body(vec![0u8; 1000])
         .send()
         .unwrap();
     assert!(put.status().is_success(), "{}", put.status());
-    let key_b = object_key(&server, &deleted);
+    let key_b = server.object_key(&deleted);
     let (s, body) = s3(&aws.primary, Method::DELETE, &format!("{}/{key_b}", aws.primary_bucket));
     assert!(s.is_success(), "{body}");
     assert_eq!(s3(&aws.primary, Method::GET, &format!("{}/{key_b}", aws.primary_bucket)).0, StatusCode::NOT_FOUND);

@@ -1,13 +1,11 @@
 //! The `vault encrypt` / `vault decrypt` command line: results on stdout, one-line
 //! errors on stderr, atomic output files, and only verified plaintext ever written.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::vault_bin;
+use vault_tests::vault_bin;
 
 struct Env {
     dir: tempfile::TempDir,

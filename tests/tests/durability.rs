@@ -1,20 +1,16 @@
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "test code: a panic is a failed test")]
-//! Durability promises on embedded backends with a local replica: the integrity
-//! scrub (damage behind the server's back, repaired as new versions), exports that
-//! the official Python SDK decrypts, erasure (recording and family) with signed
-//! receipts, and audit anchors that catch deleted rows. (`aws.rs` runs the same
-//! promises against moto's S3 and KMS.)
-
-mod common;
-mod harness;
+//! Durability promises, on both backends (a local replica directory or S3 in a second
+//! region): the integrity scrub (damage behind the server's back, repaired as new
+//! versions), exports that the official Python SDK decrypts, erasure (recording and
+//! family) with signed receipts, and audit anchors that catch deleted rows.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use harness::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use vault_tests::*;
 
 /// Runs `vault scrub`; returns (success, signed report, payload).
 fn scrub(server: &Server, report: &Path) -> (bool, Value, Value) {
@@ -40,9 +36,8 @@ fn actions(server: &Server, family: &str) -> Vec<String> {
     rows.lines().map(str::to_owned).collect()
 }
 
-#[test]
-fn scrub_repairs_a_corrupted_primary_and_a_deleted_replica_as_new_versions() {
-    let (server, replica) = replicated_server(&[]);
+fn scrub_repairs_a_corrupted_primary_and_a_deleted_replica_as_new_versions(backend: Backend) {
+    let server = Server::replicated(backend, &[]);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     let uploads: Vec<(String, Vec<u8>)> =
@@ -51,12 +46,9 @@ fn scrub_repairs_a_corrupted_primary_and_a_deleted_replica_as_new_versions() {
         wait_replicated(&alice, id, Duration::from_secs(30));
     }
     let (damaged, gone, healthy) = (&uploads[0].0, &uploads[1].0, &uploads[2].0);
-    corrupt(&primary_file(&server, damaged), 5000);
-    std::fs::remove_file(replica_file(&server, replica.path(), gone)).unwrap();
-    assert_ne!(
-        Sha256::digest(std::fs::read(primary_file(&server, damaged)).unwrap()).to_vec(),
-        Sha256::digest(&uploads[0].1).to_vec()
-    );
+    server.damage(Region::Primary, &server.object_key(damaged), 5000);
+    server.remove(Region::Replica, &server.object_key(gone));
+    assert_ne!(server.stored_recording(Region::Primary, damaged).unwrap(), uploads[0].1);
 
     let report_file = server.dir.join("scrub-report.json");
     let (ok, _, report) = scrub(&server, &report_file);
@@ -79,18 +71,17 @@ fn scrub_repairs_a_corrupted_primary_and_a_deleted_replica_as_new_versions() {
     );
     assert!(findings.iter().all(|f| f["action"] == "repaired" && f["recording_id"] != healthy.as_str()), "{report}");
 
-    // Both copies hold the original bytes again; the damaged version was kept aside.
+    // Both copies hold the original bytes again; the damaged version was kept.
     for (id, message) in &uploads {
-        assert_eq!(std::fs::read(primary_file(&server, id)).unwrap(), *message);
-        assert_eq!(std::fs::read(replica_file(&server, replica.path(), id)).unwrap(), *message);
+        for region in [Region::Primary, Region::Replica] {
+            assert_eq!(server.stored_recording(region, id).as_ref(), Some(message), "{region:?}");
+        }
         assert_eq!(alice.content(id), *message);
     }
-    let aside = primary_file(&server, damaged);
-    let kept = std::fs::read_dir(aside.parent().unwrap())
-        .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".data.superseded-"))
-        .count();
-    assert_eq!(kept, 1, "the damaged version must be kept, not overwritten");
+    // Local: the original, the damaged one set aside, the repair. S3: the original,
+    // the damaged one written over it, the repair.
+    let versions = server.versions(Region::Primary, &server.object_key(damaged));
+    assert_eq!(versions, if backend == Backend::Aws { 3 } else { 2 }, "the damaged version must be kept");
     // The repairs are in the family's audit chain, the run in the system chain.
     assert_eq!(actions(&server, "smiths").iter().filter(|a| *a == "recording.repaired").count(), 2);
     assert!(actions(&server, "-").contains(&"scrub.completed".to_owned()));
@@ -107,29 +98,27 @@ fn scrub_repairs_a_corrupted_primary_and_a_deleted_replica_as_new_versions() {
     assert_eq!((again["healthy"].as_i64(), again["findings"].as_array().unwrap().len()), (Some(3), 0), "{again}");
 }
 
-#[test]
-fn scrub_reports_an_object_damaged_in_every_region_and_fails() {
-    let (server, replica) = replicated_server(&[]);
+fn scrub_reports_an_object_damaged_in_every_region_and_fails(backend: Backend) {
+    let server = Server::replicated(backend, &[]);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     let (id, message) = alice.upload("scan", &media(300_000, 9));
     wait_replicated(&alice, &id, Duration::from_secs(30));
-    corrupt(&primary_file(&server, &id), 100);
-    std::fs::remove_file(replica_file(&server, replica.path(), &id)).unwrap();
+    server.damage(Region::Primary, &server.object_key(&id), 100);
+    server.remove(Region::Replica, &server.object_key(&id));
     let (ok, _, report) = scrub(&server, &server.dir.join("r.json"));
     assert!(!ok, "a scrub that leaves damage must fail: {report}");
     assert_eq!(report["failed"], 1);
     assert!(report["findings"].as_array().unwrap().iter().all(|f| f["action"] == "unrepairable"), "{report}");
     assert!(actions(&server, "smiths").contains(&"recording.integrity_failed".to_owned()));
     // Nothing was "repaired" from a bad source: the damaged copy is as the disk left it.
-    let now_stored = std::fs::read(primary_file(&server, &id)).unwrap();
+    let now_stored = server.stored_recording(Region::Primary, &id).unwrap();
     assert_eq!(now_stored.len(), message.len());
     assert_ne!(now_stored, message);
 }
 
-#[test]
-fn an_interrupted_scrub_resumes_after_the_last_recording_it_checked() {
-    let (server, _replica) = replicated_server(&[]);
+fn an_interrupted_scrub_resumes_after_the_last_recording_it_checked(backend: Backend) {
+    let server = Server::replicated(backend, &[]);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     let mut ids: Vec<String> = (0..4).map(|i| alice.upload(&format!("r{i}"), &media(100_000, i)).0).collect();
@@ -153,16 +142,15 @@ fn an_interrupted_scrub_resumes_after_the_last_recording_it_checked() {
     assert_eq!((next["resumed"].as_bool(), next["checked"].as_i64()), (Some(false), Some(4)));
 }
 
-#[test]
-fn the_daily_job_scrubs_and_anchors_on_its_own_and_counts_it_in_metrics() {
-    let (server, _replica) = replicated_server(&[("VAULT_SCRUB_INTERVAL_SECS", "1")]);
+fn the_daily_job_scrubs_and_anchors_on_its_own_and_counts_it_in_metrics(backend: Backend) {
+    let server = Server::replicated(backend, &[("VAULT_SCRUB_INTERVAL_SECS", "1")]);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     alice.upload("scan", &media(50_000, 1));
     let start = Instant::now();
     loop {
         let metrics = server.http.get(format!("{}/metrics", server.url)).send().unwrap().text().unwrap();
-        let anchors = std::fs::read_dir(server.dir.join("objects/objects/anchors")).map(|d| d.count()).unwrap_or(0);
+        let anchors = server.stored_keys(Region::Primary, "anchors/").len();
         if metrics.lines().any(|l| l.starts_with("vault_scrub_runs_total ") && !l.ends_with(" 0")) && anchors > 0 {
             assert!(metrics.contains("vault_scrub_objects_total"), "{metrics}");
             break;
@@ -172,9 +160,8 @@ fn the_daily_job_scrubs_and_anchors_on_its_own_and_counts_it_in_metrics() {
     }
 }
 
-#[test]
-fn an_export_decrypts_with_the_official_python_sdk_from_the_cli_and_the_owner_api() {
-    let server = Server::start();
+fn an_export_decrypts_with_the_official_python_sdk_from_the_cli_and_the_owner_api(backend: Backend) {
+    let server = Server::start(backend);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     alice.invite("bob", "admin");
@@ -217,9 +204,8 @@ fn an_export_decrypts_with_the_official_python_sdk_from_the_cli_and_the_owner_ap
     assert!(rows.contains(&"family.export_started".to_owned()));
 }
 
-#[test]
-fn an_export_with_a_wrong_recovery_key_or_an_altered_object_decrypts_nothing() {
-    let server = Server::start();
+fn an_export_with_a_wrong_recovery_key_or_an_altered_object_decrypts_nothing(backend: Backend) {
+    let server = Server::start(backend);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     let (id, message) = alice.upload("scan", &media(50_000, 1));
@@ -249,9 +235,8 @@ fn an_export_with_a_wrong_recovery_key_or_an_altered_object_decrypts_nothing() {
     assert_eq!(decrypt(&key), (true, 1));
 }
 
-#[test]
-fn erasing_a_recording_destroys_its_keys_now_and_its_objects_once_retention_ends() {
-    let (server, replica) = replicated_server(&[("VAULT_UPLOAD_SWEEP_SECS", "1")]);
+fn erasing_a_recording_destroys_its_keys_now_and_its_objects_once_retention_ends(backend: Backend) {
+    let server = Server::replicated(backend, &[("VAULT_UPLOAD_SWEEP_SECS", "1")]);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     let (id, message) = alice.upload("scan", &media(200_000, 4));
@@ -265,7 +250,9 @@ fn erasing_a_recording_destroys_its_keys_now_and_its_objects_once_retention_ends
     let payload: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(payload["scope"], "recording");
     assert_eq!(payload["objects"][0]["ciphertext_sha256"], hex::encode(Sha256::digest(&message)));
-    assert_eq!(payload["objects"][0]["wrapped_keys_destroyed"], 1);
+    // One wrapped key per region's KMS key on AWS; one under the family key file here.
+    let wrapped = if backend == Backend::Aws { 2 } else { 1 };
+    assert_eq!(payload["objects"][0]["wrapped_keys_destroyed"], wrapped);
 
     // At once: no key release, no content, the wrapped keys are gone from the database.
     let (s, _) = status(alice.post(&format!("/v1/recordings/{id}/key"), json!({})));
@@ -273,14 +260,15 @@ fn erasing_a_recording_destroys_its_keys_now_and_its_objects_once_retention_ends
     assert_eq!(server.sql(&format!("SELECT edks FROM recordings WHERE id = '{id}'")).unwrap(), "[]");
     // Object Lock still holds the ciphertext (both regions) until its retention ends.
     std::thread::sleep(Duration::from_secs(2));
-    assert!(primary_file(&server, &id).exists());
-    assert!(replica_file(&server, replica.path(), &id).exists());
+    let key = server.object_key(&id);
+    let held = |region| server.stored(region, &key).is_some();
+    assert!(held(Region::Primary) && held(Region::Replica));
 
     // Retention ends (moved into the past behind the server's back): the purge job
     // deletes both copies and records it.
-    expire_retention(&server, replica.path(), &id);
+    server.expire_retention(&id);
     let start = Instant::now();
-    while primary_file(&server, &id).exists() || replica_file(&server, replica.path(), &id).exists() {
+    while held(Region::Primary) || held(Region::Replica) {
         assert!(start.elapsed() < Duration::from_secs(30), "not purged");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -292,18 +280,64 @@ fn erasing_a_recording_destroys_its_keys_now_and_its_objects_once_retention_ends
     assert_ne!(server.sql(&format!("SELECT purged_at FROM recordings WHERE id = '{id}'")).unwrap(), "");
 }
 
-#[test]
-fn erasing_a_family_destroys_its_key_and_nothing_can_decrypt_its_objects_afterwards() {
-    let server = Server::start();
+/// Tries to decrypt `message` as a raw AES keyring message with `key` (32 bytes) under
+/// the name Vault's embedded family keys use; Ok(plaintext) or Err(error text).
+fn try_raw_aes(server: &Server, message: &[u8], key: &[u8], family: &str) -> Result<Vec<u8>, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, key_file, output) = (dir.path().join("in"), dir.path().join("key"), dir.path().join("out"));
+    std::fs::write(&input, message).unwrap();
+    std::fs::write(&key_file, hex::encode(key)).unwrap();
+    let name = format!("family/{family}");
+    let out = server.vault(&[
+        "decrypt",
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "--key-namespace",
+        "vault-local",
+        "--key-name",
+        &name,
+        "-i",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ]);
+    if out.status.success() {
+        Ok(std::fs::read(&output).unwrap())
+    } else {
+        assert!(!output.exists(), "a failed decryption leaves no output");
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Every file under `dir` (the database and its journal included) that holds `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if std::fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle) {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+fn erasing_a_family_destroys_its_key_and_nothing_can_decrypt_its_objects_afterwards(backend: Backend) {
+    let mut server = Server::start(backend);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     alice.invite("bob", "admin");
-    let (id, _) = alice.upload("scan", &media(100_000, 5));
+    let (id, message) = alice.upload("scan", &media(100_000, 5));
     let jones = server.as_user("jones", "carol");
     jones.create_family("Jones");
     let (theirs, their_message) = jones.upload("their scan", &media(50_000, 6));
-    let key_files = || std::fs::read_dir(server.dir.join("family-keys")).unwrap().count();
-    assert_eq!(key_files(), 2);
+    // Embedded: the family's key, wrapped under the master key, in a file of its own.
+    let key_file = server.dir.join("family-keys").join(format!("{}.key", hex::encode(Sha256::digest(b"smiths"))));
+    let wrapped: Option<Vec<u8>> = (backend == Backend::Embedded).then(|| {
+        let file: Value = serde_json::from_slice(&std::fs::read(&key_file).unwrap()).unwrap();
+        file["ciphertext"].as_str().unwrap().as_bytes().to_vec()
+    });
 
     let bob = server.as_user("smiths", "bob");
     let (s, _) = status(bob.req(Method::DELETE, "/v1/family").json(&json!({ "confirm": "smiths" })).send().unwrap());
@@ -318,36 +352,60 @@ fn erasing_a_family_destroys_its_key_and_nothing_can_decrypt_its_objects_afterwa
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let payload: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(payload["scope"], "family");
-    assert_eq!(payload["customer_key"]["service"], "local");
+    let service = if backend == Backend::Aws { "aws-kms" } else { "local" };
+    assert_eq!(payload["customer_key"]["service"], service, "{payload}");
     assert_eq!(payload["objects"][0]["recording_id"], id.as_str());
 
-    // The key file is gone; every API call for the family answers 410 Gone.
-    assert_eq!(key_files(), 1);
-    for (method, path) in
-        [(Method::GET, "/v1/recordings".to_owned()), (Method::POST, format!("/v1/recordings/{id}/key"))]
-    {
+    // After a restart (nothing held in memory any more): every API call for the
+    // family answers 410 Gone, and operator commands cannot decrypt either.
+    server.kill_and_restart();
+    let alice = Api { base: server.url.clone(), ..alice };
+    for (method, path) in [
+        (Method::GET, "/v1/recordings".to_owned()),
+        (Method::POST, format!("/v1/recordings/{id}/key")),
+        (Method::GET, format!("/v1/recordings/{id}/content")),
+    ] {
         let (s, body) = status(alice.req(method, &path).json(&json!({})).send().unwrap());
         assert_eq!(s, StatusCode::GONE, "{path}: {body}");
         assert!(body.contains("erased"), "{body}");
     }
-    // Operator commands cannot decrypt either: export refuses, and a restarted server
-    // has no key for the family.
     let out = server.vault(&["export", "--family", "smiths", "-o", server.dir.join("x.tar").to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("erased"), "{}", String::from_utf8_lossy(&out.stderr));
+    // The ciphertext is still stored (Object Lock), byte for byte.
+    assert_eq!(server.stored_recording(Region::Primary, &id).as_ref(), Some(&message));
+    if let Some(wrapped) = wrapped {
+        // Nothing on disk holds the family key any more, and what is left (the master
+        // key, and the key the master key derived for families before key files)
+        // opens nothing of the family.
+        assert!(!key_file.exists());
+        assert_eq!(files_holding(&server.dir, &wrapped), Vec::<String>::new(), "the wrapped family key survives");
+        let master = hex::decode(std::fs::read_to_string(server.dir.join("master.key")).unwrap().trim()).unwrap();
+        let mut derived = [0u8; 32];
+        ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"vault/local-family-key/v1")
+            .extract(&master)
+            .expand(&[b"smiths"], ring::hkdf::HKDF_SHA256)
+            .unwrap()
+            .fill(&mut derived)
+            .unwrap();
+        for (what, key) in [("the master key", master.as_slice()), ("the derived key", &derived)] {
+            let err = try_raw_aes(&server, &message, key, "smiths").expect_err(what);
+            assert!(err.contains("no keyring") || err.contains("decrypt"), "{what}: {err}");
+        }
+    }
     // The other family is untouched.
+    let jones = Api { base: server.url.clone(), ..jones };
     assert_eq!(jones.content(&theirs), their_message);
     // The audit log keeps the record of the erasure, and still verifies.
     assert!(actions(&server, "smiths").contains(&"family.erased".to_owned()));
     let out = server.vault(&["audit", "verify"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // A receipt copy is in the store, write-once.
-    assert!(server.dir.join("objects/objects/receipts").exists());
+    assert_eq!(server.stored_keys(Region::Primary, "receipts/").len(), 1);
 }
 
-#[test]
-fn audit_anchors_catch_the_newest_rows_deleted() {
-    let server = Server::start();
+fn audit_anchors_catch_the_newest_rows_deleted(backend: Backend) {
+    let server = Server::start(backend);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     alice.upload("scan", &media(10_000, 1));
@@ -362,7 +420,6 @@ fn audit_anchors_catch_the_newest_rows_deleted() {
     // Someone with database rights drops the triggers and deletes the newest rows:
     // the chain alone still verifies; the anchor does not.
     server.drop_audit_triggers();
-    server.sql("DROP TRIGGER audit_log_no_delete").unwrap();
     let last = server.sql("SELECT MAX(seq) FROM audit_log WHERE tenant = 'smiths'").unwrap();
     server
         .sql(&format!("DELETE FROM audit_log WHERE tenant = 'smiths' AND seq >= {}", last.parse::<i64>().unwrap() - 1))
@@ -380,24 +437,9 @@ fn verify_anchored(server: &Server, interval: &str) -> (bool, String, Value) {
     (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned(), report)
 }
 
-/// The anchors' `.data` files in one region's directory, by name.
-fn anchor_files(objects: &Path) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(objects.join("anchors"))
-        .map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "data")).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
-fn remove_object(data: &Path) {
-    std::fs::remove_file(data.with_extension("meta.json")).unwrap();
-    std::fs::remove_file(data).unwrap();
-}
-
-#[test]
-fn anchors_are_chained_and_a_removed_or_missing_one_fails_verification() {
+fn anchors_are_chained_and_a_removed_or_missing_one_fails_verification(backend: Backend) {
     // The daily job is off: anchors are written by hand here.
-    let (server, replica) = replicated_server(&[("VAULT_SCRUB_INTERVAL_SECS", "0")]);
+    let server = Server::replicated(backend, &[("VAULT_SCRUB_INTERVAL_SECS", "0")]);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     alice.upload("scan", &media(10_000, 1));
@@ -410,7 +452,7 @@ fn anchors_are_chained_and_a_removed_or_missing_one_fails_verification() {
     for _ in 0..3 {
         let out = server.vault(&["audit", "anchor"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        alice.invite(&format!("user{}", anchor_files(&server.dir.join("objects/objects")).len()), "member");
+        alice.invite(&format!("user{}", server.stored_keys(Region::Primary, "anchors/").len()), "member");
     }
     let (ok, stderr, report) = verify_anchored(&server, "1");
     assert!(ok, "{stderr}");
@@ -418,19 +460,27 @@ fn anchors_are_chained_and_a_removed_or_missing_one_fails_verification() {
     assert_eq!(report["anchors"]["regions"], json!(["primary", "replica"]));
 
     // An anchor missing in the replica region.
-    let replica_anchors = anchor_files(&replica.path().join("objects"));
-    remove_object(&replica_anchors[2]);
+    let anchors = server.stored_keys(Region::Replica, "anchors/");
+    assert_eq!(anchors, server.stored_keys(Region::Primary, "anchors/"));
+    server.remove(Region::Replica, &anchors[2]);
     let (ok, stderr, _) = verify_anchored(&server, "1");
-    assert!(!ok && stderr.contains("missing in the replica region"), "{stderr}");
+    let gone = match backend {
+        Backend::Embedded => "missing in the replica region",
+        Backend::Aws => "a delete marker hides this anchor in the replica region",
+    };
+    assert!(!ok && stderr.contains(gone), "{stderr}");
 
     // The middle anchor gone from both regions: the next one's link shows the gap.
-    let primary_anchors = anchor_files(&server.dir.join("objects/objects"));
-    remove_object(&primary_anchors[1]);
-    remove_object(&replica_anchors[1]);
+    server.remove(Region::Primary, &anchors[1]);
+    server.remove(Region::Replica, &anchors[1]);
     let (ok, stderr, report) = verify_anchored(&server, "1");
     assert!(!ok, "{stderr}");
     let problems = report["anchors"]["problems"].to_string();
-    assert!(problems.contains("is gone: anchors were removed"), "{problems}");
+    let gone = match backend {
+        Backend::Embedded => "is gone: anchors were removed",
+        Backend::Aws => "a delete marker hides this anchor in the primary region",
+    };
+    assert!(problems.contains(gone), "{problems}");
 }
 
 #[test]
@@ -460,22 +510,34 @@ fn a_chain_broken_when_anchored_is_anchored_as_it_stands_and_stays_reported() {
     assert!(problems.contains("already broken when this anchor was written"), "{problems}");
 }
 
-#[test]
-fn a_purge_that_finds_the_primary_gone_still_removes_the_replica() {
-    let (server, replica) = replicated_server(&[("VAULT_UPLOAD_SWEEP_SECS", "1")]);
+fn a_purge_that_finds_the_primary_gone_still_removes_the_replica(backend: Backend) {
+    let server = Server::replicated(backend, &[("VAULT_UPLOAD_SWEEP_SECS", "1")]);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     let (id, _) = alice.upload("scan", &media(100_000, 4));
     wait_replicated(&alice, &id, Duration::from_secs(30));
     alice.ok(alice.req(Method::DELETE, &format!("/v1/recordings/{id}")).send().unwrap());
-    expire_retention(&server, replica.path(), &id);
+    server.expire_retention(&id);
     // As if an earlier purge attempt had deleted the primary copy and then failed.
-    let primary = primary_file(&server, &id);
-    std::fs::remove_file(primary.with_extension("meta.json")).unwrap();
-    std::fs::remove_file(&primary).unwrap();
+    let key = server.object_key(&id);
+    server.remove(Region::Primary, &key);
     let start = Instant::now();
-    while replica_file(&server, replica.path(), &id).exists() {
+    while server.stored(Region::Replica, &key).is_some() {
         assert!(start.elapsed() < Duration::from_secs(30), "the replica copy was left behind");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+per_backend! {
+    scrub_repairs_a_corrupted_primary_and_a_deleted_replica_as_new_versions,
+    scrub_reports_an_object_damaged_in_every_region_and_fails,
+    an_interrupted_scrub_resumes_after_the_last_recording_it_checked,
+    the_daily_job_scrubs_and_anchors_on_its_own_and_counts_it_in_metrics,
+    an_export_decrypts_with_the_official_python_sdk_from_the_cli_and_the_owner_api,
+    an_export_with_a_wrong_recovery_key_or_an_altered_object_decrypts_nothing,
+    erasing_a_recording_destroys_its_keys_now_and_its_objects_once_retention_ends,
+    erasing_a_family_destroys_its_key_and_nothing_can_decrypt_its_objects_afterwards,
+    audit_anchors_catch_the_newest_rows_deleted,
+    anchors_are_chained_and_a_removed_or_missing_one_fails_verification,
+    a_purge_that_finds_the_primary_gone_still_removes_the_replica,
 }

@@ -1,18 +1,16 @@
 //! The official AWS Encryption SDK decrypt vectors (`../shared/esdk-vectors`), run
 //! through every entry point: one-shot, streaming at random splits, random access.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64::Engine;
-use common::{pieces, shared_dir};
 use serde::Deserialize;
 use vault_core::{
     BodyLayout, DecryptPolicy, Decryptor, EncryptionContext, Error, HeaderParse, Keyring, ParsedHeader, RangeDecryptor,
     RawAesKeyring, Section, Unsupported,
 };
+use vault_tests::{pieces, shared_dir};
 
 #[derive(Deserialize)]
 struct Manifest {

@@ -1,13 +1,12 @@
 //! Replays the fuzz seed corpus (and any crash reproducers committed there) through
 //! the same harnesses `cargo fuzz` runs, so every `cargo test` re-checks them.
 
-mod common;
 #[path = "../../fuzz/harness.rs"]
 #[allow(dead_code, unreachable_pub, clippy::cast_possible_truncation)]
 mod harness;
 
 fn replay(target: &str, run: fn(&[u8])) -> usize {
-    let dir = common::workspace().join("fuzz").join("corpus").join(target);
+    let dir = vault_tests::workspace().join("fuzz").join("corpus").join(target);
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = entry.expect("dir entry").path();

@@ -6,16 +6,14 @@
 //! Needs the SDKs installed as `scripts/setup` does: `$VAULT_PYTHON` (default
 //! `python3`) with `aws-encryption-sdk`, and `tests/interop/node_modules`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{vault_bin, workspace};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use vault_core::{BodyLayout, DecryptPolicy, HeaderParse, ParsedHeader, RangeDecryptor, RawAesKeyring};
+use vault_tests::{vault_bin, workspace};
 
 #[derive(Serialize, Clone)]
 struct KeySpec {

@@ -5,19 +5,16 @@
 //! load test of 200 concurrent clients. Random choices come from a seed printed by
 //! each test (set `VAULT_TEST_SEED` to replay one).
 
-mod common;
-mod harness;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use harness::tcp_proxy::TcpProxy;
-use harness::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use vault_tests::tcp_proxy::TcpProxy;
+use vault_tests::*;
 
 fn seed() -> u64 {
     let seed = std::env::var("VAULT_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(now);
@@ -25,38 +22,58 @@ fn seed() -> u64 {
     seed
 }
 
-/// Sends the parts an upload still needs (asking the server which) and commits it;
-/// retries through errors until `within` runs out. Returns the recording's ciphertext.
-fn finish_upload(api: &Api, id: &str, parts: &[Vec<u8>], within: Duration) {
-    let start = Instant::now();
+/// Whether a failed request may be tried again: the connection failed (the server
+/// was restarting, or a proxy cut it), or the server answered that it cannot serve
+/// now (503, or 409 upload-busy while it still receives a cut-off part). Any other
+/// answer is a failure the test must see, not retry away.
+fn retryable(result: &reqwest::Result<reqwest::blocking::Response>) -> bool {
+    match result {
+        Err(e) => e.is_connect() || e.is_request() || e.is_body() || e.is_decode() || e.is_timeout(),
+        Ok(r) => r.status() == StatusCode::SERVICE_UNAVAILABLE || r.status() == StatusCode::CONFLICT,
+    }
+}
+
+/// The JSON answer to a request, sent again while it fails in a retryable way (see
+/// [`retryable`]) and `within` has not run out; panics on any other failure.
+fn send_until(within: Instant, what: &str, send: impl Fn() -> reqwest::Result<reqwest::blocking::Response>) -> Value {
     loop {
-        assert!(start.elapsed() < within, "{id} did not finish within {within:?}");
-        let Ok(r) = api.req(Method::GET, &format!("/v1/recordings/{id}")).send() else { continue };
-        let r: Value = match r.json() {
-            Ok(v) => v,
-            Err(_) => continue,
-        };
-        if r["status"] == "committed" {
-            return;
+        let result = send();
+        if !retryable(&result) {
+            let r = result.unwrap();
+            let status = r.status();
+            // An answer cut off mid-body is a connection failure too.
+            if let Ok(text) = r.text() {
+                assert!(status.is_success(), "{what}: {status} {text}");
+                return if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+            }
         }
-        let Ok(status) = api.req(Method::GET, &format!("/v1/recordings/{id}/upload")).send() else { continue };
-        if !status.status().is_success() {
-            std::thread::sleep(Duration::from_millis(100));
-            continue;
-        }
-        let status: Value = status.json().unwrap();
-        let next = status["next_part"].as_u64().unwrap() as usize;
-        let sent = parts.iter().enumerate().skip(next - 1).all(|(i, part)| {
+        assert!(Instant::now() < within, "{what}: still failing at the deadline");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Sends the parts an upload still needs (asking the server which) and commits it.
+fn finish_upload(api: &Api, id: &str, parts: &[Vec<u8>], within: Duration) {
+    let deadline = Instant::now() + within;
+    let r = send_until(deadline, "read", || api.req(Method::GET, &format!("/v1/recordings/{id}")).send());
+    if r["status"] == "committed" {
+        return;
+    }
+    let status =
+        send_until(deadline, "upload status", || api.req(Method::GET, &format!("/v1/recordings/{id}/upload")).send());
+    let next = status["next_part"].as_u64().unwrap() as usize;
+    for (i, part) in parts.iter().enumerate().skip(next - 1) {
+        send_until(deadline, "part", || {
             api.req(Method::PUT, &format!("/v1/recordings/{id}/parts/{}", i + 1))
                 .header("x-vault-sha256", hex::encode(Sha256::digest(part)))
                 .body(part.clone())
                 .send()
-                .is_ok_and(|r| r.status().is_success())
         });
-        if sent {
-            let _ = api.req(Method::POST, &format!("/v1/recordings/{id}/complete")).json(&json!({})).send();
-        }
     }
+    let done = send_until(deadline, "complete", || {
+        api.req(Method::POST, &format!("/v1/recordings/{id}/complete")).json(&json!({})).send()
+    });
+    assert_eq!(done["status"], "committed");
 }
 
 fn committed_ids(api: &Api) -> Vec<String> {
@@ -67,73 +84,161 @@ fn committed_ids(api: &Api) -> Vec<String> {
     ids
 }
 
-#[test]
-fn random_kills_during_uploads_replication_and_purges_lose_nothing_and_show_nothing_half_done() {
+/// What was under way when the server was killed, read from its database and from
+/// the uploader: the evidence that each kill interrupted work that had to resume.
+#[derive(Debug, Default)]
+struct InFlight {
+    /// Bytes of the last part handed to the connection (of `part_len`).
+    part_sent: usize,
+    part_len: usize,
+    /// Copies to the second region not yet made (rows of the replication outbox).
+    copies_pending: usize,
+    /// Erased recordings whose retention has ended and whose objects are not yet purged.
+    purges_due: usize,
+}
+
+fn in_flight(server: &Server, part: &trickle::Progress) -> InFlight {
+    let count = |sql: &str| server.sql(sql).unwrap().parse::<usize>().unwrap();
+    InFlight {
+        part_sent: part.sent(),
+        part_len: part.len(),
+        copies_pending: count("SELECT COUNT(*) FROM replication_outbox"),
+        purges_due: count(&format!(
+            "SELECT COUNT(*) FROM recordings WHERE deleted_at IS NOT NULL AND purged_at IS NULL AND retain_until < {}",
+            now() * 1000
+        )),
+    }
+}
+
+/// The second region, which the test takes away and brings back: the replica
+/// directory swapped for a file (writes fail even as root), or a proxy in front of the
+/// replica region's S3 and KMS that refuses connections.
+enum SecondRegion {
+    Dir(std::path::PathBuf),
+    Proxy(TcpProxy),
+}
+
+impl SecondRegion {
+    fn of(server: &Server, proxy: Option<TcpProxy>) -> Self {
+        match proxy {
+            Some(proxy) => Self::Proxy(proxy),
+            None => Self::Dir(server.replica.as_ref().unwrap().path().join("objects")),
+        }
+    }
+
+    fn down(&self) {
+        match self {
+            Self::Dir(dir) => {
+                std::fs::rename(dir, dir.with_extension("away")).unwrap();
+                std::fs::write(dir, b"not a directory").unwrap();
+            }
+            Self::Proxy(proxy) => proxy.down(),
+        }
+    }
+
+    fn up(&self) {
+        match self {
+            Self::Dir(dir) => {
+                std::fs::remove_file(dir).unwrap();
+                std::fs::rename(dir.with_extension("away"), dir).unwrap();
+            }
+            Self::Proxy(proxy) => proxy.up(),
+        }
+    }
+}
+
+fn random_kills_during_uploads_replication_and_purges_lose_nothing_and_show_nothing_half_done(backend: Backend) {
     let mut rng = StdRng::seed_from_u64(seed());
-    let (mut server, replica) = replicated_server(&[("VAULT_UPLOAD_SWEEP_SECS", "1")]);
+    let settings = [("VAULT_UPLOAD_SWEEP_SECS", "1")];
+    let (mut server, proxy) = match backend {
+        Backend::Embedded => (Server::replicated(backend, &settings), None),
+        Backend::Aws => {
+            let (primary, replica) = aws::shared_moto();
+            let proxy = TcpProxy::start(replica.trim_start_matches("http://"));
+            let env = aws::AwsEnv::new(&primary, &format!("http://{}", proxy.addr));
+            (Server::start_on(Some(env), &settings), Some(proxy))
+        }
+    };
+    let second = SecondRegion::of(&server, proxy);
     let mut alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     let mut kept = Vec::new();
     let mut erased = Vec::new();
+    let mut evidence = Vec::new();
     for round in 0..5u8 {
-        // A purge due (an erased recording whose retention has ended) ...
+        // An erased recording whose retention is about to end...
         let (gone, _) = alice.upload(&format!("gone {round}"), &media(100_000, round));
         wait_replicated(&alice, &gone, Duration::from_secs(30));
         alice.ok(alice.req(Method::DELETE, &format!("/v1/recordings/{gone}")).send().unwrap());
-        expire_retention(&server, replica.path(), &gone);
-        erased.push(gone);
-        // ... and a three-part upload under way, when the server is killed.
+        erased.push(gone.clone());
+        // ...a recording all sent but not yet committed...
+        let message = media(300_000, 50 + round);
+        let created = alice.create_recording(&format!("fresh {round}"), message.len(), "client");
+        let fresh = created["recording"]["id"].as_str().unwrap().to_owned();
+        for (i, part) in split_parts(&created, &encrypt_for(&created, &message)).iter().enumerate() {
+            alice.ok(alice.put_part(&fresh, i + 1, part));
+        }
+        kept.push((fresh.clone(), message));
+        // ...and a multi-part upload whose last part is trickling in.
         let video = media(11 << 20, 100 + round);
         let created = alice.create_recording(&format!("video {round}"), video.len(), "client");
         let id = created["recording"]["id"].as_str().unwrap().to_owned();
         let parts = split_parts(&created, &encrypt_for(&created, &video));
+        assert!(parts.len() >= 2);
+        let last = parts.len();
+        for (i, part) in parts[..last - 1].iter().enumerate() {
+            alice.ok(alice.put_part(&id, i + 1, part));
+        }
+        let (body, progress) = trickle(parts[last - 1].clone());
         let uploader = {
-            let (api, id, parts) = (
-                Api { base: alice.base.clone(), token: alice.token.clone(), http: client(), host: None },
-                id.clone(),
-                parts.clone(),
-            );
+            let (api, id) = (alice.clone(), id.clone());
+            let sha = hex::encode(Sha256::digest(&parts[last - 1]));
             std::thread::spawn(move || {
-                for (i, part) in parts.iter().enumerate() {
-                    if api
-                        .req(Method::PUT, &format!("/v1/recordings/{id}/parts/{}", i + 1))
-                        .header("x-vault-sha256", hex::encode(Sha256::digest(part)))
-                        .body(part.clone())
-                        .send()
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                let _ = api.req(Method::POST, &format!("/v1/recordings/{id}/complete")).json(&json!({})).send();
+                let path = format!("/v1/recordings/{id}/parts/{last}");
+                let _ = api.req(Method::PUT, &path).header("x-vault-sha256", sha).body(body).send();
             })
         };
-        std::thread::sleep(Duration::from_millis(rng.gen_range(0..1500)));
-        server.kill_and_restart();
+        // The second region goes away: the purge now due and the copy of the recording
+        // committed now cannot finish before the kill.
+        server.expire_retention(&gone);
+        second.down();
+        let done = alice.ok(alice.post(&format!("/v1/recordings/{fresh}/complete"), json!({})));
+        assert_eq!(done["status"], "committed");
+        // Killed at a random moment while the last part is still arriving.
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..300)));
+        progress.wait_for(1);
+        let state = in_flight(&server, &progress);
+        server.kill();
+        second.up();
+        server.restart_with(&[]);
         let _ = uploader.join();
+        eprintln!("round {round}: killed with {state:?}");
+        evidence.push(state);
         alice = Api { base: server.url.clone(), ..alice };
         // Nothing half-done is visible: the upload is listed only once committed.
-        assert!(
-            !committed_ids(&alice).contains(&id)
-                || alice.ok(alice.get(&format!("/v1/recordings/{id}")))["status"] == "committed"
-        );
+        assert!(!committed_ids(&alice).contains(&id));
+        assert_eq!(alice.ok(alice.get(&format!("/v1/recordings/{id}")))["status"], "pending");
         finish_upload(&alice, &id, &parts, Duration::from_secs(60));
         kept.push((id, video));
     }
+    // Each kill interrupted a part mid-body, a copy to the second region and (unless
+    // the purge job ran in the moment before the region went away) a purge.
+    assert!(evidence.iter().all(|e| e.part_sent > 0 && e.part_sent < e.part_len), "{evidence:?}");
+    assert!(evidence.iter().all(|e| e.copies_pending > 0), "{evidence:?}");
+    assert!(evidence.iter().any(|e| e.purges_due > 0), "no kill found a purge due: {evidence:?}");
     // Everything resumes: every upload committed once, replicated, and decrypting to
     // its plaintext; every due purge done in both regions.
     let mut want: Vec<String> = kept.iter().map(|(id, _)| id.clone()).collect();
     want.sort();
     assert_eq!(committed_ids(&alice), want);
-    for (id, video) in &kept {
+    for (id, plaintext) in &kept {
         wait_replicated(&alice, id, Duration::from_secs(30));
-        assert_eq!(decrypt_all(&alice.content(id), &alice.data_key(id), "smiths", id), *video, "{id}");
+        assert_eq!(decrypt_all(&alice.content(id), &alice.data_key(id), "smiths", id), *plaintext, "{id}");
     }
     let start = Instant::now();
-    while erased
-        .iter()
-        .any(|id| primary_file(&server, id).exists() || replica_file(&server, replica.path(), id).exists())
-    {
+    let keys: Vec<String> = erased.iter().map(|id| server.object_key(id)).collect();
+    let stored = |key: &String| [Region::Primary, Region::Replica].into_iter().any(|r| server.stored(r, key).is_some());
+    while keys.iter().any(stored) {
         assert!(start.elapsed() < Duration::from_secs(30), "purges did not resume");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -145,10 +250,9 @@ fn random_kills_during_uploads_replication_and_purges_lose_nothing_and_show_noth
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-#[test]
-fn resumable_uploads_soak_through_random_disconnects() {
+fn resumable_uploads_soak_through_random_disconnects(backend: Backend) {
     let seed = seed();
-    let server = Server::start();
+    let server = Server::start(backend);
     let proxy = TcpProxy::start(server.url.trim_start_matches("http://"));
     let direct = server.as_user("smiths", "alice");
     direct.create_family("Smiths");
@@ -158,15 +262,14 @@ fn resumable_uploads_soak_through_random_disconnects() {
     let mut done = Vec::new();
     for i in 0..6u8 {
         let video = media((11 << 20) + usize::from(i) * 4099, i);
-        let created = loop {
-            // Creating can be cut too: a lost answer leaves a pending recording that expires.
-            if let Ok(r) = alice.req(Method::POST, "/v1/recordings")
-                .json(&json!({ "title": format!("soak {i}"), "kind": "video", "content_type": "video/webm", "plaintext_size": video.len(), "encryption": "client" }))
+        // Creating can be cut too: a lost answer leaves a pending recording that expires.
+        let created = send_until(Instant::now() + Duration::from_secs(60), "create", || {
+            alice
+                .req(Method::POST, "/v1/recordings")
+                .json(&json!({ "title": format!("soak {i}"), "kind": "video", "content_type": "video/webm",
+                               "plaintext_size": video.len(), "encryption": "client" }))
                 .send()
-                && r.status().is_success() {
-                    break r.json::<Value>().unwrap();
-                }
-        };
+        });
         let id = created["recording"]["id"].as_str().unwrap().to_owned();
         let parts = split_parts(&created, &encrypt_for(&created, &video));
         finish_upload(&alice, &id, &parts, Duration::from_secs(120));
@@ -227,12 +330,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-#[test]
-fn two_hundred_clients_upload_and_play_back_with_no_errors_and_flat_memory() {
+fn two_hundred_clients_upload_and_play_back_with_no_errors_and_flat_memory(backend: Backend) {
     const CLIENTS: usize = 200;
     const FAMILIES: usize = 20;
     let seconds: u64 = std::env::var("VAULT_LOAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
-    let server = Server::start_with(&[("VAULT_KEY_RELEASES_PER_MINUTE", "100000")]);
+    let server = Server::start_with(backend, &[("VAULT_KEY_RELEASES_PER_MINUTE", "100000")]);
     // 20 families of 10 members each: one owner invites the other nine.
     let mut apis = Vec::new();
     for f in 0..FAMILIES {
@@ -356,12 +458,11 @@ fn two_hundred_clients_upload_and_play_back_with_no_errors_and_flat_memory() {
     assert!(late <= early + early / 4 + 32 * 1024, "server memory grew: {early} KiB early, {late} KiB late ({rss:?})");
 }
 
-#[test]
-fn idle_and_half_open_connections_neither_starve_others_nor_hold_up_shutdown() {
+fn idle_and_half_open_connections_neither_starve_others_nor_hold_up_shutdown(backend: Backend) {
     use std::io::{Read, Write};
     use std::net::TcpStream;
     // The shipped defaults: 10 s to send a request head, 256 connections per address.
-    let mut server = Server::start();
+    let mut server = Server::start(backend);
     let addr = server.url.trim_start_matches("http://").to_owned();
     let mut held = Vec::new();
     for i in 0..300 {
@@ -412,4 +513,11 @@ fn idle_and_half_open_connections_neither_starve_others_nor_hold_up_shutdown() {
     std::thread::sleep(Duration::from_millis(300));
     let status = server.terminate_within(Duration::from_secs(5)).expect("SIGTERM waited on half-sent requests");
     assert!(status.success(), "{status}");
+}
+
+per_backend! {
+    random_kills_during_uploads_replication_and_purges_lose_nothing_and_show_nothing_half_done,
+    resumable_uploads_soak_through_random_disconnects,
+    two_hundred_clients_upload_and_play_back_with_no_errors_and_flat_memory,
+    idle_and_half_open_connections_neither_starve_others_nor_hold_up_shutdown,
 }
