@@ -1,34 +1,102 @@
-// The Vault API over fetch: bearer token, JSON, and errors people can act on.
+// @ts-check
+// The Vault API over fetch: bearer token, JSON, and errors with the server's code.
+//
+// Every refusal of the server is an RFC 9457 problem document whose `type` is
+// `urn:vault:<code>`; an `ApiError` carries that code, and callers decide on it (or on
+// the status), never on the text, which is for people.
+
+/**
+ * Every code of the server's problem documents (vault-server/src/api/problem.rs,
+ * `ErrorCode`; tests/e2e/static.test.mjs checks the two lists agree).
+ */
+export const PROBLEM_CODES = /** @type {const} */ ([
+  'bad-request', 'unauthenticated', 'forbidden', 'not-found', 'conflict', 'rate-limited', 'too-large', 'internal',
+  'unavailable', 'timeout', 'family-erased', 'length-required', 'checksum-mismatch', 'range', 'expired',
+  'invalid-ciphertext', 'upload-busy', 'unknown-host', 'sign-in-code', 'content-type', 'malformed-json',
+  'invalid-body', 'invalid-query', 'invalid-path', 'method-not-allowed',
+]);
+
+/** @typedef {typeof PROBLEM_CODES[number]} ProblemCode */
+
+/**
+ * An `ApiError`'s code: the server's problem code; `network` when no answer came;
+ * `unrecognised` for an answer that is not one of Vault's problem documents (a proxy's
+ * error page, a code newer than this page).
+ * @typedef {ProblemCode | 'network' | 'unrecognised'} ApiErrorCode
+ */
+
+/** @type {ReadonlySet<string>} */
+const KNOWN = new Set(PROBLEM_CODES);
+
+/** @param {string} code @returns {code is ProblemCode} */
+const isProblemCode = (code) => KNOWN.has(code);
+
+/** Codes of failures that may pass: the network, the server, or this upload's own other request.
+ * @type {ReadonlySet<ApiErrorCode>} */
+const RETRYABLE = new Set(['network', 'internal', 'unavailable', 'timeout', 'rate-limited', 'upload-busy']);
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status the HTTP status; 0 when no answer came
+   * @param {string} message for people
+   * @param {ApiErrorCode} code for the page to decide on
+   */
   constructor(status, message, code) {
     super(message);
+    this.name = 'ApiError';
     this.status = status;
     this.code = code;
   }
+
   /** Worth retrying: the network or the server, not the request (or another request
-   * of this upload still being received). */
+   * of this upload still being received). An answer that is not Vault's (a proxy's
+   * 502) is judged by its status. */
   get retryable() {
-    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500 || this.code === 'upload-busy';
+    return RETRYABLE.has(this.code)
+      || (this.code === 'unrecognised' && (this.status === 408 || this.status === 429 || this.status >= 500));
   }
 }
 
+/** What the page says for a code, where it has something better than the server's detail.
+ * @type {Partial<Record<ApiErrorCode, string>>} */
 const MESSAGES = {
-  401: 'Your session has expired or is not valid. Please sign in again.',
-  403: 'You are not allowed to do that in this family.',
-  404: 'Not found (or not in your family).',
-  410: 'This family no longer exists.',
-  413: 'That is too large.',
-  429: 'Too many requests just now; wait a moment and try again.',
+  network: 'Cannot reach the Vault server (network lost?).',
+  unauthenticated: 'Your session has expired or is not valid. Please sign in again.',
+  forbidden: 'You are not allowed to do that in this family.',
+  'not-found': 'Not found (or not in your family).',
+  'family-erased': 'This family no longer exists.',
+  expired: 'This upload expired.',
+  'too-large': 'That is too large.',
+  'rate-limited': 'Too many requests just now; wait a moment and try again.',
 };
 
-/** A client for one signed-in session. `token()` returns the current bearer token. */
+/**
+ * @typedef {object} RequestOptions
+ * @property {unknown} [json] a body sent as JSON
+ * @property {BodyInit} [body] a body sent as it is
+ * @property {Record<string, string>} [headers]
+ * @property {AbortSignal} [signal]
+ */
+
+/**
+ * A client for one signed-in session. `token()` returns the current bearer token.
+ * @param {() => string | null} token
+ */
 export function client(token) {
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {RequestOptions} [options]
+   * @returns {Promise<Response>} an answer with a 2xx status; anything else throws an `ApiError`
+   */
   async function request(method, path, { json, body, headers = {}, signal } = {}) {
-    const init = { method, headers: { authorization: `Bearer ${token()}`, ...headers }, signal };
+    /** @type {Record<string, string>} */
+    const sent = { authorization: `Bearer ${token()}`, ...headers };
+    /** @type {RequestInit} */
+    const init = { method, headers: sent, signal };
     if (json !== undefined) {
       init.body = JSON.stringify(json);
-      init.headers['content-type'] = 'application/json';
+      sent['content-type'] = 'application/json';
     } else if (body !== undefined) {
       init.body = body;
     }
@@ -36,22 +104,132 @@ export function client(token) {
     try {
       res = await fetch(path, init);
     } catch (e) {
-      if (e?.name === 'AbortError') throw e;
-      throw new ApiError(0, 'Cannot reach the Vault server (network lost?).', 'network');
+      if (e instanceof Error && e.name === 'AbortError') throw e;
+      throw new ApiError(0, MESSAGES.network ?? '', 'network');
     }
     if (res.ok) return res;
-    let detail = '', code = String(res.status);
+    /** @type {ApiErrorCode} */
+    let code = 'unrecognised';
+    let detail = '';
     try {
       const problem = await res.json();
-      detail = problem.detail ?? '';
-      code = problem.type?.replace(/^urn:vault:/, '') || code;
-    } catch { /* not problem+json */ }
-    const base = MESSAGES[res.status] ?? `The server answered ${res.status}.`;
-    throw new ApiError(res.status, res.status === 401 || !detail ? base : `${base.replace(/\.$/, '')}: ${detail}`, code);
+      const named = typeof problem?.type === 'string' ? problem.type.replace(/^urn:vault:/, '') : '';
+      if (isProblemCode(named)) code = named;
+      if (typeof problem?.detail === 'string') detail = problem.detail;
+    } catch { /* not a problem document */ }
+    const base = MESSAGES[code] ?? `The server answered ${res.status}.`;
+    // A 401's detail says why a token failed: nothing the person can act on.
+    throw new ApiError(res.status, code === 'unauthenticated' || !detail ? base : `${base.replace(/\.$/, '')}: ${detail}`, code);
   }
   return {
     request,
+    /**
+     * @template T
+     * @param {string} method @param {string} path @param {unknown} json
+     * @returns {Promise<T>} the answer's JSON, as the caller declares it
+     */
     json: async (method, path, json) => (await request(method, path, { json })).json(),
+    /**
+     * @template T
+     * @param {string} path
+     * @returns {Promise<T>}
+     */
     get: async (path) => (await request('GET', path)).json(),
   };
 }
+
+// What the page reads of the server's answers: the fields it uses of the wire types
+// in vault-server/src/api (the OpenAPI document at /openapi.json has them all).
+
+/** @typedef {'audio' | 'video' | 'letter'} RecordingKind */
+/** @typedef {'member' | 'admin' | 'owner'} Role */
+
+/**
+ * @typedef {object} RecordingView
+ * @property {string} id
+ * @property {string} title
+ * @property {RecordingKind} kind
+ * @property {string} content_type
+ * @property {number} plaintext_size
+ * @property {'pending' | 'committed' | 'deleted'} status
+ * @property {string} created_by
+ * @property {number} created_at Unix milliseconds
+ */
+
+/**
+ * @typedef {object} EdkJson
+ * @property {string} provider_id
+ * @property {string} provider_info base64
+ * @property {string} ciphertext base64
+ */
+
+/**
+ * `POST /v1/recordings`
+ * @typedef {object} Created
+ * @property {RecordingView} recording
+ * @property {{ frame_length: number, part_frames: number, expires_at: number }} upload the part plan
+ * @property {{ data_key: string, encrypted_data_keys: EdkJson[], encryption_context: Record<string, string> }} [key]
+ */
+
+/**
+ * `GET /v1/recordings/{id}/upload`
+ * @typedef {object} UploadStatus
+ * @property {number} next_part
+ * @property {boolean} ready
+ * @property {number} part_frames
+ * @property {number} frame_length
+ * @property {string} [header] hex, once part 1 is stored
+ */
+
+/**
+ * `POST /v1/recordings/{id}/key`
+ * @typedef {object} KeyRelease
+ * @property {string} data_key base64
+ * @property {number | null} header_len
+ * @property {number | null} ciphertext_size
+ * @property {string} content_type
+ */
+
+/**
+ * @template T
+ * @typedef {object} RecordingPage
+ * @property {T[]} items
+ * @property {string | null} next_cursor
+ */
+
+/**
+ * @typedef {object} FamilyView
+ * @property {string} id
+ * @property {string} name
+ * @property {Role} role the caller's
+ */
+
+/**
+ * @typedef {object} MemberView
+ * @property {string} user_id
+ * @property {Role} role
+ * @property {number} added_at
+ */
+
+/**
+ * @typedef {object} AuditEntry
+ * @property {number} at
+ * @property {string} actor
+ * @property {string} action
+ * @property {string} target
+ * @property {string} outcome
+ * @property {string} ip
+ */
+
+/**
+ * @typedef {object} AuditPage
+ * @property {AuditEntry[]} items
+ * @property {number | null} next_before
+ */
+
+/**
+ * `POST /v1/family/export`
+ * @typedef {object} ExportStarted
+ * @property {string} recovery_key
+ * @property {string} download
+ */

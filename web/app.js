@@ -1,38 +1,95 @@
+// @ts-check
 // The family page: sign-in, recordings (upload, play, download, delete), members, audit.
-// Cryptography happens in workers (upload-worker.js, sw.js); this file only drives the UI.
+// Cryptography happens in workers (upload-worker.js, sw.js); this file only drives the
+// UI. It decides on error codes (the server's problem codes, the workers' codes),
+// never on an error's text. Messages with the workers: messages.js.
 import { client, ApiError } from './api.js';
 import { pending } from './pending.js';
+import { ToUploader, FromUploader, ToServiceWorker, FromServiceWorker, PLAYBACK_ERROR_HEADER } from './messages.js';
 
-const $ = (sel) => document.querySelector(sel);
+/**
+ * @typedef {import('./api.js').RecordingView} RecordingView
+ * @typedef {import('./api.js').RecordingKind} RecordingKind
+ * @typedef {import('./api.js').FamilyView} FamilyView
+ * @typedef {import('./api.js').MemberView} MemberView
+ * @typedef {import('./api.js').AuditPage} AuditPage
+ * @typedef {import('./api.js').UploadStatus} UploadStatus
+ * @typedef {import('./api.js').ExportStarted} ExportStarted
+ * @typedef {import('./crypto.js').Engine} Engine
+ * @typedef {import('./messages.js').ToUploaderMessage} ToUploaderMessage
+ * @typedef {import('./messages.js').FromUploaderMessage} FromUploaderMessage
+ * @typedef {import('./messages.js').ToServiceWorkerMessage} ToServiceWorkerMessage
+ * @typedef {import('./messages.js').FromServiceWorkerMessage} FromServiceWorkerMessage
+ * @typedef {import('./messages.js').SessionReply} SessionReply
+ */
+
+/**
+ * The element `sel` names in the page's own markup (index.html: it is there).
+ * @param {string} sel
+ * @returns {HTMLElement}
+ */
+function $(sel) {
+  const found = document.querySelector(sel);
+  if (!(found instanceof HTMLElement)) throw new Error(`The page has no ${sel}.`);
+  return found;
+}
+/** @param {string} sel */
+const $input = (sel) => /** @type {HTMLInputElement} */ ($(sel));
+
 const params = new URLSearchParams(location.search);
-const cryptoModeParam = params.get('crypto'); // "wasm" forces the pure-WASM fallback (tests, benchmarks)
+const forced = params.get('crypto'); // "wasm" forces the pure-WASM fallback (tests, benchmarks)
+/** @type {Engine | null} */
+const cryptoModeParam = forced === 'wasm' || forced === 'webcrypto' ? forced : null;
+/**
+ * @type {{ token: string | null, family: FamilyView | null, role: string | null, user: string | null,
+ *   cursor: string | null, auditBefore: number | null }}
+ */
 const state = { token: sessionStorage.getItem('vault.token'), family: null, role: null, user: null, cursor: null, auditBefore: null };
 const api = client(() => state.token);
 
 // ---------- messages ----------
+/** @param {string} text */
 function showAlert(text) {
   const el = $('#alert');
   el.textContent = text;
   el.hidden = !text;
 }
+/** @param {string} text */
 function announce(text) { $('#status').textContent = text; }
+/** @param {unknown} e */
 function fail(e) {
-  if (e instanceof ApiError && e.status === 401) return signOut('Your session has expired. Please sign in again.');
-  showAlert(e.message ?? String(e));
+  if (e instanceof ApiError && e.code === 'unauthenticated') return signOut('Your session has expired. Please sign in again.');
+  showAlert(e instanceof Error ? e.message : String(e));
 }
+/** @param {number} n */
 const fmtSize = (n) => n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : n < 1 << 30 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 2 ** 30).toFixed(2)} GiB`;
+/** @param {number} ms */
 const fmtDate = (ms) => new Date(ms).toLocaleString();
+/**
+ * An element with attributes (`on…`: listeners; true: present; false, null,
+ * undefined: absent) and children.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, string | number | boolean | null | undefined | ((e: Event) => void)>} [attrs]
+ * @param {...(Node | string | null | undefined)} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v);
+    if (typeof v === 'function') e.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : String(v));
   }
-  e.append(...children.filter((c) => c !== null && c !== undefined));
+  e.append(.../** @type {(Node | string)[]} */ (children.filter((c) => c !== null && c !== undefined)));
   return e;
 }
 
 // ---------- session ----------
+/**
+ * The claims of a JWT (not verified: the server does that), or null.
+ * @param {string} token
+ * @returns {{ sub?: string, iss?: string, org_id?: string, exp?: number } | null}
+ */
 function claims(token) {
   try {
     return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
@@ -43,22 +100,25 @@ function claims(token) {
 
 const SIGN_IN_STATE = 'vault.sign-in-state';
 
+/** @param {number} [bytes] */
 function randomHex(bytes = 16) {
   return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** Who is signed in, for this device's records of interrupted uploads. */
 function identityKey() {
-  return `${claims(state.token)?.iss}|${state.user}|${state.family?.id}`;
+  return `${claims(state.token ?? '')?.iss}|${state.user}|${state.family?.id}`;
 }
 
 /** Asks the user before a link signs them in: a token in a link they did not ask for
- * could be someone else's, and what they then upload would go to that person's family. */
+ * could be someone else's, and what they then upload would go to that person's family.
+ * @param {string} token
+ * @returns {Promise<boolean>} */
 function confirmLinkSignIn(token) {
   const c = claims(token) ?? {};
   $('#confirm-sign-in-user').textContent = c.sub ?? '?';
   $('#confirm-sign-in-family').textContent = c.org_id ?? '?';
-  const dialog = $('#confirm-sign-in');
+  const dialog = /** @type {HTMLDialogElement} */ ($('#confirm-sign-in'));
   dialog.returnValue = '';
   dialog.showModal();
   return new Promise((resolve) => dialog.addEventListener('close', () => resolve(dialog.returnValue === 'sign-in'), { once: true }));
@@ -66,19 +126,25 @@ function confirmLinkSignIn(token) {
 
 /** A link to a decrypted recording that the service worker will answer: it refuses
  * navigations to /media/ that this page did not start (another site could otherwise
- * make the browser release a key and save a file). */
+ * make the browser release a key and save a file).
+ * @param {string} path */
 async function mediaNavigation(path) {
   const nonce = randomHex();
-  await postToServiceWorker({ type: 'allow-navigation', nonce });
+  await postToServiceWorker({ type: ToServiceWorker.allowNavigation, nonce });
   return `${path}${path.includes('?') ? '&' : '?'}nonce=${nonce}`;
 }
 
+/** @param {Event} e */
 function followMediaLink(e) {
   e.preventDefault();
-  const href = e.currentTarget.getAttribute('href');
+  const href = /** @type {Element} */ (e.currentTarget).getAttribute('href') ?? '';
   mediaNavigation(href).then((url) => location.assign(url), fail);
 }
 
+/**
+ * @param {ToServiceWorkerMessage} message
+ * @returns {Promise<void>} once the service worker has taken it in
+ */
 function postToServiceWorker(message) {
   const sw = navigator.serviceWorker?.controller;
   if (!sw) return Promise.resolve();
@@ -98,31 +164,41 @@ async function swReady() {
   }
 }
 function tellServiceWorker() {
-  return postToServiceWorker({ type: 'session', token: state.token, family: state.family?.id, mode: cryptoModeParam });
+  if (!state.token || !state.family) return Promise.resolve();
+  return postToServiceWorker({ type: ToServiceWorker.session, token: state.token, family: state.family.id, mode: cryptoModeParam });
 }
 navigator.serviceWorker?.addEventListener('message', (e) => {
-  if (e.data?.type === 'need-session' && state.token && state.family) {
-    e.ports[0]?.postMessage({ token: state.token, family: state.family.id, mode: cryptoModeParam });
-  } else if (e.data?.type === 'media-error') {
-    playerError(e.data.message);
+  /** @type {FromServiceWorkerMessage} */
+  const msg = e.data;
+  if (msg?.type === FromServiceWorker.needSession && state.token && state.family) {
+    /** @type {SessionReply} */
+    const reply = { token: state.token, family: state.family.id, mode: cryptoModeParam };
+    e.ports[0]?.postMessage(reply);
+  } else if (msg?.type === FromServiceWorker.mediaError) {
+    if (msg.code === 'unauthenticated') return signOut('Your session has expired. Please sign in again.');
+    playerError(msg.message);
   }
 });
 
+/** @param {string} token */
 async function signIn(token) {
   const c = claims(token);
   if (!c) throw new Error('That is not a valid token.');
   if (c.exp && c.exp * 1000 < Date.now()) throw new Error('That token has expired. Please sign in again.');
   state.token = token;
-  state.user = c.sub;
+  state.user = c.sub ?? null;
   sessionStorage.setItem('vault.token', token);
   await start();
 }
 
+/** @param {string} [message] */
 function signOut(message) {
   state.token = null;
   state.family = null;
   sessionStorage.removeItem('vault.token');
-  navigator.serviceWorker?.controller?.postMessage({ type: 'sign-out' });
+  /** @type {ToServiceWorkerMessage} */
+  const out = { type: ToServiceWorker.signOut };
+  navigator.serviceWorker?.controller?.postMessage(out);
   for (const id of ['#app', '#create-family', '#who', '#sign-out']) $(id).hidden = true;
   $('#sign-in').hidden = false;
   showAlert(message ?? '');
@@ -132,31 +208,34 @@ function signOut(message) {
 async function start() {
   showAlert('');
   $('#sign-in').hidden = true;
+  /** @type {FamilyView} */
+  let family;
   try {
-    state.family = await api.get('/v1/family');
+    family = await api.get('/v1/family');
   } catch (e) {
-    // 403: not a member. Either the family does not exist yet (create it) or an
-    // owner has to invite this user; the server does not say which, on purpose.
-    if (e instanceof ApiError && (e.status === 403 || e.status === 404)) {
+    // Forbidden: not a member. Either the family does not exist yet (create it) or
+    // an owner has to invite this user; the server does not say which, on purpose.
+    if (e instanceof ApiError && (e.code === 'forbidden' || e.code === 'not-found')) {
       $('#create-family').hidden = false;
       $('#family-name').focus();
       return;
     }
-    if (e instanceof ApiError && e.status === 401) return signOut('Your session has expired or is not valid. Please sign in again.');
-    if (e instanceof ApiError && e.status === 410) return signOut(e.message);
+    if (e instanceof ApiError && e.code === 'unauthenticated') return signOut('Your session has expired or is not valid. Please sign in again.');
+    if (e instanceof ApiError && e.code === 'family-erased') return signOut(e.message);
     throw e;
   }
-  state.role = state.family.role;
+  state.family = family;
+  state.role = family.role;
   await swReady();
   await tellServiceWorker();
   $('#create-family').hidden = true;
   // Ids and names are isolated from the text around them (no bidirectional spill).
-  $('#who').replaceChildren(el('bdi', {}, state.user), ' · ', el('bdi', {}, state.family.name), ` (${state.role})`);
+  $('#who').replaceChildren(el('bdi', {}, state.user), ' · ', el('bdi', {}, family.name), ` (${state.role})`);
   $('#who').hidden = false;
   $('#sign-out').hidden = false;
   $('#app').hidden = false;
   const manager = state.role === 'owner' || state.role === 'admin';
-  document.querySelectorAll('.tab[data-view="members"], .tab[data-view="audit"]').forEach((t) => { t.hidden = !manager; });
+  document.querySelectorAll('.tab[data-view="members"], .tab[data-view="audit"]').forEach((t) => { /** @type {HTMLElement} */ (t).hidden = !manager; });
   $('#family-data').hidden = state.role !== 'owner';
   show('recordings');
   await Promise.all([loadRecordings(true), loadInterrupted()]);
@@ -164,18 +243,21 @@ async function start() {
 }
 
 // ---------- views ----------
+/** @param {string} view */
 function show(view) {
   for (const v of ['recordings', 'members', 'audit']) $(`#view-${v}`).hidden = v !== view;
   document.querySelectorAll('.tab').forEach((t) => {
-    if (t.dataset.view === view) t.setAttribute('aria-current', 'page'); else t.removeAttribute('aria-current');
+    if (/** @type {HTMLElement} */ (t).dataset.view === view) t.setAttribute('aria-current', 'page'); else t.removeAttribute('aria-current');
   });
   if (view === 'members') loadMembers().catch(fail);
   if (view === 'audit') loadAudit(true).catch(fail);
 }
 
+/** @param {boolean} reset */
 async function loadRecordings(reset) {
   if (reset) state.cursor = null;
   const q = state.cursor ? `?cursor=${encodeURIComponent(state.cursor)}` : '';
+  /** @type {import('./api.js').RecordingPage<RecordingView>} */
   const page = await api.get(`/v1/recordings${q}`);
   const body = $('#recordings tbody');
   if (reset) body.replaceChildren();
@@ -185,9 +267,11 @@ async function loadRecordings(reset) {
   $('#empty').hidden = body.children.length > 0;
 }
 
+/** @type {Record<string, string>} */
 const EXTENSIONS = { 'audio/wav': '.wav', 'audio/x-wav': '.wav', 'audio/mpeg': '.mp3', 'audio/ogg': '.ogg', 'audio/mp4': '.m4a',
   'video/webm': '.webm', 'video/mp4': '.mp4', 'video/quicktime': '.mov', 'text/plain': '.txt', 'application/pdf': '.pdf' };
 
+/** @param {RecordingView} r */
 function recordingRow(r) {
   const manager = state.role === 'owner' || state.role === 'admin';
   const name = r.title.replace(/[^\w. -]/g, '_') + (EXTENSIONS[r.content_type] ?? '');
@@ -206,6 +290,7 @@ function recordingRow(r) {
         ? el('button', { type: 'button', class: 'danger', onclick: () => remove(r), 'aria-label': `Delete ${r.title}` }, 'Delete') : null));
 }
 
+/** @param {RecordingView} r */
 async function remove(r) {
   if (!confirm(`Delete "${r.title}"? Nobody will be able to play it any more.`)) return;
   try {
@@ -218,6 +303,7 @@ async function remove(r) {
 }
 
 // ---------- playback ----------
+/** @param {string} message */
 function playerError(message) {
   const p = $('#player-error');
   p.textContent = message;
@@ -225,6 +311,7 @@ function playerError(message) {
   $('#player-body').replaceChildren();
 }
 
+/** @param {RecordingView} r */
 async function play(r) {
   $('#player').hidden = false;
   $('#player-error').hidden = true;
@@ -235,7 +322,10 @@ async function play(r) {
   const src = `/media/${r.id}`;
   if (r.kind === 'letter') {
     const res = await fetch(src);
-    if (!res.ok) return playerError(await res.text());
+    if (!res.ok) {
+      if (res.headers.get(PLAYBACK_ERROR_HEADER) === 'unauthenticated') return signOut('Your session has expired. Please sign in again.');
+      return playerError(await res.text());
+    }
     if (r.content_type === 'application/pdf') {
       body.append(el('p', {}, 'This letter is a PDF: ', el('a', { href: `${src}?download&name=${encodeURIComponent(`${r.title}.pdf`)}`, onclick: followMediaLink }, 'download it decrypted'), ' to read it.'));
     } else {
@@ -253,16 +343,38 @@ async function play(r) {
 }
 
 // ---------- uploads ----------
+/**
+ * One file on its way: queued, running, paused or finished.
+ * @typedef {object} UploadJob
+ * @property {HTMLLIElement} li its line in the list of uploads
+ * @property {File} file
+ * @property {string} title
+ * @property {RecordingKind} kind
+ * @property {string} [id] the recording, once created (or the interrupted one to resume)
+ * @property {boolean} [paused]
+ */
+
+/** @type {Worker | null} */
 let worker = null;
-const queue = []; // { li, file, title, kind, resumeId }
+/** @type {UploadJob[]} */
+const queue = [];
+/** @type {UploadJob | null} */
 let running = null;
 
+/**
+ * @param {File} file
+ * @returns {RecordingKind}
+ */
 function kindOf(file) {
   if (file.type.startsWith('video/')) return 'video';
   if (file.type.startsWith('audio/')) return 'audio';
   return 'letter';
 }
 
+/**
+ * @param {File} file
+ * @param {string} title
+ */
 function uploadItem(file, title) {
   const li = el('li', { 'data-name': file.name },
     el('strong', {}, title), ' ', el('span', { class: 'note' }, fmtSize(file.size)),
@@ -274,18 +386,29 @@ function uploadItem(file, title) {
   return li;
 }
 
+/**
+ * @param {HTMLElement} li
+ * @param {string} text
+ * @param {string} [cls]
+ */
 function setState(li, text, cls) {
-  const s = li.querySelector('.state');
+  const s = /** @type {HTMLElement} */ (li.querySelector('.state'));
   s.textContent = text;
   s.className = `state ${cls ?? ''}`;
 }
 
+/** @param {ToUploaderMessage} message */
+function toUploader(message) {
+  worker?.postMessage(message);
+}
+
+/** @param {UploadJob} job */
 function enqueue(job) {
   if (job.id) job.li.dataset.id = job.id;
-  const button = job.li.querySelector('.pause');
+  const button = /** @type {HTMLButtonElement} */ (job.li.querySelector('.pause'));
   button.onclick = () => {
     if (running === job) {
-      worker.postMessage({ type: 'pause' });
+      toUploader({ type: ToUploader.pause });
     } else if (job.paused) {
       job.paused = false;
       button.textContent = 'Pause';
@@ -305,57 +428,77 @@ function enqueue(job) {
 }
 
 function pump() {
-  if (running || !queue.length) return;
-  running = queue.shift();
-  const job = running;
+  const job = running ? undefined : queue.shift();
+  if (!job) return;
+  running = job;
   worker ??= new Worker('/upload-worker.js', { type: 'module' });
-  worker.onmessage = (e) => onWorker(job, e.data);
-  worker.onerror = (e) => onWorker(job, { type: 'error', message: e.message || 'The upload worker failed.' });
+  worker.onmessage = (/** @type {MessageEvent<FromUploaderMessage>} */ e) => onWorker(job, e.data);
+  worker.onerror = (e) => onWorker(job, { type: FromUploader.error, id: job.id, message: e.message || 'The upload worker failed.', code: 'failed' });
   setState(job.li, 'Encrypting…');
-  const base = { token: state.token, file: job.file, mode: cryptoModeParam, owner: identityKey() };
-  worker.postMessage(job.id ? { ...base, type: 'resume', id: job.id } : { ...base, type: 'start', title: job.title, kind: job.kind });
+  const base = { token: state.token ?? '', file: job.file, mode: cryptoModeParam, owner: identityKey() };
+  toUploader(job.id ? { ...base, type: ToUploader.resume, id: job.id } : { ...base, type: ToUploader.start, title: job.title, kind: job.kind });
 }
 
+/**
+ * @param {UploadJob} job
+ * @param {FromUploaderMessage} m
+ */
 function onWorker(job, m) {
   const { li } = job;
-  if (m.type === 'created') {
+  const enc = /** @type {HTMLProgressElement} */ (li.querySelector('.enc'));
+  const up = /** @type {HTMLProgressElement} */ (li.querySelector('.up'));
+  if (m.type === FromUploader.created) {
     job.id = m.id;
     li.dataset.id = m.id;
-  } else if (m.type === 'progress') {
-    li.querySelector('.enc').value = m.encrypted;
-    li.querySelector('.up').value = m.uploaded;
+    if (m.replaces) {
+      // The file chosen to resume an upload was not that upload's file.
+      li.dataset.replaces = m.replaces;
+      const note = 'This is not the file the interrupted upload started with: it is uploaded as a new recording '
+        + '(the interrupted one stays listed, for its own file).';
+      li.append(el('p', { class: 'note' }, note));
+      announce(`${job.title}: ${note}`);
+    }
+  } else if (m.type === FromUploader.progress) {
+    enc.value = m.encrypted;
+    up.value = m.uploaded;
     setState(li, `Encrypted ${fmtSize(m.encrypted)}, uploaded ${fmtSize(m.uploaded)} of ${fmtSize(m.total)}`);
-    li.dataset.uploaded = m.uploaded;
+    li.dataset.uploaded = String(m.uploaded);
+    // Which engine sealed the frames, and how many each (tests check the fallback).
+    li.dataset.engine = m.engine;
+    li.dataset.webcryptoFrames = String(m.frames.webcrypto);
+    li.dataset.wasmFrames = String(m.frames.wasm);
     return;
-  } else if (m.type === 'retrying') {
+  } else if (m.type === FromUploader.retrying) {
     setState(li, m.message, 'error');
     return;
   }
-  if (m.type === 'done' || m.type === 'error' || m.type === 'paused') {
+  if (m.type === FromUploader.done || m.type === FromUploader.error || m.type === FromUploader.paused) {
     running = null;
-    const button = li.querySelector('.pause');
-    if (m.type === 'done') {
-      li.querySelector('.enc').value = li.querySelector('.up').value = job.file.size || 1;
+    const button = /** @type {HTMLButtonElement} */ (li.querySelector('.pause'));
+    if (m.type === FromUploader.done) {
+      enc.value = up.value = job.file.size || 1;
       setState(li, 'Stored, encrypted.', 'done');
       li.dataset.done = 'true';
       button.remove();
       announce(`${job.title} uploaded`);
       loadRecordings(true).catch(fail);
       loadInterrupted().catch(fail);
-    } else if (m.type === 'paused') {
+    } else if (m.type === FromUploader.paused) {
       job.paused = true;
       button.textContent = 'Resume';
       setState(li, 'Paused');
     } else {
-      if (/session/.test(m.message)) fail(new ApiError(401, m.message));
+      if (m.code === 'unauthenticated') fail(new ApiError(401, m.message, m.code));
       setState(li, m.message, 'error');
       li.dataset.error = m.message;
+      li.dataset.errorCode = m.code;
       button.remove();
     }
     pump();
   }
 }
 
+/** @param {Iterable<File>} files */
 function addFiles(files) {
   for (const file of files) {
     const title = file.name.replace(/\.[^.]+$/, '') || file.name;
@@ -370,23 +513,27 @@ async function loadInterrupted() {
   const list = $('#interrupted-list');
   list.replaceChildren();
   for (const p of entries) {
+    /** @type {UploadStatus} */
     let status;
     try {
       status = await api.get(`/v1/recordings/${p.id}/upload`);
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 404 || e.status === 409)) { await pending.remove(p.id); continue; }
+      // Gone, completed, or expired: nothing left to resume.
+      if (e instanceof ApiError && (e.code === 'not-found' || e.code === 'conflict' || e.code === 'expired')) {
+        await pending.remove(p.id);
+        continue;
+      }
       throw e;
     }
-    const parts = Math.floor(p.size / (p.part_frames * p.frame_length)) + 1;
     const input = el('input', { type: 'file', id: `resume-${p.id}`, class: 'visually-hidden' });
     input.addEventListener('change', () => {
-      const file = input.files[0];
+      const file = input.files?.[0];
       if (!file) return;
       li.remove();
       enqueue({ li: uploadItem(file, p.title), file, title: p.title, kind: p.kind, id: p.id });
     });
     const li = el('li', { 'data-id': p.id },
-      el('strong', {}, p.title), ` — ${status.next_part - 1} of ${parts} parts stored. `,
+      el('strong', {}, p.title), ` — ${status.next_part - 1} of ${p.parts} parts stored. `,
       el('label', { class: 'button', for: `resume-${p.id}` }, `Choose "${p.name}" again to resume`), input);
     list.append(li);
   }
@@ -395,6 +542,7 @@ async function loadInterrupted() {
 
 // ---------- members and audit ----------
 async function loadMembers() {
+  /** @type {MemberView[]} */
   const members = await api.get('/v1/family/members');
   const body = $('#members tbody');
   body.replaceChildren();
@@ -411,9 +559,11 @@ async function loadMembers() {
   }
 }
 
+/** @param {boolean} reset */
 async function loadAudit(reset) {
   if (reset) state.auditBefore = null;
   const q = state.auditBefore ? `?before=${state.auditBefore}` : '';
+  /** @type {AuditPage} */
   const page = await api.get(`/v1/family/audit${q}`);
   const body = $('#audit tbody');
   if (reset) body.replaceChildren();
@@ -427,18 +577,21 @@ async function loadAudit(reset) {
 
 // ---------- export and erasure (owners) ----------
 async function startExport() {
+  /** @type {ExportStarted} */
   const started = await api.json('POST', '/v1/family/export', {});
   $('#export-key').textContent = started.recovery_key;
-  $('#export-link').href = started.download;
+  /** @type {HTMLAnchorElement} */ ($('#export-link')).href = started.download;
   $('#export-result').hidden = false;
   announce('Export ready: write down the recovery key, then download the archive.');
 }
 
 async function eraseFamily() {
-  const typed = prompt(`Erasing cannot be undone. Type the family id (${state.family.id}) to erase it:`);
+  const family = state.family;
+  if (!family) return;
+  const typed = prompt(`Erasing cannot be undone. Type the family id (${family.id}) to erase it:`);
   if (typed === null) return;
-  if (typed.trim() !== state.family.id) return showAlert('The family id did not match; nothing was erased.');
-  await api.json('DELETE', '/v1/family', { confirm: state.family.id });
+  if (typed.trim() !== family.id) return showAlert('The family id did not match; nothing was erased.');
+  await api.request('DELETE', '/v1/family', { json: { confirm: family.id } });
   signOut('The family was erased. Its recordings can no longer be decrypted.');
 }
 
@@ -446,24 +599,26 @@ async function eraseFamily() {
 async function init() {
   const config = await fetch('/web-config.json').then((r) => r.json(), () => ({}));
   $('#dev-form').hidden = !config.dev_sign_in;
-  if (config.sign_in_url) {
+  const signInUrl = config.sign_in_url;
+  if (typeof signInUrl === 'string') {
+    const link = /** @type {HTMLAnchorElement} */ ($('#idp-link'));
     $('#idp-sign-in').hidden = false;
-    $('#idp-link').href = config.sign_in_url;
+    link.href = signInUrl;
     // The provider sends the browser back with the token and this state in the
     // fragment: a token arriving with it is one this tab asked for.
-    $('#idp-link').addEventListener('click', () => {
-      const url = new URL(config.sign_in_url);
+    link.addEventListener('click', () => {
+      const url = new URL(signInUrl);
       const nonce = randomHex();
       sessionStorage.setItem(SIGN_IN_STATE, nonce);
       url.searchParams.set('state', nonce);
       url.searchParams.set('redirect_url', `${location.origin}/`);
-      $('#idp-link').href = url.toString();
+      link.href = url.toString();
     });
   }
   // An identity provider front end hands the token back in the URL fragment.
   const fragment = new URLSearchParams(location.hash.slice(1));
-  if (fragment.get('token')) {
-    const token = fragment.get('token');
+  const token = fragment.get('token');
+  if (token) {
     history.replaceState(null, '', location.pathname + location.search);
     const expected = sessionStorage.getItem(SIGN_IN_STATE);
     sessionStorage.removeItem(SIGN_IN_STATE);
@@ -472,7 +627,7 @@ async function init() {
   }
   if (state.token) {
     const c = claims(state.token);
-    if (c?.exp && c.exp * 1000 > Date.now()) { state.user = c.sub; return start(); }
+    if (c?.exp && c.exp * 1000 > Date.now()) { state.user = c.sub ?? null; return start(); }
     return signOut('Your session has expired. Please sign in again.');
   }
   signOut();
@@ -482,34 +637,42 @@ $('#dev-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   try {
     const res = await fetch('/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ user_id: $('#dev-user').value, family_id: $('#dev-family').value, code: $('#dev-code').value }) });
-    $('#dev-code').value = ''; // one use: the next sign-in needs the next code
+      body: JSON.stringify({ user_id: $input('#dev-user').value, family_id: $input('#dev-family').value, code: $input('#dev-code').value }) });
+    $input('#dev-code').value = ''; // one use: the next sign-in needs the next code
     if (!res.ok) throw new Error((await res.json().catch(() => ({}))).detail ?? 'Sign-in failed.');
     await signIn((await res.json()).token);
   } catch (err) { fail(err); }
 });
-$('#token-form').addEventListener('submit', (e) => { e.preventDefault(); signIn($('#token-input').value.trim()).catch(fail); });
+$('#token-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  signIn(/** @type {HTMLTextAreaElement} */ ($('#token-input')).value.trim()).catch(fail);
+});
 $('#family-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  try { await api.json('POST', '/v1/families', { name: $('#family-name').value }); await start(); } catch (err) { fail(err); }
+  try { await api.json('POST', '/v1/families', { name: $input('#family-name').value }); await start(); } catch (err) { fail(err); }
 });
 $('#sign-out').addEventListener('click', () => signOut());
 $('#export-start').addEventListener('click', () => startExport().catch(fail));
 $('#erase-family').addEventListener('click', () => eraseFamily().catch(fail));
-document.querySelectorAll('.tab').forEach((t) => t.addEventListener('click', () => show(t.dataset.view)));
-$('#files').addEventListener('change', (e) => { addFiles(e.target.files); e.target.value = ''; });
+document.querySelectorAll('.tab').forEach((t) => t.addEventListener('click', () => show(/** @type {HTMLElement} */ (t).dataset.view ?? '')));
+$('#files').addEventListener('change', () => {
+  const input = $input('#files');
+  addFiles(input.files ?? []);
+  input.value = '';
+});
 const drop = $('#drop');
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); addFiles(e.dataTransfer.files); });
+drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); addFiles(e.dataTransfer?.files ?? []); });
 $('#more').addEventListener('click', () => loadRecordings(false).catch(fail));
 $('#audit-more').addEventListener('click', () => loadAudit(false).catch(fail));
 $('#player-close').addEventListener('click', () => { $('#player-body').replaceChildren(); $('#player').hidden = true; });
 $('#invite-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   try {
-    await api.json('POST', '/v1/family/members', { user_id: $('#invite-user').value, role: $('#invite-role').value });
-    $('#invite-user').value = '';
+    const role = /** @type {HTMLSelectElement} */ ($('#invite-role')).value;
+    await api.json('POST', '/v1/family/members', { user_id: $input('#invite-user').value, role });
+    $input('#invite-user').value = '';
     await loadMembers();
   } catch (err) { fail(err); }
 });

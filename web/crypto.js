@@ -1,26 +1,77 @@
+// @ts-check
 // The page's cryptography, shared by the upload worker and the service worker.
 // vault-wasm (vault-core compiled to WebAssembly) computes the format: header, key
-// derivation, commitment, every frame's IV and AAD, frame order. The bulk AES-256-GCM
-// of frame bodies runs on WebCrypto (hardware AES) when the browser has it, else in
-// WASM ("wasm" mode: software AES, ~14x slower, the tested fallback).
-import init, { Sealer, Opener } from './pkg/vault_wasm.js';
+// derivation, commitment, every frame's IV and AAD, frame order, and how a message is
+// cut into upload parts. The bulk AES-256-GCM of frame bodies runs on WebCrypto
+// (hardware AES) when the browser has it, else in WASM ("wasm" engine: software AES,
+// ~14x slower, the tested fallback).
+//
+// vault-wasm throws `Error`s named "VaultError" with a stable `code` (its
+// `ErrorCode`, one per vault-core error) and a `message` for people: decide on the code.
+import init, { Sealer, Opener, PartPlan } from './pkg/vault_wasm.js';
 
+export { Sealer, Opener, PartPlan };
+
+/** The engine that runs the bulk AES-GCM of frames. @typedef {'webcrypto' | 'wasm'} Engine */
+/** @typedef {import('./pkg/vault_wasm.js').ErrorCode} FormatErrorCode */
+/** An error thrown by vault-wasm. @typedef {Error & { name: 'VaultError', code: FormatErrorCode }} FormatError */
+
+/** @type {Promise<unknown> | undefined} */
 let ready;
-/** Loads the WebAssembly module once (`source`: bytes or URL; default next to this file). */
+
+/**
+ * Loads the WebAssembly module once.
+ * @param {string | URL | Response | BufferSource | WebAssembly.Module} [source] bytes or URL; default next to this file
+ */
 export function loadWasm(source) {
   ready ??= init(source === undefined ? undefined : { module_or_path: source });
   return ready;
 }
 
-export { Sealer, Opener };
+/** @param {unknown} e @returns {e is FormatError} */
+export function isFormatError(e) {
+  return e instanceof Error && e.name === 'VaultError' && typeof (/** @type {{ code?: unknown }} */ (e).code) === 'string';
+}
 
-/** "webcrypto" where SubtleCrypto exists, else "wasm"; `forced` picks one (tests, benchmarks). */
+/**
+ * Codes that say the stored bytes are not a valid message under this key for this
+ * recording: damaged, tampered with, or another object passed off as this one.
+ * (`misuse` is a bug in the page; `no-usable-data-key` is never thrown here.)
+ * @type {ReadonlySet<FormatErrorCode>}
+ */
+const DAMAGED = new Set(['malformed', 'unsupported', 'truncated', 'trailing-data', 'frame-out-of-order',
+  'authentication-failed', 'commitment-mismatch', 'context-mismatch', 'limit-exceeded']);
+
+/**
+ * The engine to use: `forced` when it names one (tests, benchmarks), else WebCrypto
+ * where SubtleCrypto exists, else WASM.
+ * @param {unknown} [forced]
+ * @returns {Engine}
+ */
 export function cryptoMode(forced) {
   if (forced === 'wasm' || forced === 'webcrypto') return forced;
   return globalThis.crypto?.subtle ? 'webcrypto' : 'wasm';
 }
 
-/** Imports a frame key as a non-extractable AES-GCM key and zeroes the raw copy. */
+/**
+ * Frames each engine sealed or opened in this worker so far (the page reports an
+ * upload's share, so a test can see which engine did the work).
+ * @type {Record<Engine, number>}
+ */
+export const framesBy = { webcrypto: 0, wasm: 0 };
+
+/**
+ * The engine a frame key stands for: a CryptoKey is WebCrypto's; none means the key
+ * stays inside WASM, which then runs the AES too.
+ * @param {CryptoKey | null} key
+ * @returns {Engine}
+ */
+export const engineOf = (key) => key ? 'webcrypto' : 'wasm';
+
+/**
+ * Imports a frame key as a non-extractable AES-GCM key and zeroes the raw copy.
+ * @param {Uint8Array<ArrayBuffer>} raw
+ */
 export async function importFrameKey(raw) {
   try {
     return await crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
@@ -29,32 +80,50 @@ export async function importFrameKey(raw) {
   }
 }
 
-/** A frame key for `mode`: a CryptoKey for WebCrypto, null for WASM (the key stays in WASM). */
-export async function frameKeyFor(owner, mode) {
-  return mode === 'webcrypto' ? importFrameKey(owner.frameKey()) : null;
+/**
+ * A frame key for `engine`: a CryptoKey for WebCrypto, null for WASM (the key stays in WASM).
+ * @param {Sealer | Opener} owner
+ * @param {Engine} engine
+ * @returns {Promise<CryptoKey | null>}
+ */
+export async function frameKeyFor(owner, engine) {
+  return engine === 'webcrypto' ? importFrameKey(buffer(owner.frameKey())) : null;
 }
+
+/**
+ * Bytes from vault-wasm (always a fresh `ArrayBuffer`, never shared memory), typed as
+ * WebCrypto wants them.
+ * @param {Uint8Array} bytes
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
+const buffer = (bytes) => /** @type {Uint8Array<ArrayBuffer>} */ (bytes);
 
 /**
  * Encrypts one upload part's plaintext as the message's next frames (whole frames
  * unless `last`, which also writes the final frame). Returns the frames' bytes.
+ * @param {Sealer} sealer
+ * @param {CryptoKey | null} key from `frameKeyFor`
+ * @param {Uint8Array<ArrayBuffer>} plain
+ * @param {boolean} last
+ * @returns {Promise<Uint8Array>}
  */
 export async function sealFrames(sealer, key, plain, last) {
-  if (!key) return sealer.seal(plain, last);
-  const F = sealer.frameLength;
-  const regular = Math.floor(plain.length / F);
-  const finalLen = plain.length - regular * F;
-  if (!last && finalLen !== 0) throw new Error('only the last part may end inside a frame');
-  const count = regular + (last ? 1 : 0);
-  // Plans are taken in order (the sealer numbers frames); the AES runs concurrently.
-  const plans = [];
-  for (let i = 0; i < count; i++) {
-    const isFinal = last && i === regular;
-    const p = sealer.plan(isFinal ? finalLen : F, isFinal);
-    plans.push({ prefix: p.prefix, iv: p.iv, aad: p.aad, from: i * F, to: isFinal ? plain.length : (i + 1) * F });
-    p.free();
+  if (!key) {
+    const before = sealer.nextSequence;
+    const sealed = sealer.seal(plain, last);
+    framesBy.wasm += sealer.nextSequence - before;
+    return sealed;
   }
+  // Plans are taken in order (the sealer numbers frames and checks the piece's
+  // length); the AES runs concurrently.
+  const plans = sealer.planFrames(plain.length, last).map((p) => {
+    const plan = { prefix: p.prefix, iv: buffer(p.iv), aad: buffer(p.aad), start: p.start, end: p.end };
+    p.free();
+    return plan;
+  });
   const sealed = await Promise.all(plans.map((p) =>
-    crypto.subtle.encrypt({ name: 'AES-GCM', iv: p.iv, additionalData: p.aad, tagLength: 128 }, key, plain.subarray(p.from, p.to))));
+    crypto.subtle.encrypt({ name: 'AES-GCM', iv: p.iv, additionalData: p.aad, tagLength: 128 }, key, plain.subarray(p.start, p.end))));
+  framesBy.webcrypto += plans.length;
   let size = 0;
   plans.forEach((p, i) => { size += p.prefix.length + sealed[i].byteLength; });
   const out = new Uint8Array(size);
@@ -66,31 +135,58 @@ export async function sealFrames(sealer, key, plain, last) {
   return out;
 }
 
-/** Thrown when a frame fails authentication: damaged or tampered ciphertext. */
+/** Thrown when the stored bytes do not verify: damaged or tampered ciphertext. */
 export class TamperedError extends Error {
-  constructor(detail) {
+  /**
+   * @param {FormatErrorCode | 'authentication-failed' | 'length'} reason what failed
+   * @param {string} detail
+   */
+  constructor(reason, detail) {
     super(`This recording is damaged or has been tampered with; nothing of it was shown. (${detail})`);
     this.name = 'TamperedError';
+    /** @type {'tampered'} */
+    this.code = 'tampered';
+    this.reason = reason;
   }
+}
+
+/**
+ * A vault-wasm error that says the stored bytes are bad becomes a `TamperedError`;
+ * anything else stays as it is.
+ * @param {unknown} e
+ * @returns {unknown}
+ */
+export function asTampered(e) {
+  return isFormatError(e) && DAMAGED.has(e.code) ? new TamperedError(e.code, e.message) : e;
 }
 
 /**
  * Decrypts the ciphertext of `span` (fetched as `cipher`) to exactly the plaintext
  * range the span was located for. Nothing is returned unless every frame verified.
+ * @param {Opener} opener
+ * @param {CryptoKey | null} key from `frameKeyFor`
+ * @param {import('./pkg/vault_wasm.js').Span} span
+ * @param {Uint8Array<ArrayBuffer>} cipher
+ * @returns {Promise<Uint8Array>}
  */
 export async function openSpan(opener, key, span, cipher) {
   try {
-    if (!key) return opener.decrypt(span, cipher);
+    if (!key) {
+      const plain = opener.decrypt(span, cipher);
+      framesBy.wasm += span.frameCount;
+      return plain;
+    }
     const frames = opener.frames(span, cipher);
-    const plans = frames.map((f) => ({ iv: f.iv, aad: f.aad, start: f.start, end: f.end }));
+    const plans = frames.map((f) => ({ iv: buffer(f.iv), aad: buffer(f.aad), start: f.start, end: f.end }));
     frames.forEach((f) => f.free());
     let opened;
     try {
       opened = await Promise.all(plans.map((f) =>
         crypto.subtle.decrypt({ name: 'AES-GCM', iv: f.iv, additionalData: f.aad, tagLength: 128 }, key, cipher.subarray(f.start, f.end))));
-    } catch (e) {
-      throw new TamperedError('a frame failed authentication');
+    } catch {
+      throw new TamperedError('authentication-failed', 'a frame failed authentication');
     }
+    framesBy.webcrypto += plans.length;
     const skip = span.plainStart - span.framesStart;
     const out = new Uint8Array(span.plainEnd - span.plainStart);
     let pos = 0; // plaintext offset from the first frame's start
@@ -102,16 +198,17 @@ export async function openSpan(opener, key, span, cipher) {
     }
     return out;
   } catch (e) {
-    if (e instanceof TamperedError) throw e;
-    const text = String(e?.message ?? e);
-    if (/authentication|tag|commitment|out of order|malformed|truncated|disagrees/i.test(text)) throw new TamperedError(text);
-    throw e;
+    throw asTampered(e);
   }
 }
 
+/** @param {Uint8Array} bytes */
 export const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+/** @param {string} text */
 export const unhex = (text) => Uint8Array.from(text.match(/../g) ?? [], (h) => parseInt(h, 16));
+/** @param {string} text */
 export const unbase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+/** @param {Uint8Array<ArrayBuffer>} bytes */
 export async function sha256hex(bytes) {
   return hex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
 }

@@ -1,11 +1,28 @@
+// @ts-check
 // Service worker: answers the page's requests for /media/<recording id> with
 // decrypted bytes, so <audio>/<video> play and seek by ordinary HTTP range requests
 // while only ciphertext ranges travel. For each request it fetches exactly the frames
 // holding the asked range, authenticates and decrypts them (WebCrypto, format from
 // vault-wasm) and streams the plaintext; nothing is cached, nothing is written.
 //
-// Page → SW: {type:'session', token, family, mode} on sign-in/refresh; {type:'sign-out'}.
-import { loadWasm, cryptoMode, frameKeyFor, openSpan, Opener, unbase64, TamperedError } from './crypto.js';
+// Registered as a module service worker (app.js). Messages: messages.js
+// (`ToServiceWorker` in, `FromServiceWorker` out).
+import { loadWasm, cryptoMode, engineOf, frameKeyFor, openSpan, asTampered, Opener, unbase64, TamperedError } from './crypto.js';
+import { client, ApiError } from './api.js';
+import { ToServiceWorker, FromServiceWorker, PLAYBACK_ERROR_HEADER, ENGINE_HEADER } from './messages.js';
+
+/**
+ * @typedef {import('./messages.js').ToServiceWorkerMessage} ToServiceWorkerMessage
+ * @typedef {import('./messages.js').FromServiceWorkerMessage} FromServiceWorkerMessage
+ * @typedef {import('./messages.js').SessionReply} SessionReply
+ * @typedef {import('./messages.js').PlaybackErrorCode} PlaybackErrorCode
+ * @typedef {import('./crypto.js').Engine} Engine
+ * @typedef {import('./api.js').KeyRelease} KeyRelease
+ * @typedef {{ token: string, family: string, mode: Engine }} Auth
+ * @typedef {{ opener: Opener, key: CryptoKey | null, type: string, length: number }} Session
+ */
+
+const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 const CHUNK = 1 << 20; // plaintext bytes decrypted per step of a response stream
 // Types a media element may receive inline. Everything else, and every navigation,
@@ -19,24 +36,30 @@ const OPAQUE = 'application/octet-stream';
 // save a recording by linking or framing it.
 const FRAME_DESTINATIONS = new Set(['document', 'iframe', 'frame', 'embed', 'object']);
 const NAVIGATION_NONCE_MS = 60_000;
-const allowedNavigations = new Map(); // nonce → expiry
+/** @type {Map<string, number>} nonce → expiry (Unix ms) */
+const allowedNavigations = new Map();
 const SANDBOX = "default-src 'none'; sandbox; frame-ancestors 'none'";
 const SESSION_TTL_MS = 5 * 60_000;
-let auth = null; // { token, family, mode }
-const opened = new Map(); // recording id → Promise<session>
+/** @type {Auth | null} */
+let auth = null;
+/** @type {Map<string, Promise<Session>>} recording id → its session */
+const opened = new Map();
+const api = client(() => auth?.token ?? null);
 
-self.addEventListener('install', () => self.skipWaiting());
-self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim()));
+sw.addEventListener('install', () => { sw.skipWaiting(); });
+sw.addEventListener('activate', (e) => e.waitUntil(sw.clients.claim()));
 
-self.addEventListener('message', (e) => {
-  const msg = e.data ?? {};
-  if (msg.type === 'session') {
-    if (auth && (auth.family !== msg.family || auth.mode !== msg.mode)) forgetAll();
-    auth = { token: msg.token, family: msg.family, mode: cryptoMode(msg.mode) };
-  } else if (msg.type === 'sign-out') {
+sw.addEventListener('message', (e) => {
+  /** @type {ToServiceWorkerMessage} */
+  const msg = e.data;
+  if (msg?.type === ToServiceWorker.session) {
+    const mode = cryptoMode(msg.mode);
+    if (auth && (auth.family !== msg.family || auth.mode !== mode)) forgetAll();
+    auth = { token: msg.token, family: msg.family, mode };
+  } else if (msg?.type === ToServiceWorker.signOut) {
     auth = null;
     forgetAll();
-  } else if (msg.type === 'allow-navigation' && typeof msg.nonce === 'string') {
+  } else if (msg?.type === ToServiceWorker.allowNavigation && typeof msg.nonce === 'string') {
     const now = Date.now();
     for (const [n, until] of allowedNavigations) if (until < now) allowedNavigations.delete(n);
     allowedNavigations.set(msg.nonce, now + NAVIGATION_NONCE_MS);
@@ -44,9 +67,9 @@ self.addEventListener('message', (e) => {
   e.ports?.[0]?.postMessage('ok');
 });
 
-self.addEventListener('fetch', (e) => {
+sw.addEventListener('fetch', (e) => {
   const url = new URL(e.request.url);
-  if (url.origin === self.location.origin && url.pathname.startsWith('/media/')) {
+  if (url.origin === sw.location.origin && url.pathname.startsWith('/media/')) {
     e.respondWith(serve(e, url).catch((err) => failure(err, url)));
   }
 });
@@ -56,14 +79,18 @@ function forgetAll() {
   opened.clear();
 }
 
-/** After a restart the worker has no token: ask the page (every page holds one). */
+/**
+ * After a restart the worker has no token: ask the page (every page holds one).
+ * @returns {Promise<Auth>}
+ */
 async function ensureAuth() {
   if (auth) return auth;
-  for (const c of await self.clients.matchAll({ type: 'window' })) {
+  for (const c of await sw.clients.matchAll({ type: 'window' })) {
+    /** @type {SessionReply | null} */
     const answer = await new Promise((resolve) => {
       const ch = new MessageChannel();
       ch.port1.onmessage = (m) => resolve(m.data);
-      c.postMessage({ type: 'need-session' }, [ch.port2]);
+      post(c, { type: FromServiceWorker.needSession }, [ch.port2]);
       setTimeout(() => resolve(null), 2000);
     });
     if (answer?.token) {
@@ -71,60 +98,91 @@ async function ensureAuth() {
       return auth;
     }
   }
-  throw Object.assign(new Error('Your session has expired. Please sign in again.'), { status: 401 });
+  throw new ApiError(401, 'Your session has expired. Please sign in again.', 'unauthenticated');
 }
 
-async function api(path, init = {}) {
-  const { token } = await ensureAuth();
-  const res = await fetch(path, { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } });
-  if (!res.ok) {
-    const detail = await res.json().then((p) => p.detail, () => '');
-    const text = res.status === 401 ? 'Your session has expired. Please sign in again.'
-      : res.status === 404 ? 'This recording does not exist or is not in your family.'
-      : res.status === 403 ? 'You are not allowed to play this recording.'
-      : `The server answered ${res.status}${detail ? `: ${detail}` : ''}.`;
-    throw Object.assign(new Error(text), { status: res.status });
+/** What playback says for the server's refusals (by code). @type {Partial<Record<PlaybackErrorCode, string>>} */
+const REFUSALS = {
+  unauthenticated: 'Your session has expired. Please sign in again.',
+  'not-found': 'This recording does not exist or is not in your family.',
+  forbidden: 'You are not allowed to play this recording.',
+};
+
+/**
+ * A request of the API with the session's token; refusals in playback's words.
+ * @param {string} method
+ * @param {string} path
+ * @param {import('./api.js').RequestOptions} [options]
+ */
+async function request(method, path, options) {
+  await ensureAuth();
+  try {
+    return await api.request(method, path, options);
+  } catch (e) {
+    const better = e instanceof ApiError ? REFUSALS[e.code] : undefined;
+    throw e instanceof ApiError && better ? new ApiError(e.status, better, e.code) : e;
   }
-  return res;
 }
 
+/**
+ * Ciphertext bytes `start .. end` of a recording: exactly those, or a `TamperedError`.
+ * @param {string} id
+ * @param {number} start
+ * @param {number} end
+ */
 async function fetchCipher(id, start, end) {
-  const res = await api(`/v1/recordings/${id}/content`, { headers: { range: `bytes=${start}-${end - 1}` } });
+  const res = await request('GET', `/v1/recordings/${id}/content`, { headers: { range: `bytes=${start}-${end - 1}` } });
   const bytes = new Uint8Array(await res.arrayBuffer());
-  if (bytes.length !== end - start) throw new TamperedError('the store returned the wrong number of bytes');
+  if (bytes.length !== end - start) throw new TamperedError('length', 'the store returned the wrong number of bytes');
   return bytes;
 }
 
-/** Key release, header check (commitment, tag, this family and this recording), frame key. */
+/**
+ * Key release, header check (commitment, tag, this family and this recording), frame key.
+ * @param {string} id
+ * @returns {Promise<Session>}
+ */
 function session(id) {
   let s = opened.get(id);
   if (!s) {
-    s = (async () => {
+    const started = (async () => {
       const { family, mode } = await ensureAuth();
       await loadWasm();
-      const release = await (await api(`/v1/recordings/${id}/key`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json();
+      /** @type {KeyRelease} */
+      const release = await (await request('POST', `/v1/recordings/${id}/key`, { json: {} })).json();
+      if (release.header_len === null || release.ciphertext_size === null) {
+        throw new ApiError(409, 'This recording is not stored yet.', 'conflict');
+      }
       const dataKey = unbase64(release.data_key);
       let opener;
       try {
         const header = await fetchCipher(id, 0, release.header_len);
         try {
-          opener = Opener.open(header, dataKey, release.ciphertext_size, JSON.stringify({ 'vault:tenant': family, 'vault:object': id }));
+          opener = Opener.open(header, dataKey, release.ciphertext_size, family, id);
         } catch (e) {
-          throw new TamperedError(String(e.message ?? e));
+          throw asTampered(e);
         }
       } finally {
         dataKey.fill(0);
       }
       const key = await frameKeyFor(opener, mode);
-      setTimeout(() => { if (opened.get(id) === s) { opened.delete(id); opener.free(); } }, SESSION_TTL_MS);
+      const held = opener;
+      setTimeout(() => { if (opened.get(id) === started) { opened.delete(id); held.free(); } }, SESSION_TTL_MS);
       return { opener, key, type: release.content_type, length: opener.plaintextLength };
     })();
-    opened.set(id, s);
-    s.catch(() => opened.delete(id));
+    opened.set(id, started);
+    started.catch(() => opened.delete(id));
+    s = started;
   }
   return s;
 }
 
+/**
+ * @param {string} id
+ * @param {Session} s
+ * @param {number} start
+ * @param {number} end
+ */
 async function decryptRange(id, s, start, end) {
   const span = s.opener.locate(start, end);
   try {
@@ -135,6 +193,11 @@ async function decryptRange(id, s, start, end) {
   }
 }
 
+/**
+ * @param {string | null} header a Range header
+ * @param {number} length the plaintext's
+ * @returns {[number, number] | 'unsatisfiable' | null}
+ */
 function parseRange(header, length) {
   const m = /^bytes=(\d*)-(\d*)$/.exec(header ?? '');
   if (!m || (m[1] === '' && m[2] === '')) return null;
@@ -144,15 +207,25 @@ function parseRange(header, length) {
   return start < end ? [start, end] : 'unsatisfiable';
 }
 
-/** Whether this navigation was started by the page (and uses up its nonce). */
+/**
+ * Whether this navigation was started by the page (and uses up its nonce).
+ * @param {Request} request
+ * @param {URL} url
+ */
 function startedByPage(request, url) {
   if (request.mode !== 'navigate' && !FRAME_DESTINATIONS.has(request.destination)) return true;
   const nonce = url.searchParams.get('nonce');
-  const until = nonce ? allowedNavigations.get(nonce) : undefined;
+  if (!nonce) return false;
+  const until = allowedNavigations.get(nonce);
   allowedNavigations.delete(nonce);
   return until !== undefined && until >= Date.now();
 }
 
+/**
+ * @param {FetchEvent} e
+ * @param {URL} url
+ * @returns {Promise<Response>}
+ */
 async function serve(e, url) {
   if (!startedByPage(e.request, url)) {
     return new Response('Open your recordings from your Vault page.', {
@@ -160,7 +233,7 @@ async function serve(e, url) {
     });
   }
   const id = url.pathname.slice('/media/'.length);
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw Object.assign(new Error('No such recording.'), { status: 404 });
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new ApiError(404, 'No such recording.', 'not-found');
   const s = await session(id);
   const range = parseRange(e.request.headers.get('range'), s.length);
   if (range === 'unsatisfiable') {
@@ -169,11 +242,14 @@ async function serve(e, url) {
   const [start, end] = range ?? [0, s.length];
   const inline = INLINE_TYPE.test(s.type) && e.request.mode !== 'navigate'
     && INLINE_DESTINATIONS.has(e.request.destination) && !url.searchParams.has('download');
+  /** @type {Record<string, string>} */
   const headers = {
     'content-type': INLINE_TYPE.test(s.type) || s.type === 'text/plain' ? s.type : OPAQUE,
     'accept-ranges': 'bytes', 'cache-control': 'no-store',
     'content-length': String(end - start), 'x-content-type-options': 'nosniff',
     'content-security-policy': SANDBOX,
+    // Which engine decrypts this answer's frames (the e2e tests check the fallback's).
+    [ENGINE_HEADER]: engineOf(s.key),
   };
   if (range) headers['content-range'] = `bytes ${start}-${end - 1}/${s.length}`;
   if (!inline) {
@@ -186,6 +262,7 @@ async function serve(e, url) {
   const first = end > start ? await decryptRange(id, s, pos, Math.min(end, pos + CHUNK)) : new Uint8Array(0);
   pos += first.length;
   let cancelled = false; // the element stops reading a stream when it seeks elsewhere
+  /** @type {ReadableStream<Uint8Array>} */
   const body = new ReadableStream({
     start(controller) {
       if (first.length) controller.enqueue(first);
@@ -211,17 +288,52 @@ async function serve(e, url) {
   return new Response(body, { status: range ? 206 : 200, headers });
 }
 
-function notify(id, err) {
-  self.clients.matchAll({ type: 'window' }).then((cs) => cs.forEach((c) =>
-    c.postMessage({ type: 'media-error', id, message: err.message, tampered: err instanceof TamperedError })));
+/**
+ * @param {Client} c
+ * @param {FromServiceWorkerMessage} message
+ * @param {Transferable[]} [transfer]
+ */
+function post(c, message, transfer = []) {
+  c.postMessage(message, transfer);
 }
 
+/**
+ * Why playback failed, as the page decides on it.
+ * @param {unknown} err
+ * @returns {PlaybackErrorCode}
+ */
+function codeOf(err) {
+  if (err instanceof TamperedError) return 'tampered';
+  if (err instanceof ApiError) return err.code;
+  return 'failed';
+}
+
+/**
+ * Tells every window of the failure (a media element shows only that it failed).
+ * @param {string} id
+ * @param {unknown} err
+ */
+function notify(id, err) {
+  const message = err instanceof Error ? err.message : 'Playback failed.';
+  sw.clients.matchAll({ type: 'window' }).then((cs) => cs.forEach((c) =>
+    post(c, { type: FromServiceWorker.mediaError, id, message, code: codeOf(err) })));
+}
+
+/**
+ * The answer to a /media/ request that failed: its status and `PlaybackErrorCode`.
+ * @param {unknown} err
+ * @param {URL} url
+ */
 function failure(err, url) {
   const id = url.pathname.slice('/media/'.length);
   notify(id, err);
-  const status = err instanceof TamperedError ? 502 : err.status ?? 500;
-  return new Response(err.message ?? 'Playback failed.', {
+  const code = codeOf(err);
+  // The server's status where it refused; 502 when what it returned does not verify or
+  // it could not be reached; 500 for the rest.
+  const status = code === 'tampered' || code === 'network' ? 502
+    : err instanceof ApiError && err.status >= 400 && err.status <= 599 ? err.status : 500;
+  return new Response(err instanceof Error ? err.message : 'Playback failed.', {
     status, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff',
-      'content-security-policy': SANDBOX, 'x-vault-error': err instanceof TamperedError ? 'tampered' : 'failed' },
+      'content-security-policy': SANDBOX, [PLAYBACK_ERROR_HEADER]: code },
   });
 }

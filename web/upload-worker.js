@@ -1,133 +1,283 @@
+// @ts-check
 // Encrypts and uploads recordings off the main thread. One upload at a time per
 // worker (the page queues); memory is two parts (~16 MiB) whatever the file's size:
-// part n+1 is encrypted while part n is on the wire.
-//
-// Page → worker: {type:'start', file, title, kind, token, mode}
-//                {type:'resume', id, file, token, mode}    (after a reload or crash)
-//                {type:'pause'} | {type:'token', token}
-// Worker → page: {type:'created'|'progress'|'paused'|'retrying'|'done'|'error', ...}
-import { loadWasm, cryptoMode, frameKeyFor, sealFrames, Sealer, hex, unhex, unbase64, sha256hex } from './crypto.js';
+// part n+1 is encrypted while part n is on the wire. The parts are vault-core's
+// (`PartPlan`, from the numbers the server announced), so each is the one the server
+// checks. Messages: messages.js (`ToUploader` in, `FromUploader` out).
+import { loadWasm, cryptoMode, frameKeyFor, sealFrames, framesBy, isFormatError, Sealer, PartPlan, hex, unhex, unbase64, sha256hex } from './crypto.js';
 import { client, ApiError } from './api.js';
 import { pending } from './pending.js';
+import { ToUploader, FromUploader } from './messages.js';
+
+/**
+ * @typedef {import('./messages.js').ToUploaderMessage} ToUploaderMessage
+ * @typedef {import('./messages.js').FromUploaderMessage} FromUploaderMessage
+ * @typedef {import('./messages.js').StartUpload} StartUpload
+ * @typedef {import('./messages.js').ResumeUpload} ResumeUpload
+ * @typedef {import('./messages.js').UploadErrorCode} UploadErrorCode
+ * @typedef {import('./crypto.js').Engine} Engine
+ * @typedef {import('./pending.js').PendingUpload} PendingUpload
+ * @typedef {import('./api.js').Created} Created
+ * @typedef {import('./api.js').UploadStatus} UploadStatus
+ * @typedef {import('./api.js').KeyRelease} KeyRelease
+ * @typedef {import('./api.js').RecordingView} RecordingView
+ */
+
+/** An upload refused for a reason of the worker's own. */
+class UploadError extends Error {
+  /** @param {UploadErrorCode} code @param {string} message */
+  constructor(code, message) {
+    super(message);
+    this.name = 'UploadError';
+    this.code = code;
+  }
+}
+
+/**
+ * The code the page decides on, whoever threw.
+ * @param {unknown} e
+ * @returns {UploadErrorCode}
+ */
+function codeOf(e) {
+  if (e instanceof ApiError || e instanceof UploadError || isFormatError(e)) return e.code;
+  return 'failed';
+}
 
 let token = '';
-let current = null; // { id, abort: AbortController, paused }
+/** @type {{ id: string | undefined, abort: AbortController, paused: boolean } | null} */
+let current = null;
 const api = client(() => token);
 
-self.onmessage = (e) => {
+/** @param {FromUploaderMessage} m */
+const post = (m) => self.postMessage(m);
+/** @param {number} ms */
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+self.onmessage = (/** @type {MessageEvent<ToUploaderMessage>} */ e) => {
   const msg = e.data;
-  if (msg.token) token = msg.token;
-  if (msg.type === 'start' || msg.type === 'resume') {
-    run(msg).catch((err) => post({ type: 'error', id: current?.id ?? msg.id, message: err.message ?? String(err) }));
-  } else if (msg.type === 'pause' && current) {
+  if (msg.type === ToUploader.start || msg.type === ToUploader.resume) {
+    token = msg.token;
+    run(msg).catch((err) => post({
+      type: FromUploader.error, id: current?.id ?? (msg.type === ToUploader.resume ? msg.id : undefined),
+      message: err instanceof Error ? err.message : String(err), code: codeOf(err),
+    }));
+  } else if (msg.type === ToUploader.pause && current) {
     current.paused = true;
     current.abort.abort();
   }
 };
 
-const post = (m) => self.postMessage(m);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Retries `fn` on network loss and server errors with capped backoff (for ~10 minutes). */
+/**
+ * Retries `fn` on network loss and server errors with capped backoff (for ~10 minutes).
+ * @template T
+ * @param {string} what
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
 async function retrying(what, fn) {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (e) {
-      if (e?.name === 'AbortError' || !(e instanceof ApiError) || !e.retryable || attempt >= 60) throw e;
-      post({ type: 'retrying', id: current.id, message: `${e.message} Retrying ${what}…` });
+      if (!(e instanceof ApiError) || !e.retryable || attempt >= 60) throw e;
+      post({ type: FromUploader.retrying, id: current?.id ?? '', message: `${e.message} Retrying ${what}…`, code: e.code });
       await sleep(Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)));
     }
   }
 }
 
+/**
+ * What an upload needs, with the WASM objects it owns (freed when it ends).
+ * @typedef {object} Job
+ * @property {PendingUpload} entry this device's record of it
+ * @property {PartPlan} plan
+ * @property {Sealer | null} sealer null when every part is stored already
+ * @property {number} startPart the first part to send
+ */
+
+/** @param {StartUpload | ResumeUpload} msg */
 async function run(msg) {
-  if (current) throw new Error('an upload is already running in this worker');
-  await loadWasm();
-  const mode = cryptoMode(msg.mode);
-  const { file } = msg;
-  let sealer, entry, startPart;
-  current = { id: msg.id, abort: new AbortController(), paused: false };
+  if (current) throw new UploadError('busy', 'An upload is already running in this worker.');
+  const me = current = { id: msg.type === ToUploader.resume ? msg.id : undefined, abort: new AbortController(), paused: false };
+  /** @type {Job | null} */
+  let job = null;
   try {
-    if (msg.type === 'start') {
-      const created = await api.json('POST', '/v1/recordings', {
-        title: msg.title, kind: msg.kind, content_type: file.type || 'application/octet-stream', plaintext_size: file.size,
-      });
-      const dataKey = unbase64(created.key.data_key);
-      try {
-        sealer = Sealer.create(dataKey, JSON.stringify(created.key.encryption_context),
-          JSON.stringify(created.key.encrypted_data_keys), created.upload.frame_length, crypto.getRandomValues(new Uint8Array(32)));
-      } finally {
-        dataKey.fill(0);
-      }
-      current.id = created.recording.id;
-      entry = {
-        id: current.id, owner: msg.owner, title: msg.title, kind: msg.kind, name: file.name, size: file.size, lastModified: file.lastModified,
-        header: hex(sealer.header), part_frames: created.upload.part_frames, frame_length: created.upload.frame_length,
-        inflight: null, created_at: Date.now(),
-      };
-      await pending.put(entry);
-      startPart = 1;
-      post({ type: 'created', id: current.id, recording: created.recording });
+    await loadWasm();
+    const engine = cryptoMode(msg.mode);
+    if (msg.type === ToUploader.resume) {
+      const entry = await pending.get(msg.id);
+      if (!entry) throw new UploadError('unknown-upload', 'This upload is not known on this device any more.');
+      job = await resume(msg.file, entry);
+      // Not the file the upload started with: a new recording, with a new data key
+      // and message id. The interrupted one stays as it was (resumable with its own
+      // file until it expires).
+      job ??= await create(msg.file, entry.title, entry.kind, msg.owner, entry.id);
     } else {
-      entry = await pending.get(msg.id);
-      if (!entry) throw new Error('This upload is not known on this device any more.');
-      if (file.name !== entry.name || file.size !== entry.size || file.lastModified !== entry.lastModified) {
-        throw new Error(`Choose the same file to resume: "${entry.name}", ${entry.size} bytes.`);
-      }
-      const status = await retrying('the upload status', () => api.get(`/v1/recordings/${entry.id}/upload`));
-      if (status.header && status.header !== entry.header) throw new Error('The stored upload does not match this device’s record.');
-      const release = await retrying('the key', () => api.json('POST', `/v1/recordings/${entry.id}/key`, {}));
-      const dataKey = unbase64(release.data_key);
-      startPart = status.next_part;
-      try {
-        sealer = Sealer.resume(unhex(entry.header), dataKey, (startPart - 1) * entry.part_frames + 1);
-      } finally {
-        dataKey.fill(0);
-      }
-      if (status.ready) startPart = Infinity; // every part is stored; only the commit is missing
+      job = await create(msg.file, msg.title, msg.kind, msg.owner);
     }
-    await upload(sealer, mode, file, entry, startPart);
+    const { entry, plan, sealer, startPart } = job;
+    if (sealer) await upload(sealer, plan, engine, msg.file, entry, startPart);
     await retrying('the commit', async () => {
       try {
         await api.request('POST', `/v1/recordings/${entry.id}/complete`, { json: {} });
       } catch (e) {
         // A commit that landed before the connection dropped shows as committed.
+        /** @type {RecordingView | null} */
         const r = await api.get(`/v1/recordings/${entry.id}`).catch(() => null);
         if (r?.status !== 'committed') throw e;
       }
     });
     await pending.remove(entry.id);
-    post({ type: 'done', id: entry.id });
+    post({ type: FromUploader.done, id: entry.id });
   } catch (e) {
-    if (e?.name === 'AbortError' && current.paused) {
-      post({ type: 'paused', id: current.id });
+    if (e instanceof Error && e.name === 'AbortError' && me.paused) {
+      post({ type: FromUploader.paused, id: me.id ?? '' });
       return;
     }
     throw e;
   } finally {
-    sealer?.free(); // wipes the frame key from WASM memory
+    job?.sealer?.free(); // wipes the frame key from WASM memory
+    job?.plan.free();
     current = null;
   }
 }
 
-async function upload(sealer, mode, file, entry, startPart) {
-  const key = await frameKeyFor(sealer, mode);
-  const partPlain = entry.part_frames * entry.frame_length;
-  // Part n holds plaintext [(n-1)·P, n·P); the last part is the first that is not full
-  // (empty when the size is a multiple of P: then it holds only the final frame).
-  const lastPart = Math.floor(file.size / partPlain) + 1;
+/**
+ * A new recording for `file`.
+ * @param {File} file
+ * @param {string} title
+ * @param {import('./api.js').RecordingKind} kind
+ * @param {string} owner
+ * @param {string} [replaces] the interrupted upload the file was chosen to resume
+ * @returns {Promise<Job>}
+ */
+async function create(file, title, kind, owner, replaces) {
+  /** @type {Created} */
+  const created = await api.json('POST', '/v1/recordings', {
+    title, kind, content_type: file.type || 'application/octet-stream', plaintext_size: file.size,
+  });
+  if (!created.key) throw new UploadError('failed', 'The server did not hand out a key to encrypt with.');
+  const plan = new PartPlan(created.upload.frame_length, created.upload.part_frames);
+  const dataKey = unbase64(created.key.data_key);
+  let sealer;
+  try {
+    sealer = Sealer.create(dataKey, JSON.stringify(created.key.encryption_context),
+      JSON.stringify(created.key.encrypted_data_keys), plan, crypto.getRandomValues(new Uint8Array(32)));
+  } catch (e) {
+    plan.free();
+    throw e;
+  } finally {
+    dataKey.fill(0);
+  }
+  try {
+    const id = created.recording.id;
+    if (current) current.id = id;
+    /** @type {PendingUpload} */
+    const entry = {
+      id, owner, title, kind, name: file.name, size: file.size, lastModified: file.lastModified,
+      header: hex(sealer.header), frame_length: plan.frameLength, part_frames: plan.partFrames,
+      parts: plan.partCount(file.size), sent: [], created_at: Date.now(),
+    };
+    await pending.put(entry);
+    post({ type: FromUploader.created, id, recording: created.recording, replaces });
+    return { entry, plan, sealer, startPart: 1 };
+  } catch (e) {
+    sealer.free();
+    plan.free();
+    throw e;
+  }
+}
+
+/**
+ * Continues `entry` with `file`; null when `file` is not the file the upload started
+ * with (a part that may have been sent holds other bytes in it).
+ * @param {File} file
+ * @param {PendingUpload} entry
+ * @returns {Promise<Job | null>}
+ */
+async function resume(file, entry) {
+  if (file.name !== entry.name || file.size !== entry.size || file.lastModified !== entry.lastModified) {
+    throw new UploadError('other-file', `Choose the same file to resume: "${entry.name}", ${entry.size} bytes.`);
+  }
+  /** @type {UploadStatus} */
+  const status = await retrying('the upload status', () => api.get(`/v1/recordings/${entry.id}/upload`));
+  if (status.header && status.header !== entry.header) {
+    throw new UploadError('header-mismatch', 'The stored upload does not match this device’s record.');
+  }
+  const plan = new PartPlan(status.frame_length, status.part_frames);
+  try {
+    if (!await unchanged(file, plan, entry, status.next_part)) {
+      plan.free();
+      return null;
+    }
+    if (status.ready) return { entry, plan, sealer: null, startPart: status.next_part }; // only the commit is missing
+    /** @type {KeyRelease} */
+    const release = await retrying('the key', () => api.json('POST', `/v1/recordings/${entry.id}/key`, {}));
+    const dataKey = unbase64(release.data_key);
+    try {
+      const sealer = Sealer.resume(unhex(entry.header), dataKey, plan, status.next_part);
+      return { entry, plan, sealer, startPart: status.next_part };
+    } finally {
+      dataKey.fill(0);
+    }
+  } catch (e) {
+    plan.free();
+    throw e;
+  }
+}
+
+/**
+ * Whether `file` holds, in every part that may have left this device, the plaintext
+ * that part held then. A resumed part is encrypted again under the same frame IVs
+ * (AES-GCM must never see two plaintexts under one IV), and the stored parts must
+ * belong to the same file as the rest. A record that cannot tell (fewer hashes than
+ * stored parts) counts as changed.
+ * @param {File} file
+ * @param {PartPlan} plan
+ * @param {PendingUpload} entry
+ * @param {number} nextPart the first part the server does not hold
+ */
+async function unchanged(file, plan, entry, nextPart) {
+  if (!Array.isArray(entry.sent) || entry.sent.length < nextPart - 1) return false;
+  for (let n = 1; n <= entry.sent.length; n++) {
+    const from = plan.plaintextStart(n, file.size), to = plan.plaintextEnd(n, file.size);
+    const plain = new Uint8Array(await file.slice(from, to).arrayBuffer());
+    const same = await sha256hex(plain) === entry.sent[n - 1];
+    plain.fill(0);
+    if (!same) return false;
+  }
+  return true;
+}
+
+/**
+ * Encrypts and sends parts `startPart` … of `file`.
+ * @param {Sealer} sealer positioned at `startPart`'s first frame
+ * @param {PartPlan} plan
+ * @param {Engine} engine
+ * @param {File} file
+ * @param {PendingUpload} entry
+ * @param {number} startPart
+ */
+async function upload(sealer, plan, engine, file, entry, startPart) {
+  const key = await frameKeyFor(sealer, engine);
   const total = file.size;
-  let encrypted = Math.min(total, (startPart - 1) * partPlain), uploaded = encrypted;
-  const progress = () => post({ type: 'progress', id: entry.id, encrypted, uploaded, total, mode });
+  const lastPart = plan.partCount(total);
+  let encrypted = plan.plaintextStart(startPart, total), uploaded = encrypted;
+  const before = { ...framesBy };
+  const progress = () => post({
+    type: FromUploader.progress, id: entry.id, encrypted, uploaded, total, engine,
+    frames: { webcrypto: framesBy.webcrypto - before.webcrypto, wasm: framesBy.wasm - before.wasm },
+  });
   progress();
 
+  /** @param {number} n */
   const encrypt = async (n) => {
-    const from = (n - 1) * partPlain, to = Math.min(total, n * partPlain);
+    const from = plan.plaintextStart(n, total), to = plan.plaintextEnd(n, total);
     const plain = new Uint8Array(await file.slice(from, to).arrayBuffer());
     const plainSha = await sha256hex(plain);
-    if (entry.inflight?.part === n && entry.inflight.sha256 !== plainSha) {
-      throw new Error('The file changed since the upload started; start a new upload instead.');
+    // Checked at resume for the whole file; this catches a file that changes meanwhile.
+    if (entry.sent[n - 1] !== undefined && entry.sent[n - 1] !== plainSha) {
+      throw new UploadError('file-changed', 'The file changed since the upload started; start a new upload instead.');
     }
     let body = await sealFrames(sealer, key, plain, n === lastPart);
     plain.fill(0);
@@ -139,7 +289,7 @@ async function upload(sealer, mode, file, entry, startPart) {
     }
     encrypted = to;
     progress();
-    return { n, body, plainSha, plainLen: to - from };
+    return { n, body: /** @type {Uint8Array<ArrayBuffer>} */ (body), plainSha, plainLen: to - from };
   };
 
   let next = startPart <= lastPart ? encrypt(startPart) : null;
@@ -147,18 +297,21 @@ async function upload(sealer, mode, file, entry, startPart) {
     while (next) {
       const part = await next;
       // Recorded before the first byte of this part leaves: see pending.js.
-      entry.inflight = { part: part.n, sha256: part.plainSha };
-      await pending.put(entry);
+      if (entry.sent[part.n - 1] !== part.plainSha) {
+        entry.sent[part.n - 1] = part.plainSha;
+        await pending.put(entry);
+      }
       next = part.n < lastPart ? encrypt(part.n + 1) : null;
       const sha = await sha256hex(part.body);
       await retrying(`part ${part.n}`, async () => {
         try {
           await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
-            body: part.body, headers: { 'x-vault-sha256': sha }, signal: current.abort.signal,
+            body: part.body, headers: { 'x-vault-sha256': sha }, signal: current?.abort.signal,
           });
         } catch (e) {
           // A part that arrived before the connection broke is recognised by its number.
           if (e instanceof ApiError && e.retryable) {
+            /** @type {UploadStatus | null} */
             const status = await api.get(`/v1/recordings/${entry.id}/upload`).catch(() => null);
             if (status && status.next_part > part.n) return;
           }

@@ -40,7 +40,9 @@ async function encryptionThroughput(page) {
     for (const mode of ['webcrypto', 'wasm']) {
       const key = crypto.getRandomValues(new Uint8Array(32));
       const edks = JSON.stringify([{ provider_id: 'bench', provider_info: btoa('k'), ciphertext: btoa('wrapped') }]);
-      const sealer = m.Sealer.create(key, JSON.stringify({ 'vault:object': 'bench' }), edks, 65536, crypto.getRandomValues(new Uint8Array(32)));
+      const plan = new m.PartPlan(65536, 128); // the server's default: 64 KiB frames, 8 MiB parts
+      const sealer = m.Sealer.create(key, JSON.stringify({ 'vault:object': 'bench' }), edks, plan, crypto.getRandomValues(new Uint8Array(32)));
+      plan.free();
       const frameKey = await m.frameKeyFor(sealer, mode);
       const parts = mib / 8;
       const t0 = performance.now();

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { startServer, startProxy, launchBrowser, signIn, devCode, makeFile, wavHeader, sha256File, readRange, screenshotDir } from './harness.mjs';
 
@@ -39,18 +40,66 @@ async function upload(page, file, { timeout = 300_000 } = {}) {
   return item.getAttribute('data-id');
 }
 
-/** The page's decrypted bytes of plaintext range [start, end) of a recording, via the service worker. */
-async function pageRange(page, id, start, end) {
-  const b64 = await page.evaluate(async ([id, start, end]) => {
+/** The page's decrypted bytes of plaintext range [start, end) of a recording, via the
+ * service worker, and the engine that decrypted them (its `x-vault-engine`). */
+async function mediaRange(page, id, start, end) {
+  const { b64, engine } = await page.evaluate(async ([id, start, end]) => {
     const r = await fetch(`/media/${id}`, { headers: { range: `bytes=${start}-${end - 1}` } });
     if (r.status !== 206) throw new Error(`status ${r.status}: ${await r.text()}`);
     const bytes = new Uint8Array(await r.arrayBuffer());
     let s = '';
     for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
-    return btoa(s);
+    return { b64: btoa(s), engine: r.headers.get('x-vault-engine') };
   }, [id, start, end]);
-  return Buffer.from(b64, 'base64');
+  return { bytes: Buffer.from(b64, 'base64'), engine };
 }
+
+/** The page's decrypted bytes of plaintext range [start, end) of a recording. */
+async function pageRange(page, id, start, end) {
+  return (await mediaRange(page, id, start, end)).bytes;
+}
+
+/** The status and error code of the service worker's answer for a range it cannot serve. */
+function refusedRange(page, id, start, end) {
+  return page.evaluate(async ([id, start, end]) => {
+    const r = await fetch(`/media/${id}`, { headers: { range: `bytes=${start}-${end - 1}` } });
+    return { status: r.status, code: r.headers.get('x-vault-error'), text: await r.text() };
+  }, [id, start, end]);
+}
+
+/** A POST of the page's own, with its token. */
+function pagePost(page, path) {
+  return page.evaluate((path) => fetch(path, { method: 'POST', headers: { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` } })
+    .then((r) => r.json()), path);
+}
+
+/**
+ * Asserts that the proxy scanned the bodies of the parts uploaded for recording `id`
+ * (the requests logged since `from`, an index of `proxy.stats.bodies`): at least
+ * `atLeast` bytes, none holding the marker, and no request of the page's at all held it.
+ */
+function assertScanned(from, id, atLeast) {
+  const parts = proxy.stats.bodies.slice(from).filter((b) => b.method === 'PUT' && b.url.startsWith(`/v1/recordings/${id}/parts/`));
+  const bytes = parts.reduce((n, b) => n + b.bytes, 0);
+  assert.ok(parts.length > 0 && bytes > 0 && bytes >= atLeast,
+    `the proxy scanned the upload's bodies: ${parts.length} parts, ${bytes} bytes (at least ${atLeast})`);
+  assert.deepEqual(parts.filter((b) => b.marker), [], 'no uploaded part held the plaintext marker');
+  assert.deepEqual(proxy.stats.markerHits, [], 'no request the page sent held the plaintext marker');
+}
+
+/** The line of an upload in the page's list, and which engine sealed how many frames. */
+async function uploadEngine(page, id) {
+  const item = page.locator(`#uploads li[data-id="${id}"]`);
+  return {
+    engine: await item.getAttribute('data-engine'),
+    webcrypto: Number(await item.getAttribute('data-webcrypto-frames')),
+    wasm: Number(await item.getAttribute('data-wasm-frames')),
+  };
+}
+
+/** Frames of a message of `size` plaintext bytes in frames of `frameLength`: the full
+ * ones and the final one (empty when the size is a multiple). */
+const frameCount = (size, frameLength) => Math.floor(size / frameLength) + 1;
 
 /** The server's upload status of a recording, asked with the page's own token. */
 function uploadStatus(page, id) {
@@ -61,6 +110,20 @@ function uploadStatus(page, id) {
 before(async () => {
   server = await startServer();
   proxy = await startProxy(server.url, MARKER);
+  // The scan must see a marker when there is one, also split across two writes of a
+  // body: otherwise its "no hits" below would prove nothing.
+  await new Promise((resolve, reject) => {
+    const req = http.request(`${proxy.url}/scanner-self-test`, { method: 'POST' }, (res) => res.resume());
+    req.on('error', reject);
+    req.write(MARKER.slice(0, 9));
+    setTimeout(() => req.end(MARKER.slice(9)), 100);
+    const logged = setInterval(() => {
+      if (proxy.stats.bodies.length) { clearInterval(logged); resolve(); }
+    }, 20);
+  });
+  assert.deepEqual(proxy.stats.markerHits, ['POST /scanner-self-test'], 'the proxy finds a marker split across writes');
+  assert.deepEqual(proxy.stats.bodies.map((b) => [b.url, b.bytes, b.marker]), [['/scanner-self-test', MARKER.length, true]]);
+  proxy.stats.markerHits.length = 0;
   browser = await launchBrowser();
   ownerContext = await browser.newContext({ acceptDownloads: true });
   owner = await newPage(ownerContext);
@@ -83,10 +146,13 @@ test('a 200 MiB recording: encrypted upload, listed, played and seeked near the 
   const size = 200 * MiB;
   const offsets = [5 * MiB + 3, 100 * MiB, 199 * MiB + 17];
   makeFile(file, size, 'wav', { marker: MARKER, offsets, header: wavHeader(size - 44) });
-  const bodyBefore = proxy.stats.bodyBytes;
+  const bodyBefore = proxy.stats.bodyBytes, scanFrom = proxy.stats.bodies.length;
   ids.wav = await upload(owner, file);
   assert.ok(ids.wav, 'the upload names its recording');
   assert.ok(proxy.stats.bodyBytes - bodyBefore >= size, 'the whole upload passed the proxy and was scanned');
+  assertScanned(scanFrom, ids.wav, size);
+  assert.deepEqual(await uploadEngine(owner, ids.wav), { engine: 'webcrypto', webcrypto: frameCount(size, 65536), wasm: 0 },
+    'WebCrypto sealed every frame');
   const row = owner.locator(`#recordings tr[data-id="${ids.wav}"]`);
   assert.equal(await row.locator('td').nth(0).textContent(), 'ultrasound-story');
   assert.equal(await row.locator('td').nth(1).textContent(), 'audio');
@@ -191,6 +257,88 @@ test('pause stops an upload between bytes on the wire; resume finishes it', asyn
   assert.deepEqual(proxy.stats.markerHits, []);
 });
 
+test('resuming with a changed file of the same name, size and date never reuses the old key: a new recording', async () => {
+  // The file an upload started with; paused after a part or more is stored.
+  const original = path.join(work, 'birthday.webm');
+  const size = 80 * MiB + 4321;
+  makeFile(original, size, 'birthday', { marker: MARKER, offsets: [MiB, 70 * MiB] });
+  const when = new Date('2024-05-01T12:00:00.250Z');
+  fs.utimesSync(original, when, when);
+  await owner.setInputFiles('#files', original);
+  const item = owner.locator('#uploads li').last();
+  await owner.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
+  await owner.evaluate(() => document.querySelector('#uploads li:last-child .pause').click());
+  await item.getByRole('button', { name: 'Resume' }).waitFor();
+  const oldId = await item.getAttribute('data-id');
+  const stored = (await uploadStatus(owner, oldId)).next_part;
+  const record = await owner.evaluate(async (id) => (await import('/pending.js')).pending.get(id), oldId);
+  // Parts whose bytes may have left the device (recorded before each was sent): at
+  // least the stored ones, perhaps one more that was on the wire at the pause.
+  const sent = record.sent.length;
+  const partPlain = record.part_frames * record.frame_length;
+  assert.ok(sent >= stored - 1 && sent >= 1 && sent < record.parts, `${sent} parts sent, ${stored - 1} stored, of ${record.parts}`);
+
+  // The same name, size and date, one byte different in the last part that may have
+  // been sent: resuming would encrypt it again under the IVs its first bytes used.
+  const changed = path.join(work, 'changed', 'birthday.webm');
+  fs.mkdirSync(path.dirname(changed));
+  fs.copyFileSync(original, changed);
+  const changedAt = (sent - 1) * partPlain + 12_345;
+  const fd = fs.openSync(changed, 'r+');
+  fs.writeSync(fd, Buffer.from([readRange(original, changedAt, changedAt + 1)[0] ^ 0xff]), 0, 1, changedAt);
+  fs.closeSync(fd);
+  fs.utimesSync(changed, when, when);
+
+  await owner.reload();
+  await owner.waitForFunction(() => document.body.dataset.ready === 'true');
+  await owner.locator(`#interrupted-list li[data-id="${oldId}"]`).waitFor();
+  const scanFrom = proxy.stats.bodies.length;
+  await owner.setInputFiles(`#resume-${oldId}`, changed);
+  const fresh = owner.locator(`#uploads li[data-replaces="${oldId}"]`);
+  await fresh.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout: 300_000 });
+  assert.equal(await fresh.getAttribute('data-error'), null);
+  assert.match(await fresh.textContent(), /not the file the interrupted upload started with/);
+  await owner.locator(`#interrupted-list li[data-id="${oldId}"]`).waitFor();
+  await shot(owner, '05b-changed-file-new-recording');
+  const newId = await fresh.getAttribute('data-id');
+  assert.ok(newId && newId !== oldId, 'a new recording, with its own data key and message id');
+  const since = proxy.stats.bodies.slice(scanFrom).map((b) => `${b.method} ${b.url}`);
+  assert.deepEqual(since.filter((r) => r.includes(`/v1/recordings/${oldId}/`) && !r.endsWith('/upload')), [],
+    'nothing was sent for the interrupted upload, and its key was not even asked for');
+  assert.equal((await uploadStatus(owner, oldId)).next_part, stored, 'the interrupted upload is as it was');
+  const oldHeader = Buffer.from(record.header, 'hex');
+  assert.notDeepEqual(readRange(server.objectPath(newId), 0, oldHeader.length), oldHeader, 'another message header');
+  const [download] = await Promise.all([owner.waitForEvent('download'), owner.locator(`#recordings tr[data-id="${newId}"] a`).click()]);
+  const saved = path.join(work, 'changed-downloaded.webm');
+  await download.saveAs(saved);
+  assert.equal(await sha256File(saved), await sha256File(changed), 'the new recording decrypts to the changed file');
+  assertScanned(scanFrom, newId, size);
+
+  // The interrupted upload is still offered, and its own file (here with a change in a
+  // part never sent, which it may take) completes it under its own key.
+  const later = path.join(work, 'later', 'birthday.webm');
+  fs.mkdirSync(path.dirname(later));
+  fs.copyFileSync(original, later);
+  const laterAt = sent * partPlain + 999;
+  const fd2 = fs.openSync(later, 'r+');
+  fs.writeSync(fd2, Buffer.from('edited after the pause'), 0, 22, laterAt);
+  fs.closeSync(fd2);
+  fs.utimesSync(later, when, when);
+  const resumeFrom = proxy.stats.bodies.length;
+  await owner.setInputFiles(`#resume-${oldId}`, later);
+  const resumed = owner.locator(`#uploads li[data-id="${oldId}"]`);
+  await resumed.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout: 300_000 });
+  assert.equal(await resumed.getAttribute('data-error'), null);
+  assert.equal(await resumed.getAttribute('data-replaces'), null, 'resumed, not replaced');
+  const puts = proxy.stats.bodies.slice(resumeFrom).filter((b) => b.method === 'PUT' && b.url.startsWith(`/v1/recordings/${oldId}/parts/`));
+  assert.ok(puts.every((b) => Number(b.url.split('/').pop()) >= stored), `only parts from ${stored} on were sent: ${puts.map((b) => b.url)}`);
+  for (const [a, b] of [[0, 4096], [laterAt - 10, laterAt + 40], [size - 100, size]]) {
+    assert.deepEqual(await pageRange(owner, oldId, a, b), readRange(later, a, b), `bytes ${a}..${b}`);
+  }
+  assert.deepEqual(await owner.evaluate(async () => (await import('/pending.js')).pending.all()), [], 'nothing is left pending');
+  assert.deepEqual(proxy.stats.markerHits, []);
+});
+
 test('the pure-WASM fallback encrypts and decrypts the same format as WebCrypto', async () => {
   const context = await browser.newContext();
   const page = await newPage(context);
@@ -198,17 +346,59 @@ test('the pure-WASM fallback encrypts and decrypts the same format as WebCrypto'
   const file = path.join(work, 'voice-note.ogg');
   const size = 9 * MiB + 777;
   makeFile(file, size, 'ogg', { marker: MARKER, offsets: [123, 9 * MiB] });
+  const scanFrom = proxy.stats.bodies.length;
   const id = await upload(page, file);
+  assertScanned(scanFrom, id, size);
+  // WASM sealed every frame (and WebCrypto none), though this browser has WebCrypto.
+  assert.deepEqual(await uploadEngine(page, id), { engine: 'wasm', webcrypto: 0, wasm: frameCount(size, 65536) });
   assert.equal(await page.evaluate(() => navigator.serviceWorker.controller !== null), true);
   // Written by WASM, read by WASM and by WebCrypto (the owner's page).
   for (const [a, b] of [[0, 1000], [8 * MiB - 5, 8 * MiB + 70_000], [size - 10, size]]) {
-    assert.deepEqual(await pageRange(page, id, a, b), readRange(file, a, b), `wasm read ${a}..${b}`);
-    assert.deepEqual(await pageRange(owner, id, a, b), readRange(file, a, b), `webcrypto read ${a}..${b}`);
+    const wasm = await mediaRange(page, id, a, b);
+    assert.deepEqual(wasm.bytes, readRange(file, a, b), `wasm read ${a}..${b}`);
+    assert.equal(wasm.engine, 'wasm', 'the fallback page decrypts in WASM');
+    const webcrypto = await mediaRange(owner, id, a, b);
+    assert.deepEqual(webcrypto.bytes, readRange(file, a, b), `webcrypto read ${a}..${b}`);
+    assert.equal(webcrypto.engine, 'webcrypto');
   }
   // Written by WebCrypto (the 200 MiB recording), read by WASM.
-  assert.deepEqual(await pageRange(page, ids.wav, 150 * MiB, 150 * MiB + 4096), readRange(path.join(work, 'ultrasound-story.wav'), 150 * MiB, 150 * MiB + 4096));
+  const read = await mediaRange(page, ids.wav, 150 * MiB, 150 * MiB + 4096);
+  assert.deepEqual(read.bytes, readRange(path.join(work, 'ultrasound-story.wav'), 150 * MiB, 150 * MiB + 4096));
+  assert.equal(read.engine, 'wasm');
   assert.deepEqual(proxy.stats.markerHits, []);
   await context.close();
+});
+
+test("vault-wasm's errors reach the page as Errors with a code; the page reads the code, not the text", async () => {
+  const seen = await owner.evaluate(async () => {
+    const m = await import('/crypto.js');
+    await m.loadWasm();
+    const thrown = (f) => {
+      try { f(); return null; } catch (e) {
+        return { error: e instanceof Error, name: e.name, code: e.code, message: e.message, format: m.isFormatError(e),
+          tampered: m.asTampered(e) instanceof m.TamperedError };
+      }
+    };
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    const plan = new m.PartPlan(4096, 2);
+    const edks = JSON.stringify([{ provider_id: 'p', provider_info: btoa('i'), ciphertext: btoa('c') }]);
+    const sealer = m.Sealer.create(key, JSON.stringify({ 'vault:tenant': 'smith', 'vault:object': 'r1' }), edks, plan, crypto.getRandomValues(new Uint8Array(32)));
+    const header = sealer.header, length = header.length + 40;
+    sealer.free();
+    return {
+      plan: thrown(() => new m.PartPlan(0, 1)),
+      wrongKey: thrown(() => m.Opener.open(header, crypto.getRandomValues(new Uint8Array(32)), length, 'smith', 'r1')),
+      otherRecording: thrown(() => m.Opener.open(header, key, length, 'smith', 'r2')),
+      cut: thrown(() => m.Opener.open(header.subarray(0, 20), key, length, 'smith', 'r1')),
+    };
+  });
+  const format = { error: true, name: 'VaultError', format: true };
+  assert.deepEqual({ ...seen.plan, message: undefined }, { ...format, code: 'misuse', message: undefined, tampered: false }, JSON.stringify(seen.plan));
+  assert.match(seen.plan.message, /part plan/);
+  assert.deepEqual({ ...seen.wrongKey, message: undefined }, { ...format, code: 'commitment-mismatch', message: undefined, tampered: true });
+  assert.deepEqual({ ...seen.otherRecording, message: undefined }, { ...format, code: 'context-mismatch', message: undefined, tampered: true });
+  assert.match(seen.otherRecording.message, /vault:object/);
+  assert.deepEqual({ ...seen.cut, message: undefined }, { ...format, code: 'truncated', message: undefined, tampered: true });
 });
 
 test('another family sees nothing of these recordings', async () => {
@@ -282,20 +472,30 @@ fetch('/v1/family/members/eve', { method: 'PATCH', headers: { 'content-type': 'a
 
 test('a tampered letter shows a clear error and no plaintext', async () => {
   const file = path.join(work, 'letter-to-our-daughter.txt');
-  const text = `Dear Ada,\n${'We love you. '.repeat(4000)}\n${MARKER}\n`;
+  // Three frames of the server's 64 KiB: the second one, tampered below, is a full frame.
+  const text = `Dear Ada,\n${'We love you. '.repeat(12_000)}\n${MARKER}\n`;
   fs.writeFileSync(file, text);
+  const scanFrom = proxy.stats.bodies.length;
   const id = await upload(owner, file);
+  assertScanned(scanFrom, id, text.length);
   const row = owner.locator(`#recordings tr[data-id="${id}"]`);
   await row.getByRole('button', { name: /^Read/ }).click();
   await owner.locator('#letter').waitFor();
   assert.equal(await owner.locator('#letter').textContent(), text, 'the letter decrypts before tampering');
   await shot(owner, '07-letter');
 
-  // Flip one ciphertext bit in the stored object, in its second frame.
+  // Flip one ciphertext bit in the stored object, inside its second frame: after the
+  // header and the first frame (sequence number, IV, ciphertext, tag), past the second's
+  // sequence number and IV.
+  const { header_len: headerLen, frame_length: frameLength, ciphertext_size: stored } = await pagePost(owner, `/v1/recordings/${id}/key`);
+  const frameBytes = 4 + 12 + frameLength + 16;
+  assert.ok(frameCount(Buffer.byteLength(text), frameLength) >= 3 && stored > headerLen + 2 * frameBytes,
+    `the letter spans at least three frames (${stored} bytes stored, frames of ${frameLength})`);
   const object = server.objectPath(id);
   fs.chmodSync(object, 0o644);
   const bytes = fs.readFileSync(object);
-  bytes[bytes.length - 100] ^= 0x01;
+  assert.equal(bytes.length, stored);
+  bytes[headerLen + frameBytes + 16 + 100] ^= 0x01;
   fs.writeFileSync(object, bytes);
   await owner.reload();
   await owner.waitForFunction(() => document.body.dataset.ready === 'true');
@@ -304,8 +504,14 @@ test('a tampered letter shows a clear error and no plaintext', async () => {
   await error.waitFor();
   assert.match(await error.textContent(), /damaged or has been tampered with/);
   const shown = await owner.locator('#player').textContent();
-  assert.ok(!shown.includes('We love you') && !shown.includes(MARKER), 'no plaintext is shown');
+  assert.ok(!shown.includes('Dear Ada') && !shown.includes('We love you') && !shown.includes(MARKER),
+    'no plaintext is shown, not even the first frame\'s');
   await shot(owner, '08-tampered');
+  // The first frame still verifies on its own; a range in the second does not.
+  assert.equal((await pageRange(owner, id, 0, 9)).toString(), 'Dear Ada,');
+  const refused = await refusedRange(owner, id, frameLength + 10, frameLength + 20);
+  assert.deepEqual([refused.status, refused.code], [502, 'tampered'], JSON.stringify(refused));
+  assert.ok(!refused.text.includes('We love you'));
 });
 
 test('the owner exports the family; the archive decrypts with the official Python SDK', async () => {
@@ -314,7 +520,9 @@ test('the owner exports the family; the archive decrypts with the official Pytho
   await signIn(page, proxy.url, 'erin', 'exporters');
   const file = path.join(work, 'story.wav');
   makeFile(file, 3 * MiB + 123, 'story', { marker: MARKER, offsets: [5000], header: wavHeader(3 * MiB + 123 - 44) });
+  const scanFrom = proxy.stats.bodies.length;
   const id = await upload(page, file);
+  assertScanned(scanFrom, id, 3 * MiB + 123);
   await page.click('.tab[data-view="members"]');
   await page.click('#export-start');
   await page.locator('#export-result:not([hidden])').waitFor();

@@ -41,6 +41,7 @@ export async function startServer(env = {}) {
       if (buf.length > 1e6) buf = buf.slice(-1000);
     });
     child.on('exit', (code) => reject(new Error(`vault serve exited (${code}): ${buf.slice(-2000)}`)));
+    child.on('error', (e) => reject(new Error(`cannot start ${vaultBin}: ${e.message}`)));
   });
   child.stderr.resume();
   return {
@@ -70,10 +71,12 @@ export async function startServer(env = {}) {
  * A proxy in front of `target` that scans every request (URL, headers, body) for
  * `marker`, counts body bytes, logs content range requests, and can cut the next
  * `n` requests whose path matches a pattern half-way through their body.
+ * `stats.bodies` lists every request once its body has passed (or was cut):
+ * `{ method, url, bytes, marker }`, `bytes` being how many body bytes were scanned.
  */
 export async function startProxy(target, marker) {
   const t = new URL(target);
-  const stats = { requests: 0, bodyBytes: 0, markerHits: [], contentRanges: [], cuts: [] };
+  const stats = { requests: 0, bodyBytes: 0, markerHits: [], contentRanges: [], cuts: [], bodies: [] };
   const needle = Buffer.from(marker);
   let cutRule = null; // { pattern, remaining }
   const server = http.createServer((req, res) => {
@@ -86,27 +89,43 @@ export async function startProxy(target, marker) {
     // The Host the server answers to (it refuses other names: DNS rebinding).
     const headers = { ...req.headers, host: t.host };
     const upstream = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers }, (up) => {
+      up.on('error', () => res.destroy());
       res.writeHead(up.statusCode, up.headers);
       up.pipe(res);
     });
+    // Either side may hang up mid-body (the server refusing an upload early, a cut, a
+    // pause): the proxy then drops the other side too. Without these listeners such
+    // an EPIPE would surface as an uncaught exception after the test that caused it.
     upstream.on('error', () => res.destroy());
-    let tail = Buffer.alloc(0), seen = 0;
+    req.on('error', () => upstream.destroy());
+    res.on('error', () => upstream.destroy());
+    let tail = Buffer.alloc(0), seen = 0, hit = false, logged = false;
+    const log = () => {
+      if (!logged) stats.bodies.push({ method: req.method, url: req.url, bytes: seen, marker: hit });
+      logged = true;
+    };
     req.on('data', (chunk) => {
       stats.bodyBytes += chunk.length;
       const window = Buffer.concat([tail, chunk]);
-      if (window.includes(needle)) stats.markerHits.push(`${req.method} ${req.url}`);
+      if (window.includes(needle)) {
+        hit = true;
+        stats.markerHits.push(`${req.method} ${req.url}`);
+      }
       tail = window.subarray(Math.max(0, window.length - needle.length + 1));
       seen += chunk.length;
       if (cut && seen > 1 << 20) {
         stats.cuts.push(`${req.method} ${req.url}`);
+        log();
         upstream.destroy();
         req.socket.destroy(); // the browser sees a network error mid-upload
         return;
       }
-      upstream.write(chunk);
+      if (!upstream.destroyed) upstream.write(chunk);
     });
-    req.on('end', () => upstream.end());
+    req.on('end', () => { log(); if (!upstream.destroyed) upstream.end(); });
+    req.on('close', log); // a body the browser gave up on (a pause)
   });
+  server.on('clientError', (_err, socket) => socket.destroy());
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${server.address().port}`,

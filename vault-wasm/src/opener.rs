@@ -6,12 +6,13 @@
 use vault_core::frame::{self, FrameParse};
 use vault_core::suite::TAG_LEN;
 use vault_core::{
-    BodyLayout, DecryptPolicy, Error, FrameSpan, HeaderParse, ParsedHeader, RangeDecryptor, VerifiedHeader,
+    BodyLayout, DecryptPolicy, EncryptionContext, Error, FrameSpan, HeaderParse, ParsedHeader, RangeDecryptor,
+    VerifiedHeader,
 };
 use wasm_bindgen::prelude::*;
 
-use crate::grant;
-use crate::js_error;
+use crate::error::JsResult;
+use crate::{grant, to_f64, to_u64};
 
 /// A stored message whose header verified under its data key.
 #[wasm_bindgen]
@@ -35,24 +36,15 @@ pub struct FrameRef {
     end: usize,
 }
 
-fn to_u64(value: f64) -> Result<u64, Error> {
-    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value < 9_007_199_254_740_992.0 {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked just above")]
-        Ok(value as u64)
-    } else {
-        Err(Error::Misuse("offsets are whole numbers of bytes below 2^53"))
-    }
-}
-
-#[allow(clippy::cast_precision_loss, reason = "byte counts stay far below 2^53")]
-fn to_f64(value: u64) -> f64 {
-    value as f64
-}
-
 impl Opener {
-    fn open_inner(header: &[u8], data_key: &[u8], message_len: f64, required_json: &str) -> Result<Self, Error> {
+    fn open_inner(
+        header: &[u8],
+        data_key: &[u8],
+        message_len: f64,
+        required: EncryptionContext,
+    ) -> Result<Self, Error> {
         let data_key = grant::data_key(data_key)?;
-        let policy = DecryptPolicy::requiring(grant::context(required_json)?);
+        let policy = DecryptPolicy::requiring(required);
         let header = match ParsedHeader::parse(header, &policy)? {
             HeaderParse::Complete(parsed) => parsed.verify(&data_key)?,
             HeaderParse::NeedMore(_) => return Err(Error::Truncated),
@@ -97,16 +89,12 @@ impl Opener {
 #[wasm_bindgen]
 impl Opener {
     /// Checks `header` (the first `header_len` bytes of the object) under `data_key`:
-    /// key commitment, header tag, and that the stored context holds every pair of
-    /// `required_context_json` (the family and recording the page asked for, so a
+    /// key commitment, header tag, and that the stored context names `family` and
+    /// `recording` (Vault's context for that object: the ones the page asked for, so a
     /// server cannot pass off another recording). `message_len` is the object's size.
-    pub fn open(
-        header: &[u8],
-        data_key: &[u8],
-        message_len: f64,
-        required_context_json: &str,
-    ) -> Result<Opener, JsError> {
-        Self::open_inner(header, data_key, message_len, required_context_json).map_err(js_error)
+    pub fn open(header: &[u8], data_key: &[u8], message_len: f64, family: &str, recording: &str) -> JsResult<Opener> {
+        let required = EncryptionContext::for_vault_object(family, recording);
+        Ok(Self::open_inner(header, data_key, message_len, required)?)
     }
 
     #[wasm_bindgen(getter, js_name = headerLength)]
@@ -120,20 +108,19 @@ impl Opener {
     }
 
     /// The frames holding plaintext bytes `start .. end` (end exclusive).
-    pub fn locate(&self, start: f64, end: f64) -> Result<Span, JsError> {
-        let range = to_u64(start).and_then(|s| Ok(s..to_u64(end)?)).map_err(js_error)?;
-        self.layout.locate(range).map(Span).map_err(js_error)
+    pub fn locate(&self, start: f64, end: f64) -> JsResult<Span> {
+        Ok(Span(self.layout.locate(to_u64(start)?..to_u64(end)?)?))
     }
 
     /// Pure-WASM path: decrypts a span's ciphertext to exactly the range asked for.
-    pub fn decrypt(&self, span: &Span, ciphertext: &[u8]) -> Result<Vec<u8>, JsError> {
-        self.decrypt_inner(span, ciphertext).map_err(js_error)
+    pub fn decrypt(&self, span: &Span, ciphertext: &[u8]) -> JsResult<Vec<u8>> {
+        Ok(self.decrypt_inner(span, ciphertext)?)
     }
 
     /// WebCrypto path: the span's frames, each checked for position and order, with
     /// the IV and AAD its tag must verify against.
-    pub fn frames(&self, span: &Span, ciphertext: &[u8]) -> Result<Vec<FrameRef>, JsError> {
-        self.frames_inner(span, ciphertext).map_err(js_error)
+    pub fn frames(&self, span: &Span, ciphertext: &[u8]) -> JsResult<Vec<FrameRef>> {
+        Ok(self.frames_inner(span, ciphertext)?)
     }
 
     /// A copy of the frame key, for `crypto.subtle.importKey` (non-extractable).
@@ -172,6 +159,12 @@ impl Span {
     #[wasm_bindgen(getter, js_name = plainEnd)]
     pub fn plain_end(&self) -> f64 {
         to_f64(self.0.plaintext.end)
+    }
+
+    /// How many frames the span holds.
+    #[wasm_bindgen(getter, js_name = frameCount)]
+    pub fn frame_count(&self) -> u32 {
+        self.0.last_sequence - self.0.first_sequence + 1
     }
 }
 
@@ -212,20 +205,25 @@ mod tests {
         (plain, msg)
     }
 
-    fn opener(msg: &[u8], required: &str) -> Result<Opener, Error> {
+    fn opener(msg: &[u8], required: EncryptionContext) -> Result<Opener, Error> {
         Opener::open_inner(msg, &[7; 32], to_f64(msg.len() as u64), required)
+    }
+
+    fn object(id: &str) -> EncryptionContext {
+        [("vault:object", id)].into_iter().collect()
     }
 
     #[test]
     fn ranges_decrypt_and_frames_describe_the_span() {
         let (plain, msg) = message(100);
-        let o = opener(&msg, r#"{"vault:object":"r1"}"#).unwrap();
+        let o = opener(&msg, object("r1")).unwrap();
         assert_eq!(o.layout.plaintext_len(), 100);
         let span = Span(o.layout.locate(20..70).unwrap());
         let bytes = &msg[span.0.ciphertext.start as usize..span.0.ciphertext.end as usize];
         assert_eq!(o.decrypt_inner(&span, bytes).unwrap(), &plain[20..70]);
         let frames = o.frames_inner(&span, bytes).unwrap();
         assert_eq!(frames.len(), 4, "frames 2..=5 of 16 bytes hold 20..70");
+        assert_eq!(span.frame_count(), 4);
         assert!(frames.iter().all(|f| f.end - f.start == 16 + TAG_LEN));
         assert_eq!(frames[0].iv, frame::iv(2));
         assert!(o.frames_inner(&span, &bytes[..bytes.len() - 1]).is_err(), "a short span");
@@ -243,9 +241,15 @@ mod tests {
     #[test]
     fn wrong_context_key_or_length_is_refused() {
         let (_, msg) = message(100);
-        assert!(opener(&msg, r#"{"vault:object":"r2"}"#).is_err(), "another recording's id");
-        assert!(Opener::open_inner(&msg, &[8; 32], to_f64(msg.len() as u64), "{}").is_err(), "wrong key");
-        assert!(Opener::open_inner(&msg, &[7; 32], 10.0, "{}").is_err(), "a length shorter than the header");
+        assert!(matches!(opener(&msg, object("r2")), Err(Error::ContextMismatch { .. })), "another recording's id");
+        let family = EncryptionContext::for_vault_object("smith", "r1");
+        assert!(
+            matches!(opener(&msg, family), Err(Error::ContextMismatch { .. })),
+            "no family in the message's context"
+        );
+        let none = EncryptionContext::new;
+        assert!(Opener::open_inner(&msg, &[8; 32], to_f64(msg.len() as u64), none()).is_err(), "wrong key");
+        assert!(Opener::open_inner(&msg, &[7; 32], 10.0, none()).is_err(), "a length shorter than the header");
         assert!(to_u64(-1.0).is_err() && to_u64(0.5).is_err() && to_u64(f64::NAN).is_err());
     }
 }
