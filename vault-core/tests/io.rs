@@ -231,3 +231,48 @@ fn the_writer_passes_flushes_on() {
     writer.finish().unwrap();
     assert_eq!(flushes.get(), 2);
 }
+
+/// A writer that records the length of every write.
+struct Writes(Vec<u8>, Vec<usize>);
+
+impl Write for Writes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        self.1.push(buf.len());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn copy_to_writes_whole_verified_frames_and_stops_at_a_bad_one() {
+    let plaintext = pattern(10_000);
+    let message = encrypt(&plaintext, 1000);
+    let k = keyring();
+    let unlock = |d: &mut vault_core::Decryptor| d.unlock_with(&[&k as &dyn Keyring]);
+    let mut out = Writes(Vec::new(), Vec::new());
+    let mut r = DecryptReader::new(
+        Pieces { bytes: &message, sizes: vec![777], turn: 0 },
+        DecryptPolicy::requiring(family_ctx()),
+        unlock,
+    );
+    assert_eq!(r.copy_to(&mut out).unwrap(), 10_000);
+    assert_eq!(out.0, plaintext);
+    assert_eq!(out.1, [1000; 10], "one write per frame (the final frame is empty here)");
+
+    let mut tampered = message.clone();
+    let at = tampered.len() - 3000;
+    tampered[at] ^= 1;
+    let mut out = Writes(Vec::new(), Vec::new());
+    let mut r = DecryptReader::new(
+        Pieces { bytes: &tampered, sizes: vec![4096], turn: 0 },
+        DecryptPolicy::requiring(family_ctx()),
+        unlock,
+    );
+    let err = r.copy_to(&mut out).unwrap_err();
+    assert!(matches!(vault_error(&err), Some(Error::AuthenticationFailed(_))));
+    assert!(!out.0.is_empty() && out.0.len() < plaintext.len());
+    assert_eq!(out.0, plaintext[..out.0.len()], "only the frames before the bad one");
+}

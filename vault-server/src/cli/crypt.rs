@@ -1,7 +1,7 @@
 //! `vault encrypt` and `vault decrypt`: streaming, constant memory, atomic files.
 
 use std::fs::File;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -45,19 +45,10 @@ pub(super) fn decrypt(args: DecryptArgs) -> anyhow::Result<()> {
         let counted = Counted { inner: input, bar: bar.clone() };
         let mut plaintext = DecryptReader::new(counted, policy, |d: &mut Decryptor| d.unlock_with(&[&keyring]));
         // Only verified frames are ever lent; those before a failure are delivered.
-        let copied = loop {
-            match plaintext.fill_buf() {
-                Ok([]) => break Ok(()),
-                Ok(bytes) => {
-                    let n = bytes.len();
-                    output.write_all(bytes)?;
-                    plaintext.consume(n);
-                }
-                Err(e) => break Err(e),
-            }
-        };
+        let copied = plaintext.copy_to(output);
         output.flush()?;
-        Ok(copied?)
+        copied?;
+        Ok(())
     })
 }
 

@@ -59,7 +59,7 @@ pub(crate) async fn download(
             tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
         let mut hashing = Hashing { inner: ciphertext, sha: Sha256::new(), bar };
         let mut plaintext = DecryptReader::new(&mut hashing, policy, |d: &mut Decryptor| d.unlock(&data_key));
-        io::copy(&mut plaintext, &mut file).context("the download did not decrypt")?;
+        plaintext.copy_to(&mut file).context("the download did not decrypt")?;
         drop(plaintext);
         if hex::encode(hashing.sha.finalize()) != expected {
             bail!("the downloaded ciphertext does not match the recorded SHA-256");
