@@ -68,7 +68,13 @@ const MESSAGES = {
   expired: 'This upload expired.',
   'too-large': 'That is too large.',
   'rate-limited': 'Too many requests just now; wait a moment and try again.',
+  internal: 'Something went wrong on the Vault server. Please try again; if it keeps happening, tell whoever runs it.',
+  unavailable: 'The Vault server cannot do that just now (a storage or key service is unavailable). Please try again in a minute.',
+  timeout: 'The Vault server took too long to answer. Please try again.',
 };
+
+/** Codes whose detail (a fixed sentence of the server's) is the whole message. */
+const DETAIL_SAYS_IT = new Set(['bad-request', 'conflict', 'invalid-body', 'range', 'checksum-mismatch']);
 
 /**
  * @typedef {object} RequestOptions
@@ -77,6 +83,13 @@ const MESSAGES = {
  * @property {Record<string, string>} [headers]
  * @property {AbortSignal} [signal]
  */
+
+/** A server detail as a sentence: capitalised, with a full stop.
+ * @param {string} text */
+function sentence(text) {
+  const t = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(t) ? t : `${t}.`;
+}
 
 /**
  * A client for one signed-in session. `token()` returns the current bearer token.
@@ -117,9 +130,11 @@ export function client(token) {
       if (isProblemCode(named)) code = named;
       if (typeof problem?.detail === 'string') detail = problem.detail;
     } catch { /* not a problem document */ }
-    const base = MESSAGES[code] ?? `The server answered ${res.status}.`;
-    // A 401's detail says why a token failed: nothing the person can act on.
-    throw new ApiError(res.status, code === 'unauthenticated' || !detail ? base : `${base.replace(/\.$/, '')}: ${detail}`, code);
+    if (DETAIL_SAYS_IT.has(code) && detail) throw new ApiError(res.status, sentence(detail), code);
+    const base = MESSAGES[code] ?? (res.status >= 500 ? MESSAGES.internal ?? '' : 'That did not work. Please try again.');
+    // A 401's detail says why a token failed, a 5xx's is generic: nothing to act on.
+    const plain = code === 'unauthenticated' || res.status >= 500 || !detail;
+    throw new ApiError(res.status, plain ? base : `${base.replace(/\.$/, '')}: ${detail}`, code);
   }
   return {
     request,

@@ -64,7 +64,10 @@ function fail(e) {
 /** @param {number} n */
 const fmtSize = (n) => n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : n < 1 << 30 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 2 ** 30).toFixed(2)} GiB`;
 /** @param {number} ms */
-const fmtDate = (ms) => new Date(ms).toLocaleString();
+const fmtDate = (ms) => new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+/** A day and a time to the minute: when a recording was added.
+ * @param {number} ms */
+const fmtDay = (ms) => new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 /**
  * An element with attributes (`on…`: listeners; true: present; false, null,
  * undefined: absent) and children.
@@ -245,6 +248,11 @@ async function start() {
 // ---------- views ----------
 /** @param {string} view */
 function show(view) {
+  // A banner belongs to the view it was raised on; a recording does not keep playing
+  // behind the members list.
+  showAlert('');
+  $('#notice').hidden = true;
+  if (view !== 'recordings') closePlayer({ restoreFocus: false });
   for (const v of ['recordings', 'members', 'audit']) $(`#view-${v}`).hidden = v !== view;
   document.querySelectorAll('.tab').forEach((t) => {
     if (/** @type {HTMLElement} */ (t).dataset.view === view) t.setAttribute('aria-current', 'page'); else t.removeAttribute('aria-current');
@@ -276,11 +284,13 @@ function recordingRow(r) {
   const manager = state.role === 'owner' || state.role === 'admin';
   const name = r.title.replace(/[^\w. -]/g, '_') + (EXTENSIONS[r.content_type] ?? '');
   return el('tr', { 'data-id': r.id },
-    el('td', {}, r.title),
+    // On a phone the kind, size and date columns fold into a line under the title.
+    el('td', {}, el('span', { class: 'title' }, r.title),
+      el('span', { class: 'meta' }, `${r.kind} · ${fmtSize(r.plaintext_size)} · ${fmtDay(r.created_at)}`)),
     el('td', {}, r.kind),
     el('td', { class: 'num' }, fmtSize(r.plaintext_size)),
-    el('td', {}, fmtDate(r.created_at)),
-    el('td', {},
+    el('td', {}, fmtDay(r.created_at)),
+    el('td', { class: 'actions' },
       el('button', { type: 'button', onclick: () => play(r), 'aria-label': `${r.kind === 'letter' ? 'Read' : 'Play'} ${r.title}` }, r.kind === 'letter' ? 'Read' : 'Play'),
       // A navigation (not <a download>, which Chromium does not route through the
       // service worker) answered with Content-Disposition: attachment: the browser
@@ -294,8 +304,15 @@ function recordingRow(r) {
 async function remove(r) {
   if (!confirm(`Delete "${r.title}"? Nobody will be able to play it any more.`)) return;
   try {
-    await api.request('DELETE', `/v1/recordings/${r.id}`);
+    // The answer is the service's signed receipt of the erasure: the family keeps it.
+    const receipt = await (await api.request('DELETE', `/v1/recordings/${r.id}`)).json();
     document.querySelector(`#recordings tr[data-id="${r.id}"]`)?.remove();
+    const href = URL.createObjectURL(new Blob([JSON.stringify(receipt, null, 2)], { type: 'application/json' }));
+    const name = `deletion-receipt-${r.title.replace(/[^\w. -]/g, '_')}.json`;
+    $('#notice').replaceChildren(`“${r.title}” was deleted; its keys are destroyed. `,
+      el('a', { href, download: name, id: 'receipt-link' }, 'Download the signed receipt'),
+      ' (proof of the deletion, checked with vault verify-receipt).');
+    $('#notice').hidden = false;
     announce(`${r.title} deleted`);
   } catch (e) {
     fail(e);
@@ -311,8 +328,23 @@ function playerError(message) {
   $('#player-body').replaceChildren();
 }
 
+/** The control that opened the player: focus goes back there when it closes. */
+/** @type {HTMLElement | null} */
+let playerOpener = null;
+
+/** Stops and hides the player (its media element is removed, so nothing plays on).
+ * @param {{ restoreFocus?: boolean }} [options] */
+function closePlayer({ restoreFocus = true } = {}) {
+  if ($('#player').hidden) return;
+  $('#player-body').replaceChildren();
+  $('#player').hidden = true;
+  if (restoreFocus && playerOpener?.isConnected) playerOpener.focus();
+  playerOpener = null;
+}
+
 /** @param {RecordingView} r */
 async function play(r) {
+  playerOpener = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
   $('#player').hidden = false;
   $('#player-error').hidden = true;
   $('#player-title').textContent = r.title;
@@ -339,7 +371,7 @@ async function play(r) {
     body.append(media);
   }
   $('#player').scrollIntoView();
-  $('#player-title').focus?.();
+  $('#player-title').focus();
 }
 
 // ---------- uploads ----------
@@ -381,7 +413,7 @@ function uploadItem(file, title) {
     el('label', {}, 'Encrypted', el('progress', { class: 'enc', max: file.size || 1, value: 0 })),
     el('label', {}, 'Uploaded', el('progress', { class: 'up', max: file.size || 1, value: 0 })),
     el('span', { class: 'state' }, 'Waiting…'), ' ',
-    el('button', { type: 'button', class: 'secondary pause' }, 'Pause'));
+    el('button', { type: 'button', class: 'secondary pause', 'aria-label': `Pause ${title}` }, 'Pause'));
   $('#uploads').append(li);
   return li;
 }
@@ -412,6 +444,7 @@ function enqueue(job) {
     } else if (job.paused) {
       job.paused = false;
       button.textContent = 'Pause';
+      button.setAttribute('aria-label', `Pause ${job.title}`);
       setState(job.li, 'Waiting…');
       queue.push(job);
       pump();
@@ -420,6 +453,7 @@ function enqueue(job) {
       if (i >= 0) queue.splice(i, 1);
       job.paused = true;
       button.textContent = 'Resume';
+      button.setAttribute('aria-label', `Resume ${job.title}`);
       setState(job.li, 'Paused');
     }
   };
@@ -480,12 +514,17 @@ function onWorker(job, m) {
       setState(li, 'Stored, encrypted.', 'done');
       li.dataset.done = 'true';
       button.remove();
+      // Folded to one line: the recording is in the library now.
+      li.querySelectorAll('label').forEach((l) => l.remove());
+      li.classList.add('folded');
+      $('#uploads-clear').hidden = false;
       announce(`${job.title} uploaded`);
       loadRecordings(true).catch(fail);
       loadInterrupted().catch(fail);
     } else if (m.type === FromUploader.paused) {
       job.paused = true;
       button.textContent = 'Resume';
+      button.setAttribute('aria-label', `Resume ${job.title}`);
       setState(li, 'Paused');
     } else {
       if (m.code === 'unauthenticated') fail(new ApiError(401, m.message, m.code));
@@ -509,7 +548,9 @@ function addFiles(files) {
 async function loadInterrupted() {
   // Only this identity's records: another person's on a shared device are not shown, nor touched.
   const mine = (await pending.all()).filter((p) => p.owner === identityKey());
-  const entries = mine.filter((p) => !queue.some((j) => j.id === p.id) && running?.id !== p.id);
+  // Uploads this tab holds (queued, running or paused) have their own card and controls.
+  const held = (/** @type {string} */ id) => document.querySelector(`#uploads li[data-id="${CSS.escape(id)}"]:not([data-done]):not([data-error])`);
+  const entries = mine.filter((p) => !queue.some((j) => j.id === p.id) && running?.id !== p.id && !held(p.id));
   const list = $('#interrupted-list');
   list.replaceChildren();
   for (const p of entries) {
@@ -649,7 +690,18 @@ $('#token-form').addEventListener('submit', (e) => {
 });
 $('#family-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  try { await api.json('POST', '/v1/families', { name: $input('#family-name').value }); await start(); } catch (err) { fail(err); }
+  try {
+    await api.json('POST', '/v1/families', { name: $input('#family-name').value });
+    await start();
+  } catch (err) {
+    // The family exists and this person is not in it: only an owner can let them in.
+    if (err instanceof ApiError && err.code === 'conflict') {
+      const family = claims(state.token ?? '')?.org_id;
+      return showAlert(`The family${family ? ` “${family}”` : ''} already exists. Ask one of its owners to invite you `
+        + `with your user id: ${state.user ?? '?'}.`);
+    }
+    fail(err);
+  }
 });
 $('#sign-out').addEventListener('click', () => signOut());
 $('#export-start').addEventListener('click', () => startExport().catch(fail));
@@ -666,7 +718,11 @@ drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); addFiles(e.dataTransfer?.files ?? []); });
 $('#more').addEventListener('click', () => loadRecordings(false).catch(fail));
 $('#audit-more').addEventListener('click', () => loadAudit(false).catch(fail));
-$('#player-close').addEventListener('click', () => { $('#player-body').replaceChildren(); $('#player').hidden = true; });
+$('#player-close').addEventListener('click', () => closePlayer());
+$('#uploads-clear').addEventListener('click', () => {
+  document.querySelectorAll('#uploads li[data-done]').forEach((li) => li.remove());
+  $('#uploads-clear').hidden = true;
+});
 $('#invite-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   try {

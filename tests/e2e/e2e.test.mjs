@@ -154,7 +154,7 @@ test('a 200 MiB recording: encrypted upload, listed, played and seeked near the 
   assert.deepEqual(await uploadEngine(owner, ids.wav), { engine: 'webcrypto', webcrypto: frameCount(size, 65536), wasm: 0 },
     'WebCrypto sealed every frame');
   const row = owner.locator(`#recordings tr[data-id="${ids.wav}"]`);
-  assert.equal(await row.locator('td').nth(0).textContent(), 'ultrasound-story');
+  assert.equal(await row.locator('td .title').textContent(), 'ultrasound-story');
   assert.equal(await row.locator('td').nth(1).textContent(), 'audio');
   assert.equal(await row.locator('td').nth(2).textContent(), '200.0 MiB');
   await shot(owner, '03-recordings');
@@ -630,4 +630,97 @@ test('members and the audit log, for the owner; an expired session asks to sign 
   const unlabeled = await owner.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
     .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.textContent.trim())).map((e) => e.id || e.outerHTML.slice(0, 60)));
   assert.deepEqual(unlabeled, []);
+});
+
+test('on a phone an admin keeps roles, removal and who did what; the player stops when leaving; plain words for people', async () => {
+  // Bob is an admin of the smith family (the test before). At 390×844, as on a phone.
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const page = await newPage(context);
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  await signIn(page, proxy.url, 'bob', 'smith', { create: false });
+
+  // Recordings: title, then kind, size and date on one line under it; the actions in
+  // one row, not a tower of buttons.
+  const row = page.locator(`#recordings tr[data-id="${ids.wav}"]`);
+  const meta = row.locator('.meta');
+  assert.ok(await meta.isVisible(), 'kind, size and date are shown under the title');
+  assert.match(await meta.textContent(), /^audio · 200\.0 MiB · \w{3} \d{1,2}, \d{4}/);
+  await shot(page, '14-phone-recordings');
+  const rowHeight = (await row.boundingBox()).height;
+  assert.ok(rowHeight <= 110, `a recording's row is ${rowHeight}px high`);
+
+  // The player takes focus, and stops when the admin goes to another view.
+  const playButton = row.getByRole('button', { name: /^Play/ });
+  await playButton.click();
+  await page.locator('#player:not([hidden]) #media').waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'player-title', 'Play moves focus to the player');
+  await page.click('.tab[data-view="members"]');
+  assert.equal(await page.isVisible('#player'), false, 'the player does not follow to Members');
+  assert.equal(await page.locator('#media').count(), 0, 'nothing keeps playing');
+
+  // Members: role and removal are there for every member on a phone.
+  const members = page.locator('#members tbody tr');
+  await members.first().waitFor();
+  for (const r of await members.all()) {
+    assert.ok(await r.locator('select').isVisible(), 'the role can be changed');
+    assert.ok(await r.getByRole('button', { name: /^Remove/ }).isVisible(), 'the member can be removed');
+  }
+  await shot(page, '15-phone-members');
+  // The invite field checks a user id in the browser (its pattern compiles) and says what it wants.
+  await page.fill('#invite-user', 'Grandpa Joe');
+  assert.equal(await page.locator('#invite-user').evaluate((e) => e.validity.patternMismatch), true);
+  await page.fill('#invite-user', '');
+
+  // Audit: when, who and what on a phone.
+  await page.click('.tab[data-view="audit"]');
+  const first = page.locator('#audit tbody tr').first();
+  await first.waitFor();
+  for (const n of [0, 1, 2]) assert.ok(await first.locator('td').nth(n).isVisible(), `audit column ${n + 1} is shown`);
+  await shot(page, '16-phone-audit');
+
+  // Back to the library: Close gives focus back to the Play button that opened it.
+  await page.click('.tab[data-view="recordings"]');
+  await playButton.click();
+  await page.locator('#player:not([hidden])').waitFor();
+  await page.click('#player-close');
+  assert.equal(await page.isVisible('#player'), false);
+  assert.equal(await playButton.evaluate((b) => b === document.activeElement), true, 'focus returns to Play');
+
+  // Focus rings stand out against the page (WCAG 1.4.11: 3:1 at least).
+  const ring = await page.evaluate(() => [...document.styleSheets].flatMap((s) => [...s.cssRules])
+    .find((rule) => rule instanceof CSSStyleRule && rule.selectorText.includes('button:focus-visible'))?.style.outlineColor ?? '');
+  const [r, g, b] = ring.match(/\d+/g).map(Number);
+  const lum = (c) => { const s = c / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; };
+  const contrast = 1.05 / (0.2126 * lum(r) + 0.7152 * lum(g) + 0.0722 * lum(b) + 0.05);
+  assert.ok(contrast >= 3, `focus ring ${ring} has contrast ${contrast.toFixed(1)}:1 on white`);
+  assert.deepEqual(consoleErrors, [], 'no console errors (an invalid pattern would log one)');
+
+  // Deleting keeps the signed receipt the service answers with.
+  await row.getByRole('button', { name: /^Delete/ }).click();
+  await page.locator('#notice:not([hidden]) #receipt-link').waitFor();
+  assert.equal(await row.count(), 0, 'the recording left the library');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#receipt-link')]);
+  const receipt = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+  assert.equal(receipt.kind, 'vault.erasure-receipt');
+  assert.ok(receipt.signature && receipt.public_key, 'signed');
+  assert.ok(receipt.payload.includes(ids.wav), 'the receipt names the recording');
+  await context.close();
+
+  // A relative who is not invited tries to create the existing family: told what to do.
+  const carolContext = await browser.newContext();
+  const carol = await newPage(carolContext);
+  await carol.goto(proxy.url);
+  await carol.fill('#dev-user', 'carol');
+  await carol.fill('#dev-family', 'smith');
+  await carol.fill('#dev-code', devCode());
+  await carol.click('#dev-form button[type=submit]');
+  await carol.locator('#create-family:not([hidden])').waitFor();
+  await carol.fill('#family-name', 'The smith family');
+  await carol.click('#family-form button[type=submit]');
+  await carol.locator('#alert:not([hidden])').waitFor();
+  const said = await carol.locator('#alert').textContent();
+  assert.match(said, /already exists\. Ask one of its owners to invite you with your user id: carol\./);
+  assert.doesNotMatch(said, /server answered|\b409\b/);
+  await carolContext.close();
 });

@@ -84,8 +84,11 @@ export async function startProxy(target, marker) {
     const scanHead = `${req.url} ${JSON.stringify(req.headers)}`;
     if (scanHead.includes(marker)) stats.markerHits.push(`${req.method} ${req.url} (head)`);
     if (req.url.includes('/content') && req.headers.range) stats.contentRanges.push(req.headers.range);
-    const cut = cutRule && cutRule.remaining > 0 && cutRule.pattern.test(`${req.method} ${req.url}`);
-    if (cut) cutRule.remaining--;
+    // A request the rule matches is cut once more than 1 MiB of its body has passed; the
+    // rule counts only requests actually cut (a short final part passes, and does not
+    // use up a cut while another part is in flight).
+    const rule = cutRule;
+    const matches = rule !== null && rule.pattern.test(`${req.method} ${req.url}`);
     // The Host the server answers to (it refuses other names: DNS rebinding).
     const headers = { ...req.headers, host: t.host };
     const upstream = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers }, (up) => {
@@ -113,7 +116,8 @@ export async function startProxy(target, marker) {
       }
       tail = window.subarray(Math.max(0, window.length - needle.length + 1));
       seen += chunk.length;
-      if (cut && seen > 1 << 20) {
+      if (matches && rule.remaining > 0 && seen > 1 << 20 && !upstream.destroyed) {
+        rule.remaining--;
         stats.cuts.push(`${req.method} ${req.url}`);
         log();
         upstream.destroy();

@@ -34,3 +34,15 @@ test("the page's problem codes are the server's", async () => {
   const { PROBLEM_CODES } = await import(path.join(web, 'api.js'));
   assert.deepEqual([...PROBLEM_CODES].sort(), [...server].sort());
 });
+
+test('every pattern attribute of the page is a valid regular expression under the v flag', () => {
+  // Browsers compile `pattern` with the `v` flag and silently skip an invalid one (the
+  // field then accepts anything, with only a console error).
+  const html = fs.readFileSync(path.join(web, 'index.html'), 'utf8');
+  const patterns = [...html.matchAll(/pattern="([^"]*)"/g)].map((m) => m[1].replaceAll('&quot;', '"').replaceAll('&amp;', '&'));
+  assert.ok(patterns.length >= 3, `found ${patterns.length} patterns`);
+  for (const p of patterns) assert.doesNotThrow(() => new RegExp(`^(?:${p})$`, 'v'), p);
+  const invite = patterns.find((p) => p.includes('@'));
+  assert.equal(new RegExp(`^(?:${invite})$`, 'v').test('Grandpa Joe'), false, 'a name with a space is not a user id');
+  assert.equal(new RegExp(`^(?:${invite})$`, 'v').test('user_2abc|clerk'), true);
+});

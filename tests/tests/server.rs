@@ -148,6 +148,79 @@ fn cli_walkthrough_matches_the_readme(backend: Backend) {
     assert_eq!(std::fs::read(&out3).unwrap(), letter);
 }
 
+fn the_cli_speaks_to_newcomers_in_plain_words(backend: Backend) {
+    let server = Server::start(backend);
+    let dir = tempfile::tempdir().unwrap();
+    let vault = |token: &str, args: &[&str]| {
+        Command::new(vault_bin())
+            .args(["client", "--server", &server.url])
+            .args(args)
+            .env("VAULT_TOKEN", token)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let text = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+    let maria = server.token("lopez", "maria");
+    // Before the family exists: what to do, not only "403".
+    let before = vault(&maria, &["family"]);
+    assert!(!before.status.success());
+    assert!(err(&before).contains("create-family --name"), "{}", err(&before));
+    assert!(vault(&maria, &["create-family", "--name", "López"]).status.success());
+    let file = dir.path().join("story.txt");
+    let story = media(3 * 1024 * 1024 + 5, 4);
+    std::fs::write(&file, &story).unwrap();
+    let id = text(&vault(&maria, &["upload", file.to_str().unwrap(), "--title", "Story"])).trim().to_owned();
+    // list: sizes and dates for people.
+    let listed = text(&vault(&maria, &["list"]));
+    let line = listed.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(line.contains("\t3.0 MiB\t"), "{line}");
+    assert!(line.contains(&format!("\t{}-", time::OffsetDateTime::now_utc().year())), "an RFC 3339 date: {line}");
+    // audit: times, not epoch milliseconds.
+    let audit = text(&vault(&maria, &["audit"]));
+    let first = audit.lines().next().unwrap();
+    assert!(first.split('\t').nth(1).unwrap().ends_with('Z'), "{first}");
+    // download -o - writes the plaintext to stdout, and no file named "-".
+    let to_stdout = vault(&maria, &["download", &id, "-o", "-"]);
+    assert!(to_stdout.status.success(), "{}", err(&to_stdout));
+    assert_eq!(to_stdout.stdout, story);
+    assert!(!dir.path().join("-").exists());
+    // download never overwrites without being asked.
+    let existing = dir.path().join("kept.txt");
+    std::fs::write(&existing, b"mine").unwrap();
+    let refused = vault(&maria, &["download", &id, "-o", existing.to_str().unwrap()]);
+    assert!(!refused.status.success() && err(&refused).contains("--force"), "{}", err(&refused));
+    assert_eq!(std::fs::read(&existing).unwrap(), b"mine");
+    assert!(vault(&maria, &["download", &id, "-o", existing.to_str().unwrap(), "--force"]).status.success());
+    assert_eq!(std::fs::read(&existing).unwrap(), story);
+    // delete keeps the signed receipt, and it verifies.
+    let receipt = dir.path().join("receipt.json");
+    let deleted = vault(&maria, &["delete", &id, "--receipt", receipt.to_str().unwrap(), "--json"]);
+    assert!(deleted.status.success(), "{}", err(&deleted));
+    let printed: Value = serde_json::from_slice(&deleted.stdout).unwrap();
+    let saved: Value = serde_json::from_slice(&std::fs::read(&receipt).unwrap()).unwrap();
+    assert_eq!(printed, saved);
+    let signing: Value = server.as_user("lopez", "maria").get("/v1/signing-key").json().unwrap();
+    let verified = Command::new(vault_bin())
+        .args(["verify-receipt", receipt.to_str().unwrap(), "--public-key", signing["public_key"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(verified.status.success(), "{}", err(&verified));
+    assert!(text(&verified).contains(&id), "the receipt names the recording: {}", text(&verified));
+    // vault token in a folder without the server's data: a hint, and no new key there.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let token = Command::new(vault_bin())
+        .args(["token", "--family", "lopez", "--user", "maria"])
+        .current_dir(elsewhere.path())
+        .env_remove("VAULT_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(!token.status.success());
+    assert!(err(&token).contains("where `vault serve` keeps its data"), "{}", err(&token));
+    assert!(!elsewhere.path().join("vault-data").exists(), "no stray data directory");
+}
+
 /// Every family route, called with another family's ids.
 fn routes(id: &str) -> Vec<(Method, String, Option<Value>)> {
     vec![
@@ -1314,6 +1387,7 @@ per_backend! {
     client_side_upload_list_and_ranged_playback,
     server_side_encryption_streams_plaintext_in,
     cli_walkthrough_matches_the_readme,
+    the_cli_speaks_to_newcomers_in_plain_words,
     cross_tenant_matrix_denies_and_audits,
     bad_tokens_are_refused,
     malformed_uploads_are_refused_and_nothing_is_committed,

@@ -34,7 +34,7 @@ impl DevIssuer {
     pub(crate) const AUDIENCE: &'static str = "vault";
     /// Dev tokens name the family here, as Clerk organisation tokens do.
     pub(crate) const FAMILY_CLAIM: &'static str = "org_id";
-    const FILE: &'static str = "dev-issuer.p8";
+    pub(crate) const FILE: &'static str = "dev-issuer.p8";
 
     /// Loads `<dir>/dev-issuer.p8` (PKCS#8, mode 0600), creating it on first use.
     pub(crate) fn load_or_create(dir: &Path) -> anyhow::Result<Self> {

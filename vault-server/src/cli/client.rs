@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::progress;
+use super::{display, progress};
 use crate::api::recordings::RecordingKind;
 use crate::client::{ApiClient, UploadOptions};
 
@@ -51,14 +51,22 @@ enum ClientCommand {
     },
     /// List the family's recordings.
     List,
-    /// Download and decrypt a recording.
+    /// Download and decrypt a recording (`-o -`: to standard output).
     Download {
         id: String,
         #[arg(short, long)]
         output: PathBuf,
+        /// Replace the output file if it exists.
+        #[arg(long)]
+        force: bool,
     },
-    /// Delete a recording.
-    Delete { id: String },
+    /// Delete a recording; prints the signed receipt with --json.
+    Delete {
+        id: String,
+        /// Save the signed receipt (check it with `vault verify-receipt`).
+        #[arg(long)]
+        receipt: Option<PathBuf>,
+    },
     /// List members.
     Members,
     /// Invite a member (owner/admin).
@@ -97,6 +105,17 @@ fn guess(file: &std::path::Path) -> (RecordingKind, &'static str) {
     }
 }
 
+/// A refusal of `GET /v1/family` says only "forbidden": say what to do about it.
+fn not_a_member_hint(err: anyhow::Error) -> anyhow::Error {
+    match err.downcast_ref::<crate::client::ClientError>() {
+        Some(e) if e.code == "forbidden" => err.context(
+            "you are not a member of the family your token names: create it with \
+             `vault client create-family --name NAME`, or ask one of its owners to invite you",
+        ),
+        _ => err,
+    }
+}
+
 pub(super) fn run(args: ClientArgs) -> anyhow::Result<()> {
     let token = args.token.clone().ok_or_else(|| anyhow::anyhow!("no token: pass --token or set VAULT_TOKEN"))?;
     let client = ApiClient::new(&args.server, &token)?;
@@ -120,7 +139,7 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
             print(j, &family, |f| f["id"].as_str().unwrap_or_default().to_owned());
         }
         ClientCommand::Family => {
-            let family: Value = client.get("/v1/family").await?;
+            let family: Value = client.get("/v1/family").await.map_err(not_a_member_hint)?;
             print(j, &family, |f| format!("{}\t{}\t{}", f["id"], f["name"], f["role"]).replace('"', ""));
         }
         ClientCommand::Upload { file, title, kind, content_type, server_side } => {
@@ -159,8 +178,9 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
                     .map(|a| {
                         a.iter()
                             .map(|r| {
-                                format!("{}\t{}\t{}\t{}", r["id"], r["kind"], r["plaintext_size"], r["title"])
-                                    .replace('"', "")
+                                let size = r["plaintext_size"].as_u64().map(display::size).unwrap_or_default();
+                                let when = r["created_at"].as_i64().map(display::when).unwrap_or_default();
+                                format!("{}\t{}\t{size}\t{when}\t{}", r["id"], r["kind"], r["title"]).replace('"', "")
                             })
                             .collect::<Vec<_>>()
                             .join("\n")
@@ -168,16 +188,26 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
                     .unwrap_or_default()
             });
         }
-        ClientCommand::Download { id, output } => {
+        ClientCommand::Download { id, output, force } => {
+            let to_stdout = output.as_os_str() == "-";
+            if !to_stdout && !force && output.exists() {
+                anyhow::bail!("{} exists; pass --force to replace it", output.display());
+            }
             let meta: Value = client.get(&format!("/v1/recordings/{id}")).await?;
             let bar = progress::bytes(meta["ciphertext_size"].as_u64(), "downloading");
             crate::client::download(client, &id, &output, &bar).await?;
             bar.finish_and_clear();
-            print(j, &json!({ "id": id, "output": output }), |_| output.display().to_string());
+            if !to_stdout {
+                print(j, &json!({ "id": id, "output": output }), |_| output.display().to_string());
+            }
         }
-        ClientCommand::Delete { id } => {
-            client.send_empty(client.request(Method::DELETE, &format!("/v1/recordings/{id}"))).await?;
-            print(j, &json!({ "deleted": id }), |_| id.clone());
+        ClientCommand::Delete { id, receipt } => {
+            let signed: Value = client.json(client.request(Method::DELETE, &format!("/v1/recordings/{id}"))).await?;
+            if let Some(path) = &receipt {
+                std::fs::write(path, serde_json::to_vec_pretty(&signed)?)
+                    .map_err(|e| anyhow::anyhow!("cannot write the receipt to {}: {e}", path.display()))?;
+            }
+            print(j, &signed, |_| id.clone());
         }
         ClientCommand::Members => {
             let members: Value = client.get("/v1/family/members").await?;
@@ -215,9 +245,10 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
                     .map(|a| {
                         a.iter()
                             .map(|r| {
+                                let when = r["at"].as_i64().map(display::when).unwrap_or_default();
                                 format!(
-                                    "{}\t{}\t{}\t{}\t{}\t{}",
-                                    r["seq"], r["at"], r["actor"], r["action"], r["target"], r["outcome"]
+                                    "{}\t{when}\t{}\t{}\t{}\t{}",
+                                    r["seq"], r["actor"], r["action"], r["target"], r["outcome"]
                                 )
                                 .replace('"', "")
                             })

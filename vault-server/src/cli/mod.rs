@@ -3,6 +3,7 @@
 
 mod client;
 mod crypt;
+mod display;
 mod ops;
 mod progress;
 mod service;

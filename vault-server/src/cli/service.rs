@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, Subcommand};
 
 use crate::auth::DevIssuer;
@@ -102,8 +102,15 @@ pub(super) fn token(args: TokenArgs) -> anyhow::Result<()> {
             bail!("--{what} must be 1 to 64 characters of [A-Za-z0-9_-]");
         }
     }
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    // A key made here would sign tokens no running server trusts ("401 token signed by
+    // an unknown key"): the key must be the one `vault serve` made in its data directory.
+    if !args.data_dir.join(DevIssuer::FILE).exists() {
+        bail!(
+            "no development issuer key in {}: run this where `vault serve` keeps its data \
+             (--data-dir or VAULT_DATA_DIR), or start `vault serve` (scripts/run) first",
+            args.data_dir.display()
+        );
+    }
     let issuer = DevIssuer::load_or_create(&args.data_dir)?;
     println!("{}", issuer.mint(&args.user, Some(&args.family), args.role.as_deref(), args.ttl)?);
     Ok(())

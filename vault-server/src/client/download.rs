@@ -1,7 +1,9 @@
 //! Download and local decryption, written atomically: no output file unless every
-//! frame verified and the ciphertext's SHA-256 matches the recorded one.
+//! frame verified and the ciphertext's SHA-256 matches the recorded one. To standard
+//! output (`-`), frames are written as they verify, and a failure after them is an
+//! error (as `vault decrypt` does).
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -35,7 +37,7 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// Downloads recording `id` of the caller's family into `output`.
+/// Downloads recording `id` of the caller's family into `output` (`-`: standard output).
 pub(crate) async fn download(
     client: &ApiClient,
     id: &str,
@@ -54,18 +56,28 @@ pub(crate) async fn download(
     let (output, bar, expected) = (output.to_owned(), bar.clone(), meta.sha256.unwrap_or_default());
     // The decryption reads synchronously (vault-core's `Read` adapter): off the runtime.
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut file =
-            tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
         let mut hashing = Hashing { inner: ciphertext, sha: Sha256::new(), bar };
         let mut plaintext = DecryptReader::new(&mut hashing, policy, |d: &mut Decryptor| d.unlock(&data_key));
-        plaintext.copy_to(&mut file).context("the download did not decrypt")?;
+        let file = if output.as_os_str() == "-" {
+            let mut stdout = io::stdout().lock();
+            plaintext.copy_to(&mut stdout).context("the download did not decrypt")?;
+            stdout.flush()?;
+            None
+        } else {
+            let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let mut file =
+                tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+            plaintext.copy_to(&mut file).context("the download did not decrypt")?;
+            Some(file)
+        };
         drop(plaintext);
         if hex::encode(hashing.sha.finalize()) != expected {
             bail!("the downloaded ciphertext does not match the recorded SHA-256");
         }
-        file.as_file().sync_all()?;
-        file.persist(&output).with_context(|| format!("cannot write {}", output.display()))?;
+        if let Some(file) = file {
+            file.as_file().sync_all()?;
+            file.persist(&output).with_context(|| format!("cannot write {}", output.display()))?;
+        }
         Ok(())
     })
     .await?
