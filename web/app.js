@@ -46,6 +46,9 @@ const cryptoModeParam = forced === 'wasm' || forced === 'webcrypto' ? forced : n
  */
 const state = { token: sessionStorage.getItem('vault.token'), family: null, role: null, user: null, cursor: null, auditBefore: null };
 const api = client(() => state.token);
+/** What /web-config.json says: how this server signs in and renews tokens.
+ * @type {{ dev_sign_in?: boolean, sign_in_url?: string, refresh_url?: string }} */
+let webConfig = {};
 
 // ---------- messages ----------
 /** @param {string} text */
@@ -91,7 +94,7 @@ function el(tag, attrs = {}, ...children) {
 /**
  * The claims of a JWT (not verified: the server does that), or null.
  * @param {string} token
- * @returns {{ sub?: string, iss?: string, org_id?: string, exp?: number } | null}
+ * @returns {{ sub?: string, iss?: string, org_id?: string, exp?: number, iat?: number } | null}
  */
 function claims(token) {
   try {
@@ -183,6 +186,62 @@ navigator.serviceWorker?.addEventListener('message', (e) => {
   }
 });
 
+// ---------- renewing the token ----------
+// Identity providers' tokens are short (Clerk's last a minute) and a recording may take
+// longer to upload: the page gets a fresh token a quarter of its lifetime before it
+// expires (at least 5 s, at most 5 min ahead), and whenever a worker's is refused, and
+// hands it to the upload worker and the service worker.
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let renewTimer;
+/** @type {Promise<boolean> | null} */
+let renewing = null;
+
+function scheduleRenewal() {
+  clearTimeout(renewTimer);
+  const c = claims(state.token ?? '');
+  if (!c?.exp || !(webConfig.dev_sign_in || webConfig.refresh_url)) return;
+  const now = Date.now() / 1000;
+  const lifetime = c.exp - (c.iat ?? now);
+  const at = c.exp - Math.max(5, Math.min(300, lifetime / 4));
+  renewTimer = setTimeout(() => { renewToken(); }, Math.max(0, (at - now) * 1000));
+}
+
+/** Gets a fresh token for the same person and family; resolves whether it did. */
+function renewToken() {
+  renewing ??= (async () => {
+    try {
+      const current = state.token;
+      const c = claims(current ?? '');
+      if (!current || !c) return false;
+      let fresh = null;
+      if (webConfig.refresh_url) {
+        const res = await fetch(webConfig.refresh_url, { credentials: 'include' });
+        if (res.ok) { const body = await res.json(); fresh = body.token ?? body.jwt ?? null; }
+      } else if (webConfig.dev_sign_in) {
+        const ttl = c.exp && c.iat ? c.exp - c.iat : 3600;
+        const res = await fetch('/dev/renew', { method: 'POST',
+          headers: { authorization: `Bearer ${current}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ ttl_secs: ttl }) });
+        if (res.ok) fresh = (await res.json()).token;
+      }
+      const n = typeof fresh === 'string' ? claims(fresh) : null;
+      // Only the same person in the same family: a renewal never switches accounts.
+      if (!fresh || !n || n.sub !== c.sub || n.org_id !== c.org_id || state.token !== current) return false;
+      state.token = fresh;
+      sessionStorage.setItem('vault.token', fresh);
+      await tellServiceWorker();
+      toUploader({ type: ToUploader.token, token: fresh });
+      scheduleRenewal();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      renewing = null;
+    }
+  })();
+  return renewing;
+}
+
 /** @param {string} token */
 async function signIn(token) {
   const c = claims(token);
@@ -196,6 +255,7 @@ async function signIn(token) {
 
 /** @param {string} [message] */
 function signOut(message) {
+  clearTimeout(renewTimer);
   state.token = null;
   state.family = null;
   sessionStorage.removeItem('vault.token');
@@ -229,6 +289,7 @@ async function start() {
   }
   state.family = family;
   state.role = family.role;
+  scheduleRenewal();
   await swReady();
   await tellServiceWorker();
   $('#create-family').hidden = true;
@@ -478,6 +539,10 @@ function pump() {
  * @param {FromUploaderMessage} m
  */
 function onWorker(job, m) {
+  if (m.type === FromUploader.needToken) {
+    renewToken().then((ok) => toUploader({ type: ToUploader.token, token: ok ? state.token : null }));
+    return;
+  }
   const { li } = job;
   const enc = /** @type {HTMLProgressElement} */ (li.querySelector('.enc'));
   const up = /** @type {HTMLProgressElement} */ (li.querySelector('.up'));
@@ -639,6 +704,7 @@ async function eraseFamily() {
 // ---------- wiring ----------
 async function init() {
   const config = await fetch('/web-config.json').then((r) => r.json(), () => ({}));
+  webConfig = config;
   $('#dev-form').hidden = !config.dev_sign_in;
   const signInUrl = config.sign_in_url;
   if (typeof signInUrl === 'string') {

@@ -4,11 +4,12 @@
 // receivers use these names, and `scripts/typecheck` holds both to these shapes.
 
 /** Page → upload worker. */
-export const ToUploader = Object.freeze({ start: 'start', resume: 'resume', pause: 'pause' });
+export const ToUploader = Object.freeze({ start: 'start', resume: 'resume', pause: 'pause', token: 'token' });
 
 /** Upload worker → page. */
 export const FromUploader = Object.freeze({
   created: 'created', progress: 'progress', paused: 'paused', retrying: 'retrying', done: 'done', error: 'error',
+  needToken: 'need-token',
 });
 
 /** Page → service worker. Each is answered with 'ok' on the port sent along, if any. */
@@ -56,7 +57,15 @@ export const FromServiceWorker = Object.freeze({ needSession: 'need-session', me
  * @property {typeof ToUploader.pause} type
  */
 
-/** @typedef {StartUpload | ResumeUpload | PauseUpload} ToUploaderMessage */
+/**
+ * The session's token, renewed (sent after every renewal, and in answer to `NeedToken`);
+ * null: it could not be renewed.
+ * @typedef {object} TokenUpdate
+ * @property {typeof ToUploader.token} type
+ * @property {string | null} token
+ */
+
+/** @typedef {StartUpload | ResumeUpload | PauseUpload | TokenUpdate} ToUploaderMessage */
 
 /**
  * The server created the recording the upload goes to.
@@ -122,7 +131,15 @@ export const FromServiceWorker = Object.freeze({ needSession: 'need-session', me
  * @typedef {ApiErrorCode | FormatErrorCode | 'busy' | 'unknown-upload' | 'other-file' | 'header-mismatch' | 'file-changed' | 'failed'} UploadErrorCode
  */
 
-/** @typedef {UploadCreated | UploadProgress | UploadPaused | UploadRetrying | UploadDone | UploadFailed} FromUploaderMessage */
+/**
+ * The server refused the worker's token (expired): the page renews it and answers with a
+ * `TokenUpdate`.
+ * @typedef {object} NeedToken
+ * @property {typeof FromUploader.needToken} type
+ * @property {string} id
+ */
+
+/** @typedef {UploadCreated | UploadProgress | UploadPaused | UploadRetrying | UploadDone | UploadFailed | NeedToken} FromUploaderMessage */
 
 // ---------- page ↔ service worker ----------
 

@@ -53,9 +53,28 @@ const post = (m) => self.postMessage(m);
 /** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Who waits for the page's answer to a `NeedToken`. @type {((token: string | null) => void) | null} */
+let tokenWaiter = null;
+
+/** A renewed token from the page, or null if it could not renew one (30 s at most).
+ * @returns {Promise<string | null>} */
+function freshToken() {
+  return new Promise((resolve) => {
+    tokenWaiter = resolve;
+    post({ type: FromUploader.needToken, id: current?.id ?? '' });
+    setTimeout(() => {
+      if (tokenWaiter === resolve) { tokenWaiter = null; resolve(null); }
+    }, 30_000);
+  });
+}
+
 self.onmessage = (/** @type {MessageEvent<ToUploaderMessage>} */ e) => {
   const msg = e.data;
-  if (msg.type === ToUploader.start || msg.type === ToUploader.resume) {
+  if (msg.type === ToUploader.token) {
+    if (msg.token) token = msg.token;
+    tokenWaiter?.(msg.token);
+    tokenWaiter = null;
+  } else if (msg.type === ToUploader.start || msg.type === ToUploader.resume) {
     token = msg.token;
     run(msg).catch((err) => post({
       type: FromUploader.error, id: current?.id ?? (msg.type === ToUploader.resume ? msg.id : undefined),
@@ -68,6 +87,25 @@ self.onmessage = (/** @type {MessageEvent<ToUploaderMessage>} */ e) => {
 };
 
 /**
+ * Runs `fn`; if the server found the token expired, once more with one the page renewed
+ * (a renewed token refused again is a real refusal). A long upload outlives many tokens.
+ * @template T
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
+async function withToken(fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!(e instanceof ApiError && e.code === 'unauthenticated')) throw e;
+    const before = token;
+    const fresh = await freshToken();
+    if (!fresh || fresh === before) throw e;
+    return fn();
+  }
+}
+
+/**
  * Retries `fn` on network loss and server errors with capped backoff (for ~10 minutes).
  * @template T
  * @param {string} what
@@ -77,7 +115,7 @@ self.onmessage = (/** @type {MessageEvent<ToUploaderMessage>} */ e) => {
 async function retrying(what, fn) {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await fn();
+      return await withToken(fn);
     } catch (e) {
       if (!(e instanceof ApiError) || !e.retryable || attempt >= 60) throw e;
       post({ type: FromUploader.retrying, id: current?.id ?? '', message: `${e.message} Retrying ${what}…`, code: e.code });
@@ -153,9 +191,9 @@ async function run(msg) {
  */
 async function create(file, title, kind, owner, replaces) {
   /** @type {Created} */
-  const created = await api.json('POST', '/v1/recordings', {
+  const created = await withToken(() => api.json('POST', '/v1/recordings', {
     title, kind, content_type: file.type || 'application/octet-stream', plaintext_size: file.size,
-  });
+  }));
   if (!created.key) throw new UploadError('failed', 'The server did not hand out a key to encrypt with.');
   const plan = new PartPlan(created.upload.frame_length, created.upload.part_frames);
   const dataKey = unbase64(created.key.data_key);

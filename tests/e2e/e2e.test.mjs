@@ -724,3 +724,43 @@ test('on a phone an admin keeps roles, removal and who did what; the player stop
   assert.doesNotMatch(said, /server answered|\b409\b/);
   await carolContext.close();
 });
+
+test('a short-lived sign-in renews itself: an upload outlives the token it started with', async () => {
+  const context = await browser.newContext();
+  const page = await newPage(context);
+  await page.goto(proxy.url);
+  // An 8-second token, as identity providers hand out short ones (Clerk's: a minute).
+  const issued = await page.evaluate((code) => fetch('/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user_id: 'bob', family_id: 'smith', code, ttl_secs: 8 }) }).then((r) => r.json()), devCode());
+  const first = issued.token;
+  await page.evaluate((t) => sessionStorage.setItem('vault.token', t), first);
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  const expiresAt = JSON.parse(Buffer.from(first.split('.')[1], 'base64url').toString()).exp * 1000;
+
+  const file = path.join(work, 'long-story.wav');
+  const size = 48 * MiB + 7;
+  makeFile(file, size, 'renewal', { marker: MARKER, offsets: [40 * MiB], header: wavHeader(size - 44) });
+  await page.setInputFiles('#files', file);
+  const item = page.locator('#uploads li').last();
+  await page.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
+  await page.evaluate(() => document.querySelector('#uploads li:last-child .pause').click());
+  await item.getByRole('button', { name: 'Resume' }).waitFor();
+  const id = await item.getAttribute('data-id');
+
+  // Past the first token's expiry and the server's 30 s of clock leeway: it is refused now.
+  await page.waitForTimeout(Math.max(0, expiresAt + 31_000 - Date.now()));
+  const refused = await page.evaluate((t) => fetch('/v1/family', { headers: { authorization: `Bearer ${t}` } }).then((r) => r.status), first);
+  assert.equal(refused, 401, 'the token the upload started with has expired');
+  const current = await page.evaluate(() => sessionStorage.getItem('vault.token'));
+  assert.notEqual(current, first, 'the page renewed its token');
+  assert.equal(await page.isVisible('#sign-in'), false, 'still signed in');
+
+  // The upload goes on, and finishes, with the renewed tokens.
+  await item.getByRole('button', { name: 'Resume' }).click();
+  await item.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout: 120_000 });
+  assert.equal(await item.getAttribute('data-error'), null);
+  assert.deepEqual(await pageRange(page, id, size - 100, size), readRange(file, size - 100, size));
+  assert.deepEqual(proxy.stats.markerHits, []);
+  await context.close();
+});

@@ -148,6 +148,48 @@ fn cli_walkthrough_matches_the_readme(backend: Backend) {
     assert_eq!(std::fs::read(&out3).unwrap(), letter);
 }
 
+fn a_development_token_renews_only_itself_for_this_machine(backend: Backend) {
+    let server = Server::start(backend);
+    let ana = server.as_user("ortiz", "ana");
+    ana.create_family("Ortiz");
+    let renew =
+        |api: &Api, ttl: u64| api.req(Method::POST, "/dev/renew").json(&json!({ "ttl_secs": ttl })).send().unwrap();
+    if backend == Backend::Aws {
+        // No development issuer with the AWS backends: nothing to renew here.
+        assert_eq!(renew(&ana, 60).status(), StatusCode::NOT_FOUND);
+        return;
+    }
+    let answer = ana.ok(renew(&ana, 120));
+    assert_eq!(answer["expires_in"], 120);
+    let fresh = answer["token"].as_str().unwrap().to_owned();
+    assert_ne!(fresh, ana.token);
+    let claims = |token: &str| -> Value {
+        serde_json::from_slice(
+            &base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                token.split('.').nth(1).unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let (old, new) = (claims(&ana.token), claims(&fresh));
+    assert_eq!(
+        (&new["sub"], &new["org_id"], &new["iss"]),
+        (&old["sub"], &old["org_id"], &old["iss"]),
+        "the same person and family"
+    );
+    assert_eq!(new["exp"].as_i64().unwrap() - new["iat"].as_i64().unwrap(), 120);
+    let renewed = Api { token: fresh, ..ana.clone() };
+    assert_eq!(renewed.ok(renewed.get("/v1/family"))["id"], "ortiz");
+    // Not through a proxy, not without a valid token.
+    let forwarded =
+        ana.req(Method::POST, "/dev/renew").header("x-forwarded-for", "203.0.113.9").json(&json!({})).send().unwrap();
+    assert_eq!(forwarded.status(), StatusCode::FORBIDDEN);
+    let anonymous = Api { token: "not-a-token".into(), ..ana.clone() };
+    assert_eq!(renew(&anonymous, 60).status(), StatusCode::UNAUTHORIZED);
+}
+
 fn the_cli_speaks_to_newcomers_in_plain_words(backend: Backend) {
     let server = Server::start(backend);
     let dir = tempfile::tempdir().unwrap();
@@ -1200,6 +1242,9 @@ fn openapi_document_matches_the_routes(backend: Backend) {
     assert!(
         call(None, (Method::POST, "/dev/token", "/dev/token"), json(json!({ "code": "nope" }))).0.is_client_error()
     );
+    // Renewal: 200 with the development issuer, 404 without one (the AWS backends).
+    let (renewed, _) = call(me, (Method::POST, "/dev/renew", "/dev/renew"), json(json!({ "ttl_secs": 60 })));
+    assert_eq!(renewed, if backend == Backend::Aws { StatusCode::NOT_FOUND } else { StatusCode::OK });
     assert_eq!(
         call(me, (Method::DELETE, "/v1/family", "/v1/family"), json(json!({ "confirm": "smiths" }))).0,
         StatusCode::OK
@@ -1388,6 +1433,7 @@ per_backend! {
     server_side_encryption_streams_plaintext_in,
     cli_walkthrough_matches_the_readme,
     the_cli_speaks_to_newcomers_in_plain_words,
+    a_development_token_renews_only_itself_for_this_machine,
     cross_tenant_matrix_denies_and_audits,
     bad_tokens_are_refused,
     malformed_uploads_are_refused_and_nothing_is_committed,

@@ -81,6 +81,11 @@ pub(crate) struct AuthSettings {
     /// app). After sign-in it sends the browser back to `<vault origin>/#token=<JWT>`;
     /// a URL fragment never reaches any server's logs.
     pub sign_in_url: Option<String>,
+    /// Where the web page fetches a fresh token (with the identity provider's session
+    /// cookie) before its token expires: a URL answering `{"token": "<JWT>"}` (or
+    /// `{"jwt": …}`). Without it, a page signed in through the provider asks the person to
+    /// sign in again when the token expires; uploads resume after that sign-in.
+    pub refresh_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -252,6 +257,7 @@ impl Default for AuthSettings {
             leeway_secs: 30,
             jwks_min_refresh_secs: 30,
             sign_in_url: None,
+            refresh_url: None,
         }
     }
 }
@@ -396,6 +402,9 @@ impl Config {
         }
         if let Some(v) = env("VAULT_AUTH_SIGN_IN_URL") {
             self.auth.sign_in_url = Some(v);
+        }
+        if let Some(v) = env("VAULT_AUTH_REFRESH_URL") {
+            self.auth.refresh_url = Some(v);
         }
         if let Some(v) = env("VAULT_AUTH_FAMILY_CLAIM") {
             self.auth.family_claim = v;

@@ -10,6 +10,18 @@ pub(crate) struct WebConfig {
     pub dev_sign_in: bool,
     /// The identity provider's sign-in front end, if configured.
     pub sign_in_url: Option<String>,
+    /// Where the page gets a fresh token before its own expires (`auth.refresh_url`),
+    /// if configured; the development sign-in renews at `POST /dev/renew`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_url: Option<String>,
+}
+
+/// `POST /dev/renew`
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DevRenew {
+    /// Lifetime of the new token (default one hour; at most a day).
+    pub ttl_secs: Option<u64>,
 }
 
 /// `POST /dev/token`

@@ -37,6 +37,7 @@ fn json_api() -> OpenApiRouter<AppState> {
         .routes(routes!(uploads::complete))
         .routes(routes!(playback::release_key))
         .routes(routes!(web::dev_token))
+        .routes(routes!(web::dev_renew))
 }
 
 /// The routes that stream large bodies: no overall timeout (the domain times out
@@ -109,7 +110,7 @@ pub(crate) fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(middleware::from_fn(keep_only_plain_request_ids))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
-    for (name, value) in security_headers() {
+    for (name, value) in security_headers(config.auth.refresh_url.as_deref()) {
         router = router.layer(SetResponseHeaderLayer::overriding(name, value));
     }
     if !config.cors_origins.is_empty() {
@@ -130,8 +131,20 @@ pub(crate) fn app(state: AppState) -> Router {
     router.with_state(state)
 }
 
-/// Headers every response carries.
-fn security_headers() -> [(HeaderName, HeaderValue); 4] {
+/// Headers every response carries. The page connects only to this origin, and to the
+/// origin of `auth.refresh_url` when one is configured (where it renews its token).
+fn security_headers(refresh_url: Option<&str>) -> [(HeaderName, HeaderValue); 4] {
+    let refresh_origin = refresh_url
+        .and_then(|u| reqwest::Url::parse(u).ok())
+        .filter(|u| u.scheme() == "https" || u.host_str().is_some_and(|h| h == "localhost" || h == "127.0.0.1"))
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b','));
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; \
+         media-src 'self' blob:; connect-src 'self'{}; worker-src 'self'; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'",
+        refresh_origin.map(|o| format!(" {o}")).unwrap_or_default()
+    );
     [
         (HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff")),
         (HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer")),
@@ -139,11 +152,7 @@ fn security_headers() -> [(HeaderName, HeaderValue); 4] {
         // WASM needs 'wasm-unsafe-eval'; nothing is loaded from anywhere but here.
         (
             HeaderName::from_static("content-security-policy"),
-            HeaderValue::from_static(
-                "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; \
-                 media-src 'self' blob:; connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; \
-                 frame-ancestors 'none'; form-action 'self'",
-            ),
+            HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'")),
         ),
     ]
 }
@@ -219,4 +228,28 @@ async fn record_metrics(State(state): State<AppState>, req: Request, next: Next)
     metrics.requests.get_or_create(&labels).inc();
     metrics.request_seconds.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
     response.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::security_headers;
+
+    fn csp(refresh_url: Option<&str>) -> String {
+        let headers = security_headers(refresh_url);
+        let (_, value) = headers.iter().find(|(name, _)| name == "content-security-policy").expect("a CSP");
+        value.to_str().expect("ASCII").to_owned()
+    }
+
+    #[test]
+    fn the_page_connects_only_here_and_to_the_refresh_origin() {
+        assert!(csp(None).contains("connect-src 'self';"));
+        assert!(
+            csp(Some("https://accounts.example.com/v1/token?x=1"))
+                .contains("connect-src 'self' https://accounts.example.com;")
+        );
+        // Plain HTTP elsewhere than this machine, and anything that is not a URL, add nothing.
+        assert!(csp(Some("http://accounts.example.com/token")).contains("connect-src 'self';"));
+        assert!(csp(Some("https://a.example; script-src *")).contains("connect-src 'self';"));
+        assert!(!csp(Some("https://a.example/x;script-src *")).contains("script-src *"));
+    }
 }

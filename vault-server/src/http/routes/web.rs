@@ -10,13 +10,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::api::session::{DevToken, DevTokenIssued, WebConfig};
+use crate::api::session::{DevRenew, DevToken, DevTokenIssued, WebConfig};
 use crate::api::{ErrorCode, Problem};
+use crate::auth::DevIssuer;
 use crate::domain::audit::{Action, Event, Outcome, RequestMeta, SYSTEM_TENANT};
 use crate::domain::families::valid_id;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
+use crate::http::middleware::caller::Caller;
 
 /// Headers a proxy adds: a request that carries one did not come from this machine's
 /// own user directly, whatever its TCP peer.
@@ -46,6 +48,7 @@ pub(crate) async fn config(State(state): State<AppState>) -> Json<WebConfig> {
     Json(WebConfig {
         dev_sign_in: state.dev_sign_in.is_some(),
         sign_in_url: state.services.config.auth.sign_in_url.clone(),
+        refresh_url: state.services.config.auth.refresh_url.clone(),
     })
 }
 
@@ -103,5 +106,34 @@ pub(crate) async fn dev_token(
     let ttl = req.ttl_secs.unwrap_or(3600).clamp(1, 86_400);
     let token =
         issuer.mint(&req.user_id, Some(&req.family_id), None, Duration::from_secs(ttl)).map_err(ApiError::internal)?;
+    Ok(Json(DevTokenIssued { token, expires_in: ttl }))
+}
+
+/// A fresh development token for the caller's own (user, family), so that a long
+/// upload outlives the token it started with. Only for a valid token of the
+/// development issuer, from this machine's own browser directly (as `/dev/token`).
+#[utoipa::path(post, path = "/dev/renew", tag = "session", request_body = DevRenew, security(("bearer" = [])),
+    responses((status = 200, body = DevTokenIssued), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn dev_renew(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(req): Json<DevRenew>,
+) -> ApiResult<Json<DevTokenIssued>> {
+    let Some(issuer) = state.dev_issuer.as_ref() else {
+        return Err(ApiError::not_found());
+    };
+    let direct =
+        caller.meta.peer.is_some_and(|p| p.ip().is_loopback()) && FORWARDING.iter().all(|h| !headers.contains_key(*h));
+    if !direct {
+        return Err(ApiError::forbidden("the development sign-in answers only this machine's own browser, directly"));
+    }
+    let identity = &caller.identity;
+    let Some(family) = identity.family.as_deref().filter(|_| identity.issuer == DevIssuer::ISSUER) else {
+        return Err(ApiError::forbidden("only a development sign-in's token is renewed here"));
+    };
+    let ttl = req.ttl_secs.unwrap_or(3600).clamp(1, 86_400);
+    let token =
+        issuer.mint(&identity.subject, Some(family), None, Duration::from_secs(ttl)).map_err(ApiError::internal)?;
     Ok(Json(DevTokenIssued { token, expires_in: ttl }))
 }
