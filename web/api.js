@@ -234,6 +234,7 @@ export function client(token) {
  * @property {string} target
  * @property {string} outcome
  * @property {string} ip
+ * @property {string} metadata JSON text (e.g. a read's `purpose`, a role change's `from` and `to`)
  */
 
 /**

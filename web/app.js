@@ -330,7 +330,10 @@ async function loadRecordings(reset) {
   const page = await api.get(`/v1/recordings${q}`);
   const body = $('#recordings tbody');
   if (reset) body.replaceChildren();
-  for (const r of page.items) body.append(recordingRow(r));
+  for (const r of page.items) {
+    titles.set(r.id, r.title);
+    body.append(recordingRow(r));
+  }
   state.cursor = page.next_cursor;
   $('#more').hidden = !page.next_cursor;
   $('#empty').hidden = body.children.length > 0;
@@ -665,18 +668,94 @@ async function loadMembers() {
   }
 }
 
+/** Entries that accompany others (a key release comes with every play) or record
+ * machinery: shown only when asked for. */
+const TECHNICAL = new Set(['key.released', 'upload.status_read', 'upload.part_stored', 'audit.read', 'recording.replicated', 'recording.read']);
+
+/** Which filter of "What" an action belongs to. @type {Record<string, string>} */
+const KIND_OF_ACTION = {
+  'recording.downloaded': 'watch', 'family.exported': 'watch', 'family.export_started': 'watch',
+  'recording.created': 'upload', 'recording.committed': 'upload', 'upload.plaintext_sent': 'upload', 'upload.expired': 'upload',
+  'recording.deleted': 'delete', 'recording.purged': 'delete', 'family.erased': 'delete',
+  'member.invited': 'members', 'member.role_changed': 'members', 'member.removed': 'members', 'family.created': 'members',
+  'auth.failed': 'security', 'authz.denied': 'security',
+};
+
+/** Titles of recordings by id, as far as this page has loaded them. @type {Map<string, string>} */
+const titles = new Map();
+
+/**
+ * What an audit entry says, in a sentence a parent reads (the actor is shown beside it).
+ * @param {import('./api.js').AuditEntry} a
+ * @returns {(string | Node)[]}
+ */
+function auditSentence(a) {
+  /** @type {Record<string, unknown>} */
+  let m = {};
+  try { m = JSON.parse(a.metadata || '{}') ?? {}; } catch { /* shown without details */ }
+  const title = titles.get(a.target);
+  const rec = () => title ? ['“', el('bdi', {}, title), '”'] : ['a recording ', el('bdi', { class: 'note' }, a.target.slice(0, 8))];
+  const who = () => el('bdi', {}, a.target);
+  if (a.outcome !== 'success' && a.action !== 'auth.failed') {
+    return ['was refused: ', a.action.replace(/[._]/g, ' '), a.target ? ' (' : '', a.target ? el('bdi', {}, a.target) : '', a.target ? ')' : ''];
+  }
+  switch (a.action) {
+    case 'recording.downloaded':
+      return m.purpose === 'play' ? ['played ', ...rec()] : m.purpose === 'download' ? ['saved a decrypted copy of ', ...rec()] : ['read ', ...rec()];
+    case 'recording.created': return ['started uploading ', ...rec()];
+    case 'recording.committed': return ['uploaded ', ...rec()];
+    case 'upload.plaintext_sent': return ['sent ', ...rec(), ' to be encrypted by the server'];
+    case 'upload.expired': return ['an unfinished upload expired: ', ...rec()];
+    case 'recording.deleted': return ['deleted ', ...rec()];
+    case 'recording.purged': return ['the stored copies of ', ...rec(), ' were removed'];
+    case 'member.invited': return ['invited ', who(), ` as ${String(m.role ?? 'member')}`];
+    case 'member.role_changed': return ['made ', who(), ` ${String(m.to ?? '')}`.trimEnd() + (m.from ? ` (was ${String(m.from)})` : '')];
+    case 'member.removed': return a.target === a.actor ? ['left the family'] : ['removed ', who(), ' from the family'];
+    case 'family.created': return ['created the family vault'];
+    case 'family.export_started': return ['started an export of every recording'];
+    case 'family.exported': return ['downloaded the export'];
+    case 'family.erased': return ['erased the family'];
+    case 'key.released': return ['unlocked ', ...rec(), ' to play or save it'];
+    case 'auth.failed': return ['a sign-in failed'];
+    default: return [a.action.replace(/[._]/g, ' '), a.target ? ' ' : '', a.target ? el('bdi', {}, a.target) : ''];
+  }
+}
+
+/** @type {import('./api.js').AuditEntry[]} */
+let auditEntries = [];
+
+/** Shows the loaded entries that pass the filters. */
+function renderAudit() {
+  const who = /** @type {HTMLSelectElement} */ ($('#audit-who')).value;
+  const kind = /** @type {HTMLSelectElement} */ ($('#audit-kind')).value;
+  const technical = $input('#audit-technical').checked;
+  const shown = auditEntries.filter((a) => (technical || !TECHNICAL.has(a.action))
+    && (!who || a.actor === who) && (!kind || KIND_OF_ACTION[a.action] === kind || (kind === 'security' && a.outcome !== 'success')));
+  $('#audit tbody').replaceChildren(...shown.map((a) => el('tr', { 'data-action': a.action },
+    el('td', {}, fmtDate(a.at)), el('td', {}, el('bdi', {}, a.actor || 'Vault')), el('td', {}, ...auditSentence(a)),
+    el('td', { class: a.outcome === 'success' ? '' : 'denied' }, a.outcome === 'success' ? 'done' : a.outcome),
+    el('td', {}, a.ip), el('td', { class: 'note' }, a.action))));
+  $('#audit-empty').hidden = shown.length > 0;
+}
+
 /** @param {boolean} reset */
 async function loadAudit(reset) {
   if (reset) state.auditBefore = null;
   const q = state.auditBefore ? `?before=${state.auditBefore}` : '';
+  // Titles for the sentences (recordings of this family the page can list).
+  if (reset) {
+    /** @type {import('./api.js').RecordingPage<RecordingView>} */
+    const recs = await api.get('/v1/recordings?limit=200');
+    for (const r of recs.items) titles.set(r.id, r.title);
+  }
   /** @type {AuditPage} */
   const page = await api.get(`/v1/family/audit${q}`);
-  const body = $('#audit tbody');
-  if (reset) body.replaceChildren();
-  for (const a of page.items) {
-    body.append(el('tr', {}, el('td', {}, fmtDate(a.at)), el('td', {}, el('bdi', {}, a.actor)), el('td', {}, a.action),
-      el('td', {}, el('bdi', {}, a.target)), el('td', {}, a.outcome), el('td', {}, a.ip)));
-  }
+  auditEntries = reset ? page.items : auditEntries.concat(page.items);
+  const people = [...new Set(auditEntries.map((a) => a.actor).filter(Boolean))].sort();
+  const select = /** @type {HTMLSelectElement} */ ($('#audit-who'));
+  const chosen = select.value;
+  select.replaceChildren(el('option', { value: '' }, 'Everyone'), ...people.map((p) => el('option', { value: p, selected: p === chosen }, p)));
+  renderAudit();
   state.auditBefore = page.next_before;
   $('#audit-more').hidden = !page.next_before;
 }
@@ -784,6 +863,7 @@ drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); addFiles(e.dataTransfer?.files ?? []); });
 $('#more').addEventListener('click', () => loadRecordings(false).catch(fail));
 $('#audit-more').addEventListener('click', () => loadAudit(false).catch(fail));
+for (const id of ['#audit-who', '#audit-kind', '#audit-technical']) $(id).addEventListener('change', renderAudit);
 $('#player-close').addEventListener('click', () => closePlayer());
 $('#uploads-clear').addEventListener('click', () => {
   document.querySelectorAll('#uploads li[data-done]').forEach((li) => li.remove());

@@ -944,6 +944,36 @@ fn every_ranged_read_that_starts_a_session_is_audited_once(backend: Backend) {
     assert_eq!(downloads(), 2, "a new session is audited again");
     bob.content(&id);
     assert_eq!(downloads(), 3, "a whole download is always audited");
+
+    // The page labels its reads, so that the log tells a play from a saved copy; the
+    // label never hides a read (a download after a play in one session is its own row).
+    let carol_token = {
+        alice.invite("carol", "member");
+        server.as_user("smiths", "carol")
+    };
+    let labelled = |purpose: &str| {
+        let r = carol_token
+            .req(Method::GET, &format!("/v1/recordings/{id}/content"))
+            .header("range", "bytes=0-99")
+            .header("x-vault-purpose", purpose)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    };
+    labelled("play");
+    labelled("play");
+    labelled("download");
+    labelled("<script>");
+    let audit = alice.ok(alice.get("/v1/family/audit?limit=500"));
+    let purposes: Vec<Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "recording.downloaded" && r["actor"] == "carol")
+        .map(|r| serde_json::from_str::<Value>(r["metadata"].as_str().unwrap()).unwrap()["purpose"].clone())
+        .collect();
+    // Newest first: the unknown label is not recorded (but the read is), download, play.
+    assert_eq!(purposes, [Value::Null, json!("download"), json!("play")]);
 }
 
 fn ranges_follow_rfc_9110(backend: Backend) {

@@ -25,7 +25,14 @@ pub(crate) struct ReadRequest<'a> {
     pub range: Option<&'a str>,
     pub if_none_match: Option<&'a str>,
     pub if_range: Option<&'a str>,
+    /// What the client says the read is for (`x-vault-purpose`): `play` or `download`.
+    /// Only a label for the family's log (so that a play does not read as a download);
+    /// the read is logged whatever it says.
+    pub purpose: Option<&'a str>,
 }
+
+/// The purposes a read may name; anything else is not recorded.
+const PURPOSES: [&str; 2] = ["play", "download"];
 
 /// The answer to a read.
 pub(crate) enum Read {
@@ -65,10 +72,16 @@ pub(crate) async fn read(s: &Services, m: &Member, id: &str, request: &ReadReque
         Ranged::Part(range) => Some(range),
         Ranged::Unsatisfiable => return Ok(Read::Unsatisfiable { size }),
     };
-    // A whole read is always logged; ranged reads once per user, recording and session.
-    let first = range.is_none() || s.reads.first(&m.family.id, &m.issuer, &m.user, id, &m.session);
+    // A whole read is always logged; ranged reads once per user, recording, session and
+    // purpose (a download after a play in the same session is logged too).
+    let purpose = request.purpose.filter(|p| PURPOSES.contains(p));
+    let session = format!("{}:{}", m.session, purpose.unwrap_or("-"));
+    let first = range.is_none() || s.reads.first(&m.family.id, &m.issuer, &m.user, id, &session);
     if first {
-        let metadata = json!({ "range": range.as_ref().map(|r| [r.start, r.end]), "session": m.session });
+        let mut metadata = json!({ "range": range.as_ref().map(|r| [r.start, r.end]), "session": m.session });
+        if let Some(purpose) = purpose {
+            metadata["purpose"] = json!(purpose);
+        }
         m.audit(s, Action::RecordingDownloaded, id, Outcome::Success, metadata).await?;
     }
     let body = s.store.get(&r.object_key, range.clone()).await?;

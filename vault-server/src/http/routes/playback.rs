@@ -2,7 +2,7 @@
 //! (`crate::domain::playback` decides and audits).
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -21,7 +21,8 @@ use crate::http::secret_json::SecretJson;
 /// Downloads the stored ciphertext, whole or one range (RFC 9110 `Range`, `If-Range`,
 /// `If-None-Match`).
 #[utoipa::path(get, path = "/v1/recordings/{id}/content", tag = "playback",
-    params(("id" = String, Path), ("range" = Option<String>, Header, description = "bytes=start-end")),
+    params(("id" = String, Path), ("range" = Option<String>, Header, description = "bytes=start-end"),
+        ("x-vault-purpose" = Option<String>, Header, description = "play or download: a label for the family's audit log")),
     security(("bearer" = [])),
     responses((status = 200, body = BinaryBody, content_type = "application/octet-stream"),
         (status = 206, body = BinaryBody, content_type = "application/octet-stream"),
@@ -35,6 +36,7 @@ pub(crate) async fn content(call: MemberCall, Path(id): Path<String>, headers: H
         range: header(header::RANGE),
         if_none_match: header(header::IF_NONE_MATCH),
         if_range: header(header::IF_RANGE),
+        purpose: header(HeaderName::from_static("x-vault-purpose")),
     };
     let (etag, size, range, body) = match playback::read(&call.services, &call.member, &id, &request).await? {
         Read::NotModified { etag } => return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()),
