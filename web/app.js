@@ -765,19 +765,39 @@ async function startExport() {
   /** @type {ExportStarted} */
   const started = await api.json('POST', '/v1/family/export', {});
   $('#export-key').textContent = started.recovery_key;
+  $('#sheet-family').textContent = state.family?.name ?? '';
+  $('#sheet-date').textContent = fmtDay(Date.now());
   /** @type {HTMLAnchorElement} */ ($('#export-link')).href = started.download;
+  $('#export-download').hidden = false;
+  $('#export-used').hidden = true;
   $('#export-result').hidden = false;
-  announce('Export ready: write down the recovery key, then download the archive.');
+  announce('Export ready: keep the recovery key, then download the archive.');
 }
 
-async function eraseFamily() {
+/** Opens the erase dialog: it names the family, offers the export first, and asks for
+ * the family id typed out; the signed receipt is offered after the erasure. */
+function eraseFamily() {
   const family = state.family;
   if (!family) return;
-  const typed = prompt(`Erasing cannot be undone. Type the family id (${family.id}) to erase it:`);
-  if (typed === null) return;
-  if (typed.trim() !== family.id) return showAlert('The family id did not match; nothing was erased.');
-  await api.request('DELETE', '/v1/family', { json: { confirm: family.id } });
+  const dialog = /** @type {HTMLDialogElement} */ ($('#erase-dialog'));
+  $('#erase-family-name').textContent = family.name;
+  $('#erase-family-id').textContent = family.id;
+  $input('#erase-confirm').value = '';
+  /** @type {HTMLButtonElement} */ ($('#erase-ok')).disabled = true;
+  dialog.returnValue = '';
+  dialog.showModal();
+  $('#erase-confirm').focus();
+}
+
+async function eraseConfirmed() {
+  const family = state.family;
+  if (!family || $input('#erase-confirm').value.trim() !== family.id) return;
+  const receipt = await (await api.request('DELETE', '/v1/family', { json: { confirm: family.id } })).json();
   signOut('The family was erased. Its recordings can no longer be decrypted.');
+  const href = URL.createObjectURL(new Blob([JSON.stringify(receipt, null, 2)], { type: 'application/json' }));
+  $('#notice').replaceChildren('Keep the proof of the erasure: ',
+    el('a', { href, download: `erasure-receipt-${family.id}.json`, id: 'receipt-link' }, 'download the signed receipt'), '.');
+  $('#notice').hidden = false;
 }
 
 // ---------- wiring ----------
@@ -850,7 +870,26 @@ $('#family-form').addEventListener('submit', async (e) => {
 });
 $('#sign-out').addEventListener('click', () => signOut());
 $('#export-start').addEventListener('click', () => startExport().catch(fail));
-$('#erase-family').addEventListener('click', () => eraseFamily().catch(fail));
+$('#erase-family').addEventListener('click', eraseFamily);
+$('#erase-confirm').addEventListener('input', () => {
+  /** @type {HTMLButtonElement} */ ($('#erase-ok')).disabled = $input('#erase-confirm').value.trim() !== state.family?.id;
+});
+$('#erase-dialog').addEventListener('close', () => {
+  if (/** @type {HTMLDialogElement} */ ($('#erase-dialog')).returnValue === 'erase') eraseConfirmed().catch(fail);
+});
+$('#erase-export').addEventListener('click', () => {
+  /** @type {HTMLDialogElement} */ ($('#erase-dialog')).close('cancel');
+  startExport().then(() => $('#export-key').scrollIntoView(), fail);
+});
+$('#export-copy').addEventListener('click', () => {
+  navigator.clipboard.writeText($('#export-key').textContent ?? '')
+    .then(() => announce('The recovery key is copied.'), () => showAlert('This browser did not let the page copy; select the key and copy it.'));
+});
+$('#export-print').addEventListener('click', () => window.print());
+$('#export-link').addEventListener('click', () => {
+  // The link works once: after this click it would only answer "not found".
+  setTimeout(() => { $('#export-download').hidden = true; $('#export-used').hidden = false; }, 0);
+});
 document.querySelectorAll('.tab').forEach((t) => t.addEventListener('click', () => show(/** @type {HTMLElement} */ (t).dataset.view ?? '')));
 $('#files').addEventListener('change', () => {
   const input = $input('#files');

@@ -529,7 +529,11 @@ test('the owner exports the family; the archive decrypts with the official Pytho
   const key = (await page.textContent('#export-key')).trim();
   assert.match(key, /^[0-9a-f]{64}$/);
   await shot(page, '08-export');
+  assert.ok(await page.isVisible('#export-copy') && await page.isVisible('#export-print'), 'Copy and Print are offered');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-link')]);
+  // The one-time link does not stay on screen to be clicked into a 404.
+  await page.locator('#export-used:not([hidden])').waitFor();
+  assert.equal(await page.isVisible('#export-link'), false);
   const archive = path.join(work, 'export.tar');
   await download.saveAs(archive);
   const unpacked = path.join(work, 'export');
@@ -549,10 +553,23 @@ test('the owner erases the family: signed out with a clear message, and the fami
   await signIn(page, proxy.url, 'frank', 'erasers');
   await upload(page, (() => { const f = path.join(work, 'erase.wav'); makeFile(f, 200_000, 'erase', { header: wavHeader(200_000 - 44) }); return f; })());
   await page.click('.tab[data-view="members"]');
-  page.once('dialog', (d) => d.accept('erasers'));
   await page.click('#erase-family');
+  // A dialog, not a prompt: it names the family, offers the export first, and the
+  // erase button waits for the family id typed out.
+  await page.locator('#erase-dialog[open]').waitFor();
+  assert.match(await page.textContent('#erase-dialog'), /The erasers family[\s\S]*Export first/);
+  assert.equal(await page.isEnabled('#erase-ok'), false);
+  await page.fill('#erase-confirm', 'erasers-typo');
+  assert.equal(await page.isEnabled('#erase-ok'), false);
+  await page.fill('#erase-confirm', 'erasers');
+  await page.click('#erase-ok');
   await page.locator('#sign-in:not([hidden])').waitFor();
   assert.match(await page.textContent('#alert'), /erased/i);
+  // The signed receipt of the erasure is handed over.
+  const [saved] = await Promise.all([page.waitForEvent('download'), page.click('#notice #receipt-link')]);
+  const receipt = JSON.parse(fs.readFileSync(await saved.path(), 'utf8'));
+  assert.equal(receipt.kind, 'vault.erasure-receipt');
+  assert.ok(receipt.payload.includes('erasers') && receipt.signature);
   assert.equal(await page.isVisible('#sign-out'), false, 'a signed-out page offers no sign-out');
   await shot(page, '12-erased');
   // Signing in again: the page says the family no longer exists; the API answers 410.
