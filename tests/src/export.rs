@@ -53,12 +53,16 @@ pub fn decrypt_export(archive: &Path, key: &str) -> std::collections::BTreeMap<S
         let stored = std::fs::read(unpacked.join(r["object"].as_str().unwrap())).unwrap();
         assert_eq!(hex::encode(Sha256::digest(&stored)), r["ciphertext_sha256"].as_str().unwrap());
     }
-    std::fs::read_dir(&plain)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().into_owned();
-            (name.split('.').next().unwrap().to_owned(), std::fs::read(e.path()).unwrap())
+    // decrypt.py names each file by its title and type, and prints `id: 'title' -> file`.
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let files: std::collections::BTreeMap<String, Vec<u8>> = printed
+        .lines()
+        .filter_map(|line| {
+            let (id, rest) = line.split_once(": ")?;
+            let (_, file) = rest.rsplit_once(" -> ")?;
+            Some((id.to_owned(), std::fs::read(file).unwrap()))
         })
-        .collect()
+        .collect();
+    assert_eq!(files.len(), std::fs::read_dir(&plain).unwrap().count(), "one line per file: {printed}");
+    files
 }

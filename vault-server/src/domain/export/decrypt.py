@@ -13,6 +13,7 @@ import argparse
 import json
 import mimetypes
 import os
+import re
 import sys
 
 import aws_encryption_sdk
@@ -56,6 +57,29 @@ class KnownDataKey(CryptoMaterialsManager):
         return DecryptionMaterials(data_key=key, verification_key=None)
 
 
+# Extensions for the types Vault stores (mimetypes does not know audio/wav everywhere).
+EXTENSIONS = {
+    "audio/wav": ".wav", "audio/x-wav": ".wav", "audio/wave": ".wav", "audio/mpeg": ".mp3", "audio/ogg": ".ogg",
+    "audio/mp4": ".m4a", "audio/aac": ".aac", "audio/flac": ".flac", "audio/webm": ".weba",
+    "video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov", "video/ogg": ".ogv",
+    "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp", "image/heic": ".heic",
+    "text/plain": ".txt", "application/pdf": ".pdf",
+}
+
+
+def file_name(recording, taken):
+    """The recording's title as a file name, with the extension of its type; a second
+    recording of the same title gets " (2)" and so on."""
+    stem = re.sub(r"[^\w .,()'-]", "_", recording["title"]).strip(" .")[:100] or "recording"
+    content_type = recording["content_type"].split(";")[0].strip().lower()
+    extension = EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
+    name, n = stem + extension, 2
+    while name.lower() in taken:
+        name, n = f"{stem} ({n}){extension}", n + 1
+    taken.add(name.lower())
+    return name
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--key", required=True, help="the recovery key: 64 hex characters")
@@ -72,9 +96,9 @@ def main():
     client = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
     os.makedirs(args.out, exist_ok=True)
     failed = 0
+    taken = set()
     for r in metadata["recordings"]:
-        extension = mimetypes.guess_extension(r["content_type"]) or ""
-        target = os.path.join(args.out, r["id"] + extension)
+        target = os.path.join(args.out, file_name(r, taken))
         try:
             with open(os.path.join(args.export, r["recovery_key"]), "rb") as f:
                 data_key, kit = client.decrypt(source=f.read(), key_provider=provider)
