@@ -9,7 +9,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { startServer, startProxy, launchBrowser, signIn, devCode, makeFile, wavHeader, sha256File, readRange, screenshotDir } from './harness.mjs';
+import { startServer, startProxy, launchBrowser, signIn, devCode, makeFile, wavHeader, sha256File, readRange, screenshotDir, accessibilityProblems } from './harness.mjs';
 
 const MARKER = `PLAINTEXT-MARKER-${crypto.randomBytes(12).toString('hex')}`;
 const MiB = 1 << 20;
@@ -791,4 +791,66 @@ test('a short-lived sign-in renews itself: an upload outlives the token it start
   assert.deepEqual(await pageRange(page, id, size - 100, size), readRange(file, size - 100, size));
   assert.deepEqual(proxy.stats.markerHits, []);
   await context.close();
+});
+
+test('every view passes axe-core (WCAG 2.1 A and AA) with no serious or critical violation, on a phone and a desktop', async () => {
+  // The check itself finds what it should (an image without a text alternative).
+  const probe = await browser.newContext();
+  const probePage = await probe.newPage();
+  await probePage.setContent('<!doctype html><html lang="en"><title>probe</title><main><img src="data:,"></main></html>');
+  assert.match((await accessibilityProblems(probePage)).join(), /image-alt/);
+  await probe.close();
+
+  const problems = [];
+  const check = async (page, label) => {
+    for (const p of await accessibilityProblems(page)) problems.push(`${label}: ${p}`);
+  };
+  for (const [size, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
+    const fresh = await browser.newContext({ viewport });
+    const signInPage = await newPage(fresh);
+    await signInPage.goto(proxy.url);
+    await signInPage.locator('#dev-form:not([hidden])').waitFor();
+    await check(signInPage, `${size} sign-in`);
+    await fresh.close();
+
+    await owner.setViewportSize(viewport);
+    await owner.click('.tab[data-view="recordings"]');
+    await check(owner, `${size} recordings`);
+    await owner.locator(`#recordings tr[data-id="${ids.webm}"]`).getByRole('button', { name: /^Play/ }).click();
+    await owner.locator('#player:not([hidden])').waitFor();
+    await owner.waitForFunction(() => document.querySelector('#media') || !document.querySelector('#player-error').hidden);
+    assert.equal(await owner.isVisible('#player-error'), false, await owner.textContent('#player-error'));
+    await check(owner, `${size} player`);
+    await owner.click('#player-close');
+    await owner.click('.tab[data-view="members"]');
+    await owner.locator('#members tbody tr').first().waitFor();
+    await check(owner, `${size} members`);
+    await owner.click('#erase-family');
+    await owner.locator('#erase-dialog[open]').waitFor();
+    await check(owner, `${size} erase dialog`);
+    await owner.click('#erase-dialog button[value=cancel]');
+    await owner.click('.tab[data-view="audit"]');
+    await owner.locator('#audit tbody tr').first().waitFor();
+    await check(owner, `${size} audit`);
+  }
+  await owner.setViewportSize({ width: 1280, height: 800 });
+  assert.deepEqual(problems, []);
+});
+
+test('"How your recordings are protected" says plainly who can open what, at both sizes', async () => {
+  for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+    const context = await browser.newContext({ viewport });
+    const page = await newPage(context);
+    await page.goto(proxy.url);
+    await page.click('#protection-link');
+    await page.locator('h2', { hasText: 'How your recordings are protected' }).waitFor();
+    const text = await page.textContent('main');
+    // The honest parts: the server is not blind, storage is; what cannot be protected.
+    assert.match(text, /whoever controls Vault's servers and its key service\s+could read your recordings/);
+    assert.match(text, /storage service alone cannot/);
+    assert.match(text, /What Vault cannot protect/);
+    assert.deepEqual(await accessibilityProblems(page), []);
+    await shot(page, `17-protection-${viewport.width}`);
+    await context.close();
+  }
 });
