@@ -584,6 +584,7 @@ function onWorker(job, m) {
       button.remove();
       // Folded to one line: the recording is in the library now.
       li.querySelectorAll('label').forEach((l) => l.remove());
+      li.querySelector('.state')?.before(' · ');
       li.classList.add('folded');
       $('#uploads-clear').hidden = false;
       announce(`${job.title} uploaded`);
