@@ -25,6 +25,17 @@ use crate::http::middleware::caller::Caller;
 const FORWARDING: [&str; 6] =
     ["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "via"];
 
+/// The development sign-in answers only a loopback peer whose request no proxy forwarded.
+fn this_machine_directly(meta: &RequestMeta, headers: &HeaderMap) -> ApiResult<()> {
+    let direct =
+        meta.peer.is_some_and(|p| p.ip().is_loopback()) && FORWARDING.iter().all(|h| !headers.contains_key(*h));
+    if direct {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("the development sign-in answers only this machine's own browser, directly"))
+    }
+}
+
 /// The web page's files (`web_dir`), for any path no route matched. Paths that cannot
 /// name one of its files (a leading `//`, which a directory redirect would turn into a
 /// protocol-relative `Location`, or names longer than a file system allows) are not
@@ -73,11 +84,7 @@ pub(crate) async fn dev_token(
     let (Some(issuer), Some(codes)) = (state.dev_issuer.as_ref(), state.dev_sign_in.as_ref()) else {
         return Err(ApiError::not_found());
     };
-    let direct =
-        meta.peer.is_some_and(|p| p.ip().is_loopback()) && FORWARDING.iter().all(|h| !headers.contains_key(*h));
-    if !direct {
-        return Err(ApiError::forbidden("the development sign-in answers only this machine's own browser, directly"));
-    }
+    this_machine_directly(&meta, &headers)?;
     if !valid_id(&req.user_id) || !valid_id(&req.family_id) {
         return Err(ApiError::bad_request(
             "user and family ids are 1 to 64 letters, digits, '-' or '_', starting with a letter or digit",
@@ -123,11 +130,7 @@ pub(crate) async fn dev_renew(
     let Some(issuer) = state.dev_issuer.as_ref() else {
         return Err(ApiError::not_found());
     };
-    let direct =
-        caller.meta.peer.is_some_and(|p| p.ip().is_loopback()) && FORWARDING.iter().all(|h| !headers.contains_key(*h));
-    if !direct {
-        return Err(ApiError::forbidden("the development sign-in answers only this machine's own browser, directly"));
-    }
+    this_machine_directly(&caller.meta, &headers)?;
     let identity = &caller.identity;
     let Some(family) = identity.family.as_deref().filter(|_| identity.issuer == DevIssuer::ISSUER) else {
         return Err(ApiError::forbidden("only a development sign-in's token is renewed here"));
