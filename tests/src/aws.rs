@@ -140,15 +140,20 @@ impl Moto {
             .expect("moto_server (scripts/setup installs it)");
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
-        for _ in 0..100 {
+        // Python starting moto takes seconds, more while the other tests load both cores.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
             if http.get(format!("{url}/moto-api/")).send().is_ok_and(|r| r.status().is_success()) {
                 return Self { child, url };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("moto_server exited ({status}) before answering on {url}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = child.kill();
         let _ = child.wait();
-        panic!("moto did not start on {url}");
+        panic!("moto did not start on {url} within 60 s");
     }
 
     /// SIGSTOP: the region stops answering (connections hang, as in a network partition).

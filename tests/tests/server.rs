@@ -1414,8 +1414,10 @@ fn external_oidc_issuer_with_rs256_jwks_rotation_and_refresh_limits(backend: Bac
     api.create_family("Org family");
     assert_eq!(call(&token(&k1, "k1", "vault-app")), StatusCode::OK);
     assert_eq!(call(&token(&k1, "k1", "other-app")), StatusCode::UNAUTHORIZED);
-    // The dev issuer is not trusted when an external issuer is configured.
-    assert_eq!(call(&server.token("org_77", "user_2abc")), StatusCode::UNAUTHORIZED);
+    // The dev issuer is not trusted when an external issuer is configured: a genuine
+    // development token (from another, embedded server's issuer) is refused.
+    let dev_token = Server::start(Backend::Embedded).token("org_77", "user_2abc");
+    assert_eq!(call(&dev_token), StatusCode::UNAUTHORIZED);
     // k2 signs before the JWKS lists it: unknown key. Then the provider rotates.
     assert_eq!(call(&token(&k2, "k2", "vault-app")), StatusCode::UNAUTHORIZED);
     std::fs::write(idp.path().join("jwks.json"), json!({ "keys": [jwk1, jwk2] }).to_string()).unwrap();
