@@ -448,6 +448,7 @@ async function play(r) {
  * @property {RecordingKind} kind
  * @property {string} [id] the recording, once created (or the interrupted one to resume)
  * @property {boolean} [paused]
+ * @property {boolean} [cancelled] Cancel was chosen: discarded once the worker stops
  */
 
 /** @type {Worker | null} */
@@ -474,10 +475,12 @@ function kindOf(file) {
 function uploadItem(file, title) {
   const li = el('li', { 'data-name': file.name },
     el('strong', {}, title), ' ', el('span', { class: 'note' }, fmtSize(file.size)),
-    el('label', {}, 'Encrypted', el('progress', { class: 'enc', max: file.size || 1, value: 0 })),
-    el('label', {}, 'Uploaded', el('progress', { class: 'up', max: file.size || 1, value: 0 })),
+    // One bar: what is stored safely (each part is encrypted just before it is sent).
+    el('label', {}, el('span', { class: 'visually-hidden' }, `Upload of ${title}`),
+      el('progress', { class: 'up', max: file.size || 1, value: 0 })),
     el('span', { class: 'state' }, 'Waiting…'), ' ',
-    el('button', { type: 'button', class: 'secondary pause', 'aria-label': `Pause ${title}` }, 'Pause'));
+    el('button', { type: 'button', class: 'secondary pause', 'aria-label': `Pause ${title}` }, 'Pause'),
+    el('button', { type: 'button', class: 'danger cancel', 'aria-label': `Cancel ${title}` }, 'Cancel'));
   $('#uploads').append(li);
   return li;
 }
@@ -521,8 +524,35 @@ function enqueue(job) {
       setState(job.li, 'Paused');
     }
   };
+  const cancel = /** @type {HTMLButtonElement} */ (job.li.querySelector('.cancel'));
+  cancel.onclick = () => {
+    if (!confirm(`Cancel the upload of "${job.title}"? What is uploaded so far is deleted.`)) return;
+    job.cancelled = true;
+    if (running === job) return toUploader({ type: ToUploader.pause }); // discarded once it stops
+    const i = queue.indexOf(job);
+    if (i >= 0) queue.splice(i, 1);
+    discard(job).catch(fail);
+  };
   queue.push(job);
   pump();
+}
+
+/**
+ * Deletes what the server holds of an unfinished upload and this device's record of it.
+ * @param {{ id?: string, title: string, li: HTMLElement }} job
+ */
+async function discard(job) {
+  if (job.id) {
+    try {
+      await api.request('DELETE', `/v1/recordings/${job.id}`);
+    } catch (e) {
+      // Already gone (expired, or deleted elsewhere): nothing left to delete there.
+      if (!(e instanceof ApiError && e.code === 'not-found')) throw e;
+    }
+    await pending.remove(job.id);
+  }
+  job.li.remove();
+  announce(`The upload of ${job.title} was cancelled and deleted.`);
 }
 
 function pump() {
@@ -547,7 +577,6 @@ function onWorker(job, m) {
     return;
   }
   const { li } = job;
-  const enc = /** @type {HTMLProgressElement} */ (li.querySelector('.enc'));
   const up = /** @type {HTMLProgressElement} */ (li.querySelector('.up'));
   if (m.type === FromUploader.created) {
     job.id = m.id;
@@ -561,9 +590,8 @@ function onWorker(job, m) {
       announce(`${job.title}: ${note}`);
     }
   } else if (m.type === FromUploader.progress) {
-    enc.value = m.encrypted;
     up.value = m.uploaded;
-    setState(li, `Encrypted ${fmtSize(m.encrypted)}, uploaded ${fmtSize(m.uploaded)} of ${fmtSize(m.total)}`);
+    setState(li, `${fmtSize(m.uploaded)} of ${fmtSize(m.total)} stored, encrypted`);
     li.dataset.uploaded = String(m.uploaded);
     // Which engine sealed the frames, and how many each (tests check the fallback).
     li.dataset.engine = m.engine;
@@ -577,11 +605,14 @@ function onWorker(job, m) {
   if (m.type === FromUploader.done || m.type === FromUploader.error || m.type === FromUploader.paused) {
     running = null;
     const button = /** @type {HTMLButtonElement} */ (li.querySelector('.pause'));
-    if (m.type === FromUploader.done) {
-      enc.value = up.value = job.file.size || 1;
+    if (m.type === FromUploader.done && job.cancelled) {
+      discard(job).catch(fail); // it finished before the cancel reached the worker
+    } else if (m.type === FromUploader.done) {
+      up.value = job.file.size || 1;
       setState(li, 'Stored, encrypted.', 'done');
       li.dataset.done = 'true';
       button.remove();
+      li.querySelector('.cancel')?.remove();
       // Folded to one line: the recording is in the library now.
       li.querySelectorAll('label').forEach((l) => l.remove());
       li.querySelector('.state')?.before(' · ');
@@ -590,6 +621,8 @@ function onWorker(job, m) {
       announce(`${job.title} uploaded`);
       loadRecordings(true).catch(fail);
       loadInterrupted().catch(fail);
+    } else if (m.type === FromUploader.paused && job.cancelled) {
+      discard(job).catch(fail);
     } else if (m.type === FromUploader.paused) {
       job.paused = true;
       button.textContent = 'Resume';
@@ -644,7 +677,11 @@ async function loadInterrupted() {
     });
     const li = el('li', { 'data-id': p.id },
       el('strong', {}, p.title), ` — ${status.next_part - 1} of ${p.parts} parts stored. `,
-      el('label', { class: 'button', for: `resume-${p.id}` }, `Choose "${p.name}" again to resume`), input);
+      el('label', { class: 'button', for: `resume-${p.id}` }, `Choose "${p.name}" again to resume`), input, ' ',
+      el('button', { type: 'button', class: 'danger discard', 'aria-label': `Discard ${p.title}`, onclick: () => {
+        if (!confirm(`Discard the interrupted upload of "${p.title}"? What is uploaded so far is deleted.`)) return;
+        discard({ id: p.id, title: p.title, li }).then(() => { $('#interrupted').hidden = $('#interrupted-list').children.length === 0; }, fail);
+      } }, 'Discard'));
     list.append(li);
   }
   $('#interrupted').hidden = list.children.length === 0;

@@ -857,3 +857,39 @@ test('"How your recordings are protected" says plainly who can open what, at bot
     await context.close();
   }
 });
+
+test('an upload can be cancelled, and an interrupted one discarded: nothing of either is left', async () => {
+  await owner.click('.tab[data-view="recordings"]');
+  const status = (id) => owner.evaluate((id) => fetch(`/v1/recordings/${id}/upload`,
+    { headers: { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` } }).then((r) => r.status), id);
+  const recorded = (id) => owner.evaluate(async (id) => (await import('/pending.js')).pending.all().then((all) => all.some((p) => p.id === id)), id);
+
+  // Cancel while it runs: one progress bar, then the card, the server's upload and this
+  // device's record are gone.
+  const file = path.join(work, 'cancel-me.webm');
+  makeFile(file, 120 * MiB + 5, 'cancel', { marker: MARKER, offsets: [MiB] });
+  await owner.setInputFiles('#files', file);
+  const item = owner.locator('#uploads li').last();
+  await owner.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
+  assert.equal(await item.locator('progress').count(), 1, 'one progress bar per file');
+  const id = await item.getAttribute('data-id');
+  assert.equal(await status(id), 200);
+  await owner.evaluate(() => document.querySelector('#uploads li:last-child .cancel').click());
+  await owner.waitForFunction((id) => !document.querySelector(`#uploads li[data-id="${id}"]`), id);
+  assert.equal(await status(id), 404, 'the server no longer has the upload');
+  assert.equal(await recorded(id), false, 'this device forgot it');
+  assert.equal(await owner.locator(`#recordings tr[data-id="${id}"]`).count(), 0);
+
+  // Discard an interrupted one (left by a reload).
+  await owner.setInputFiles('#files', file);
+  await owner.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
+  const left = await owner.locator('#uploads li').last().getAttribute('data-id');
+  await owner.reload();
+  await owner.waitForFunction(() => document.body.dataset.ready === 'true');
+  const interrupted = owner.locator(`#interrupted-list li[data-id="${left}"]`);
+  await interrupted.getByRole('button', { name: /^Discard/ }).click();
+  await interrupted.waitFor({ state: 'detached' });
+  assert.equal(await status(left), 404);
+  assert.equal(await recorded(left), false);
+  assert.deepEqual(proxy.stats.markerHits, []);
+});
