@@ -341,7 +341,16 @@ async function loadRecordings(reset) {
 
 /** @type {Record<string, string>} */
 const EXTENSIONS = { 'audio/wav': '.wav', 'audio/x-wav': '.wav', 'audio/mpeg': '.mp3', 'audio/ogg': '.ogg', 'audio/mp4': '.m4a',
-  'video/webm': '.webm', 'video/mp4': '.mp4', 'video/quicktime': '.mov', 'text/plain': '.txt', 'application/pdf': '.pdf' };
+  'video/webm': '.webm', 'video/mp4': '.mp4', 'video/quicktime': '.mov', 'text/plain': '.txt', 'application/pdf': '.pdf',
+  'image/jpeg': '.jpg', 'image/png': '.png', 'image/gif': '.gif', 'image/webp': '.webp', 'image/heic': '.heic', 'image/avif': '.avif' };
+
+/** A photo (stored as a "letter" by kind: the server's kinds are audio, video, letter),
+ * shown as an image, never as text. @param {RecordingView} r */
+const isPhoto = (r) => r.content_type.startsWith('image/');
+/** What the page calls a recording's kind. @param {RecordingView} r */
+const kindLabel = (r) => isPhoto(r) ? 'photo' : r.kind;
+/** The verb of its first button. @param {RecordingView} r */
+const openVerb = (r) => isPhoto(r) ? 'View' : r.kind === 'letter' ? 'Read' : 'Play';
 
 /** @param {RecordingView} r */
 function recordingRow(r) {
@@ -350,12 +359,12 @@ function recordingRow(r) {
   return el('tr', { 'data-id': r.id },
     // On a phone the kind, size and date columns fold into a line under the title.
     el('td', {}, el('span', { class: 'title' }, r.title),
-      el('span', { class: 'meta' }, `${r.kind} · ${fmtSize(r.plaintext_size)} · ${fmtDay(r.created_at)}`)),
-    el('td', {}, r.kind),
+      el('span', { class: 'meta' }, `${kindLabel(r)} · ${fmtSize(r.plaintext_size)} · ${fmtDay(r.created_at)}`)),
+    el('td', {}, kindLabel(r)),
     el('td', { class: 'num' }, fmtSize(r.plaintext_size)),
     el('td', {}, fmtDay(r.created_at)),
     el('td', { class: 'actions' },
-      el('button', { type: 'button', onclick: () => play(r), 'aria-label': `${r.kind === 'letter' ? 'Read' : 'Play'} ${r.title}` }, r.kind === 'letter' ? 'Read' : 'Play'),
+      el('button', { type: 'button', onclick: () => play(r), 'aria-label': `${openVerb(r)} ${r.title}` }, openVerb(r)),
       // A navigation (not <a download>, which Chromium does not route through the
       // service worker) answered with Content-Disposition: attachment: the browser
       // streams the decrypted bytes to disk as the worker produces them.
@@ -416,7 +425,11 @@ async function play(r) {
   body.replaceChildren();
   await tellServiceWorker();
   const src = `/media/${r.id}`;
-  if (r.kind === 'letter') {
+  if (isPhoto(r)) {
+    const img = el('img', { src, id: 'photo', alt: r.title });
+    img.addEventListener('error', () => playerError('This photo cannot be shown in this browser (or could not be decrypted); Download saves it.'));
+    body.append(img);
+  } else if (r.kind === 'letter') {
     const res = await fetch(src);
     if (!res.ok) {
       if (res.headers.get(PLAYBACK_ERROR_HEADER) === 'unauthenticated') return signOut('Your session has expired. Please sign in again.');
@@ -463,6 +476,7 @@ let running = null;
  * @returns {RecordingKind}
  */
 function kindOf(file) {
+  // Photos travel as letters (the server's three kinds); the page shows them as images.
   if (file.type.startsWith('video/')) return 'video';
   if (file.type.startsWith('audio/')) return 'audio';
   return 'letter';

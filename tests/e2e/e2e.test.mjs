@@ -893,3 +893,25 @@ test('an upload can be cancelled, and an interrupted one discarded: nothing of e
   assert.equal(await recorded(left), false);
   assert.deepEqual(proxy.stats.markerHits, []);
 });
+
+test('a photo is shown as a photo: View, decrypted in the page, saved with its extension', async () => {
+  await owner.click('.tab[data-view="recordings"]');
+  const file = path.join(work, 'ultrasound-print.png');
+  // A real 1×1 PNG (an ultrasound print, as far as this test goes).
+  fs.writeFileSync(file, Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64'));
+  const id = await upload(owner, file);
+  const row = owner.locator(`#recordings tr[data-id="${id}"]`);
+  assert.equal(await row.locator('td').nth(1).textContent(), 'photo');
+  await row.getByRole('button', { name: /^View/ }).click();
+  const img = owner.locator('#player:not([hidden]) #photo');
+  await img.waitFor();
+  await owner.waitForFunction(() => document.querySelector('#photo')?.complete && document.querySelector('#photo').naturalWidth > 0);
+  assert.equal(await img.evaluate((i) => `${i.naturalWidth}×${i.naturalHeight}`), '1×1', 'decrypted and decoded as an image');
+  assert.equal(await owner.locator('#letter').count(), 0, 'never shown as text');
+  const [download] = await Promise.all([owner.waitForEvent('download'), row.getByRole('link', { name: /^Download/ }).click()]);
+  assert.equal(download.suggestedFilename(), 'ultrasound-print.png');
+  const saved = path.join(work, 'photo-back.png');
+  await download.saveAs(saved);
+  assert.equal(await sha256File(saved), await sha256File(file));
+  await owner.click('#player-close');
+});
