@@ -198,10 +198,15 @@ impl LocalStore {
     }
 
     async fn read_meta(&self, key: &ObjectKey) -> Result<Meta, StoreError> {
-        if fs::metadata(self.data_path(key)).await.is_err() {
-            return Err(StoreError::NotFound);
-        }
-        let text = fs::read(self.meta_path(key)).await.map_err(|_| StoreError::NotFound)?;
+        // Only a missing file is "not found". A directory that cannot be read (a replica
+        // disk gone, permissions) is a failure: a purge must not count it as deleted, or
+        // the copy would be back when the disk is.
+        let missing = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NotFound,
+            _ => e.into(),
+        };
+        fs::metadata(self.data_path(key)).await.map_err(missing)?;
+        let text = fs::read(self.meta_path(key)).await.map_err(missing)?;
         serde_json::from_slice(&text).map_err(|e| StoreError::Backend(e.to_string()))
     }
 }
@@ -477,6 +482,24 @@ mod tests {
         assert_eq!(collect(s.get(&key, None).await.unwrap()).await, whole);
         // Retention.
         assert!(matches!(s.delete(&key).await, Err(StoreError::Retained { .. })));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_store_is_a_failure_not_a_missing_object() {
+        // A purge that takes an unreadable replica for "not found" would mark the object
+        // purged, and the copy would be back with the disk (found by the random-kill test).
+        let (dir, s) = store().await;
+        let key = ObjectKey::new("a/gone").unwrap();
+        let past = OffsetDateTime::now_utc() - Duration::seconds(1);
+        super::super::put_small(&s, &key, Bytes::from_static(b"ciphertext"), past).await.unwrap();
+        let objects = dir.path().join("objects");
+        std::fs::rename(&objects, dir.path().join("away")).unwrap();
+        std::fs::write(&objects, b"not a directory").unwrap();
+        assert!(matches!(s.delete(&key).await, Err(StoreError::Backend(_))));
+        std::fs::remove_file(&objects).unwrap();
+        std::fs::rename(dir.path().join("away"), &objects).unwrap();
+        s.delete(&key).await.unwrap();
+        assert!(matches!(s.delete(&key).await, Err(StoreError::NotFound)), "a deleted object is not found");
     }
 
     #[tokio::test]
