@@ -239,7 +239,7 @@ fn every_test_and_path_the_readme_names_exists() {
 
 #[test]
 fn a_look_alike_helper_or_the_wrong_file_does_not_count() {
-    let source = "fn helper_that_looks_like_a_test() {}\n#[test]\n// why\n#[ignore]\nfn real_test_here() {}\n\
+    let source = "fn helper_that_looks_like_a_test() {}\n#[test]\n// why\n#[should_panic]\nfn real_test_here() {}\n\
                   per_backend! {\n    listed_one_here,\n    listed_two_here,\n}\n";
     assert_eq!(test_functions(source), ["real_test_here", "listed_one_here", "listed_two_here"]);
     let found = claims(

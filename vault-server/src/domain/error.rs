@@ -1,5 +1,5 @@
 //! The domain's one error type. It says what went wrong in the service's terms;
-//! `crate::http::error` decides the status and problem document, the CLI prints it.
+//! the HTTP layer decides the status and problem document, the CLI prints it.
 
 use std::borrow::Cow;
 

@@ -110,10 +110,7 @@ pub(crate) async fn dev_token(
             "that sign-in code is wrong or already used: enter the newest code printed where vault serve runs",
         ));
     }
-    let ttl = req.ttl_secs.unwrap_or(3600).clamp(1, 86_400);
-    let token =
-        issuer.mint(&req.user_id, Some(&req.family_id), None, Duration::from_secs(ttl)).map_err(ApiError::internal)?;
-    Ok(Json(DevTokenIssued { token, expires_in: ttl }))
+    issue(issuer, &req.user_id, &req.family_id, req.ttl_secs)
 }
 
 /// A fresh development token for the caller's own (user, family), so that a long
@@ -135,8 +132,13 @@ pub(crate) async fn dev_renew(
     let Some(family) = identity.family.as_deref().filter(|_| identity.issuer == DevIssuer::ISSUER) else {
         return Err(ApiError::forbidden("only a development sign-in's token is renewed here"));
     };
-    let ttl = req.ttl_secs.unwrap_or(3600).clamp(1, 86_400);
-    let token =
-        issuer.mint(&identity.subject, Some(family), None, Duration::from_secs(ttl)).map_err(ApiError::internal)?;
+    issue(issuer, &identity.subject, family, req.ttl_secs)
+}
+
+/// A development token for `user` in `family`, living `ttl_secs` (default an hour, at
+/// most a day): what both the sign-in and the renewal answer.
+fn issue(issuer: &DevIssuer, user: &str, family: &str, ttl_secs: Option<u64>) -> ApiResult<Json<DevTokenIssued>> {
+    let ttl = ttl_secs.unwrap_or(3600).clamp(1, 86_400);
+    let token = issuer.mint(user, Some(family), None, Duration::from_secs(ttl)).map_err(ApiError::internal)?;
     Ok(Json(DevTokenIssued { token, expires_in: ttl }))
 }
