@@ -342,8 +342,11 @@ fn every_background_job_runs_under_the_service_database_role() {
     alice.create_recording("abandoned", 10, "client"); // the sweep expires it
     let (gone, _) = alice.upload("deleted", &media(1000, 2));
     alice.ok(alice.req(Method::DELETE, &format!("/v1/recordings/{gone}")).send().unwrap()); // the purge looks at it
+    let (binned, _) = alice.upload("binned", &media(1000, 3));
+    alice.post(&format!("/v1/recordings/{binned}/trash"), json!({})); // the trash job erases it
+    psql(&owner, &format!("UPDATE recordings SET trash_until = 1 WHERE id = '{binned}'")).unwrap();
     wait_replicated(&alice, &id, Duration::from_secs(30));
-    let jobs = ["anchor", "scrub", "replication", "purge", "upload_sweep"];
+    let jobs = ["anchor", "scrub", "replication", "purge", "upload_sweep", "trash"];
     let start = std::time::Instant::now();
     loop {
         let metrics = server.http.get(format!("{}/metrics", server.url)).send().unwrap().text().unwrap();
@@ -354,7 +357,12 @@ fn every_background_job_runs_under_the_service_database_role() {
             .iter()
             .all(|job| metrics.contains(&format!("vault_job_last_success_timestamp_seconds{{job=\"{job}\"}}")));
         let actions = psql(&service_url, "SELECT action FROM audit_log").unwrap();
-        if done && actions.contains("upload.expired") && actions.contains("recording.replicated") {
+        let binned_status = psql(&service_url, &format!("SELECT status FROM recordings WHERE id = '{binned}'")).unwrap();
+        if done
+            && actions.contains("upload.expired")
+            && actions.contains("recording.replicated")
+            && binned_status == "deleted"
+        {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "not every job ran: {metrics}");

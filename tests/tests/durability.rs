@@ -280,6 +280,71 @@ fn erasing_a_recording_destroys_its_keys_now_and_its_objects_once_retention_ends
     assert_ne!(server.sql(&format!("SELECT purged_at FROM recordings WHERE id = '{id}'")).unwrap(), "");
 }
 
+fn a_trashed_recording_is_refused_restorable_and_erased_with_a_receipt_when_its_time_ends(backend: Backend) {
+    let server = Server::replicated(backend, &[("VAULT_UPLOAD_SWEEP_SECS", "1")]);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    alice.invite("bob", "member");
+    let bob = server.as_user("smiths", "bob");
+    let (id, message) = alice.upload("scan", &media(100_000, 5));
+    let (theirs, _) = bob.upload("bob's", &media(1000, 6));
+    let listed = |who: &Api| -> Vec<String> {
+        let page = who.ok(who.get("/v1/recordings"));
+        page["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+    };
+    // A member may not trash another's recording; its creator may trash their own.
+    assert_eq!(bob.post(&format!("/v1/recordings/{id}/trash"), json!({})).status(), StatusCode::FORBIDDEN);
+    bob.ok(bob.post(&format!("/v1/recordings/{theirs}/trash"), json!({})));
+    // The trash keeps it for the default 30 days, fixed when trashed.
+    let trashed = alice.ok(alice.post(&format!("/v1/recordings/{id}/trash"), json!({})));
+    let (at, until) = (trashed["trash"]["trashed_at"].as_i64().unwrap(), trashed["trash"]["erase_after"].as_i64().unwrap());
+    assert_eq!(until - at, 30 * 86_400_000, "{trashed}");
+    assert_eq!(trashed["trash"]["trashed_by"], "alice");
+    // In the trash: not listed, no metadata, no key, no bytes; twice is a conflict.
+    assert!(!listed(&alice).contains(&id));
+    assert_eq!(alice.get(&format!("/v1/recordings/{id}")).status(), StatusCode::NOT_FOUND);
+    assert_eq!(alice.post(&format!("/v1/recordings/{id}/key"), json!({})).status(), StatusCode::NOT_FOUND);
+    assert_eq!(alice.get(&format!("/v1/recordings/{id}/content")).status(), StatusCode::NOT_FOUND);
+    assert_eq!(alice.post(&format!("/v1/recordings/{id}/trash"), json!({})).status(), StatusCode::NOT_FOUND);
+    let trash = alice.ok(alice.get("/v1/trash"));
+    let in_trash: Vec<&str> = trash.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(in_trash.len(), 2, "{trash}");
+    assert!(in_trash.contains(&id.as_str()) && in_trash.contains(&theirs.as_str()));
+    // Restored: listed and playable again, byte for byte.
+    alice.ok(alice.post(&format!("/v1/recordings/{id}/restore"), json!({})));
+    assert!(listed(&alice).contains(&id));
+    assert_eq!(alice.content(&id), message);
+    assert_eq!(alice.post(&format!("/v1/recordings/{id}/restore"), json!({})).status(), StatusCode::NOT_FOUND);
+    // Trashed again, and its time ends (moved into the past behind the server's back):
+    // the trash job erases it as a deletion does, with a stored receipt.
+    alice.ok(alice.post(&format!("/v1/recordings/{id}/trash"), json!({})));
+    server.sql(&format!("UPDATE recordings SET trash_until = {} WHERE id = '{id}'", now() as i64 * 1000 - 1)).unwrap();
+    let start = Instant::now();
+    while server.sql(&format!("SELECT status FROM recordings WHERE id = '{id}'")).unwrap() != "deleted" {
+        assert!(start.elapsed() < Duration::from_secs(20), "the trash job did not erase it");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(server.sql(&format!("SELECT edks FROM recordings WHERE id = '{id}'")).unwrap(), "[]");
+    let row = server
+        .sql(&format!(
+            "SELECT actor || ' ' || metadata FROM audit_log WHERE tenant = 'smiths' \
+             AND action = 'recording.deleted' AND target = '{id}'"
+        ))
+        .unwrap();
+    assert!(row.starts_with("system ") && row.contains("\"from_trash\":true"), "{row}");
+    assert_eq!(server.stored_keys(Region::Primary, "receipts/").len(), 1);
+    assert_eq!(alice.post(&format!("/v1/recordings/{id}/restore"), json!({})).status(), StatusCode::NOT_FOUND);
+    // Bob's, still within its time, is untouched; "delete forever" erases it at once.
+    assert_eq!(server.sql(&format!("SELECT status FROM recordings WHERE id = '{theirs}'")).unwrap(), "committed");
+    let receipt = bob.ok(bob.req(Method::DELETE, &format!("/v1/recordings/{theirs}")).send().unwrap());
+    assert_eq!(receipt["kind"], "vault.erasure-receipt");
+    assert!(alice.ok(alice.get("/v1/trash")).as_array().unwrap().is_empty());
+    let rows = actions(&server, "smiths");
+    for action in ["recording.trashed", "recording.restored"] {
+        assert!(rows.contains(&action.to_owned()), "{action}: {rows:?}");
+    }
+}
+
 /// Tries to decrypt `message` as a raw AES keyring message with `key` (32 bytes) under
 /// the name Vault's embedded family keys use; Ok(plaintext) or Err(error text).
 fn try_raw_aes(server: &Server, message: &[u8], key: &[u8], family: &str) -> Result<Vec<u8>, String> {
@@ -536,6 +601,7 @@ per_backend! {
     an_export_decrypts_with_the_official_python_sdk_from_the_cli_and_the_owner_api,
     an_export_with_a_wrong_recovery_key_or_an_altered_object_decrypts_nothing,
     erasing_a_recording_destroys_its_keys_now_and_its_objects_once_retention_ends,
+    a_trashed_recording_is_refused_restorable_and_erased_with_a_receipt_when_its_time_ends,
     erasing_a_family_destroys_its_key_and_nothing_can_decrypt_its_objects_afterwards,
     audit_anchors_catch_the_newest_rows_deleted,
     anchors_are_chained_and_a_removed_or_missing_one_fails_verification,

@@ -236,9 +236,20 @@ fn the_cli_speaks_to_newcomers_in_plain_words(backend: Backend) {
     assert_eq!(std::fs::read(&existing).unwrap(), b"mine");
     assert!(vault(&maria, &["download", &id, "-o", existing.to_str().unwrap(), "--force"]).status.success());
     assert_eq!(std::fs::read(&existing).unwrap(), story);
-    // delete keeps the signed receipt, and it verifies.
+    // delete moves to the trash, with its end date; restore brings it back.
+    let trashed = vault(&maria, &["delete", &id]);
+    assert!(trashed.status.success(), "{}", err(&trashed));
+    assert!(text(&trashed).contains("moved to the trash; erased after "), "{}", text(&trashed));
+    assert!(!text(&vault(&maria, &["list"])).contains(&id), "not in the library while in the trash");
+    assert!(text(&vault(&maria, &["trash"])).contains(&id));
+    assert!(!vault(&maria, &["download", &id, "-o", "-"]).status.success(), "no bytes from the trash");
+    assert!(vault(&maria, &["restore", &id]).status.success());
+    assert!(text(&vault(&maria, &["list"])).contains(&id));
+    let needs_forever = vault(&maria, &["delete", &id, "--receipt", "x.json"]);
+    assert!(!needs_forever.status.success() && err(&needs_forever).contains("--forever"), "{}", err(&needs_forever));
+    // delete --forever keeps the signed receipt, and it verifies.
     let receipt = dir.path().join("receipt.json");
-    let deleted = vault(&maria, &["delete", &id, "--receipt", receipt.to_str().unwrap(), "--json"]);
+    let deleted = vault(&maria, &["delete", &id, "--forever", "--receipt", receipt.to_str().unwrap(), "--json"]);
     assert!(deleted.status.success(), "{}", err(&deleted));
     let printed: Value = serde_json::from_slice(&deleted.stdout).unwrap();
     let saved: Value = serde_json::from_slice(&std::fs::read(&receipt).unwrap()).unwrap();
@@ -274,6 +285,8 @@ fn routes(id: &str) -> Vec<(Method, String, Option<Value>)> {
         (Method::GET, format!("/v1/recordings/{id}/content"), None),
         (Method::PUT, format!("/v1/recordings/{id}/parts/1"), None),
         (Method::PUT, format!("/v1/recordings/{id}/plaintext"), None),
+        (Method::POST, format!("/v1/recordings/{id}/trash"), Some(json!({}))),
+        (Method::POST, format!("/v1/recordings/{id}/restore"), Some(json!({}))),
         (Method::PATCH, "/v1/family/members/alice".to_owned(), Some(json!({ "role": "member" }))),
         (Method::DELETE, "/v1/family/members/alice".to_owned(), None),
     ]
@@ -312,6 +325,7 @@ fn cross_tenant_matrix_denies_and_audits(backend: Backend) {
         // Lists show nothing of the other family.
         let list = attacker.ok(attacker.get("/v1/recordings"));
         assert!(list["items"].as_array().unwrap().is_empty());
+        assert!(attacker.ok(attacker.get("/v1/trash")).as_array().unwrap().is_empty());
     }
     // A token naming the Smiths, for someone who is not a member: refused and recorded in their log.
     let intruder = server.as_user("smiths", "mallory");
@@ -1264,6 +1278,9 @@ fn openapi_document_matches_the_routes(backend: Backend) {
     let download = export["download"].as_str().unwrap().to_owned();
     call(None, (Method::GET, "/v1/exports/{token}", &download), none());
     call(None, (Method::GET, "/v1/exports/{token}", &download), none());
+    call(me, (Method::POST, "/v1/recordings/{id}/trash", &rec("/trash")), json(json!({})));
+    call(me, (Method::GET, "/v1/trash", "/v1/trash"), none());
+    call(me, (Method::POST, "/v1/recordings/{id}/restore", &rec("/restore")), json(json!({})));
     call(me, (Method::DELETE, "/v1/recordings/{id}", &rec("")), none());
     // What anyone may read.
     for path in ["/healthz", "/readyz", "/metrics", "/v1/signing-key", "/web-config.json", "/.well-known/jwks.json"] {

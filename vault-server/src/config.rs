@@ -41,6 +41,9 @@ pub(crate) struct Config {
     pub limits: Limits,
     /// Object Lock retention of committed objects, in days.
     pub retention_days: u32,
+    /// How long a deleted recording stays in the trash, restorable, before it is
+    /// erased (keys destroyed, receipt signed), in days.
+    pub trash_days: u32,
     /// Proxies whose `X-Forwarded-For` is believed (CIDR list). Empty: the peer address is the client.
     pub trusted_proxies: Vec<IpNet>,
     /// Origins allowed by CORS. Empty: CORS off (the web page is same-origin).
@@ -219,6 +222,7 @@ impl Default for Config {
             uploads: UploadSettings::default(),
             limits: Limits::default(),
             retention_days: 30,
+            trash_days: 30,
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             public_origins: Vec::new(),
@@ -421,6 +425,9 @@ impl Config {
         if let Some(v) = env("VAULT_RETENTION_DAYS") {
             self.retention_days = parse("VAULT_RETENTION_DAYS", &v)?;
         }
+        if let Some(v) = env("VAULT_TRASH_DAYS") {
+            self.trash_days = parse("VAULT_TRASH_DAYS", &v)?;
+        }
         if let Some(v) = env("VAULT_UPLOAD_TTL_SECS") {
             self.uploads.ttl_secs = parse("VAULT_UPLOAD_TTL_SECS", &v)?;
         }
@@ -491,6 +498,9 @@ impl Config {
         }
         if self.retention_days == 0 {
             bail!("retention_days must be at least 1");
+        }
+        if !(1..=3650).contains(&self.trash_days) {
+            bail!("trash_days must be 1 to 3650");
         }
         if self.limits.key_releases_per_minute == 0 || self.limits.auth_failures_per_minute == 0 {
             bail!("rate limits must be positive");
@@ -609,6 +619,10 @@ impl Config {
     }
 
     /// Retention of committed objects.
+    pub(crate) fn trash_period_ms(&self) -> i64 {
+        i64::from(self.trash_days) * 86_400_000
+    }
+
     pub(crate) fn retention(&self) -> time::Duration {
         time::Duration::days(i64::from(self.retention_days))
     }

@@ -35,6 +35,10 @@ pub(crate) enum Action {
     RecordingCommitted,
     #[serde(rename = "recording.downloaded")]
     RecordingDownloaded,
+    #[serde(rename = "recording.trashed")]
+    RecordingTrashed,
+    #[serde(rename = "recording.restored")]
+    RecordingRestored,
     #[serde(rename = "recording.deleted")]
     RecordingDeleted,
     #[serde(rename = "recording.replicated")]
@@ -78,6 +82,8 @@ impl Action {
             Self::RecordingRead => "recording.read",
             Self::RecordingCommitted => "recording.committed",
             Self::RecordingDownloaded => "recording.downloaded",
+            Self::RecordingTrashed => "recording.trashed",
+            Self::RecordingRestored => "recording.restored",
             Self::RecordingDeleted => "recording.deleted",
             Self::RecordingReplicated => "recording.replicated",
             Self::RecordingRepaired => "recording.repaired",

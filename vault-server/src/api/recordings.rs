@@ -177,6 +177,19 @@ pub(crate) struct RecordingView {
     /// The copy in the replica region, once made and verified (absent in embedded mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica: Option<ReplicaView>,
+    /// Set while the recording is in the trash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trash: Option<TrashView>,
+}
+
+/// A recording's stay in the trash.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub(crate) struct TrashView {
+    /// Unix milliseconds.
+    pub trashed_at: i64,
+    pub trashed_by: String,
+    /// Unix milliseconds: erased then, unless restored before.
+    pub erase_after: i64,
 }
 
 /// The copy of a recording in the replica region.

@@ -60,13 +60,21 @@ enum ClientCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Delete a recording; prints the signed receipt with --json.
+    /// Move a recording to the trash (restorable until its end date); with --forever,
+    /// erase it at once (prints the signed receipt with --json).
     Delete {
         id: String,
-        /// Save the signed receipt (check it with `vault verify-receipt`).
+        /// Erase at once instead: keys destroyed now, no restoring.
         #[arg(long)]
+        forever: bool,
+        /// Save the signed receipt (check it with `vault verify-receipt`).
+        #[arg(long, requires = "forever")]
         receipt: Option<PathBuf>,
     },
+    /// List the trash: what is there and when it will be erased.
+    Trash,
+    /// Bring a recording back from the trash.
+    Restore { id: String },
     /// List members.
     Members,
     /// Invite a member (owner/admin).
@@ -201,7 +209,34 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
                 print(j, &json!({ "id": id, "output": output }), |_| output.display().to_string());
             }
         }
-        ClientCommand::Delete { id, receipt } => {
+        ClientCommand::Delete { id, forever: false, .. } => {
+            let trashed: Value = client.post(&format!("/v1/recordings/{id}/trash"), &json!({})).await?;
+            let until = trashed["trash"]["erase_after"].as_i64().map(display::when).unwrap_or_default();
+            print(j, &trashed, |_| {
+                format!("moved to the trash; erased after {until} unless restored (vault client restore {id})")
+            });
+        }
+        ClientCommand::Trash => {
+            let trash: Value = client.get("/v1/trash").await?;
+            print(j, &trash, |v| {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|r| {
+                                let until = r["trash"]["erase_after"].as_i64().map(display::when).unwrap_or_default();
+                                format!("{}\t{}\terased after {until}", r["id"], r["title"]).replace('"', "")
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default()
+            });
+        }
+        ClientCommand::Restore { id } => {
+            let restored: Value = client.post(&format!("/v1/recordings/{id}/restore"), &json!({})).await?;
+            print(j, &restored, |_| format!("restored {id}"));
+        }
+        ClientCommand::Delete { id, receipt, .. } => {
             let signed: Value = client.json(client.request(Method::DELETE, &format!("/v1/recordings/{id}"))).await?;
             if let Some(path) = &receipt {
                 std::fs::write(path, serde_json::to_vec_pretty(&signed)?)

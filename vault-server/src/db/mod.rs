@@ -10,6 +10,7 @@ mod families;
 mod outbox;
 mod recordings;
 mod scrub;
+mod trash;
 mod uploads;
 
 pub(crate) use families::{Family, Member, MemberChange, Role};

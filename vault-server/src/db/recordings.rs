@@ -38,6 +38,17 @@ pub(crate) struct Recording {
     pub retain_until: Option<i64>,
     /// The copy in the replica region, once made and verified.
     pub replica: Option<Replica>,
+    /// In the trash: hidden and refused, restorable until its end date.
+    pub trash: Option<Trash>,
+}
+
+/// A recording's stay in the trash.
+#[derive(Debug, Clone)]
+pub(crate) struct Trash {
+    pub at: i64,
+    pub by: String,
+    /// Unix ms: the trash job erases it then.
+    pub until: i64,
 }
 
 /// A recording's copy in the replica region.
@@ -66,7 +77,8 @@ pub(crate) struct NewRecording<'a> {
 
 pub(super) const COLUMNS: &str = "id, family_id, title, kind, content_type, plaintext_size, encryption, frame_length, \
     part_frames, status, object_key, edks, created_by, created_at, committed_at, ciphertext_size, sha256, \
-    header_len, version, retain_until, replica_version, replica_sha256, replicated_at";
+    header_len, version, retain_until, replica_version, replica_sha256, replicated_at, trashed_at, trashed_by, \
+    trash_until";
 
 /// A non-negative integer column.
 pub(super) fn unsigned<T: TryFrom<i64>>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
@@ -137,6 +149,14 @@ pub(super) fn recording(row: &AnyRow) -> Result<Recording, sqlx::Error> {
         version: row.try_get("version")?,
         retain_until: row.try_get("retain_until")?,
         replica: replica.transpose()?,
+        trash: match row.try_get::<Option<i64>, _>("trashed_at")? {
+            Some(at) => Some(Trash {
+                at,
+                by: row.try_get::<Option<String>, _>("trashed_by")?.unwrap_or_default(),
+                until: row.try_get::<Option<i64>, _>("trash_until")?.ok_or_else(|| decode_error("trash_until", "null"))?,
+            }),
+            None => None,
+        },
     })
 }
 
@@ -190,16 +210,19 @@ impl Db {
         row.as_ref().map(recording).transpose()
     }
 
-    /// Committed recordings of `family`, newest first, `limit` after the cursor `(created_at, id)`.
+    /// Committed recordings of `family`, newest first, `limit` after the cursor
+    /// `(created_at, id)`; those in the trash only `with_trash` (the export has them).
     pub(crate) async fn list_recordings(
         &self,
         family: &str,
         before: Option<(i64, &str)>,
         limit: i64,
+        with_trash: bool,
     ) -> Result<Vec<Recording>, sqlx::Error> {
         let (at, id) = before.unwrap_or((i64::MAX, ""));
+        let trash = if with_trash { "" } else { "AND trashed_at IS NULL" };
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM recordings WHERE family_id = $1 AND status = 'committed' \
+            "SELECT {COLUMNS} FROM recordings WHERE family_id = $1 AND status = 'committed' {trash} \
              AND (created_at < $2 OR (created_at = $2 AND id < $3)) ORDER BY created_at DESC, id DESC LIMIT $4"
         ))
         .bind(family)

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::Services;
-use super::audit::{Action, Event, Outcome, RequestMeta};
+use super::audit::{Action, Event, Outcome, RequestMeta, SYSTEM_ACTOR};
 use crate::db::{Recording, RecordingStatus, now_ms};
 use crate::signing::Envelope;
 use crate::store::{ObjectKey, StoreError, put_small};
@@ -74,8 +74,9 @@ pub(crate) struct Receipt {
     pub note: &'static str,
 }
 
-/// Erases one recording (any status): revokes access, destroys its wrapped keys in
-/// the database, aborts an upload under way, audits, and signs a receipt.
+/// Erases one recording (any status, in the trash or not): revokes access, destroys
+/// its wrapped keys in the database, aborts an upload under way, audits, and signs a
+/// receipt. None if it changed meanwhile (the caller retries).
 pub(crate) async fn erase_recording(
     state: &Services,
     r: &Recording,
@@ -83,8 +84,36 @@ pub(crate) async fn erase_recording(
     meta: &RequestMeta,
 ) -> anyhow::Result<Option<Envelope>> {
     if !state.db.set_recording_status(&r.family_id, &r.id, r.status, RecordingStatus::Deleted).await? {
-        return Ok(None); // it changed meanwhile: the caller retries
+        return Ok(None);
     }
+    let note = "Access revoked and wrapped data keys destroyed at erased_at; the stored object versions are deleted \
+                by the purge job after purge_after (Object Lock retention).";
+    Ok(Some(erased(state, r, actor, actor, note, meta).await?))
+}
+
+/// Erases a recording whose time in the trash ended by `now`, as its trasher asked;
+/// None if it left the trash meanwhile (restored, or erased by its owner).
+pub(crate) async fn erase_from_trash(state: &Services, r: &Recording, now: i64) -> anyhow::Result<Option<Envelope>> {
+    let Some(trash) = &r.trash else { return Ok(None) };
+    if !state.db.erase_due_trash(&r.family_id, &r.id, now).await? {
+        return Ok(None);
+    }
+    let note = "Moved to the trash by requested_by and erased when its time there ended: access revoked and wrapped \
+                data keys destroyed at erased_at; the stored object versions are deleted by the purge job after \
+                purge_after (Object Lock retention).";
+    Ok(Some(erased(state, r, SYSTEM_ACTOR, &trash.by, note, &RequestMeta::default()).await?))
+}
+
+/// What follows once a recording's row says deleted (its keys are gone): no more
+/// copies, no upload, an audit row by `actor`, and the receipt.
+async fn erased(
+    state: &Services,
+    r: &Recording,
+    actor: &str,
+    requested_by: &str,
+    note: &'static str,
+    meta: &RequestMeta,
+) -> anyhow::Result<Envelope> {
     state.db.cancel_replication(&r.id).await?;
     abort_upload(state, r).await?;
     let receipt = Receipt {
@@ -92,19 +121,19 @@ pub(crate) async fn erase_recording(
         scope: "recording",
         family_id: r.family_id.clone(),
         erased_at: now_ms(),
-        requested_by: actor.to_owned(),
+        requested_by: requested_by.to_owned(),
         objects: vec![ErasedObject::of(r)],
         customer_key: None,
-        note: "Access revoked and wrapped data keys destroyed at erased_at; the stored object versions are \
-               deleted by the purge job after purge_after (Object Lock retention).",
+        note,
     };
     // The audit row first: the irreversible step is done, and its record must not
     // depend on the store accepting the receipt's copy.
     let metadata = json!({
-        "was": r.status, "receipt": receipt.receipt_id, "sha256": r.sha256.map(hex::encode), "purge_after": r.retain_until,
+        "was": r.status, "receipt": receipt.receipt_id, "sha256": r.sha256.map(hex::encode),
+        "purge_after": r.retain_until, "from_trash": r.trash.is_some(),
     });
     record(state, &r.family_id, actor, Action::RecordingDeleted, &r.id, metadata, meta).await?;
-    Ok(Some(sign_and_store(state, &receipt).await?))
+    sign_and_store(state, &receipt).await
 }
 
 /// Erases a whole family: every recording as above, then its customer key.

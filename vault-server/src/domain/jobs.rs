@@ -1,4 +1,4 @@
-//! The background jobs of `vault serve`: upload sweeps and purges (every
+//! The background jobs of `vault serve`: upload sweeps, purges and the trash (every
 //! `uploads.sweep_secs`), the cross-region copier, and the daily anchor and scrub.
 //! Each round's failure is counted and logged at ERROR (`Metrics::job_round`).
 
@@ -99,6 +99,12 @@ async fn sweep_forever(s: Arc<Services>) {
             tracing::info!(purged = n, "purged erased recordings");
         }
         s.metrics.job_round("purge", &purged);
+        // Recordings whose time in the trash ended are erased, as if deleted now.
+        let emptied = super::trash::empty(&s, now_ms()).await;
+        if let Ok(n @ 1..) = emptied {
+            tracing::info!(erased = n, "erased recordings whose time in the trash ended");
+        }
+        s.metrics.job_round("trash", &emptied);
         s.limits.shrink();
         s.reads.shrink();
     }

@@ -24,6 +24,7 @@ pub(crate) mod recordings;
 pub(crate) mod replication;
 pub(crate) mod scrub;
 mod services;
+pub(crate) mod trash;
 pub(crate) mod uploads;
 
 pub(crate) use error::{DomainError, DomainResult};

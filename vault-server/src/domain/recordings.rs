@@ -1,5 +1,5 @@
 //! Recordings: created (with a fresh data key for the browser), listed, read,
-//! deleted (erased, with a signed receipt).
+//! erased at once (with a signed receipt); the trash is `super::trash`.
 
 use serde_json::json;
 use vault_core::{EncryptionContext, EncryptionMaterials, PartPlan};
@@ -96,18 +96,20 @@ pub(crate) async fn list(
         }
         None => None,
     };
-    let rows = s.db.list_recordings(&m.family.id, cursor, limit).await?;
+    let rows = s.db.list_recordings(&m.family.id, cursor, limit, false).await?;
     let next = (rows.len() == usize::try_from(limit).unwrap_or(0))
         .then(|| rows.last().map(|r| format!("{}.{}", r.created_at, r.id)))
         .flatten();
     Ok((rows, next))
 }
 
-/// A recording of the member's family that is not deleted, or the miss recorded
-/// under `action`.
+/// A recording of the member's family that is neither deleted nor in the trash, or
+/// the miss recorded under `action`.
 pub(crate) async fn find(s: &Services, m: &Member, id: &str, action: Action) -> DomainResult<Recording> {
     match s.db.recording(&m.family.id, id).await? {
-        Some(r) if r.status != RecordingStatus::Deleted && r.status != RecordingStatus::Expired => Ok(r),
+        Some(r) if r.trash.is_none() && matches!(r.status, RecordingStatus::Pending | RecordingStatus::Committed) => {
+            Ok(r)
+        }
         _ => Err(m.not_found(s, action, id).await),
     }
 }
@@ -117,13 +119,18 @@ pub(crate) async fn get(s: &Services, m: &Member, id: &str) -> DomainResult<Reco
     find(s, m, id, Action::RecordingRead).await
 }
 
-/// Erases a recording: access revoked and wrapped data keys destroyed at once,
-/// objects purged when retention allows (`super::erasure`). Members may delete their
-/// own recordings; owners and admins any of the family's. Answers the signed receipt.
-pub(crate) async fn delete(s: &Services, m: &Member, id: &str) -> DomainResult<Envelope> {
-    let r = find(s, m, id, Action::RecordingDeleted).await?;
+/// Erases a recording at once, in the trash or not ("delete forever", or discarding
+/// an upload): access revoked and wrapped data keys destroyed, objects purged when
+/// retention allows (`super::erasure`). Members may erase their own recordings;
+/// owners and admins any of the family's. Answers the signed receipt.
+pub(crate) async fn erase(s: &Services, m: &Member, id: &str) -> DomainResult<Envelope> {
+    const ACTION: Action = Action::RecordingDeleted;
+    let r = match s.db.recording(&m.family.id, id).await? {
+        Some(r) if matches!(r.status, RecordingStatus::Pending | RecordingStatus::Committed) => r,
+        _ => return Err(m.not_found(s, ACTION, id).await),
+    };
     if r.created_by != m.user {
-        m.require_manager(s, Action::RecordingDeleted, id).await?;
+        m.require_manager(s, ACTION, id).await?;
     }
     super::erasure::erase_recording(s, &r, &m.user, &m.meta)
         .await?

@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
-use super::routes::{audit, export, families, health, members, playback, recordings, uploads, web};
+use super::routes::{audit, export, families, health, members, playback, recordings, trash, uploads, web};
 use crate::api::ErrorCode;
 use crate::metrics::RequestLabels;
 
@@ -33,6 +33,9 @@ fn json_api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(recordings::create, recordings::list))
         .routes(routes!(recordings::get, recordings::delete))
+        .routes(routes!(trash::trash))
+        .routes(routes!(trash::restore))
+        .routes(routes!(trash::list))
         .routes(routes!(uploads::status))
         .routes(routes!(uploads::complete))
         .routes(routes!(playback::release_key))

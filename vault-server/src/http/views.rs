@@ -2,7 +2,7 @@
 //! route that answers with them.
 
 use crate::api::families::FamilyView;
-use crate::api::recordings::{RecordingView, ReplicaView};
+use crate::api::recordings::{RecordingView, ReplicaView, TrashView};
 use crate::api::uploads::{PartView, UploadStatus};
 use crate::db::{Family, PartRow, Recording, Role};
 use crate::domain::media_type;
@@ -34,6 +34,7 @@ pub(crate) fn recording(r: &Recording) -> RecordingView {
             sha256: c.sha256.map(hex::encode),
             replicated_at: c.replicated_at,
         }),
+        trash: r.trash.as_ref().map(|t| TrashView { trashed_at: t.at, trashed_by: t.by.clone(), erase_after: t.until }),
     }
 }
 

@@ -8,5 +8,6 @@ pub(crate) mod health;
 pub(crate) mod members;
 pub(crate) mod playback;
 pub(crate) mod recordings;
+pub(crate) mod trash;
 pub(crate) mod uploads;
 pub(crate) mod web;

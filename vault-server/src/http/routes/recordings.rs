@@ -1,4 +1,4 @@
-//! Recordings: create (with a fresh data key for the browser), list, get, delete.
+//! Recordings: create (with a fresh data key for the browser), list, get, erase.
 
 use axum::http::StatusCode;
 use base64::Engine;
@@ -60,9 +60,10 @@ pub(crate) async fn get(call: MemberCall, Path(id): Path<String>) -> ApiResult<J
     Ok(Json(views::recording(&recordings::get(&call.services, &call.member, &id).await?)))
 }
 
-/// Erases a recording (access and keys revoked at once); answers the signed receipt.
+/// Erases a recording at once, in the trash or not (access and keys revoked at once);
+/// answers the signed receipt. Moving to the trash is `POST …/trash`.
 #[utoipa::path(delete, path = "/v1/recordings/{id}", tag = "recordings", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Envelope), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn delete(call: MemberCall, Path(id): Path<String>) -> ApiResult<Json<Envelope>> {
-    Ok(Json(recordings::delete(&call.services, &call.member, &id).await?))
+    Ok(Json(recordings::erase(&call.services, &call.member, &id).await?))
 }
