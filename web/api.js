@@ -169,6 +169,14 @@ export function client(token) {
  * @property {'pending' | 'committed' | 'deleted'} status
  * @property {string} created_by
  * @property {number} created_at Unix milliseconds
+ * @property {TrashView} [trash] set while the recording is in the trash
+ */
+
+/**
+ * @typedef {object} TrashView
+ * @property {number} trashed_at Unix milliseconds
+ * @property {string} trashed_by
+ * @property {number} erase_after Unix milliseconds: erased then, unless restored
  */
 
 /**

@@ -314,12 +314,13 @@ function show(view) {
   showAlert('');
   $('#notice').hidden = true;
   if (view !== 'recordings') closePlayer({ restoreFocus: false });
-  for (const v of ['recordings', 'members', 'audit']) $(`#view-${v}`).hidden = v !== view;
+  for (const v of ['recordings', 'members', 'audit', 'trash']) $(`#view-${v}`).hidden = v !== view;
   document.querySelectorAll('.tab').forEach((t) => {
     if (/** @type {HTMLElement} */ (t).dataset.view === view) t.setAttribute('aria-current', 'page'); else t.removeAttribute('aria-current');
   });
   if (view === 'members') loadMembers().catch(fail);
   if (view === 'audit') loadAudit(true).catch(fail);
+  if (view === 'trash') loadTrash().catch(fail);
 }
 
 /** @param {boolean} reset */
@@ -373,23 +374,76 @@ function recordingRow(r) {
         ? el('button', { type: 'button', class: 'danger', onclick: () => remove(r), 'aria-label': `Delete ${r.title}` }, 'Delete') : null));
 }
 
-/** @param {RecordingView} r */
+/** A long date without the time: when the trash erases a recording. @param {number} ms */
+const fmtLongDay = (ms) => new Date(ms).toLocaleDateString(undefined, { dateStyle: 'long' });
+
+/**
+ * Deleting moves a recording to the trash (restorable until its end date): no
+ * confirmation to click through, an Undo instead.
+ * @param {RecordingView} r
+ */
 async function remove(r) {
-  if (!confirm(`Delete "${r.title}"? Nobody will be able to play it any more.`)) return;
   try {
-    // The answer is the service's signed receipt of the erasure: the family keeps it.
-    const receipt = await (await api.request('DELETE', `/v1/recordings/${r.id}`)).json();
+    /** @type {RecordingView} */
+    const trashed = await api.json('POST', `/v1/recordings/${r.id}/trash`, {});
     document.querySelector(`#recordings tr[data-id="${r.id}"]`)?.remove();
-    const href = URL.createObjectURL(new Blob([JSON.stringify(receipt, null, 2)], { type: 'application/json' }));
-    const name = `deletion-receipt-${r.title.replace(/[^\w. -]/g, '_')}.json`;
-    $('#notice').replaceChildren(`“${r.title}” was deleted; its keys are destroyed. `,
-      el('a', { href, download: name, id: 'receipt-link' }, 'Download the signed receipt'),
-      ' (proof of the deletion, checked with vault verify-receipt).');
+    $('#empty').hidden = $('#recordings tbody').children.length > 0;
+    const until = trashed.trash ? fmtLongDay(trashed.trash.erase_after) : '';
+    const undo = el('button', { type: 'button', class: 'secondary', id: 'undo-trash' }, 'Undo');
+    undo.addEventListener('click', () => restore(r).catch(fail));
+    $('#notice').replaceChildren(`“${r.title}” is in the trash until ${until}. `, undo);
     $('#notice').hidden = false;
-    announce(`${r.title} deleted`);
+    undo.focus();
+    announce(`${r.title} moved to the trash`);
   } catch (e) {
     fail(e);
   }
+}
+
+/** Brings a recording back from the trash. @param {RecordingView} r */
+async function restore(r) {
+  await api.json('POST', `/v1/recordings/${r.id}/restore`, {});
+  $('#notice').replaceChildren(`“${r.title}” is back in your recordings.`);
+  $('#notice').hidden = false;
+  announce(`${r.title} restored`);
+  if (!$('#view-trash').hidden) await loadTrash();
+  await loadRecordings(true);
+}
+
+/** Erases a recording in the trash now, and hands over the signed receipt. @param {RecordingView} r */
+async function eraseNow(r) {
+  if (!confirm(`Delete “${r.title}” forever? Its key is destroyed now: nobody, Vault included, can ever open it again.`)) return;
+  // The answer is the service's signed receipt of the erasure: the family keeps it.
+  const receipt = await (await api.request('DELETE', `/v1/recordings/${r.id}`)).json();
+  const href = URL.createObjectURL(new Blob([JSON.stringify(receipt, null, 2)], { type: 'application/json' }));
+  const name = `deletion-receipt-${r.title.replace(/[^\w. -]/g, '_')}.json`;
+  $('#notice').replaceChildren(`“${r.title}” was deleted forever; its keys are destroyed. `,
+    el('a', { href, download: name, id: 'receipt-link' }, 'Download the signed receipt'),
+    ' (proof of the deletion, checked with vault verify-receipt).');
+  $('#notice').hidden = false;
+  announce(`${r.title} deleted forever`);
+  await loadTrash();
+}
+
+/** The trash: what is there, who put it there, and when it will be erased. */
+async function loadTrash() {
+  /** @type {RecordingView[]} */
+  const items = await api.get('/v1/trash');
+  const manager = state.role === 'owner' || state.role === 'admin';
+  $('#trash-list').replaceChildren(...items.map((r) => {
+    titles.set(r.id, r.title);
+    const t = /** @type {import('./api.js').TrashView} */ (r.trash);
+    const mine = manager || r.created_by === state.user;
+    return el('li', { 'data-id': r.id },
+      el('div', {}, el('span', { class: 'title' }, r.title),
+        el('span', { class: 'meta' }, 'Deleted by ', el('bdi', {}, t.trashed_by), ` on ${fmtLongDay(t.trashed_at)} · `,
+          el('strong', { class: 'erase-after' }, `erased on ${fmtLongDay(t.erase_after)}`))),
+      mine ? el('div', { class: 'actions' },
+        el('button', { type: 'button', onclick: () => restore(r).catch(fail), 'aria-label': `Restore ${r.title}` }, 'Restore'),
+        el('button', { type: 'button', class: 'danger', onclick: () => eraseNow(r).catch(fail), 'aria-label': `Delete forever: ${r.title}` }, 'Delete forever'))
+        : null);
+  }));
+  $('#trash-empty').hidden = items.length > 0;
 }
 
 // ---------- playback ----------
@@ -720,6 +774,9 @@ async function loadMembers() {
   }
 }
 
+/** The actor of what the service's own jobs did (the trash, the purge). */
+const SYSTEM_ACTOR = 'system';
+
 /** Entries that accompany others (a key release comes with every play) or record
  * machinery: shown only when asked for. */
 const TECHNICAL = new Set(['key.released', 'upload.status_read', 'upload.part_stored', 'audit.read', 'recording.replicated', 'recording.read']);
@@ -729,6 +786,7 @@ const KIND_OF_ACTION = {
   'recording.downloaded': 'watch', 'family.exported': 'watch', 'family.export_started': 'watch',
   'recording.created': 'upload', 'recording.committed': 'upload', 'upload.plaintext_sent': 'upload', 'upload.expired': 'upload',
   'recording.deleted': 'delete', 'recording.purged': 'delete', 'family.erased': 'delete',
+  'recording.trashed': 'delete', 'recording.restored': 'delete',
   'member.invited': 'members', 'member.role_changed': 'members', 'member.removed': 'members', 'family.created': 'members',
   'auth.failed': 'security', 'authz.denied': 'security',
 };
@@ -758,7 +816,10 @@ function auditSentence(a) {
     case 'recording.committed': return ['uploaded ', ...rec()];
     case 'upload.plaintext_sent': return ['sent ', ...rec(), ' to be encrypted by the server'];
     case 'upload.expired': return ['an unfinished upload expired: ', ...rec()];
-    case 'recording.deleted': return ['deleted ', ...rec()];
+    case 'recording.trashed': return ['moved ', ...rec(), ' to the trash'];
+    case 'recording.restored': return ['restored ', ...rec(), ' from the trash'];
+    case 'recording.deleted': return m.from_trash && a.actor === SYSTEM_ACTOR ? ['erased ', ...rec(), ' when its time in the trash ended']
+      : m.from_trash ? ['deleted ', ...rec(), ' forever, from the trash'] : ['deleted ', ...rec()];
     case 'recording.purged': return ['the stored copies of ', ...rec(), ' were removed'];
     case 'member.invited': return ['invited ', who(), ` as ${String(m.role ?? 'member')}`];
     case 'member.role_changed': return ['made ', who(), ` ${String(m.to ?? '')}`.trimEnd() + (m.from ? ` (was ${String(m.from)})` : '')];
@@ -784,7 +845,7 @@ function renderAudit() {
   const shown = auditEntries.filter((a) => (technical || !TECHNICAL.has(a.action))
     && (!who || a.actor === who) && (!kind || KIND_OF_ACTION[a.action] === kind || (kind === 'security' && a.outcome !== 'success')));
   $('#audit tbody').replaceChildren(...shown.map((a) => el('tr', { 'data-action': a.action },
-    el('td', {}, fmtDate(a.at)), el('td', {}, el('bdi', {}, a.actor || 'Vault')), el('td', {}, ...auditSentence(a)),
+    el('td', {}, fmtDate(a.at)), el('td', {}, el('bdi', {}, !a.actor || a.actor === SYSTEM_ACTOR ? 'Vault' : a.actor)), el('td', {}, ...auditSentence(a)),
     el('td', { class: a.outcome === 'success' ? '' : 'denied' }, a.outcome === 'success' ? 'done' : a.outcome),
     el('td', {}, a.ip), el('td', { class: 'note' }, a.action))));
   $('#audit-empty').hidden = shown.length > 0;
@@ -798,7 +859,9 @@ async function loadAudit(reset) {
   if (reset) {
     /** @type {import('./api.js').RecordingPage<RecordingView>} */
     const recs = await api.get('/v1/recordings?limit=200');
-    for (const r of recs.items) titles.set(r.id, r.title);
+    /** @type {RecordingView[]} */
+    const trashed = await api.get('/v1/trash');
+    for (const r of [...recs.items, ...trashed]) titles.set(r.id, r.title);
   }
   /** @type {AuditPage} */
   const page = await api.get(`/v1/family/audit${q}`);

@@ -724,15 +724,38 @@ test('on a phone an admin keeps roles, removal and who did what; the player stop
   assert.ok(contrast >= 3, `focus ring ${ring} has contrast ${contrast.toFixed(1)}:1 on white`);
   assert.deepEqual(consoleErrors, [], 'no console errors (an invalid pattern would log one)');
 
-  // Deleting keeps the signed receipt the service answers with.
+  // Delete moves to the trash, with Undo and the date it would be erased (30 days on).
+  const thirtyDays = new Date(Date.now() + 30 * 86_400_000).toLocaleDateString(undefined, { dateStyle: 'long' });
   await row.getByRole('button', { name: /^Delete/ }).click();
-  await page.locator('#notice:not([hidden]) #receipt-link').waitFor();
+  await page.locator('#notice:not([hidden]) #undo-trash').waitFor();
   assert.equal(await row.count(), 0, 'the recording left the library');
+  assert.ok((await page.textContent('#notice')).includes(`in the trash until ${thirtyDays}`), await page.textContent('#notice'));
+  await page.click('#undo-trash');
+  await row.waitFor();
+  await row.getByRole('button', { name: /^Delete/ }).click();
+  await page.locator('#notice:not([hidden]) #undo-trash').waitFor();
+  // The trash shows who put it there and when it will be erased; nobody can play it.
+  await page.click('.tab[data-view="trash"]');
+  const binned = page.locator(`#trash-list li[data-id="${ids.wav}"]`);
+  await binned.waitFor();
+  assert.match(await binned.textContent(), new RegExp(`Deleted by bob on .* · erased on ${thirtyDays}`));
+  assert.ok(await binned.locator('.erase-after').isVisible(), 'the end date is shown on a phone');
+  assert.equal((await refusedRange(page, ids.wav, 0, 10)).status >= 400, true, 'no bytes from the trash');
+  await shot(page, '17-phone-trash');
+  // Delete forever keeps the signed receipt the service answers with.
+  await binned.getByRole('button', { name: /^Delete forever/ }).click();
+  await page.locator('#notice:not([hidden]) #receipt-link').waitFor();
+  assert.equal(await binned.count(), 0, 'the recording left the trash');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#receipt-link')]);
   const receipt = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
   assert.equal(receipt.kind, 'vault.erasure-receipt');
   assert.ok(receipt.signature && receipt.public_key, 'signed');
   assert.ok(receipt.payload.includes(ids.wav), 'the receipt names the recording');
+  // The audit log tells the story in words.
+  await page.click('.tab[data-view="audit"]');
+  await page.locator('#audit tbody tr[data-action="recording.deleted"]').first().waitFor();
+  const story = await page.textContent('#audit tbody');
+  for (const said of ['to the trash', 'from the trash', 'forever, from the trash']) assert.ok(story.includes(said), said);
   await context.close();
 
   // A relative who is not invited tries to create the existing family: told what to do.
@@ -835,6 +858,20 @@ test('every view passes axe-core (WCAG 2.1 A and AA) with no serious or critical
     await owner.click('.tab[data-view="audit"]');
     await owner.locator('#audit tbody tr').first().waitFor();
     await check(owner, `${size} audit`);
+    // The trash, with something in it: its end date is on screen at this size.
+    await owner.click('.tab[data-view="recordings"]');
+    const doomed = owner.locator('#recordings tbody tr', { hasText: 'long-story' });
+    await doomed.getByRole('button', { name: /^Delete/ }).click();
+    await owner.locator('#notice:not([hidden]) #undo-trash').waitFor();
+    await owner.click('.tab[data-view="trash"]');
+    const item = owner.locator('#trash-list li', { hasText: 'long-story' });
+    await item.waitFor();
+    assert.ok(await item.locator('.erase-after').isVisible(), `${size}: the end date is shown`);
+    assert.ok(await item.getByRole('button', { name: /^Restore/ }).isVisible(), `${size}: Restore is shown`);
+    await shot(owner, `18-${size}-trash`);
+    await check(owner, `${size} trash`);
+    await item.getByRole('button', { name: /^Restore/ }).click();
+    await owner.locator('#trash-empty:not([hidden])').waitFor();
   }
   await owner.setViewportSize({ width: 1280, height: 800 });
   assert.deepEqual(problems, []);
