@@ -357,7 +357,8 @@ fn every_background_job_runs_under_the_service_database_role() {
             .iter()
             .all(|job| metrics.contains(&format!("vault_job_last_success_timestamp_seconds{{job=\"{job}\"}}")));
         let actions = psql(&service_url, "SELECT action FROM audit_log").unwrap();
-        let binned_status = psql(&service_url, &format!("SELECT status FROM recordings WHERE id = '{binned}'")).unwrap();
+        let binned_status =
+            psql(&service_url, &format!("SELECT status FROM recordings WHERE id = '{binned}'")).unwrap();
         if done
             && actions.contains("upload.expired")
             && actions.contains("recording.replicated")

@@ -297,7 +297,8 @@ fn a_trashed_recording_is_refused_restorable_and_erased_with_a_receipt_when_its_
     bob.ok(bob.post(&format!("/v1/recordings/{theirs}/trash"), json!({})));
     // The trash keeps it for the default 30 days, fixed when trashed.
     let trashed = alice.ok(alice.post(&format!("/v1/recordings/{id}/trash"), json!({})));
-    let (at, until) = (trashed["trash"]["trashed_at"].as_i64().unwrap(), trashed["trash"]["erase_after"].as_i64().unwrap());
+    let (at, until) =
+        (trashed["trash"]["trashed_at"].as_i64().unwrap(), trashed["trash"]["erase_after"].as_i64().unwrap());
     assert_eq!(until - at, 30 * 86_400_000, "{trashed}");
     assert_eq!(trashed["trash"]["trashed_by"], "alice");
     // In the trash: not listed, no metadata, no key, no bytes; twice is a conflict.

@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -165,11 +166,8 @@ fn a_development_token_renews_only_itself_for_this_machine(backend: Backend) {
     assert_ne!(fresh, ana.token);
     let claims = |token: &str| -> Value {
         serde_json::from_slice(
-            &base64::Engine::decode(
-                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                token.split('.').nth(1).unwrap(),
-            )
-            .unwrap(),
+            &Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token.split('.').nth(1).unwrap())
+                .unwrap(),
         )
         .unwrap()
     };
@@ -210,6 +208,18 @@ fn the_cli_speaks_to_newcomers_in_plain_words(backend: Backend) {
     assert!(!before.status.success());
     assert!(err(&before).contains("create-family --name"), "{}", err(&before));
     assert!(vault(&maria, &["create-family", "--name", "López"]).status.success());
+    // An invitation link, printed for sending; the relative joins with it.
+    let made = vault(&maria, &["invite-link", "--name", "Grandpa Joe", "--role", "member"]);
+    assert!(made.status.success(), "{}", err(&made));
+    let link = text(&made).trim().to_owned();
+    assert!(link.starts_with(&format!("{}/#invite=", server.url)) && link.ends_with("&family=lopez"), "{link}");
+    assert!(err(&made).contains("works once, until"), "{}", err(&made));
+    let joe = server.token("lopez", "joe");
+    let joined = vault(&joe, &["join", &link]);
+    assert!(joined.status.success(), "{}", err(&joined));
+    assert_eq!(text(&joined).trim(), "lopez\tmember");
+    let again = vault(&server.token("lopez", "eve"), &["join", &link]);
+    assert!(!again.status.success() && err(&again).contains("used already"), "{}", err(&again));
     let file = dir.path().join("story.txt");
     let story = media(3 * 1024 * 1024 + 5, 4);
     std::fs::write(&file, &story).unwrap();
@@ -1178,6 +1188,123 @@ fn checked(
     }
 }
 
+fn invitation_links_let_a_relative_join_once_before_they_expire(backend: Backend) {
+    let server = Server::start(backend);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    alice.invite("bob", "admin");
+    alice.invite("carl", "member");
+    let (bob, carl) = (server.as_user("smiths", "bob"), server.as_user("smiths", "carl"));
+    let invite =
+        |who: &Api, name: &str, role: &str| who.post("/v1/family/invitations", json!({ "name": name, "role": role }));
+    // Who may invite: owners and admins; only owners invite owners; a name people read.
+    assert_eq!(invite(&carl, "Grandpa Joe", "member").status(), StatusCode::FORBIDDEN);
+    assert_eq!(invite(&bob, "New owner", "owner").status(), StatusCode::FORBIDDEN);
+    assert_eq!(invite(&bob, "", "member").status(), StatusCode::BAD_REQUEST);
+    let long = alice.post("/v1/family/invitations", json!({ "name": "Joe", "role": "member", "expires_in_days": 31 }));
+    assert_eq!(long.status(), StatusCode::BAD_REQUEST);
+    let made = bob.ok(invite(&bob, "Grandpa Joe", "member"));
+    let secret = made["secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 43, "256 bits, base64url");
+    assert_eq!(made["family_id"], "smiths");
+    let week = made["invitation"]["expires_at"].as_i64().unwrap() - made["invitation"]["created_at"].as_i64().unwrap();
+    assert_eq!(week, 7 * 86_400_000, "a week by default");
+    // Only a hash is kept: the secret appears nowhere in the database.
+    let stored = server.sql("SELECT * FROM invitations").unwrap();
+    assert!(!stored.contains(&secret) && stored.contains(&hex::encode(sha2::Sha256::digest(secret.as_bytes()))));
+
+    // Joe signs in with the family the link names, and joins with the role and name given.
+    let joe = server.as_user("smiths", "joe");
+    assert_eq!(joe.get("/v1/family").status(), StatusCode::FORBIDDEN, "not a member before");
+    let accept = |who: &Api, secret: &str| who.post("/v1/invitations/accept", json!({ "secret": secret }));
+    // A token for another family: the link does not work there.
+    let elsewhere = server.as_user("jones", "joe");
+    assert_eq!(accept(&elsewhere, &secret).status(), StatusCode::FORBIDDEN);
+    let joined = joe.ok(accept(&joe, &secret));
+    assert_eq!((joined["id"].as_str(), joined["role"].as_str()), (Some("smiths"), Some("member")));
+    assert_eq!(joe.ok(joe.get("/v1/family"))["role"], "member");
+    let members = alice.ok(alice.get("/v1/family/members"));
+    let joe_row = members.as_array().unwrap().iter().find(|m| m["user_id"] == "joe").unwrap().clone();
+    assert_eq!((joe_row["display_name"].as_str(), joe_row["added_by"].as_str()), (Some("Grandpa Joe"), Some("bob")));
+    // Once only: a second use (by anyone) is refused as used.
+    let (code, body) = status(accept(&server.as_user("smiths", "eve"), &secret));
+    assert_eq!(code, StatusCode::GONE, "{body}");
+    assert!(body.contains("used already"), "{body}");
+    assert_eq!(server.as_user("smiths", "eve").get("/v1/family").status(), StatusCode::FORBIDDEN);
+    assert_eq!(accept(&joe, &secret).status(), StatusCode::CONFLICT, "already a member");
+
+    // Revoked and expired links are refused; revoking is for managers of this family.
+    let revoked = bob.ok(invite(&bob, "Aunt May", "member"));
+    let revoked_id = revoked["invitation"]["id"].as_str().unwrap();
+    let mallory = server.as_user("evil", "mallory");
+    mallory.create_family("Evil");
+    assert_eq!(
+        mallory.req(Method::DELETE, &format!("/v1/family/invitations/{revoked_id}")).send().unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(mallory.ok(mallory.get("/v1/family/invitations")).as_array().unwrap().is_empty());
+    assert_eq!(
+        carl.req(Method::DELETE, &format!("/v1/family/invitations/{revoked_id}")).send().unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        alice.req(Method::DELETE, &format!("/v1/family/invitations/{revoked_id}")).send().unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let may = server.as_user("smiths", "may");
+    let (code, body) = status(accept(&may, revoked["secret"].as_str().unwrap()));
+    assert!(code == StatusCode::GONE && body.contains("withdrawn"), "{code} {body}");
+    let expired = alice.ok(invite(&alice, "Uncle Bill", "admin"));
+    let expired_id = expired["invitation"]["id"].as_str().unwrap();
+    server.sql(&format!("UPDATE invitations SET expires_at = 1 WHERE id = '{expired_id}'")).unwrap();
+    let (code, body) = status(accept(&server.as_user("smiths", "bill"), expired["secret"].as_str().unwrap()));
+    assert!(code == StatusCode::GONE && body.contains("expired"), "{code} {body}");
+    let states: Vec<String> = alice
+        .ok(alice.get("/v1/family/invitations"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| format!("{} {}", i["name"].as_str().unwrap(), i["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states.len(), 3, "{states:?}");
+    for expected in ["Grandpa Joe accepted", "Aunt May revoked", "Uncle Bill expired"] {
+        assert!(states.contains(&expected.to_owned()), "{expected}: {states:?}");
+    }
+    // Everything is in the family's audit log.
+    let audit = alice.ok(alice.get("/v1/family/audit?limit=200"));
+    let rows: Vec<String> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["actor"].as_str().unwrap(),
+                r["action"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "bob invitation.created success",
+        "joe member.joined success",
+        "eve member.joined denied",
+        "alice invitation.revoked success",
+        "bill member.joined denied",
+    ] {
+        assert!(rows.contains(&expected.to_owned()), "{expected}: {rows:?}");
+    }
+    // Guessing: refused, and over the address's budget answered 429.
+    let guesser = server.as_user("smiths", "guesser");
+    let mut statuses = Vec::new();
+    for i in 0..40u8 {
+        let guess = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest([i]));
+        statuses.push(accept(&guesser, &guess).status());
+    }
+    assert_eq!(statuses[0], StatusCode::NOT_FOUND);
+    assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}
+
 fn openapi_document_matches_the_routes(backend: Backend) {
     let server = Server::start(backend);
     let doc: Value = server.http.get(format!("{}/openapi.json", server.url)).send().unwrap().json().unwrap();
@@ -1269,6 +1396,26 @@ fn openapi_document_matches_the_routes(backend: Backend) {
     );
     let unknown = "/v1/recordings/00000000-0000-0000-0000-000000000000";
     assert_eq!(call(me, (Method::GET, "/v1/recordings/{id}", unknown), none()).0, StatusCode::NOT_FOUND);
+    let (_, invitation) = call(
+        me,
+        (Method::POST, "/v1/family/invitations", "/v1/family/invitations"),
+        json(json!({ "name": "Grandpa Joe", "role": "member" })),
+    );
+    call(me, (Method::GET, "/v1/family/invitations", "/v1/family/invitations"), none());
+    let joe = Some(server.token("smiths", "joe"));
+    let secret = invitation["secret"].as_str().unwrap();
+    call(
+        joe.as_deref(),
+        (Method::POST, "/v1/invitations/accept", "/v1/invitations/accept"),
+        json(json!({ "secret": secret })),
+    );
+    let (_, second) = call(
+        me,
+        (Method::POST, "/v1/family/invitations", "/v1/family/invitations"),
+        json(json!({ "name": "Aunt May", "role": "member" })),
+    );
+    let second = format!("/v1/family/invitations/{}", second["invitation"]["id"].as_str().unwrap());
+    call(me, (Method::DELETE, "/v1/family/invitations/{id}", &second), none());
     call(me, (Method::GET, "/v1/family/audit", "/v1/family/audit?limit=5"), none());
     assert_eq!(
         call(me, (Method::GET, "/v1/family/audit", "/v1/family/audit?limit=-5"), none()).0,
@@ -1491,6 +1638,7 @@ per_backend! {
     a_second_request_for_an_upload_being_received_is_refused,
     static_files_never_redirect_off_site_nor_fail_on_long_names,
     roles_and_membership_rules,
+    invitation_links_let_a_relative_join_once_before_they_expire,
     key_release_is_rate_limited,
     audit_verify_detects_a_row_edited_in_the_database,
     active_content_types_are_stored_as_octet_stream,

@@ -20,7 +20,8 @@ GRANT USAGE ON SCHEMA public TO vault_service;
 -- must be added here too (tests/tests/aws.rs compares this list with the schema and
 -- runs every background job as this role).
 GRANT SELECT, INSERT, UPDATE, DELETE
-    ON families, members, recordings, uploads, upload_parts, replication_outbox, scrub_runs, scrub_findings
+    ON families, members, recordings, uploads, upload_parts, replication_outbox, scrub_runs, scrub_findings,
+       invitations
     TO vault_service;
 GRANT SELECT, INSERT ON audit_log TO vault_service;
 GRANT SELECT ON _sqlx_migrations TO vault_service;

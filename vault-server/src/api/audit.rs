@@ -27,6 +27,12 @@ pub(crate) enum Action {
     MemberRoleChanged,
     #[serde(rename = "member.removed")]
     MemberRemoved,
+    #[serde(rename = "member.joined")]
+    MemberJoined,
+    #[serde(rename = "invitation.created")]
+    InvitationCreated,
+    #[serde(rename = "invitation.revoked")]
+    InvitationRevoked,
     #[serde(rename = "recording.created")]
     RecordingCreated,
     #[serde(rename = "recording.read")]
@@ -78,6 +84,9 @@ impl Action {
             Self::MemberInvited => "member.invited",
             Self::MemberRoleChanged => "member.role_changed",
             Self::MemberRemoved => "member.removed",
+            Self::MemberJoined => "member.joined",
+            Self::InvitationCreated => "invitation.created",
+            Self::InvitationRevoked => "invitation.revoked",
             Self::RecordingCreated => "recording.created",
             Self::RecordingRead => "recording.read",
             Self::RecordingCommitted => "recording.committed",

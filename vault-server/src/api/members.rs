@@ -30,4 +30,7 @@ pub(crate) struct MemberView {
     /// Unix milliseconds.
     pub added_at: i64,
     pub added_by: String,
+    /// The name the family knows them by (given in their invitation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
 }

@@ -84,6 +84,19 @@ enum ClientCommand {
         #[arg(long, default_value = "member", value_parser = ["owner", "admin", "member"])]
         role: String,
     },
+    /// Make an invitation link for a relative (owner/admin): it works once, for
+    /// --days days; they open it, sign in, and join with this role and name.
+    InviteLink {
+        /// Who it is for, as the family calls them ("Grandpa Joe").
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "member", value_parser = ["owner", "admin", "member"])]
+        role: String,
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+    /// Join the family your token names with an invitation link (or its secret).
+    Join { link: String },
     /// Remove a member (owner/admin).
     RemoveMember { user: String },
     /// Change a member's role (owner/admin).
@@ -260,6 +273,28 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
         ClientCommand::Invite { user, role } => {
             let member: Value = client.post("/v1/family/members", &json!({ "user_id": user, "role": role })).await?;
             print(j, &member, |m| format!("{}\t{}", m["user_id"], m["role"]).replace('"', ""));
+        }
+        ClientCommand::InviteLink { name, role, days } => {
+            let body = json!({ "name": name, "role": role, "expires_in_days": days });
+            let made: Value = client.post("/v1/family/invitations", &body).await?;
+            let link = format!(
+                "{}/#invite={}&family={}",
+                args.server.trim_end_matches('/'),
+                made["secret"].as_str().unwrap_or_default(),
+                made["family_id"].as_str().unwrap_or_default()
+            );
+            let until = made["invitation"]["expires_at"].as_i64().map(display::when).unwrap_or_default();
+            print(j, &json!({ "link": link, "invitation": made["invitation"] }), |_| {
+                eprintln!("works once, until {until}");
+                link.clone()
+            });
+        }
+        ClientCommand::Join { link } => {
+            // The whole link, or the secret alone.
+            let secret =
+                link.split(['#', '&']).find_map(|part| part.strip_prefix("invite=")).unwrap_or(&link).to_owned();
+            let family: Value = client.post("/v1/invitations/accept", &json!({ "secret": secret })).await?;
+            print(j, &family, |f| format!("{}\t{}", f["id"], f["role"]).replace('"', ""));
         }
         ClientCommand::RemoveMember { user } => {
             client.send_empty(client.request(Method::DELETE, &format!("/v1/family/members/{user}"))).await?;

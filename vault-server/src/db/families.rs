@@ -38,11 +38,20 @@ pub(crate) struct Member {
     pub role: Role,
     pub added_at: i64,
     pub added_by: String,
+    /// The name the family knows them by (from their invitation), if any.
+    pub display_name: Option<String>,
 }
 
 impl From<Member> for crate::api::members::MemberView {
     fn from(m: Member) -> Self {
-        Self { issuer: m.issuer, user_id: m.user_id, role: m.role, added_at: m.added_at, added_by: m.added_by }
+        Self {
+            issuer: m.issuer,
+            user_id: m.user_id,
+            role: m.role,
+            added_at: m.added_at,
+            added_by: m.added_by,
+            display_name: m.display_name,
+        }
     }
 }
 
@@ -54,6 +63,7 @@ fn member(row: &sqlx::any::AnyRow) -> Result<Member, sqlx::Error> {
         role: Role::parse(&role).ok_or_else(|| decode_error("role", &role))?,
         added_at: row.try_get("added_at")?,
         added_by: row.try_get("added_by")?,
+        display_name: row.try_get("display_name")?,
     })
 }
 
@@ -125,7 +135,7 @@ impl Db {
         user: &str,
     ) -> Result<Option<Member>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT issuer, user_id, role, added_at, added_by FROM members \
+            "SELECT issuer, user_id, role, added_at, added_by, display_name FROM members \
              WHERE family_id = $1 AND issuer = $2 AND user_id = $3",
         )
         .bind(family)
@@ -138,7 +148,7 @@ impl Db {
 
     pub(crate) async fn members(&self, family: &str) -> Result<Vec<Member>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT issuer, user_id, role, added_at, added_by FROM members WHERE family_id = $1 \
+            "SELECT issuer, user_id, role, added_at, added_by, display_name FROM members WHERE family_id = $1 \
              ORDER BY added_at, user_id",
         )
         .bind(family)
@@ -168,7 +178,14 @@ impl Db {
         .bind(by)
         .execute(&self.pool)
         .await?;
-        Ok(Member { issuer: issuer.into(), user_id: user.into(), role, added_at: now, added_by: by.into() })
+        Ok(Member {
+            issuer: issuer.into(),
+            user_id: user.into(),
+            role,
+            added_at: now,
+            added_by: by.into(),
+            display_name: None,
+        })
     }
 
     /// Binds members recorded before issuers were (issuer `''`) to `issuer`, the one

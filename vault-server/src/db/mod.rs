@@ -7,6 +7,7 @@
 
 mod erasure;
 mod families;
+mod invitations;
 mod outbox;
 mod recordings;
 mod scrub;
@@ -14,6 +15,7 @@ mod trash;
 mod uploads;
 
 pub(crate) use families::{Family, Member, MemberChange, Role};
+pub(crate) use invitations::{Acceptance, Invitation};
 pub(crate) use outbox::Replication;
 pub(crate) use recordings::{Committed, NewRecording, Recording, RecordingStatus};
 pub(crate) use scrub::{ClaimError, Finding, ScrubRun};

@@ -153,7 +153,9 @@ pub(super) fn recording(row: &AnyRow) -> Result<Recording, sqlx::Error> {
             Some(at) => Some(Trash {
                 at,
                 by: row.try_get::<Option<String>, _>("trashed_by")?.unwrap_or_default(),
-                until: row.try_get::<Option<i64>, _>("trash_until")?.ok_or_else(|| decode_error("trash_until", "null"))?,
+                until: row
+                    .try_get::<Option<i64>, _>("trash_until")?
+                    .ok_or_else(|| decode_error("trash_until", "null"))?,
             }),
             None => None,
         },

@@ -11,6 +11,7 @@ pub(crate) mod erasure;
 mod error;
 pub(crate) mod export;
 pub(crate) mod families;
+pub(crate) mod invitations;
 pub(crate) mod jobs;
 pub(crate) mod limits;
 pub(crate) mod media_type;

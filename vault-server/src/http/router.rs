@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
-use super::routes::{audit, export, families, health, members, playback, recordings, trash, uploads, web};
+use super::routes::{audit, export, families, health, invitations, members, playback, recordings, trash, uploads, web};
 use crate::api::ErrorCode;
 use crate::metrics::RequestLabels;
 
@@ -30,6 +30,9 @@ fn json_api() -> OpenApiRouter<AppState> {
         .routes(routes!(export::start))
         .routes(routes!(members::list, members::invite))
         .routes(routes!(members::change_role, members::remove))
+        .routes(routes!(invitations::create, invitations::list))
+        .routes(routes!(invitations::revoke))
+        .routes(routes!(invitations::accept))
         .routes(routes!(audit::list))
         .routes(routes!(recordings::create, recordings::list))
         .routes(routes!(recordings::get, recordings::delete))

@@ -1,0 +1,162 @@
+//! Invitation links: kept by the SHA-256 of their secret, used once.
+
+use sqlx::Row;
+
+use super::{Db, Member, Role, decode_error, now_ms};
+
+/// One invitation (never its secret: only the family's inviter ever saw that).
+#[derive(Debug, Clone)]
+pub(crate) struct Invitation {
+    pub id: String,
+    pub family_id: String,
+    pub role: Role,
+    pub display_name: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub accepted_at: Option<i64>,
+    pub accepted_by: Option<String>,
+    pub revoked_at: Option<i64>,
+}
+
+/// What accepting an invitation came to.
+#[derive(Debug)]
+pub(crate) enum Acceptance {
+    Joined(Member),
+    /// The invitation exists but is used, revoked or expired.
+    Spent(Invitation),
+    /// The caller already is a member: the invitation stays unused.
+    AlreadyMember,
+    NoSuchInvitation,
+}
+
+const COLUMNS: &str = "id, family_id, role, display_name, created_by, created_at, expires_at, accepted_at, \
+    accepted_by, revoked_at";
+
+fn invitation(row: &sqlx::any::AnyRow) -> Result<Invitation, sqlx::Error> {
+    let role: String = row.try_get("role")?;
+    Ok(Invitation {
+        id: row.try_get("id")?,
+        family_id: row.try_get("family_id")?,
+        role: Role::parse(&role).ok_or_else(|| decode_error("role", &role))?,
+        display_name: row.try_get("display_name")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        accepted_at: row.try_get("accepted_at")?,
+        accepted_by: row.try_get("accepted_by")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+impl Db {
+    /// Records an invitation under the hash of its secret.
+    pub(crate) async fn insert_invitation(&self, i: &Invitation, secret_sha256: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO invitations (id, family_id, secret_sha256, role, display_name, created_by, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&i.id)
+        .bind(&i.family_id)
+        .bind(secret_sha256)
+        .bind(i.role.as_str())
+        .bind(&i.display_name)
+        .bind(&i.created_by)
+        .bind(i.created_at)
+        .bind(i.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The family's invitations, newest first (at most the last 200).
+    pub(crate) async fn invitations(&self, family: &str) -> Result<Vec<Invitation>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM invitations WHERE family_id = $1 ORDER BY created_at DESC, id LIMIT 200"
+        ))
+        .bind(family)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(invitation).collect()
+    }
+
+    /// Revokes an unused invitation of `family`; false if there is none such.
+    pub(crate) async fn revoke_invitation(&self, family: &str, id: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE invitations SET revoked_at = $3 WHERE family_id = $1 AND id = $2 \
+             AND accepted_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(family)
+        .bind(id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Uses the invitation of `family` whose secret hashes to `secret_sha256` for
+    /// `user` of `issuer`, in one transaction: the invitation is marked used and the
+    /// member added together, or neither (two people racing for one link: one joins).
+    pub(crate) async fn accept_invitation(
+        &self,
+        family: &str,
+        secret_sha256: &str,
+        issuer: &str,
+        user: &str,
+    ) -> Result<Acceptance, sqlx::Error> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let row =
+            sqlx::query(&format!("SELECT {COLUMNS} FROM invitations WHERE family_id = $1 AND secret_sha256 = $2"))
+                .bind(family)
+                .bind(secret_sha256)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(found) = row.as_ref().map(invitation).transpose()? else {
+            return Ok(Acceptance::NoSuchInvitation);
+        };
+        let member = sqlx::query("SELECT 1 FROM members WHERE family_id = $1 AND issuer = $2 AND user_id = $3")
+            .bind(family)
+            .bind(issuer)
+            .bind(user)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if member.is_some() {
+            return Ok(Acceptance::AlreadyMember);
+        }
+        let used = sqlx::query(
+            "UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1 \
+             AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(&found.id)
+        .bind(now)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+        if used.rows_affected() != 1 {
+            return Ok(Acceptance::Spent(found));
+        }
+        sqlx::query(
+            "INSERT INTO members (family_id, issuer, user_id, role, added_at, added_by, display_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(family)
+        .bind(issuer)
+        .bind(user)
+        .bind(found.role.as_str())
+        .bind(now)
+        .bind(&found.created_by)
+        .bind(&found.display_name)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Acceptance::Joined(Member {
+            issuer: issuer.to_owned(),
+            user_id: user.to_owned(),
+            role: found.role,
+            added_at: now,
+            added_by: found.created_by,
+            display_name: Some(found.display_name),
+        }))
+    }
+}
