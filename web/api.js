@@ -232,6 +232,28 @@ export function client(token) {
  * @property {string} user_id
  * @property {Role} role
  * @property {number} added_at
+ * @property {string} [display_name] the name the family knows them by (from their invitation)
+ */
+
+/**
+ * @typedef {object} InvitationView
+ * @property {string} id
+ * @property {string} name who it is for
+ * @property {Role} role
+ * @property {'pending' | 'accepted' | 'revoked' | 'expired'} state
+ * @property {string} created_by
+ * @property {number} created_at
+ * @property {number} expires_at
+ * @property {string | null} accepted_by
+ * @property {number | null} accepted_at
+ */
+
+/**
+ * `POST /v1/family/invitations`: the link's secret, shown once.
+ * @typedef {object} InvitationCreated
+ * @property {InvitationView} invitation
+ * @property {string} secret
+ * @property {string} family_id
  */
 
 /**

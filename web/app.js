@@ -262,7 +262,7 @@ function signOut(message) {
   /** @type {ToServiceWorkerMessage} */
   const out = { type: ToServiceWorker.signOut };
   navigator.serviceWorker?.controller?.postMessage(out);
-  for (const id of ['#app', '#create-family', '#who', '#sign-out']) $(id).hidden = true;
+  for (const id of ['#app', '#create-family', '#join-family', '#who', '#sign-out']) $(id).hidden = true;
   $('#sign-in').hidden = false;
   showAlert(message ?? '');
   $('#main').focus();
@@ -279,6 +279,8 @@ async function start() {
     // Forbidden: not a member. Either the family does not exist yet (create it) or
     // an owner has to invite this user; the server does not say which, on purpose.
     if (e instanceof ApiError && (e.code === 'forbidden' || e.code === 'not-found')) {
+      const invite = pendingInvite();
+      if (invite) return offerToJoin(invite);
       $('#create-family').hidden = false;
       $('#family-name').focus();
       return;
@@ -289,6 +291,8 @@ async function start() {
   }
   state.family = family;
   state.role = family.role;
+  const invite = pendingInvite();
+  if (invite?.family === family.id) sessionStorage.removeItem(INVITE); // a member already: nothing to accept
   scheduleRenewal();
   await swReady();
   await tellServiceWorker();
@@ -303,7 +307,90 @@ async function start() {
   $('#family-data').hidden = state.role !== 'owner';
   show('recordings');
   await Promise.all([loadRecordings(true), loadInterrupted()]);
+  if (invite && invite.family !== family.id) showAlert(wrongFamily(invite));
   document.body.dataset.ready = 'true';
+}
+
+// ---------- invitations ----------
+const INVITE = 'vault.invite';
+
+/** The invitation link this tab was opened with, until it is used or declined.
+ * @returns {{ secret: string, family: string } | null} */
+function pendingInvite() {
+  try { return JSON.parse(sessionStorage.getItem(INVITE) ?? 'null'); } catch { return null; }
+}
+
+/** @param {{ family: string }} invite */
+const wrongFamily = (invite) => `This invitation is for the family “${invite.family}”, and you are signed in to another one. `
+  + `Sign out, then sign in to “${invite.family}” to accept it.`;
+
+/** Asks a signed-in relative who is not yet a member whether to join. @param {{ secret: string, family: string }} invite */
+function offerToJoin(invite) {
+  const family = claims(state.token ?? '')?.org_id;
+  $('#sign-out').hidden = false;
+  if (invite.family && family && invite.family !== family) {
+    $('#create-family').hidden = false;
+    return showAlert(wrongFamily(invite));
+  }
+  $('#join-text').replaceChildren('You were invited to the family vault ', el('strong', {}, el('bdi', {}, invite.family)),
+    '. Joining lets you see and play its recordings, with the role the person who invited you chose.');
+  $('#notice').hidden = true;
+  $('#join-family').hidden = false;
+  $('#join-ok').focus();
+}
+
+async function acceptInvitation() {
+  const invite = pendingInvite();
+  if (!invite) return;
+  try {
+    /** @type {FamilyView} */
+    const family = await api.json('POST', '/v1/invitations/accept', { secret: invite.secret });
+    sessionStorage.removeItem(INVITE);
+    $('#join-family').hidden = true;
+    await start();
+    $('#notice').replaceChildren('Welcome to ', el('bdi', {}, family.name), `: you joined as ${family.role}.`);
+    $('#notice').hidden = false;
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.code === 'network' || e.code === 'unauthenticated') throw e;
+    sessionStorage.removeItem(INVITE);
+    $('#join-family').hidden = true;
+    $('#create-family').hidden = false;
+    showAlert(e.code === 'expired' || e.code === 'not-found'
+      ? 'This invitation link cannot be used any more: it was used already, withdrawn, or it expired. Ask for a new one.'
+      : e.message);
+  }
+}
+
+/** The family's invitations, with Revoke for those still waiting. */
+async function loadInvitations() {
+  /** @type {import('./api.js').InvitationView[]} */
+  const list = await api.get('/v1/family/invitations');
+  const said = (/** @type {import('./api.js').InvitationView} */ i) => i.state === 'pending' ? `waiting, until ${fmtLongDay(i.expires_at)}`
+    : i.state === 'accepted' ? `joined on ${fmtLongDay(i.accepted_at ?? 0)} as ${i.accepted_by ?? '?'}`
+    : i.state === 'revoked' ? 'withdrawn' : `expired on ${fmtLongDay(i.expires_at)}`;
+  $('#invitations').replaceChildren(...list.map((i) => el('li', { 'data-id': i.id, 'data-state': i.state },
+    el('div', {}, el('bdi', { class: 'title' }, i.name), el('span', { class: 'meta' }, `${i.role} · ${said(i)}`)),
+    i.state === 'pending' ? el('button', { type: 'button', class: 'secondary', 'aria-label': `Withdraw the invitation for ${i.name}`,
+      onclick: () => api.request('DELETE', `/v1/family/invitations/${i.id}`).then(loadInvitations).catch(fail) }, 'Withdraw') : null)));
+  $('#invitations-wrap').hidden = list.length === 0;
+}
+
+/** @param {Event} e */
+async function makeInvitation(e) {
+  e.preventDefault();
+  const name = $input('#invite-name').value.trim();
+  const role = /** @type {HTMLSelectElement} */ ($('#invite-link-role')).value;
+  /** @type {import('./api.js').InvitationCreated} */
+  const made = await api.json('POST', '/v1/family/invitations', { name, role });
+  const link = `${location.origin}/#invite=${made.secret}&family=${encodeURIComponent(made.family_id)}`;
+  $input('#invite-link').value = link;
+  $('#invite-for').textContent = name;
+  $('#invite-until').textContent = `Works once, until ${fmtLongDay(made.invitation.expires_at)}.`;
+  $('#invite-result').hidden = false;
+  $input('#invite-name').value = '';
+  $input('#invite-link').focus();
+  $input('#invite-link').select();
+  await loadInvitations();
 }
 
 // ---------- views ----------
@@ -673,8 +760,10 @@ function onWorker(job, m) {
   if (m.type === FromUploader.done || m.type === FromUploader.error || m.type === FromUploader.paused) {
     running = null;
     const button = /** @type {HTMLButtonElement} */ (li.querySelector('.pause'));
-    if (m.type === FromUploader.done && job.cancelled) {
-      discard(job).catch(fail); // it finished before the cancel reached the worker
+    if (job.cancelled) {
+      // However the worker stopped (paused as asked, finished before the cancel reached
+      // it, or failed on the way), a cancelled upload is deleted.
+      discard(job).catch(fail);
     } else if (m.type === FromUploader.done) {
       up.value = job.file.size || 1;
       setState(li, 'Stored, encrypted.', 'done');
@@ -689,8 +778,6 @@ function onWorker(job, m) {
       announce(`${job.title} uploaded`);
       loadRecordings(true).catch(fail);
       loadInterrupted().catch(fail);
-    } else if (m.type === FromUploader.paused && job.cancelled) {
-      discard(job).catch(fail);
     } else if (m.type === FromUploader.paused) {
       job.paused = true;
       button.textContent = 'Resume';
@@ -756,17 +843,30 @@ async function loadInterrupted() {
 }
 
 // ---------- members and audit ----------
+/** Names the family gave its members (from their invitations), by user id. @type {Map<string, string>} */
+const names = new Map();
+
+/** A person as the page shows them: their name and, quieter, their user id.
+ * @param {string} userId */
+function person(userId) {
+  const name = names.get(userId);
+  if (!name) return el('bdi', {}, userId);
+  return el('span', { class: 'person' }, el('bdi', {}, name), ' ', el('bdi', { class: 'note' }, `(${userId})`));
+}
+
 async function loadMembers() {
   /** @type {MemberView[]} */
   const members = await api.get('/v1/family/members');
+  for (const m of members) if (m.display_name) names.set(m.user_id, m.display_name);
+  loadInvitations().catch(fail);
   const body = $('#members tbody');
   body.replaceChildren();
   for (const m of members) {
     const select = el('select', { 'aria-label': `Role of ${m.user_id}` }, ...['member', 'admin', 'owner'].map((r) => el('option', { selected: r === m.role }, r)));
     select.addEventListener('change', () => api.json('PATCH', `/v1/family/members/${encodeURIComponent(m.user_id)}`, { role: select.value })
       .then(() => announce(`${m.user_id} is now ${select.value}`), (e) => { select.value = m.role; fail(e); }));
-    body.append(el('tr', {},
-      el('td', {}, el('bdi', {}, m.user_id)), el('td', {}, select), el('td', {}, fmtDate(m.added_at)),
+    body.append(el('tr', { 'data-user': m.user_id },
+      el('td', {}, person(m.user_id)), el('td', {}, select), el('td', {}, fmtDate(m.added_at)),
       el('td', {}, el('button', { type: 'button', class: 'danger', 'aria-label': `Remove ${m.user_id}`, onclick: async () => {
         if (!confirm(`Remove ${m.user_id} from the family?`)) return;
         try { await api.request('DELETE', `/v1/family/members/${encodeURIComponent(m.user_id)}`); await loadMembers(); } catch (e) { fail(e); }
@@ -788,6 +888,7 @@ const KIND_OF_ACTION = {
   'recording.deleted': 'delete', 'recording.purged': 'delete', 'family.erased': 'delete',
   'recording.trashed': 'delete', 'recording.restored': 'delete',
   'member.invited': 'members', 'member.role_changed': 'members', 'member.removed': 'members', 'family.created': 'members',
+  'member.joined': 'members', 'invitation.created': 'members', 'invitation.revoked': 'members',
   'auth.failed': 'security', 'authz.denied': 'security',
 };
 
@@ -805,7 +906,7 @@ function auditSentence(a) {
   try { m = JSON.parse(a.metadata || '{}') ?? {}; } catch { /* shown without details */ }
   const title = titles.get(a.target);
   const rec = () => title ? ['“', el('bdi', {}, title), '”'] : ['a recording ', el('bdi', { class: 'note' }, a.target.slice(0, 8))];
-  const who = () => el('bdi', {}, a.target);
+  const who = () => person(a.target);
   if (a.outcome !== 'success' && a.action !== 'auth.failed') {
     return ['was refused: ', a.action.replace(/[._]/g, ' '), a.target ? ' (' : '', a.target ? el('bdi', {}, a.target) : '', a.target ? ')' : ''];
   }
@@ -821,7 +922,11 @@ function auditSentence(a) {
     case 'recording.deleted': return m.from_trash && a.actor === SYSTEM_ACTOR ? ['erased ', ...rec(), ' when its time in the trash ended']
       : m.from_trash ? ['deleted ', ...rec(), ' forever, from the trash'] : ['deleted ', ...rec()];
     case 'recording.purged': return ['the stored copies of ', ...rec(), ' were removed'];
-    case 'member.invited': return ['invited ', who(), ` as ${String(m.role ?? 'member')}`];
+    case 'member.invited': return ['added ', who(), ` as ${String(m.role ?? 'member')}`];
+    case 'member.joined': return [`joined as ${String(m.role ?? 'member')} with an invitation`,
+      ...(typeof m.invited_by === 'string' ? [' from ', person(m.invited_by)] : [])];
+    case 'invitation.created': return ['invited ', el('bdi', {}, String(m.name ?? 'someone')), ` as ${String(m.role ?? 'member')} (a link)`];
+    case 'invitation.revoked': return ['withdrew an invitation link'];
     case 'member.role_changed': return ['made ', who(), ` ${String(m.to ?? '')}`.trimEnd() + (m.from ? ` (was ${String(m.from)})` : '')];
     case 'member.removed': return a.target === a.actor ? ['left the family'] : ['removed ', who(), ' from the family'];
     case 'family.created': return ['created the family vault'];
@@ -845,7 +950,7 @@ function renderAudit() {
   const shown = auditEntries.filter((a) => (technical || !TECHNICAL.has(a.action))
     && (!who || a.actor === who) && (!kind || KIND_OF_ACTION[a.action] === kind || (kind === 'security' && a.outcome !== 'success')));
   $('#audit tbody').replaceChildren(...shown.map((a) => el('tr', { 'data-action': a.action },
-    el('td', {}, fmtDate(a.at)), el('td', {}, el('bdi', {}, !a.actor || a.actor === SYSTEM_ACTOR ? 'Vault' : a.actor)), el('td', {}, ...auditSentence(a)),
+    el('td', {}, fmtDate(a.at)), el('td', {}, !a.actor || a.actor === SYSTEM_ACTOR ? 'Vault' : person(a.actor)), el('td', {}, ...auditSentence(a)),
     el('td', { class: a.outcome === 'success' ? '' : 'denied' }, a.outcome === 'success' ? 'done' : a.outcome),
     el('td', {}, a.ip), el('td', { class: 'note' }, a.action))));
   $('#audit-empty').hidden = shown.length > 0;
@@ -862,6 +967,9 @@ async function loadAudit(reset) {
     /** @type {RecordingView[]} */
     const trashed = await api.get('/v1/trash');
     for (const r of [...recs.items, ...trashed]) titles.set(r.id, r.title);
+    /** @type {MemberView[]} */
+    const members = await api.get('/v1/family/members');
+    for (const m of members) if (m.display_name) names.set(m.user_id, m.display_name);
   }
   /** @type {AuditPage} */
   const page = await api.get(`/v1/family/audit${q}`);
@@ -869,7 +977,7 @@ async function loadAudit(reset) {
   const people = [...new Set(auditEntries.map((a) => a.actor).filter(Boolean))].sort();
   const select = /** @type {HTMLSelectElement} */ ($('#audit-who'));
   const chosen = select.value;
-  select.replaceChildren(el('option', { value: '' }, 'Everyone'), ...people.map((p) => el('option', { value: p, selected: p === chosen }, p)));
+  select.replaceChildren(el('option', { value: '' }, 'Everyone'), ...people.map((p) => el('option', { value: p, selected: p === chosen }, names.has(p) ? `${names.get(p)} (${p})` : p)));
   renderAudit();
   state.auditBefore = page.next_before;
   $('#audit-more').hidden = !page.next_before;
@@ -938,6 +1046,19 @@ async function init() {
   }
   // An identity provider front end hands the token back in the URL fragment.
   const fragment = new URLSearchParams(location.hash.slice(1));
+  // An invitation link: kept for this tab until it is accepted or declined.
+  const invite = fragment.get('invite');
+  if (invite) {
+    history.replaceState(null, '', location.pathname + location.search);
+    sessionStorage.setItem(INVITE, JSON.stringify({ secret: invite, family: fragment.get('family') ?? '' }));
+  }
+  const invited = pendingInvite();
+  if (invited && !state.token) {
+    $input('#dev-family').value = invited.family;
+    $('#notice').replaceChildren('You are invited to the family vault ', el('strong', {}, el('bdi', {}, invited.family)),
+      '. Sign in to accept.');
+    $('#notice').hidden = false;
+  }
   const token = fragment.get('token');
   if (token) {
     history.replaceState(null, '', location.pathname + location.search);
@@ -984,6 +1105,17 @@ $('#family-form').addEventListener('submit', async (e) => {
   }
 });
 $('#sign-out').addEventListener('click', () => signOut());
+$('#join-ok').addEventListener('click', () => acceptInvitation().catch(fail));
+$('#join-no').addEventListener('click', () => {
+  sessionStorage.removeItem(INVITE);
+  $('#join-family').hidden = true;
+  $('#create-family').hidden = false;
+});
+$('#invite-link-form').addEventListener('submit', (e) => makeInvitation(e).catch(fail));
+$('#invite-copy').addEventListener('click', () => {
+  navigator.clipboard.writeText($input('#invite-link').value)
+    .then(() => announce('The invitation link is copied.'), () => showAlert('This browser did not let the page copy; select the link and copy it.'));
+});
 $('#export-start').addEventListener('click', () => startExport().catch(fail));
 $('#erase-family').addEventListener('click', eraseFamily);
 $('#erase-confirm').addEventListener('input', () => {

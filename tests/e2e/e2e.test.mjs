@@ -583,6 +583,7 @@ test('the owner erases the family: signed out with a clear message, and the fami
 
 test('members and the audit log, for the owner; an expired session asks to sign in again', async () => {
   await owner.click('.tab[data-view="members"]');
+  await owner.click('#invite-by-id summary'); // adding by user id is the second way, folded
   await owner.fill('#invite-user', 'bob');
   await owner.selectOption('#invite-role', 'member');
   await owner.click('#invite-form button[type=submit]');
@@ -599,7 +600,7 @@ test('members and the audit log, for the owner; an expired session asks to sign 
   assert.match(audit, /played “ultrasound-story”/);
   assert.match(audit, /saved a decrypted copy of “first-steps”/);
   assert.match(audit, /made bob admin \(was member\)/);
-  assert.match(audit, /invited bob as member/);
+  assert.match(audit, /added bob as member/);
   assert.doesNotMatch(audit, /key\.released|unlocked/, 'key releases are technical entries');
   await owner.check('#audit-technical');
   assert.match(await owner.locator('#audit tbody').textContent(), /unlocked “ultrasound-story” to play or save it/);
@@ -696,6 +697,7 @@ test('on a phone an admin keeps roles, removal and who did what; the player stop
   }
   await shot(page, '15-phone-members');
   // The invite field checks a user id in the browser (its pattern compiles) and says what it wants.
+  await page.click('#invite-by-id summary');
   await page.fill('#invite-user', 'Grandpa Joe');
   assert.equal(await page.locator('#invite-user').evaluate((e) => e.validity.patternMismatch), true);
   await page.fill('#invite-user', '');
@@ -951,4 +953,73 @@ test('a photo is shown as a photo: View, decrypted in the page, saved with its e
   await download.saveAs(saved);
   assert.equal(await sha256File(saved), await sha256File(file));
   await owner.click('#player-close');
+});
+
+test('an invitation link lets a grandparent join on a phone, once; the family sees their name', async () => {
+  // The owner makes a link for Grandpa Joe on the Members page (desktop).
+  await owner.setViewportSize({ width: 1280, height: 800 });
+  await owner.click('.tab[data-view="members"]');
+  await owner.fill('#invite-name', 'Grandpa Joe');
+  await owner.selectOption('#invite-link-role', 'member');
+  await owner.click('#invite-link-form button[type=submit]');
+  await owner.locator('#invite-result:not([hidden])').waitFor();
+  const link = await owner.inputValue('#invite-link');
+  assert.match(link, /\/#invite=[A-Za-z0-9_-]{43}&family=smith$/);
+  assert.match(await owner.textContent('#invite-until'), /^Works once, until /);
+  const waiting = owner.locator('#invitations li[data-state="pending"]', { hasText: 'Grandpa Joe' });
+  await waiting.waitFor();
+  assert.match(await waiting.textContent(), /member · waiting, until/);
+  const problems = (await accessibilityProblems(owner)).map((p) => `desktop members with a link: ${p}`);
+  await shot(owner, '19-invitation-link');
+
+  // Joe opens it on his phone, signs in, and joins.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const joe = await newPage(phone);
+  await joe.goto(link.replace(/^https?:\/\/[^/]+/, proxy.url));
+  await joe.locator('#notice:not([hidden])').waitFor();
+  assert.match(await joe.textContent('#notice'), /invited to the family vault smith\. Sign in to accept/);
+  assert.equal(await joe.inputValue('#dev-family'), 'smith', 'the family is filled in from the link');
+  assert.equal(new URL(joe.url()).hash, '', 'the secret left the address bar');
+  await joe.fill('#dev-user', 'joe');
+  await joe.fill('#dev-code', devCode());
+  await joe.click('#dev-form button[type=submit]');
+  await joe.locator('#join-family:not([hidden])').waitFor();
+  assert.equal(await joe.isVisible('#create-family'), false, 'not asked to create a family');
+  for (const p of await accessibilityProblems(joe)) problems.push(`phone join: ${p}`);
+  await shot(joe, '20-phone-join');
+  await joe.click('#join-ok');
+  await joe.waitForFunction(() => document.body.dataset.ready === 'true');
+  assert.match(await joe.textContent('#notice'), /Welcome to The smith family: you joined as member\./);
+  assert.equal(await joe.isVisible('.tab[data-view="members"]'), false, 'a member does not manage members');
+  assert.ok(await joe.locator('#recordings tbody tr').count() > 0, 'the library is there');
+  await phone.close();
+
+  // The same link again, for someone else: refused in plain words, nobody joins.
+  const other = await browser.newContext();
+  const eve = await newPage(other);
+  await eve.goto(link.replace(/^https?:\/\/[^/]+/, proxy.url));
+  await eve.fill('#dev-user', 'eve');
+  await eve.fill('#dev-code', devCode());
+  await eve.click('#dev-form button[type=submit]');
+  await eve.locator('#join-family:not([hidden])').waitFor();
+  await eve.click('#join-ok');
+  await eve.locator('#alert:not([hidden])').waitFor();
+  assert.match(await eve.textContent('#alert'), /cannot be used any more/);
+  assert.equal(await eve.isVisible('#app'), false);
+  await other.close();
+
+  // The family sees Grandpa Joe by name, in Members and in the audit log.
+  await owner.click('.tab[data-view="recordings"]');
+  await owner.click('.tab[data-view="members"]');
+  const row = owner.locator('#members tbody tr[data-user="joe"]');
+  await row.waitFor();
+  assert.match(await row.locator('td').first().textContent(), /^Grandpa Joe \(joe\)$/);
+  await owner.locator('#invitations li[data-state="accepted"]', { hasText: 'Grandpa Joe' }).waitFor();
+  await owner.click('.tab[data-view="audit"]');
+  const joined = owner.locator('#audit tbody tr[data-action="member.joined"]', { hasText: 'with an invitation' });
+  await joined.waitFor();
+  assert.match(await joined.textContent(), /Grandpa Joe \(joe\)joined as member with an invitation from alice/);
+  assert.ok(await owner.locator('#audit tbody tr[data-action="member.joined"]', { hasText: 'was refused' }).count() > 0, "eve's refusal");
+  assert.ok(await owner.locator('#audit tbody tr[data-action="invitation.created"]', { hasText: 'invited Grandpa Joe as member' }).count() > 0);
+  assert.deepEqual(problems, []);
 });
