@@ -1305,6 +1305,79 @@ fn invitation_links_let_a_relative_join_once_before_they_expire(backend: Backend
     assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
 }
 
+fn the_library_keeps_details_and_posters_encrypted_and_erasure_clears_them(backend: Backend) {
+    let server = Server::start(backend);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    alice.invite("bob", "member");
+    let bob = server.as_user("smiths", "bob");
+    // A recording whose title lives only in its encrypted details.
+    let (id, _) = alice.upload("", &media(5000, 7));
+    // One library key per family: the same for every member and every call.
+    let key = alice.ok(alice.post("/v1/family/library-key", json!({})));
+    let again = bob.ok(bob.post("/v1/family/library-key", json!({})));
+    assert_eq!((&key["data_key"], &key["encrypted_data_keys"]), (&again["data_key"], &again["encrypted_data_keys"]));
+    assert_eq!(key["encryption_context"], json!({ "vault:tenant": "smiths", "vault:object": "library" }));
+    let context = vault_core::EncryptionContext::for_vault_object("smiths", "library");
+    let details = json!({ "recording": id, "title": "First scan", "recorded_on": "2026-11-02", "note": "Week twelve" });
+    let details_message = encrypt_with(&key, &context, 4096, details.to_string().as_bytes());
+    let put = |who: &Api, piece: &str, bytes: &[u8]| {
+        who.req(Method::PUT, &format!("/v1/recordings/{id}/{piece}")).body(bytes.to_vec()).send().unwrap().status()
+    };
+    // Its creator may set them; another plain member may not.
+    assert_eq!(put(&bob, "details", &details_message), StatusCode::FORBIDDEN);
+    assert_eq!(put(&alice, "details", &details_message), StatusCode::NO_CONTENT);
+    let poster = media(60_000, 8);
+    let poster_message = encrypt_with(&key, &context, 65536, &poster);
+    assert_eq!(put(&alice, "poster", &poster_message), StatusCode::NO_CONTENT);
+    // What the server keeps and answers is ciphertext; the page opens it with the key.
+    let view = bob.ok(bob.get(&format!("/v1/recordings/{id}")));
+    assert_eq!((view["title"].as_str(), view["has_poster"].as_bool()), (Some(""), Some(true)));
+    let stored = base64::engine::general_purpose::STANDARD.decode(view["details"].as_str().unwrap()).unwrap();
+    assert_eq!(stored, details_message);
+    let data_key = vault_core::DataKey::try_from_slice(
+        &base64::engine::general_purpose::STANDARD.decode(key["data_key"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let opened: Value = serde_json::from_slice(&decrypt_all(&stored, &data_key, "smiths", "library")).unwrap();
+    assert_eq!(opened, details);
+    let fetched = bob.get(&format!("/v1/recordings/{id}/poster")).bytes().unwrap().to_vec();
+    assert_eq!(decrypt_all(&fetched, &data_key, "smiths", "library"), poster);
+    let row = server.sql(&format!("SELECT * FROM recordings WHERE id = '{id}'")).unwrap();
+    assert!(!row.contains("First scan") && !row.contains("Week twelve"), "no plaintext details in the database");
+    // Only messages under this family's library key, within their size.
+    let created = alice.create_recording("other", 10, "client");
+    let own_key = encrypt_for(&created, b"not a library message");
+    assert_eq!(put(&alice, "details", &own_key), StatusCode::BAD_REQUEST, "a recording's own key is not the library's");
+    assert_eq!(put(&alice, "details", b"plain words"), StatusCode::BAD_REQUEST);
+    let header_only = &details_message[..header_len(&details_message)];
+    assert_eq!(put(&alice, "details", header_only), StatusCode::BAD_REQUEST, "a header without a body");
+    let big = encrypt_with(&key, &context, 4096, &media(20 << 10, 9));
+    assert_eq!(put(&alice, "details", &big), StatusCode::PAYLOAD_TOO_LARGE);
+    let huge = encrypt_with(&key, &context, 65536, &media(300 << 10, 9));
+    assert_eq!(put(&alice, "poster", &huge), StatusCode::PAYLOAD_TOO_LARGE);
+    // Another family sees none of it.
+    let mallory = server.as_user("evil", "mallory");
+    mallory.create_family("Evil");
+    assert_eq!(put(&mallory, "details", &details_message), StatusCode::NOT_FOUND);
+    assert_eq!(mallory.get(&format!("/v1/recordings/{id}/poster")).status(), StatusCode::NOT_FOUND);
+    let theirs = mallory.ok(mallory.post("/v1/family/library-key", json!({})));
+    assert_ne!(theirs["data_key"], key["data_key"], "each family its own library key");
+    // In the trash the poster is refused; erased, details and poster are gone with the keys.
+    alice.ok(alice.post(&format!("/v1/recordings/{id}/trash"), json!({})));
+    assert_eq!(bob.get(&format!("/v1/recordings/{id}/poster")).status(), StatusCode::NOT_FOUND);
+    alice.ok(alice.req(Method::DELETE, &format!("/v1/recordings/{id}")).send().unwrap());
+    let left = server.sql(&format!(
+        "SELECT COALESCE(details, 'none') || COALESCE(poster, 'none') FROM recordings WHERE id = '{id}'"
+    ));
+    assert_eq!(left.unwrap(), "nonenone");
+    let audit = alice.ok(alice.get("/v1/family/audit?limit=200"));
+    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+    for expected in ["library.key_released", "recording.details_set", "recording.poster_set"] {
+        assert!(actions.contains(&expected), "{expected}: {actions:?}");
+    }
+}
+
 fn openapi_document_matches_the_routes(backend: Backend) {
     let server = Server::start(backend);
     let doc: Value = server.http.get(format!("{}/openapi.json", server.url)).send().unwrap().json().unwrap();
@@ -1416,6 +1489,13 @@ fn openapi_document_matches_the_routes(backend: Backend) {
     );
     let second = format!("/v1/family/invitations/{}", second["invitation"]["id"].as_str().unwrap());
     call(me, (Method::DELETE, "/v1/family/invitations/{id}", &second), none());
+    let (_, library) = call(me, (Method::POST, "/v1/family/library-key", "/v1/family/library-key"), none());
+    let context = vault_core::EncryptionContext::for_vault_object("smiths", "library");
+    let sealed = encrypt_with(&library, &context, 4096, b"{}");
+    let octets = |bytes: &[u8]| (Some(bytes.to_vec()), vec![("content-type", "application/octet-stream".to_owned())]);
+    call(me, (Method::PUT, "/v1/recordings/{id}/details", &rec("/details")), octets(&sealed));
+    call(me, (Method::PUT, "/v1/recordings/{id}/poster", &rec("/poster")), octets(&sealed));
+    call(me, (Method::GET, "/v1/recordings/{id}/poster", &rec("/poster")), none());
     call(me, (Method::GET, "/v1/family/audit", "/v1/family/audit?limit=5"), none());
     assert_eq!(
         call(me, (Method::GET, "/v1/family/audit", "/v1/family/audit?limit=-5"), none()).0,
@@ -1639,6 +1719,7 @@ per_backend! {
     static_files_never_redirect_off_site_nor_fail_on_long_names,
     roles_and_membership_rules,
     invitation_links_let_a_relative_join_once_before_they_expire,
+    the_library_keeps_details_and_posters_encrypted_and_erasure_clears_them,
     key_release_is_rate_limited,
     audit_verify_detects_a_row_edited_in_the_database,
     active_content_types_are_stored_as_octet_stream,

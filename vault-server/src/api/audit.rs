@@ -57,6 +57,12 @@ pub(crate) enum Action {
     RecordingPurged,
     #[serde(rename = "key.released")]
     KeyReleased,
+    #[serde(rename = "library.key_released")]
+    LibraryKeyReleased,
+    #[serde(rename = "recording.details_set")]
+    RecordingDetailsSet,
+    #[serde(rename = "recording.poster_set")]
+    RecordingPosterSet,
     #[serde(rename = "upload.status_read")]
     UploadStatusRead,
     #[serde(rename = "upload.part_stored")]
@@ -99,6 +105,9 @@ impl Action {
             Self::RecordingIntegrityFailed => "recording.integrity_failed",
             Self::RecordingPurged => "recording.purged",
             Self::KeyReleased => "key.released",
+            Self::LibraryKeyReleased => "library.key_released",
+            Self::RecordingDetailsSet => "recording.details_set",
+            Self::RecordingPosterSet => "recording.poster_set",
             Self::UploadStatusRead => "upload.status_read",
             Self::UploadPartStored => "upload.part_stored",
             Self::UploadPlaintextSent => "upload.plaintext_sent",

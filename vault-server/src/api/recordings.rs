@@ -85,7 +85,8 @@ impl Encryption {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateRecording {
-    /// 1 to 300 visible characters.
+    /// At most 300 visible characters; empty when the title is kept in the encrypted
+    /// details instead (the web page does so).
     pub title: String,
     pub kind: RecordingKind,
     /// Audio, video, raster images, text/plain and PDF are kept; anything else is
@@ -180,6 +181,13 @@ pub(crate) struct RecordingView {
     /// Set while the recording is in the trash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trash: Option<TrashView>,
+    /// The encrypted details (title, "recorded on", note): base64 of an ESDK message
+    /// under the family's library key (`POST /v1/family/library-key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+    /// Whether `GET …/poster` has an encrypted poster.
+    #[serde(default)]
+    pub has_poster: bool,
 }
 
 /// A recording's stay in the trash.

@@ -201,7 +201,11 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
                             .map(|r| {
                                 let size = r["plaintext_size"].as_u64().map(display::size).unwrap_or_default();
                                 let when = r["created_at"].as_i64().map(display::when).unwrap_or_default();
-                                format!("{}\t{}\t{size}\t{when}\t{}", r["id"], r["kind"], r["title"]).replace('"', "")
+                                let title = match r["title"].as_str() {
+                                    Some("") | None => "(title encrypted: see the web page)",
+                                    Some(t) => t,
+                                };
+                                format!("{}\t{}\t{size}\t{when}\t{title}", r["id"], r["kind"]).replace('"', "")
                             })
                             .collect::<Vec<_>>()
                             .join("\n")

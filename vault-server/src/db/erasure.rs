@@ -51,7 +51,8 @@ impl Db {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "UPDATE recordings SET status = 'deleted', edks = '[]', deleted_at = COALESCE(deleted_at, $2) \
+            "UPDATE recordings SET status = 'deleted', edks = '[]', deleted_at = COALESCE(deleted_at, $2), \
+             details = NULL, poster = NULL, poster_size = NULL \
              WHERE family_id = $1",
         )
         .bind(family)
@@ -59,7 +60,9 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM replication_outbox WHERE family_id = $1").bind(family).execute(&mut *tx).await?;
-        sqlx::query("UPDATE families SET erased_at = COALESCE(erased_at, $2), key_deletion = $3 WHERE id = $1")
+        sqlx::query(
+            "UPDATE families SET erased_at = COALESCE(erased_at, $2), key_deletion = $3, library_edks = NULL WHERE id = $1",
+        )
             .bind(family)
             .bind(now)
             .bind(key_deletion)

@@ -8,6 +8,7 @@
 mod erasure;
 mod families;
 mod invitations;
+mod library;
 mod outbox;
 mod recordings;
 mod scrub;

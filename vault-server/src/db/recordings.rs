@@ -40,6 +40,10 @@ pub(crate) struct Recording {
     pub replica: Option<Replica>,
     /// In the trash: hidden and refused, restorable until its end date.
     pub trash: Option<Trash>,
+    /// The encrypted details (an ESDK message under the family's library key).
+    pub details: Option<Vec<u8>>,
+    /// The encrypted poster's size, if it has one (the bytes are read on their own).
+    pub poster_size: Option<u64>,
 }
 
 /// A recording's stay in the trash.
@@ -78,7 +82,7 @@ pub(crate) struct NewRecording<'a> {
 pub(super) const COLUMNS: &str = "id, family_id, title, kind, content_type, plaintext_size, encryption, frame_length, \
     part_frames, status, object_key, edks, created_by, created_at, committed_at, ciphertext_size, sha256, \
     header_len, version, retain_until, replica_version, replica_sha256, replicated_at, trashed_at, trashed_by, \
-    trash_until";
+    trash_until, details, poster_size";
 
 /// A non-negative integer column.
 pub(super) fn unsigned<T: TryFrom<i64>>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
@@ -108,7 +112,7 @@ pub(super) fn edks_to_text(edks: &[EncryptedDataKey]) -> String {
     serde_json::to_string(&edks.iter().map(EdkJson::from).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
 }
 
-fn edks_of(text: &str) -> Result<Vec<EncryptedDataKey>, sqlx::Error> {
+pub(super) fn edks_of(text: &str) -> Result<Vec<EncryptedDataKey>, sqlx::Error> {
     let list: Vec<EdkJson> = serde_json::from_str(text).map_err(|_| decode_error("edks", text))?;
     list.iter().map(|e| EncryptedDataKey::try_from(e).map_err(|_| decode_error("edks", text))).collect()
 }
@@ -159,6 +163,12 @@ pub(super) fn recording(row: &AnyRow) -> Result<Recording, sqlx::Error> {
             }),
             None => None,
         },
+        details: row
+            .try_get::<Option<String>, _>("details")?
+            .map(|t| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, t))
+            .transpose()
+            .map_err(|_| decode_error("details", "base64"))?,
+        poster_size: unsigned_opt(row, "poster_size")?,
     })
 }
 
@@ -293,7 +303,10 @@ impl Db {
         let deleted_at = (to == RecordingStatus::Deleted).then(now_ms);
         let result = sqlx::query(
             "UPDATE recordings SET status = $4, deleted_at = COALESCE($5, deleted_at), \
-             edks = CASE WHEN $5 IS NULL THEN edks ELSE '[]' END \
+             edks = CASE WHEN $5 IS NULL THEN edks ELSE '[]' END, \
+             details = CASE WHEN $5 IS NULL THEN details ELSE NULL END, \
+             poster = CASE WHEN $5 IS NULL THEN poster ELSE NULL END, \
+             poster_size = CASE WHEN $5 IS NULL THEN poster_size ELSE NULL END \
              WHERE family_id = $1 AND id = $2 AND status = $3",
         )
         .bind(family)

@@ -73,7 +73,8 @@ impl Db {
     /// the race keeps it.
     pub(crate) async fn erase_due_trash(&self, family: &str, id: &str, now: i64) -> Result<bool, sqlx::Error> {
         let result = sqlx::query(
-            "UPDATE recordings SET status = 'deleted', deleted_at = $3, edks = '[]' \
+            "UPDATE recordings SET status = 'deleted', deleted_at = $3, edks = '[]', details = NULL, poster = NULL, \
+             poster_size = NULL \
              WHERE family_id = $1 AND id = $2 AND status = 'committed' \
              AND trash_until IS NOT NULL AND trash_until <= $3",
         )

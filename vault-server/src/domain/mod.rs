@@ -13,6 +13,7 @@ pub(crate) mod export;
 pub(crate) mod families;
 pub(crate) mod invitations;
 pub(crate) mod jobs;
+pub(crate) mod library;
 pub(crate) mod limits;
 pub(crate) mod media_type;
 mod member;

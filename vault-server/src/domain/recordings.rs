@@ -24,10 +24,11 @@ pub(crate) struct Created {
 
 /// Creates a recording and its upload; for client-side encryption, with the data key.
 pub(crate) async fn create(s: &Services, m: &Member, request: &CreateRecording) -> DomainResult<Created> {
+    // Empty: the title lives in the encrypted details (`super::library`), as the page keeps it.
     let title = request.title.trim();
-    if !crate::text::is_visible_text(title, 300) {
+    if !title.is_empty() && !crate::text::is_visible_text(title, 300) {
         return Err(DomainError::invalid(
-            "title must be 1 to 300 visible characters (no control or invisible characters)",
+            "title must be at most 300 visible characters (no control or invisible characters)",
         ));
     }
     let Some(content_type) = super::media_type::stored(&request.content_type) else {

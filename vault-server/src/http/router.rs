@@ -18,7 +18,9 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
-use super::routes::{audit, export, families, health, invitations, members, playback, recordings, trash, uploads, web};
+use super::routes::{
+    audit, export, families, health, invitations, library, members, playback, recordings, trash, uploads, web,
+};
 use crate::api::ErrorCode;
 use crate::metrics::RequestLabels;
 
@@ -42,8 +44,16 @@ fn json_api() -> OpenApiRouter<AppState> {
         .routes(routes!(uploads::status))
         .routes(routes!(uploads::complete))
         .routes(routes!(playback::release_key))
+        .routes(routes!(library::key))
+        .routes(routes!(library::set_details))
         .routes(routes!(web::dev_token))
         .routes(routes!(web::dev_renew))
+}
+
+/// The routes that take a small binary body (an encrypted poster): larger than JSON's
+/// limit, still bounded.
+fn small_blobs_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(library::set_poster, library::poster))
 }
 
 /// The routes that stream large bodies: no overall timeout (the domain times out
@@ -75,6 +85,7 @@ fn api(json_limit: usize, timeout: Duration) -> (Router<AppState>, utoipa::opena
     };
     let (router, mut document) = OpenApiRouter::with_openapi(super::openapi::document())
         .merge(limit(json_api().layer(DefaultBodyLimit::max(json_limit))))
+        .merge(limit(small_blobs_api().layer(DefaultBodyLimit::max(crate::domain::library::MAX_POSTER + 1024))))
         .merge(streaming_api().layer(DefaultBodyLimit::disable()))
         .merge(limit(ops_api()))
         .split_for_parts();

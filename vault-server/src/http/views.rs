@@ -35,6 +35,8 @@ pub(crate) fn recording(r: &Recording) -> RecordingView {
             replicated_at: c.replicated_at,
         }),
         trash: r.trash.as_ref().map(|t| TrashView { trashed_at: t.at, trashed_by: t.by.clone(), erase_after: t.until }),
+        details: r.details.as_ref().map(|d| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, d)),
+        has_poster: r.poster_size.is_some(),
     }
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod export;
 pub(crate) mod families;
 pub(crate) mod health;
 pub(crate) mod invitations;
+pub(crate) mod library;
 pub(crate) mod members;
 pub(crate) mod playback;
 pub(crate) mod recordings;

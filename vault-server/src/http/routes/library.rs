@@ -1,0 +1,60 @@
+//! The family library's encrypted pieces: the library key, and each recording's
+//! encrypted details and poster (`crate::domain::library`).
+
+use axum::body::Bytes;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use zeroize::Zeroizing;
+
+use crate::api::Problem;
+use crate::api::recordings::{DataKeyGrant, EdkJson};
+use crate::api::uploads::BinaryBody;
+use crate::domain::library::{self, Piece};
+use crate::http::error::ApiResult;
+use crate::http::extract::Path;
+use crate::http::middleware::caller::MemberCall;
+use crate::http::secret_json::SecretJson;
+
+/// The family's library key (made on first use), to encrypt and decrypt recordings'
+/// details and posters in the browser. Audited and rate-limited as a key release.
+#[utoipa::path(post, path = "/v1/family/library-key", tag = "library", security(("bearer" = [])),
+    responses((status = 200, body = DataKeyGrant), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn key(call: MemberCall) -> ApiResult<SecretJson<DataKeyGrant>> {
+    let m = library::key(&call.services, &call.member).await?;
+    Ok(SecretJson(DataKeyGrant {
+        data_key: Zeroizing::new(B64.encode(m.data_key().expose())),
+        encrypted_data_keys: m.encrypted_data_keys().iter().map(EdkJson::from).collect(),
+        encryption_context: m.context().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+    }))
+}
+
+/// Replaces a recording's encrypted details (an ESDK message under the library key,
+/// at most 16 KiB; its creator, or an owner or admin).
+#[utoipa::path(put, path = "/v1/recordings/{id}/details", tag = "library", params(("id" = String, Path)),
+    request_body(content = BinaryBody, content_type = "application/octet-stream"), security(("bearer" = [])),
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn set_details(call: MemberCall, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
+    library::set(&call.services, &call.member, &id, Piece::Details, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces a recording's encrypted poster (an ESDK message under the library key,
+/// at most 256 KiB).
+#[utoipa::path(put, path = "/v1/recordings/{id}/poster", tag = "library", params(("id" = String, Path)),
+    request_body(content = BinaryBody, content_type = "application/octet-stream"), security(("bearer" = [])),
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn set_poster(call: MemberCall, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
+    library::set(&call.services, &call.member, &id, Piece::Poster, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A recording's encrypted poster.
+#[utoipa::path(get, path = "/v1/recordings/{id}/poster", tag = "library", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = BinaryBody, content_type = "application/octet-stream"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn poster(call: MemberCall, Path(id): Path<String>) -> ApiResult<Response> {
+    let bytes = library::poster(&call.services, &call.member, &id).await?;
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], bytes).into_response())
+}
