@@ -170,6 +170,8 @@ export function client(token) {
  * @property {string} created_by
  * @property {number} created_at Unix milliseconds
  * @property {TrashView} [trash] set while the recording is in the trash
+ * @property {string} [details] base64 of the sealed details (title, "recorded on", note): library.js opens them
+ * @property {boolean} has_poster whether GET …/poster has a sealed poster
  */
 
 /**

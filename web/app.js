@@ -6,6 +6,7 @@
 import { client, ApiError } from './api.js';
 import { pending } from './pending.js';
 import { ToUploader, FromUploader, ToServiceWorker, FromServiceWorker, PLAYBACK_ERROR_HEADER } from './messages.js';
+import { Library, makePoster, fingerprint, isoDay } from './library.js';
 
 /**
  * @typedef {import('./api.js').RecordingView} RecordingView
@@ -21,6 +22,7 @@ import { ToUploader, FromUploader, ToServiceWorker, FromServiceWorker, PLAYBACK_
  * @typedef {import('./messages.js').ToServiceWorkerMessage} ToServiceWorkerMessage
  * @typedef {import('./messages.js').FromServiceWorkerMessage} FromServiceWorkerMessage
  * @typedef {import('./messages.js').SessionReply} SessionReply
+ * @typedef {RecordingView & { recorded_on?: string, note?: string, fingerprint?: string }} LibraryItem
  */
 
 /**
@@ -45,6 +47,11 @@ const cryptoModeParam = forced === 'wasm' || forced === 'webcrypto' ? forced : n
  *   cursor: string | null, auditBefore: number | null }}
  */
 const state = { token: sessionStorage.getItem('vault.token'), family: null, role: null, user: null, cursor: null, auditBefore: null };
+/** The family's library key while signed in (titles, dates, notes and posters are sealed under it).
+ * @type {Library | null} */
+let library = null;
+/** The recordings loaded so far, their details opened. @type {LibraryItem[]} */
+let items = [];
 const api = client(() => state.token);
 /** What /web-config.json says: how this server signs in and renews tokens.
  * @type {{ dev_sign_in?: boolean, sign_in_url?: string, refresh_url?: string }} */
@@ -256,6 +263,9 @@ async function signIn(token) {
 /** @param {string} [message] */
 function signOut(message) {
   clearTimeout(renewTimer);
+  library?.forget();
+  library = null;
+  items = [];
   state.token = null;
   state.family = null;
   sessionStorage.removeItem('vault.token');
@@ -294,6 +304,13 @@ async function start() {
   const invite = pendingInvite();
   if (invite?.family === family.id) sessionStorage.removeItem(INVITE); // a member already: nothing to accept
   scheduleRenewal();
+  try {
+    library = new Library(family.id, await api.json('POST', '/v1/family/library-key', {}));
+  } catch (e) {
+    // The library still lists and plays; titles sealed in the browser wait for the key.
+    if (e instanceof ApiError && e.code === 'unauthenticated') throw e;
+    library = null;
+  }
   await swReady();
   await tellServiceWorker();
   $('#create-family').hidden = true;
@@ -410,21 +427,77 @@ function show(view) {
   if (view === 'trash') loadTrash().catch(fail);
 }
 
+/**
+ * A recording with its sealed details opened: title, "recorded on", note.
+ * @param {RecordingView} r
+ * @returns {Promise<LibraryItem>}
+ */
+async function withDetails(r) {
+  /** @type {LibraryItem} */
+  const item = { ...r };
+  const d = r.details && library ? await library.openDetails(r.details, r.id) : null;
+  if (d) Object.assign(item, { title: d.title, recorded_on: d.recorded_on, note: d.note, fingerprint: d.fingerprint });
+  if (!item.title) item.title = 'Untitled recording';
+  titles.set(item.id, item.title);
+  return item;
+}
+
 /** @param {boolean} reset */
 async function loadRecordings(reset) {
   if (reset) state.cursor = null;
   const q = state.cursor ? `?cursor=${encodeURIComponent(state.cursor)}` : '';
   /** @type {import('./api.js').RecordingPage<RecordingView>} */
   const page = await api.get(`/v1/recordings${q}`);
-  const body = $('#recordings tbody');
-  if (reset) body.replaceChildren();
-  for (const r of page.items) {
-    titles.set(r.id, r.title);
-    body.append(recordingRow(r));
-  }
+  const loaded = await Promise.all(page.items.map(withDetails));
+  const ids = new Set(loaded.map((r) => r.id));
+  items = (reset ? [] : items.filter((r) => !ids.has(r.id))).concat(loaded);
   state.cursor = page.next_cursor;
   $('#more').hidden = !page.next_cursor;
-  $('#empty').hidden = body.children.length > 0;
+  renderLibrary();
+}
+
+/** The day a recording was made, as far as the page knows. @param {LibraryItem} r */
+const recordedOn = (r) => r.recorded_on ?? isoDay(r.created_at);
+
+/** The loaded recordings, newest "recorded on" first, under a heading per month. */
+function renderLibrary() {
+  const sorted = [...items].sort((a, b) => recordedOn(b).localeCompare(recordedOn(a)) || b.created_at - a.created_at);
+  /** @type {HTMLElement[]} */
+  const rows = [];
+  let month = '';
+  for (const r of sorted) {
+    const m = recordedOn(r).slice(0, 7);
+    if (m !== month) {
+      month = m;
+      const [y, mo] = m.split('-').map(Number);
+      const label = new Date(y, mo - 1, 1).toLocaleDateString(undefined, { month: 'long', year: 'numeric' });
+      rows.push(el('tr', { class: 'month' }, el('th', { colspan: 5, scope: 'colgroup' }, label)));
+    }
+    rows.push(recordingRow(r));
+  }
+  $('#recordings tbody').replaceChildren(...rows);
+  $('#empty').hidden = items.length > 0;
+  for (const img of document.querySelectorAll('#recordings img.poster[data-pending]')) posters.observe(img);
+}
+
+/** Posters are fetched and decrypted when their row comes into view. */
+const posters = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    if (!e.isIntersecting) continue;
+    const img = /** @type {HTMLImageElement} */ (e.target);
+    posters.unobserve(img);
+    img.removeAttribute('data-pending');
+    loadPoster(img).catch(() => { img.dataset.failed = 'true'; });
+  }
+}, { rootMargin: '200px' });
+
+/** @param {HTMLImageElement} img */
+async function loadPoster(img) {
+  if (!library) return;
+  const id = img.dataset.poster ?? '';
+  const sealed = new Uint8Array(await (await api.request('GET', `/v1/recordings/${id}/poster`)).arrayBuffer());
+  img.src = URL.createObjectURL(await library.openPoster(sealed));
+  img.dataset.loaded = 'true';
 }
 
 /** @type {Record<string, string>} */
@@ -440,17 +513,21 @@ const kindLabel = (r) => isPhoto(r) ? 'photo' : r.kind;
 /** The verb of its first button. @param {RecordingView} r */
 const openVerb = (r) => isPhoto(r) ? 'View' : r.kind === 'letter' ? 'Read' : 'Play';
 
-/** @param {RecordingView} r */
+/** @param {LibraryItem} r */
 function recordingRow(r) {
   const manager = state.role === 'owner' || state.role === 'admin';
   const name = r.title.replace(/[^\w. -]/g, '_') + (EXTENSIONS[r.content_type] ?? '');
   return el('tr', { 'data-id': r.id },
     // On a phone the kind, size and date columns fold into a line under the title.
-    el('td', {}, el('span', { class: 'title' }, r.title),
-      el('span', { class: 'meta' }, `${kindLabel(r)} · ${fmtSize(r.plaintext_size)} · ${fmtDay(r.created_at)}`)),
+    el('td', {}, el('div', { class: 'with-poster' },
+      r.has_poster ? el('img', { class: 'poster', alt: '', 'data-poster': r.id, 'data-pending': true, width: 64, height: 48 })
+        : el('span', { class: `poster none ${kindLabel(r)}`, 'aria-hidden': 'true' }),
+      el('span', {}, el('span', { class: 'title' }, r.title),
+        el('span', { class: 'meta' }, `${kindLabel(r)} · ${fmtSize(r.plaintext_size)} · ${fmtRecorded(r)}`),
+        r.note ? el('span', { class: 'note-text' }, r.note) : null))),
     el('td', {}, kindLabel(r)),
     el('td', { class: 'num' }, fmtSize(r.plaintext_size)),
-    el('td', {}, fmtDay(r.created_at)),
+    el('td', {}, fmtRecorded(r)),
     el('td', { class: 'actions' },
       el('button', { type: 'button', onclick: () => play(r), 'aria-label': `${openVerb(r)} ${r.title}` }, openVerb(r)),
       // A navigation (not <a download>, which Chromium does not route through the
@@ -460,6 +537,12 @@ function recordingRow(r) {
       manager || r.created_by === state.user
         ? el('button', { type: 'button', class: 'danger', onclick: () => remove(r), 'aria-label': `Delete ${r.title}` }, 'Delete') : null));
 }
+
+/** When a recording was made: its "recorded on" day. @param {LibraryItem} r */
+const fmtRecorded = (r) => {
+  const [y, m, d] = recordedOn(r).split('-').map(Number);
+  return new Date(y, m - 1, d).toLocaleDateString(undefined, { dateStyle: 'medium' });
+};
 
 /** A long date without the time: when the trash erases a recording. @param {number} ms */
 const fmtLongDay = (ms) => new Date(ms).toLocaleDateString(undefined, { dateStyle: 'long' });
@@ -473,8 +556,8 @@ async function remove(r) {
   try {
     /** @type {RecordingView} */
     const trashed = await api.json('POST', `/v1/recordings/${r.id}/trash`, {});
-    document.querySelector(`#recordings tr[data-id="${r.id}"]`)?.remove();
-    $('#empty').hidden = $('#recordings tbody').children.length > 0;
+    items = items.filter((i) => i.id !== r.id);
+    renderLibrary();
     const until = trashed.trash ? fmtLongDay(trashed.trash.erase_after) : '';
     const undo = el('button', { type: 'button', class: 'secondary', id: 'undo-trash' }, 'Undo');
     undo.addEventListener('click', () => restore(r).catch(fail));
@@ -515,10 +598,9 @@ async function eraseNow(r) {
 /** The trash: what is there, who put it there, and when it will be erased. */
 async function loadTrash() {
   /** @type {RecordingView[]} */
-  const items = await api.get('/v1/trash');
+  const trashed = await Promise.all((/** @type {RecordingView[]} */ (await api.get('/v1/trash'))).map(withDetails));
   const manager = state.role === 'owner' || state.role === 'admin';
-  $('#trash-list').replaceChildren(...items.map((r) => {
-    titles.set(r.id, r.title);
+  $('#trash-list').replaceChildren(...trashed.map((r) => {
     const t = /** @type {import('./api.js').TrashView} */ (r.trash);
     const mine = manager || r.created_by === state.user;
     return el('li', { 'data-id': r.id },
@@ -530,7 +612,7 @@ async function loadTrash() {
         el('button', { type: 'button', class: 'danger', onclick: () => eraseNow(r).catch(fail), 'aria-label': `Delete forever: ${r.title}` }, 'Delete forever'))
         : null);
   }));
-  $('#trash-empty').hidden = items.length > 0;
+  $('#trash-empty').hidden = trashed.length > 0;
 }
 
 // ---------- playback ----------
@@ -603,6 +685,7 @@ async function play(r) {
  * @property {string} [id] the recording, once created (or the interrupted one to resume)
  * @property {boolean} [paused]
  * @property {boolean} [cancelled] Cancel was chosen: discarded once the worker stops
+ * @property {Promise<void>} [sealed] its details and poster on their way to the server
  */
 
 /** @type {Worker | null} */
@@ -736,6 +819,7 @@ function onWorker(job, m) {
   if (m.type === FromUploader.created) {
     job.id = m.id;
     li.dataset.id = m.id;
+    job.sealed = saveDetails(job, m.id);
     if (m.replaces) {
       // The file chosen to resume an upload was not that upload's file.
       li.dataset.replaces = m.replaces;
@@ -776,7 +860,8 @@ function onWorker(job, m) {
       li.classList.add('folded');
       $('#uploads-clear').hidden = false;
       announce(`${job.title} uploaded`);
-      loadRecordings(true).catch(fail);
+      // A resumed upload (no `created` in this page) gets its details now.
+      (job.sealed ?? saveDetails(job, job.id ?? '')).then(() => loadRecordings(true)).catch(fail);
       loadInterrupted().catch(fail);
     } else if (m.type === FromUploader.paused) {
       job.paused = true;
@@ -794,8 +879,65 @@ function onWorker(job, m) {
   }
 }
 
+/**
+ * Seals a new recording's details (title, "recorded on" from the file's date, its
+ * fingerprint) and its poster, and stores both. A poster that cannot be made is left
+ * out; the upload never waits on these.
+ * @param {UploadJob} job
+ * @param {string} id
+ */
+async function saveDetails(job, id) {
+  if (!library || !id) return;
+  const lib = library;
+  const details = { recording: id, title: job.title, recorded_on: isoDay(job.file.lastModified || Date.now()), note: '',
+    name: job.file.name, fingerprint: await fingerprint(job.file) };
+  const put = (/** @type {string} */ piece, /** @type {Uint8Array<ArrayBuffer>} */ body) =>
+    api.request('PUT', `/v1/recordings/${id}/${piece}`, { body, headers: { 'content-type': 'application/octet-stream' } });
+  try {
+    await put('details', await lib.sealDetails(details));
+    const started = performance.now();
+    const poster = await makePoster(job.file);
+    job.li.dataset.posterMs = String(Math.round(performance.now() - started));
+    if (poster) {
+      await put('poster', await lib.sealPoster(poster));
+      job.li.dataset.poster = 'true';
+    }
+  } catch (e) {
+    // The recording is safe without them; say so once, quietly.
+    if (e instanceof ApiError && e.code === 'unauthenticated') throw e;
+    job.li.dataset.detailsError = e instanceof Error ? e.message : String(e);
+  }
+}
+
+/**
+ * Files that look like ones already in the library (same size, same first and last
+ * MiB, compared in this browser only), with the recording each matches.
+ * @param {File[]} files
+ */
+async function duplicates(files) {
+  const known = new Map(items.filter((r) => r.fingerprint).map((r) => [r.fingerprint, r]));
+  if (known.size === 0) return [];
+  const found = [];
+  for (const file of files) {
+    const match = known.get(await fingerprint(file));
+    if (match) found.push({ file, match });
+  }
+  return found;
+}
+
 /** @param {Iterable<File>} files */
-function addFiles(files) {
+async function addFiles(files) {
+  const chosen = [...files];
+  const twice = await duplicates(chosen).catch(() => []);
+  for (const { file, match } of twice) {
+    const again = confirm(`“${file.name}” looks like “${match.title}”, already in the library (${fmtRecorded(match)}). Upload it again?`);
+    if (!again) chosen.splice(chosen.indexOf(file), 1);
+  }
+  addChosen(chosen);
+}
+
+/** @param {Iterable<File>} files */
+function addChosen(files) {
   for (const file of files) {
     const title = file.name.replace(/\.[^.]+$/, '') || file.name;
     enqueue({ li: uploadItem(file, title), file, title, kind: kindOf(file) });
@@ -879,7 +1021,8 @@ const SYSTEM_ACTOR = 'system';
 
 /** Entries that accompany others (a key release comes with every play) or record
  * machinery: shown only when asked for. */
-const TECHNICAL = new Set(['key.released', 'upload.status_read', 'upload.part_stored', 'audit.read', 'recording.replicated', 'recording.read']);
+const TECHNICAL = new Set(['key.released', 'upload.status_read', 'upload.part_stored', 'audit.read', 'recording.replicated', 'recording.read',
+  'library.key_released', 'recording.details_set', 'recording.poster_set']);
 
 /** Which filter of "What" an action belongs to. @type {Record<string, string>} */
 const KIND_OF_ACTION = {
@@ -966,7 +1109,7 @@ async function loadAudit(reset) {
     const recs = await api.get('/v1/recordings?limit=200');
     /** @type {RecordingView[]} */
     const trashed = await api.get('/v1/trash');
-    for (const r of [...recs.items, ...trashed]) titles.set(r.id, r.title);
+    await Promise.all([...recs.items, ...trashed].map(withDetails));
     /** @type {MemberView[]} */
     const members = await api.get('/v1/family/members');
     for (const m of members) if (m.display_name) names.set(m.user_id, m.display_name);
@@ -1140,13 +1283,13 @@ $('#export-link').addEventListener('click', () => {
 document.querySelectorAll('.tab').forEach((t) => t.addEventListener('click', () => show(/** @type {HTMLElement} */ (t).dataset.view ?? '')));
 $('#files').addEventListener('change', () => {
   const input = $input('#files');
-  addFiles(input.files ?? []);
+  addFiles(input.files ?? []).catch(fail);
   input.value = '';
 });
 const drop = $('#drop');
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); addFiles(e.dataTransfer?.files ?? []); });
+drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); addFiles(e.dataTransfer?.files ?? []).catch(fail); });
 $('#more').addEventListener('click', () => loadRecordings(false).catch(fail));
 $('#audit-more').addEventListener('click', () => loadAudit(false).catch(fail));
 for (const id of ['#audit-who', '#audit-kind', '#audit-technical']) $(id).addEventListener('change', renderAudit);

@@ -212,3 +212,67 @@ export const unbase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeA
 export async function sha256hex(bytes) {
   return hex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
 }
+
+/**
+ * What the server grants to encrypt with: a data key (base64), its wrapped copies and
+ * the encryption context (as `POST /v1/family/library-key` answers).
+ * @typedef {object} KeyGrant
+ * @property {string} data_key
+ * @property {unknown[]} encrypted_data_keys
+ * @property {Record<string, string>} encryption_context
+ */
+
+/**
+ * Encrypts a small piece (a recording's details, a poster) as one whole ESDK message
+ * under `grant`, in WASM (a few kilobytes: not worth WebCrypto's round trips).
+ * @param {KeyGrant} grant
+ * @param {Uint8Array} plain not empty
+ * @param {number} [frameLength]
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
+export async function sealWhole(grant, plain, frameLength = 4096) {
+  await loadWasm();
+  const plan = new PartPlan(frameLength, 1);
+  const dataKey = unbase64(grant.data_key);
+  try {
+    const sealer = Sealer.create(dataKey, JSON.stringify(grant.encryption_context), JSON.stringify(grant.encrypted_data_keys),
+      plan, crypto.getRandomValues(new Uint8Array(32)));
+    try {
+      const header = sealer.header;
+      const body = sealer.seal(plain, true);
+      const message = new Uint8Array(header.length + body.length);
+      message.set(header);
+      message.set(body, header.length);
+      return message;
+    } finally {
+      sealer.free();
+    }
+  } finally {
+    dataKey.fill(0);
+    plan.free();
+  }
+}
+
+/**
+ * Decrypts and authenticates a whole small ESDK message whose context must name
+ * `family` and `object`.
+ * @param {Uint8Array} dataKey
+ * @param {string} family
+ * @param {string} object
+ * @param {Uint8Array} message
+ * @returns {Promise<Uint8Array>}
+ */
+export async function openWhole(dataKey, family, object, message) {
+  await loadWasm();
+  const opener = Opener.open(message, dataKey, message.length, family, object);
+  try {
+    const span = opener.locate(0, opener.plaintextLength);
+    try {
+      return opener.decrypt(span, message.subarray(span.cipherStart, span.cipherEnd));
+    } finally {
+      span.free();
+    }
+  } finally {
+    opener.free();
+  }
+}

@@ -192,7 +192,8 @@ async function run(msg) {
 async function create(file, title, kind, owner, replaces) {
   /** @type {Created} */
   const created = await withToken(() => api.json('POST', '/v1/recordings', {
-    title, kind, content_type: file.type || 'application/octet-stream', plaintext_size: file.size,
+    // The title travels sealed in the recording's details (library.js), never in the clear.
+    title: '', kind, content_type: file.type || 'application/octet-stream', plaintext_size: file.size,
   }));
   if (!created.key) throw new UploadError('failed', 'The server did not hand out a key to encrypt with.');
   const plan = new PartPlan(created.upload.frame_length, created.upload.part_frames);

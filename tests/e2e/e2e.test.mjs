@@ -29,6 +29,14 @@ async function newPage(context) {
   return page;
 }
 
+/** Chooses `file` in the page's file input and waits for its upload card (the page
+ * first compares it with the library, in the browser, for the duplicate warning). */
+async function chooseFile(page, file) {
+  const before = await page.locator('#uploads li').count();
+  await page.setInputFiles('#files', file);
+  await page.locator('#uploads li').nth(before).waitFor({ state: 'attached' });
+}
+
 /** Uploads `file` through the page's file input and waits for the outcome. */
 async function upload(page, file, { timeout = 300_000 } = {}) {
   const before = await page.locator('#uploads li').count();
@@ -191,7 +199,7 @@ test('a reload mid-upload, and lost connections, resume from the last stored par
   const file = path.join(work, 'first-steps.webm');
   const size = 72 * MiB + 12345;
   makeFile(file, size, 'webm', { marker: MARKER, offsets: [MiB, 40 * MiB] });
-  await owner.setInputFiles('#files', file);
+  await chooseFile(owner, file);
   const item = owner.locator('#uploads li').last();
   // Wait until at least two parts are stored, then reload the page mid-upload.
   await owner.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 16 * 1024 * 1024, null, { timeout: 120_000 });
@@ -236,7 +244,7 @@ test('pause stops an upload between bytes on the wire; resume finishes it', asyn
   const file = path.join(work, 'lullaby.ogg');
   const size = 120 * MiB + 99;
   makeFile(file, size, 'pause', { marker: MARKER, offsets: [30 * MiB] });
-  await owner.setInputFiles('#files', file);
+  await chooseFile(owner, file);
   const item = owner.locator('#uploads li').last();
   await owner.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
   // Clicked from inside the page, at once: on loopback the rest would upload in seconds.
@@ -264,7 +272,7 @@ test('resuming with a changed file of the same name, size and date never reuses 
   makeFile(original, size, 'birthday', { marker: MARKER, offsets: [MiB, 70 * MiB] });
   const when = new Date('2024-05-01T12:00:00.250Z');
   fs.utimesSync(original, when, when);
-  await owner.setInputFiles('#files', original);
+  await chooseFile(owner, original);
   const item = owner.locator('#uploads li').last();
   await owner.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
   await owner.evaluate(() => document.querySelector('#uploads li:last-child .pause').click());
@@ -794,7 +802,7 @@ test('a short-lived sign-in renews itself: an upload outlives the token it start
   const file = path.join(work, 'long-story.wav');
   const size = 48 * MiB + 7;
   makeFile(file, size, 'renewal', { marker: MARKER, offsets: [40 * MiB], header: wavHeader(size - 44) });
-  await page.setInputFiles('#files', file);
+  await chooseFile(page, file);
   const item = page.locator('#uploads li').last();
   await page.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
   await page.evaluate(() => document.querySelector('#uploads li:last-child .pause').click());
@@ -907,7 +915,7 @@ test('an upload can be cancelled, and an interrupted one discarded: nothing of e
   // device's record are gone.
   const file = path.join(work, 'cancel-me.webm');
   makeFile(file, 120 * MiB + 5, 'cancel', { marker: MARKER, offsets: [MiB] });
-  await owner.setInputFiles('#files', file);
+  await chooseFile(owner, file);
   const item = owner.locator('#uploads li').last();
   await owner.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
   assert.equal(await item.locator('progress').count(), 1, 'one progress bar per file');
@@ -920,7 +928,7 @@ test('an upload can be cancelled, and an interrupted one discarded: nothing of e
   assert.equal(await owner.locator(`#recordings tr[data-id="${id}"]`).count(), 0);
 
   // Discard an interrupted one (left by a reload).
-  await owner.setInputFiles('#files', file);
+  await chooseFile(owner, file);
   await owner.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
   const left = await owner.locator('#uploads li').last().getAttribute('data-id');
   await owner.reload();
@@ -1021,5 +1029,83 @@ test('an invitation link lets a grandparent join on a phone, once; the family se
   assert.match(await joined.textContent(), /Grandpa Joe \(joe\)joined as member with an invitation from alice/);
   assert.ok(await owner.locator('#audit tbody tr[data-action="member.joined"]', { hasText: 'was refused' }).count() > 0, "eve's refusal");
   assert.ok(await owner.locator('#audit tbody tr[data-action="invitation.created"]', { hasText: 'invited Grandpa Joe as member' }).count() > 0);
+  assert.deepEqual(problems, []);
+});
+
+test('the library: posters and titles made and sealed in the browser, grouped by month, a duplicate noticed', async () => {
+  await owner.setViewportSize({ width: 1280, height: 800 });
+  await owner.click('.tab[data-view="recordings"]');
+  // A real photo and a real two-second video, made by the browser itself.
+  const made = await owner.evaluate(async () => {
+    const canvas = Object.assign(document.createElement('canvas'), { width: 640, height: 480 });
+    const g = canvas.getContext('2d');
+    const paint = (t) => {
+      const grad = g.createLinearGradient(0, 0, 640, 480);
+      grad.addColorStop(0, '#203060'); grad.addColorStop(1, `hsl(${t * 40}, 70%, 60%)`);
+      g.fillStyle = grad; g.fillRect(0, 0, 640, 480);
+      g.fillStyle = '#fff'; g.beginPath(); g.arc(320 + 100 * Math.sin(t), 240, 80, 0, 7); g.fill();
+    };
+    paint(0);
+    const png = await new Promise((r) => canvas.toBlob(r, 'image/png'));
+    const stream = canvas.captureStream(25);
+    const recorder = new MediaRecorder(stream, { mimeType: 'video/webm' });
+    const chunks = [];
+    recorder.ondataavailable = (e) => chunks.push(e.data);
+    const stopped = new Promise((r) => { recorder.onstop = r; });
+    recorder.start(100);
+    for (let i = 0; i < 50; i += 1) { paint(i / 10); await new Promise((r) => setTimeout(r, 40)); }
+    recorder.stop();
+    await stopped;
+    const b64 = async (blob) => { const u = new Uint8Array(await blob.arrayBuffer()); let s = ''; for (const b of u) s += String.fromCharCode(b); return btoa(s); };
+    return { png: await b64(png), webm: await b64(new Blob(chunks, { type: 'video/webm' })) };
+  });
+  const photo = path.join(work, 'scan-print.png');
+  const video = path.join(work, 'kicking.webm');
+  fs.writeFileSync(photo, Buffer.from(made.png, 'base64'));
+  fs.writeFileSync(video, Buffer.from(made.webm, 'base64'));
+  // A photo taken long ago: its "recorded on" is the file's date, in its own month.
+  const old = new Date(2025, 2, 14, 12).getTime() / 1000;
+  fs.utimesSync(photo, old, old);
+  const photoId = await upload(owner, photo);
+  const videoId = await upload(owner, video);
+  for (const id of [photoId, videoId]) {
+    const item = owner.locator(`#uploads li[data-id="${id}"]`);
+    assert.equal(await item.getAttribute('data-poster'), 'true', `a poster was made for ${id}`);
+    console.log(`# poster of ${id}: ${await item.getAttribute('data-poster-ms')} ms`);
+  }
+  // Each row shows its poster, decrypted in the page, and its title.
+  for (const [id, title] of [[photoId, 'scan-print'], [videoId, 'kicking']]) {
+    const row = owner.locator(`#recordings tr[data-id="${id}"]`);
+    assert.equal(await row.locator('img.poster[data-pending]').count() + await row.locator('img.poster[data-loaded]').count(), 1);
+    await row.scrollIntoViewIfNeeded(); // posters are fetched and decrypted as rows come into view
+    await row.locator('img.poster[data-loaded]').waitFor();
+    assert.equal(await row.locator('.title').textContent(), title);
+    const size = await row.locator('img.poster').evaluate((i) => [i.naturalWidth, i.naturalHeight]);
+    assert.ok(size[0] > 0 && size[0] <= 480 && size[1] <= 480, `a downscaled poster: ${size}`);
+    // The server holds no title, only the sealed details.
+    const view = await owner.evaluate((id) => fetch(`/v1/recordings/${id}`, { headers: { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` } }).then((r) => r.text()), id);
+    assert.ok(!view.includes(title), `the server's view of ${title} has no title: ${view.slice(0, 200)}`);
+    assert.match(view, /"title":""/);
+  }
+  // Grouped by month, newest first: March 2025 comes after this month.
+  const months = await owner.locator('#recordings tr.month').allTextContents();
+  const march = months.indexOf('March 2025');
+  assert.ok(march > 0, `months: ${months}`);
+  assert.equal(await owner.locator('#recordings tr.month').nth(march).locator('xpath=following-sibling::tr[1]').getAttribute('data-id'), photoId);
+  await shot(owner, '21-library');
+  await owner.setViewportSize({ width: 390, height: 844 });
+  await shot(owner, '22-phone-library');
+  const problems = (await accessibilityProblems(owner)).map((p) => `phone library: ${p}`);
+  await owner.setViewportSize({ width: 1280, height: 800 });
+  // The same photo again: the page notices (in the browser), and nothing is uploaded if declined.
+  const before = await owner.locator('#uploads li').count();
+  owner.removeAllListeners('dialog');
+  const asked = new Promise((resolve) => owner.once('dialog', (d) => { resolve(d.message()); d.dismiss(); }));
+  await owner.setInputFiles('#files', photo);
+  const message = await asked;
+  owner.on('dialog', (d) => d.accept());
+  assert.match(message, /“scan-print\.png” looks like “scan-print”, already in the library/);
+  await owner.waitForTimeout(300);
+  assert.equal(await owner.locator('#uploads li').count(), before, 'not uploaded again');
   assert.deepEqual(problems, []);
 });

@@ -7,6 +7,9 @@
 //! objects/<id>.esdk       each recording's ciphertext exactly as stored (ESDK message)
 //! recovery/<id>.key       the recovery kit: that recording's data key, as the plaintext of
 //!                         a small ESDK message under the export's recovery key (raw AES)
+//! recovery/library.key    the family's library key, sealed the same way (if it has one)
+//! library/<id>.details    the recording's encrypted details (title, date, note) and
+//! library/<id>.poster     poster, as stored: ESDK messages under the library key
 //! recovery/decrypt.py     decrypts everything with the official Python aws-encryption-sdk
 //! ```
 //!
@@ -104,6 +107,11 @@ struct RecordingEntry<'a> {
     created_by: &'a str,
     object: String,
     recovery_key: String,
+    /// The encrypted details and poster, when the page sealed them (`super::super::library`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    poster: Option<String>,
 }
 
 /// Writes `family`'s export to `out`. Fails before writing anything if the family is
@@ -134,6 +142,23 @@ pub(crate) async fn write<W: AsyncWrite + Unpin>(
         ciphertext_bytes: 0,
         key_name: export.key_name(),
     };
+    // The library key opens every recording's sealed details and poster.
+    let library = match state.db.library_edks(family_id).await? {
+        Some(edks) => {
+            let context = EncryptionContext::for_vault_object(family_id, crate::domain::library::LIBRARY_OBJECT);
+            let key = state
+                .keys
+                .decrypt_data_key(&crate::keys::FamilyKeyId(family.key_id.clone()), &edks, &context)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot unwrap the library key: {e}"))?;
+            let mut kit_context = context.clone();
+            kit_context.insert("vault:kit", "library-key");
+            let materials = EncryptionMaterials::generate(kit_context, &[&keyring as &dyn Keyring], &mut OsRng)?;
+            tar.file("recovery/library.key", &vault_core::encrypt(&materials, 4096, key.expose(), &mut OsRng)?).await?;
+            true
+        }
+        None => false,
+    };
     let mut cursor: Option<(i64, String)> = None;
     loop {
         let page =
@@ -148,6 +173,22 @@ pub(crate) async fn write<W: AsyncWrite + Unpin>(
             tar.stream(&format!("objects/{}.esdk", r.id), size, body).await?;
             summary.recordings += 1;
             summary.ciphertext_bytes += size;
+            let details = match &r.details {
+                Some(message) if library => {
+                    let path = format!("library/{}.details", r.id);
+                    tar.file(&path, message).await?;
+                    Some(path)
+                }
+                _ => None,
+            };
+            let poster = match state.db.poster(family_id, &r.id).await? {
+                Some(message) if library => {
+                    let path = format!("library/{}.poster", r.id);
+                    tar.file(&path, &message).await?;
+                    Some(path)
+                }
+                _ => None,
+            };
             entries.push(serde_json::to_value(RecordingEntry {
                 id: &r.id,
                 title: &r.title,
@@ -163,6 +204,8 @@ pub(crate) async fn write<W: AsyncWrite + Unpin>(
                 created_by: &r.created_by,
                 object: format!("objects/{}.esdk", r.id),
                 recovery_key: format!("recovery/{}.key", r.id),
+                details,
+                poster,
             })?);
         }
     }
@@ -173,6 +216,7 @@ pub(crate) async fn write<W: AsyncWrite + Unpin>(
         "family": { "id": family.id, "name": family.name, "created_at": family.created_at },
         "members": state.db.members(family_id).await?.into_iter().map(crate::api::members::MemberView::from).collect::<Vec<_>>(),
         "recovery_key": { "namespace": RECOVERY_NAMESPACE, "name": export.key_name(), "algorithm": "AES-256-GCM (raw AES keyring)" },
+        "library_key": library.then_some("recovery/library.key"),
         "recordings": entries,
     });
     tar.file("metadata.json", &serde_json::to_vec_pretty(&metadata)?).await?;
@@ -277,12 +321,15 @@ the official AWS Encryption SDKs (Python, Java, JavaScript, C, .NET, the CLI).
   objects/<id>.esdk      the encrypted recording, byte for byte as Vault stored it
   recovery/<id>.key      the recovery kit: that recording's data key, itself
                          encrypted under your RECOVERY KEY (an ESDK message)
+  recovery/library.key   the family's library key, encrypted the same way
+  library/<id>.details   the recording's title, date and note, and
+  library/<id>.poster    its poster (a JPEG), each an ESDK message under the library key
   recovery/decrypt.py    a script that decrypts everything with the official Python SDK
 
 Your recovery key was shown to you once, when you made this export: 64 hex
 characters. Vault does not keep it. Anyone who has both this archive and that key
-can read every recording: keep them apart. (Titles and member ids in metadata.json
-are not encrypted.)
+can read every recording: keep them apart. (Member ids, and titles of recordings
+uploaded without the web page, are in metadata.json unencrypted.)
 
 To decrypt everything:
 
@@ -290,7 +337,7 @@ To decrypt everything:
     venv/bin/python recovery/decrypt.py --key <RECOVERY KEY> --out decrypted/ .
 
 decrypt.py streams every recording listed in metadata.json into decrypted/, named
-<id> plus an extension from its content type.
+by its title (opened from library/<id>.details) plus an extension from its type.
 
 With another official SDK, or the AWS Encryption SDK CLI with a raw-key master key
 provider plugin, it is two steps per recording:

@@ -97,7 +97,24 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     failed = 0
     taken = set()
+    library_key = None
+    if metadata.get("library_key"):
+        # Titles, dates and notes were sealed in the browser under the library key.
+        with open(os.path.join(args.export, metadata["library_key"]), "rb") as f:
+            library_key, kit = client.decrypt(source=f.read(), key_provider=provider)
+        if kit.encryption_context.get("vault:kit") != "library-key" or len(library_key) != 32:
+            sys.exit("recovery/library.key is not this family's library key")
     for r in metadata["recordings"]:
+        if library_key and r.get("details"):
+            try:
+                with open(os.path.join(args.export, r["details"]), "rb") as f:
+                    plain, _ = client.decrypt(source=f.read(), materials_manager=KnownDataKey(library_key))
+                details = json.loads(plain)
+                if details.get("recording") == r["id"]:
+                    r = {**r, "title": details.get("title") or r["title"], "recorded_on": details.get("recorded_on"),
+                         "note": details.get("note")}
+            except Exception as e:  # the recording itself still decrypts
+                print(f"{r['id']}: its details do not open: {e}", file=sys.stderr)
         target = os.path.join(args.out, file_name(r, taken))
         try:
             with open(os.path.join(args.export, r["recovery_key"]), "rb") as f:
