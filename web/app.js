@@ -260,8 +260,57 @@ async function signIn(token) {
   await start();
 }
 
+/**
+ * Uploads under way when their person signed out in this tab (or their session ended):
+ * paused, and resumed with the same files when the same person signs in again.
+ * @type {{ owner: string, jobs: UploadJob[] } | null}
+ */
+let held = null;
+/** Whose uploads the list shows. */
+let shownFor = '';
+
+/** Pauses this person's uploads until they sign in again. */
+function holdUploads() {
+  const jobs = [running, ...queue].filter((j) => j !== null && !j.cancelled);
+  if (jobs.length === 0 || !state.token) return;
+  held = { owner: identityKey(), jobs: /** @type {UploadJob[]} */ (jobs) };
+  queue.length = 0;
+  // The worker still holds a valid token: it stops between parts and says so.
+  if (running) toUploader({ type: ToUploader.pause });
+}
+
+/** After a sign-in: the same person's held uploads go on; anyone else sees none of them. */
+function resumeHeldUploads() {
+  const me = identityKey();
+  if (shownFor && shownFor !== me) {
+    $('#uploads').replaceChildren();
+    $('#uploads-clear').hidden = true;
+  }
+  shownFor = me;
+  if (!held) return;
+  const { owner, jobs } = held;
+  held = null;
+  if (owner !== me) {
+    for (const j of jobs) j.li.remove();
+    return;
+  }
+  for (const job of jobs) {
+    const button = /** @type {HTMLButtonElement | null} */ (job.li.querySelector('.pause'));
+    if (job === running) job.resumeAfterPause = true; // its pause is still on its way
+    if (!job.paused || !button) continue;
+    job.paused = false;
+    button.textContent = 'Pause';
+    button.setAttribute('aria-label', `Pause ${job.title}`);
+    setState(job.li, 'Waiting…');
+    queue.push(job);
+  }
+  announce('Your uploads go on from where they stopped.');
+  pump();
+}
+
 /** @param {string} [message] */
 function signOut(message) {
+  holdUploads();
   clearTimeout(renewTimer);
   library?.forget();
   library = null;
@@ -325,6 +374,7 @@ async function start() {
   show('recordings');
   await Promise.all([loadRecordings(true), loadInterrupted()]);
   if (invite && invite.family !== family.id) showAlert(wrongFamily(invite));
+  resumeHeldUploads();
   document.body.dataset.ready = 'true';
 }
 
@@ -686,6 +736,7 @@ async function play(r) {
  * @property {boolean} [paused]
  * @property {boolean} [cancelled] Cancel was chosen: discarded once the worker stops
  * @property {Promise<void>} [sealed] its details and poster on their way to the server
+ * @property {boolean} [resumeAfterPause] its person signed in again before the pause took effect
  */
 
 /** @type {Worker | null} */
@@ -863,6 +914,9 @@ function onWorker(job, m) {
       // A resumed upload (no `created` in this page) gets its details now.
       (job.sealed ?? saveDetails(job, job.id ?? '')).then(() => loadRecordings(true)).catch(fail);
       loadInterrupted().catch(fail);
+    } else if (m.type === FromUploader.paused && job.resumeAfterPause) {
+      job.resumeAfterPause = false;
+      queue.unshift(job);
     } else if (m.type === FromUploader.paused) {
       job.paused = true;
       button.textContent = 'Resume';

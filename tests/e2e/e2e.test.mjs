@@ -1109,3 +1109,44 @@ test('the library: posters and titles made and sealed in the browser, grouped by
   assert.equal(await owner.locator('#uploads li').count(), before, 'not uploaded again');
   assert.deepEqual(problems, []);
 });
+
+test('an upload interrupted by signing out goes on when the same person signs in again; nobody else sees it', async () => {
+  const context = await browser.newContext();
+  const page = await newPage(context);
+  await signIn(page, proxy.url, 'alice', 'smith', { create: false });
+  // Signing in again on the same tab (no reload: the chosen file lives in this tab).
+  const signInHere = async (user) => {
+    await page.locator('#sign-in:not([hidden])').waitFor();
+    await page.fill('#dev-user', user);
+    await page.fill('#dev-family', 'smith');
+    await page.fill('#dev-code', devCode());
+    await page.click('#dev-form button[type=submit]');
+    await page.waitForFunction(() => document.body.dataset.ready === 'true' && !document.querySelector('#app').hidden);
+  };
+  const file = path.join(work, 'signed-out.webm');
+  makeFile(file, 96 * MiB + 7, 'signed-out');
+  await chooseFile(page, file);
+  const item = page.locator('#uploads li').last();
+  await page.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
+  const id = await item.getAttribute('data-id');
+  await page.evaluate(() => { document.body.dataset.ready = 'false'; });
+  await page.click('#sign-out');
+  await page.locator(`#uploads li[data-id="${id}"] .pause`, { hasText: 'Resume' }).waitFor({ state: 'attached' });
+  await signInHere('alice');
+  // The same recording goes on from its stored parts; the file was not chosen again.
+  await page.locator(`#uploads li[data-id="${id}"][data-done]`).waitFor({ timeout: 120_000 });
+  assert.equal(await page.locator('#uploads li').count(), 1, 'one card, not a second upload');
+  await page.locator(`#recordings tr[data-id="${id}"]`).waitFor();
+  assert.equal(await page.locator('#interrupted-list li').count(), 0);
+
+  // Another upload, then someone else signs in on this tab: no trace of it for them.
+  await chooseFile(page, file);
+  await page.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
+  const second = await page.locator('#uploads li').last().getAttribute('data-id');
+  await page.evaluate(() => { document.body.dataset.ready = 'false'; });
+  await page.click('#sign-out');
+  await signInHere('bob');
+  assert.equal(await page.locator('#uploads li').count(), 0, "bob sees none of alice's uploads");
+  assert.equal(await page.locator(`#interrupted-list li[data-id="${second}"]`).count(), 0);
+  await context.close();
+});

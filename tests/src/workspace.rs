@@ -2,9 +2,15 @@
 
 use std::path::PathBuf;
 
-/// The workspace root.
+/// The workspace root. Cargo names `tests/` at run time as well as at build time; the
+/// run-time name wins, so a test binary built in another checkout that shares the
+/// target directory still finds this checkout's files.
 pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.join("Cargo.toml").is_file())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().expect("tests/ has a parent").to_path_buf()
 }
 
 /// `../shared` beside the checkout (or `$VAULT_SHARED_DIR`): official vectors and notes.
