@@ -688,7 +688,7 @@ function closePlayer({ restoreFocus = true } = {}) {
   playerOpener = null;
 }
 
-/** @param {RecordingView} r */
+/** @param {LibraryItem} r */
 async function play(r) {
   playerOpener = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
   $('#player').hidden = false;
@@ -718,10 +718,50 @@ async function play(r) {
     media.addEventListener('error', () => {
       if ($('#player-error').hidden) playerError('This recording cannot be played in this browser (or could not be decrypted).');
     });
+    media.addEventListener('loadedmetadata', () => {
+      // Sound but no picture: a video format this browser cannot draw (an iPhone's HEVC, usually).
+      if (media instanceof HTMLVideoElement && media.videoWidth === 0) {
+        playerError('This video plays without its picture in this browser: it is probably in HEVC, the format iPhones record in. '
+          + 'Download saves it, to watch on the phone or computer it came from.');
+      }
+    });
     body.append(media);
   }
+  showDetailsForm(r);
   $('#player').scrollIntoView();
   $('#player-title').focus();
+}
+
+/** The recording whose details the form edits. @type {LibraryItem | null} */
+let editing = null;
+
+/** Title, "recorded on" and note, editable by the recording's creator, owners and admins.
+ * @param {LibraryItem} r */
+function showDetailsForm(r) {
+  const mayEdit = !!library && (state.role === 'owner' || state.role === 'admin' || r.created_by === state.user);
+  editing = mayEdit ? r : null;
+  $('#details-form').hidden = !mayEdit;
+  if (!mayEdit) return;
+  $input('#details-title').value = r.title;
+  $input('#details-date').value = recordedOn(r);
+  /** @type {HTMLTextAreaElement} */ ($('#details-note')).value = r.note ?? '';
+}
+
+async function saveDetailsForm() {
+  const r = editing;
+  if (!r || !library) return;
+  const title = $input('#details-title').value.trim();
+  const recorded_on = $input('#details-date').value;
+  const note = /** @type {HTMLTextAreaElement} */ ($('#details-note')).value.trim();
+  if (!title || !/^\d{4}-\d{2}-\d{2}$/.test(recorded_on)) return showAlert('A title and a date, please.');
+  const details = { recording: r.id, title, recorded_on, note, ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}) };
+  await api.request('PUT', `/v1/recordings/${r.id}/details`,
+    { body: await library.sealDetails(details), headers: { 'content-type': 'application/octet-stream' } });
+  Object.assign(r, { title, recorded_on, note });
+  titles.set(r.id, title);
+  $('#player-title').textContent = title;
+  renderLibrary();
+  announce(`Saved: ${title}`);
 }
 
 // ---------- uploads ----------
@@ -960,6 +1000,8 @@ async function saveDetails(job, id) {
     // The recording is safe without them; say so once, quietly.
     if (e instanceof ApiError && e.code === 'unauthenticated') throw e;
     job.li.dataset.detailsError = e instanceof Error ? e.message : String(e);
+  } finally {
+    job.li.dataset.sealed = 'true';
   }
 }
 
@@ -1348,6 +1390,7 @@ $('#more').addEventListener('click', () => loadRecordings(false).catch(fail));
 $('#audit-more').addEventListener('click', () => loadAudit(false).catch(fail));
 for (const id of ['#audit-who', '#audit-kind', '#audit-technical']) $(id).addEventListener('change', renderAudit);
 $('#player-close').addEventListener('click', () => closePlayer());
+$('#details-form').addEventListener('submit', (e) => { e.preventDefault(); saveDetailsForm().catch(fail); });
 $('#uploads-clear').addEventListener('click', () => {
   document.querySelectorAll('#uploads li[data-done]').forEach((li) => li.remove());
   $('#uploads-clear').hidden = true;

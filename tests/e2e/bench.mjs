@@ -3,9 +3,12 @@
 //  2. Chromium's memory (RSS of all its processes, JS heap of the page) while the page
 //     uploads a 1 GiB file;
 //  3. time from seek to first decrypted bytes in a 2 GiB recording on loopback, through
-//     the service worker (fetch of a range) and through the <audio> element (seeked).
+//     the service worker (fetch of a range) and through the <audio> element (seeked);
+//  4. a library of 500 recordings with sealed details and posters: page load to the
+//     first 50 titles decrypted, the first screen of posters, and all 500 listed.
 // Run: scripts/build-wasm && cargo build --release --bin vault && (cd tests/e2e && node bench.mjs)
-// VAULT_BENCH_ENC_MIB, VAULT_BENCH_UPLOAD_MIB, VAULT_BENCH_SEEK_MIB change the sizes.
+// VAULT_BENCH_ENC_MIB, VAULT_BENCH_UPLOAD_MIB, VAULT_BENCH_SEEK_MIB, VAULT_BENCH_LIBRARY change the
+// sizes; VAULT_BENCH_ONLY=enc,upload,seek,library picks sections.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +19,8 @@ const MiB = 1 << 20;
 const encMiB = Number(process.env.VAULT_BENCH_ENC_MIB ?? 256);
 const uploadMiB = Number(process.env.VAULT_BENCH_UPLOAD_MIB ?? 1024);
 const seekMiB = Number(process.env.VAULT_BENCH_SEEK_MIB ?? 2048);
+const libraryCount = Number(process.env.VAULT_BENCH_LIBRARY ?? 500);
+const only = new Set((process.env.VAULT_BENCH_ONLY ?? 'enc,upload,seek,library').split(','));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vault-bench-'));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
@@ -102,6 +107,63 @@ async function seekTimes(page, id, size) {
   }, [id, size]);
 }
 
+/** Fills the family with `n` small committed recordings, each with sealed details and a
+ * sealed poster, as the page makes them (through its own crypto module). */
+async function seedLibrary(page, n) {
+  return page.evaluate(async (n) => {
+    const m = await import('/crypto.js');
+    const auth = { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` };
+    const json = (method, url, body) => fetch(url, { method, headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      .then((r) => { if (!r.ok) throw new Error(`${method} ${url}: ${r.status}`); return r.json(); });
+    const put = (url, body, extra = {}) => fetch(url, { method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream', ...extra }, body })
+      .then((r) => { if (!r.ok) throw new Error(`PUT ${url}: ${r.status}`); });
+    const library = await json('POST', '/v1/family/library-key', {});
+    const canvas = Object.assign(document.createElement('canvas'), { width: 480, height: 360 });
+    const g = canvas.getContext('2d');
+    for (let i = 0; i < 300; i++) { g.fillStyle = `hsl(${i * 7}, 60%, 50%)`; g.fillRect(Math.random() * 480, Math.random() * 360, 30, 30); }
+    const jpeg = new Uint8Array(await (await new Promise((r) => canvas.toBlob(r, 'image/jpeg', 0.8))).arrayBuffer());
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const plain = new TextEncoder().encode(`recording ${i}`);
+      const created = await json('POST', '/v1/recordings', { title: '', kind: 'video', content_type: 'video/mp4', plaintext_size: plain.length });
+      const id = created.recording.id;
+      const message = await m.sealWhole(created.key, plain, created.upload.frame_length);
+      await put(`/v1/recordings/${id}/parts/1`, message, { 'x-vault-sha256': await m.sha256hex(message) });
+      await json('POST', `/v1/recordings/${id}/complete`, {});
+      const day = new Date(Date.UTC(2026, 0, 1) + i * 86_400_000 / 2).toISOString().slice(0, 10);
+      const details = { recording: id, title: `Recording ${i}`, recorded_on: day, note: '', fingerprint: `${i}` };
+      await put(`/v1/recordings/${id}/details`, await m.sealWhole(library, new TextEncoder().encode(JSON.stringify(details))));
+      await put(`/v1/recordings/${id}/poster`, await m.sealWhole(library, jpeg, 65536));
+    }
+    return { ms: performance.now() - t0, posterKiB: Math.round(jpeg.length / 1024) };
+  }, n);
+}
+
+/** Reloads the page and times the library: first page of titles, the first screen of
+ * posters, then every recording listed. */
+async function libraryLoad(page, n) {
+  const t0 = Date.now();
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  const firstMs = Date.now() - t0;
+  const firstRows = await page.locator('#recordings tr[data-id]').count();
+  const screenPosters = await page.evaluate(() => [...document.querySelectorAll('#recordings img.poster')]
+    .filter((i) => i.getBoundingClientRect().top < innerHeight + 200).length);
+  await page.waitForFunction((k) => document.querySelectorAll('#recordings img.poster[data-loaded]').length >= k, screenPosters);
+  const postersMs = Date.now() - t0;
+  const t1 = Date.now();
+  while (await page.isVisible('#more')) {
+    const before = await page.locator('#recordings tr[data-id]').count();
+    await page.click('#more');
+    await page.waitForFunction((b) => document.querySelectorAll('#recordings tr[data-id]').length > b, before);
+  }
+  const allMs = Date.now() - t1;
+  const allRows = await page.locator('#recordings tr[data-id]').count();
+  const heapMiB = Math.round(await page.evaluate(() => performance.memory?.usedJSHeapSize ?? 0) / 1048576);
+  if (allRows < n) throw new Error(`only ${allRows} of ${n} listed`);
+  return { firstMs, firstRows, screenPosters, postersMs, allMs, allRows, heapMiB };
+}
+
 const server = await startServer({ VAULT_KEY_RELEASES_PER_MINUTE: '1000' });
 const browser = await launchBrowser();
 try {
@@ -109,12 +171,15 @@ try {
   await signIn(page, server.url, 'bench', 'benchfamily');
   console.log(`Chromium ${browser.version()}, ${os.cpus().length} cores`);
 
+  if (only.has('enc')) {
   const enc = await encryptionThroughput(page);
   console.log(`\n1. encryption, ${encMiB} MiB, 64 KiB frames, in the page:`);
   console.log(`   WebCrypto path: ${enc.webcrypto.MBps} MB/s (${enc.webcrypto.seconds} s)`);
   console.log(`   pure-WASM path: ${enc.wasm.MBps} MB/s (${enc.wasm.seconds} s)`);
   console.log(`   ratio: ${(enc.webcrypto.MBps / enc.wasm.MBps).toFixed(1)}x; same ciphertext length: ${enc.webcrypto.ciphertext === enc.wasm.ciphertext}`);
 
+  }
+  if (only.has('upload')) {
   const big = path.join(work, 'upload.webm');
   makeFile(big, uploadMiB * MiB, 'bench-upload');
   const up = await uploadWithMemory(page, big);
@@ -126,6 +191,8 @@ try {
     console.log(`     t=${s.s.toFixed(0)}s uploaded ${s.uploadedMiB} MiB  rss ${s.rssMiB} MiB  page heap ${s.pageHeapMiB} MiB`);
   }
 
+  }
+  if (only.has('seek')) {
   const wav = path.join(work, 'long.wav');
   makeFile(wav, seekMiB * MiB, 'bench-seek', { header: wavHeader(seekMiB * MiB - 44) });
   const rec = await uploadWithMemory(page, wav);
@@ -134,6 +201,15 @@ try {
   console.log(`\n3. seek in a ${seekMiB} MiB recording (${rec.seconds.toFixed(1)} s to upload; peak RSS ${Math.max(...rec.samples.map((s) => s.rssMiB))} MiB):`);
   console.log(`   seek → first decrypted bytes (service worker, ranged fetch), 30 random positions: p50 ${median(seek.fetchMs).toFixed(1)} ms, p95 ${pct(seek.fetchMs, 0.95).toFixed(1)} ms, max ${Math.max(...seek.fetchMs).toFixed(1)} ms`);
   console.log(`   <audio> currentTime → seeked, 15 random positions: p50 ${median(seek.elementMs).toFixed(1)} ms, p95 ${pct(seek.elementMs, 0.95).toFixed(1)} ms`);
+  }
+  if (only.has('library')) {
+    const seeded = await seedLibrary(page, libraryCount);
+    const lib = await libraryLoad(page, libraryCount);
+    console.log(`\n4. a library of ${libraryCount} recordings with sealed details and ~${seeded.posterKiB} KiB posters (seeded in ${(seeded.ms / 1000).toFixed(1)} s):`);
+    console.log(`   reload → first ${lib.firstRows} rows with decrypted titles: ${lib.firstMs} ms (library key release included)`);
+    console.log(`   reload → the first screen's ${lib.screenPosters} posters fetched and decrypted: ${lib.postersMs} ms`);
+    console.log(`   all ${lib.allRows} recordings listed ("Show older" until the end): ${lib.allMs} ms; JS heap ${lib.heapMiB} MiB`);
+  }
 } finally {
   await browser.close();
   await server.stop();

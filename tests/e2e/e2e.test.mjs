@@ -1070,6 +1070,8 @@ test('the library: posters and titles made and sealed in the browser, grouped by
   const videoId = await upload(owner, video);
   for (const id of [photoId, videoId]) {
     const item = owner.locator(`#uploads li[data-id="${id}"]`);
+    await owner.locator(`#uploads li[data-id="${id}"][data-sealed]`).waitFor({ state: 'attached' });
+    assert.equal(await item.getAttribute('data-details-error'), null);
     assert.equal(await item.getAttribute('data-poster'), 'true', `a poster was made for ${id}`);
     console.log(`# poster of ${id}: ${await item.getAttribute('data-poster-ms')} ms`);
   }
@@ -1107,6 +1109,54 @@ test('the library: posters and titles made and sealed in the browser, grouped by
   assert.match(message, /“scan-print\.png” looks like “scan-print”, already in the library/);
   await owner.waitForTimeout(300);
   assert.equal(await owner.locator('#uploads li').count(), before, 'not uploaded again');
+
+  // Title, date and note are edited in the player, sealed again, and kept.
+  const kicking = owner.locator(`#recordings tr[data-id="${videoId}"]`);
+  await kicking.getByRole('button', { name: /^Play/ }).click();
+  await owner.locator('#details-form:not([hidden])').waitFor();
+  assert.equal(await owner.inputValue('#details-title'), 'kicking');
+  await owner.fill('#details-title', 'Baby kicking');
+  await owner.fill('#details-date', '2026-11-02');
+  await owner.fill('#details-note', 'Week 20, the first kicks we saw');
+  await owner.click('#details-form button[type=submit]');
+  await owner.waitForFunction(() => /Saved: Baby kicking/.test(document.querySelector('#status').textContent));
+  for (const problem of await accessibilityProblems(owner)) problems.push(`desktop player with details: ${problem}`);
+  await owner.click('#player-close');
+  await owner.reload();
+  await owner.waitForFunction(() => document.body.dataset.ready === 'true');
+  const edited = owner.locator(`#recordings tr[data-id="${videoId}"]`);
+  assert.equal(await edited.locator('.title').textContent(), 'Baby kicking');
+  assert.equal(await edited.locator('.note-text').textContent(), 'Week 20, the first kicks we saw');
+  assert.match(await edited.locator('.meta').textContent(), /Nov 2, 2026/);
+
+  // Sound without a picture (as an iPhone's HEVC video plays here): said, not a black box.
+  const soundOnly = await owner.evaluate(async () => {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator();
+    const out = ctx.createMediaStreamDestination();
+    osc.connect(out);
+    osc.start();
+    const recorder = new MediaRecorder(out.stream, { mimeType: 'audio/webm' });
+    const chunks = [];
+    recorder.ondataavailable = (e) => chunks.push(e.data);
+    const stopped = new Promise((r) => { recorder.onstop = r; });
+    recorder.start(100);
+    await new Promise((r) => setTimeout(r, 1200));
+    recorder.stop();
+    await stopped;
+    osc.stop();
+    const u = new Uint8Array(await new Blob(chunks).arrayBuffer());
+    let b = '';
+    for (const x of u) b += String.fromCharCode(x);
+    return btoa(b);
+  });
+  const movie = path.join(work, 'iphone-clip.webm');
+  fs.writeFileSync(movie, Buffer.from(soundOnly, 'base64'));
+  const movieId = await upload(owner, movie);
+  await owner.locator(`#recordings tr[data-id="${movieId}"]`).getByRole('button', { name: /^Play/ }).click();
+  await owner.locator('#player-error:not([hidden])').waitFor();
+  assert.match(await owner.textContent('#player-error'), /without its picture.*HEVC/);
+  await owner.click('#player-close');
   assert.deepEqual(problems, []);
 });
 
