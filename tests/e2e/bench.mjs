@@ -149,13 +149,19 @@ async function libraryLoad(page, n) {
   const firstRows = await page.locator('#recordings tr[data-id]').count();
   const screenPosters = await page.evaluate(() => [...document.querySelectorAll('#recordings img.poster')]
     .filter((i) => i.getBoundingClientRect().top < innerHeight + 200).length);
-  await page.waitForFunction((k) => document.querySelectorAll('#recordings img.poster[data-loaded]').length >= k, screenPosters);
+  await page.waitForFunction((k) => document.querySelectorAll('#recordings img.poster[data-loaded]').length >= k, screenPosters)
+    .catch(async (e) => {
+      const states = await page.evaluate(() => ['loaded', 'failed', 'pending'].map((a) => `${a}: ${document.querySelectorAll(`#recordings img.poster[data-${a}]`).length}`));
+      throw new Error(`${e.message}; posters ${states.join(', ')} of ${screenPosters} on screen`);
+    });
   const postersMs = Date.now() - t0;
   const t1 = Date.now();
   while (await page.isVisible('#more')) {
     const before = await page.locator('#recordings tr[data-id]').count();
     await page.click('#more');
-    await page.waitForFunction((b) => document.querySelectorAll('#recordings tr[data-id]').length > b, before);
+    // More rows, or none left (a last full page has a cursor to an empty one).
+    await page.waitForFunction((b) => document.querySelectorAll('#recordings tr[data-id]').length > b
+      || document.querySelector('#more').hidden, before);
   }
   const allMs = Date.now() - t1;
   const allRows = await page.locator('#recordings tr[data-id]').count();
