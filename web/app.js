@@ -22,7 +22,7 @@ import { Library, makePoster, fingerprint, isoDay } from './library.js';
  * @typedef {import('./messages.js').ToServiceWorkerMessage} ToServiceWorkerMessage
  * @typedef {import('./messages.js').FromServiceWorkerMessage} FromServiceWorkerMessage
  * @typedef {import('./messages.js').SessionReply} SessionReply
- * @typedef {RecordingView & { recorded_on?: string, note?: string, fingerprint?: string }} LibraryItem
+ * @typedef {RecordingView & { recorded_on?: string, note?: string, fingerprint?: string, name?: string }} LibraryItem
  */
 
 /**
@@ -315,6 +315,8 @@ function signOut(message) {
   library?.forget();
   library = null;
   items = [];
+  titles.clear();
+  names.clear();
   state.token = null;
   state.family = null;
   sessionStorage.removeItem('vault.token');
@@ -486,7 +488,7 @@ async function withDetails(r) {
   /** @type {LibraryItem} */
   const item = { ...r };
   const d = r.details && library ? await library.openDetails(r.details, r.id) : null;
-  if (d) Object.assign(item, { title: d.title, recorded_on: d.recorded_on, note: d.note, fingerprint: d.fingerprint });
+  if (d) Object.assign(item, { title: d.title, recorded_on: d.recorded_on, note: d.note, fingerprint: d.fingerprint, name: d.name });
   if (!item.title) item.title = 'Untitled recording';
   titles.set(item.id, item.title);
   return item;
@@ -563,10 +565,72 @@ const kindLabel = (r) => isPhoto(r) ? 'photo' : r.kind;
 /** The verb of its first button. @param {RecordingView} r */
 const openVerb = (r) => isPhoto(r) ? 'View' : r.kind === 'letter' ? 'Read' : 'Play';
 
+/** A recording's title as a file name, with the extension of its type. @param {RecordingView} r */
+const fileName = (r) => r.title.replace(/[^\w. -]/g, '_') + (EXTENSIONS[r.content_type] ?? '');
+
+/**
+ * Saves every recording of the family, decrypted here by the service worker, into a
+ * folder the person picks (File System Access API), one file at a time and streamed:
+ * memory stays flat however large the library. Browsers without it (most phones) are
+ * told to use Download per recording or the owner's export.
+ */
+async function downloadEverything() {
+  /** @type {((options?: object) => Promise<FileSystemDirectoryHandle>) | undefined} */
+  const pick = /** @type {any} */ (window).showDirectoryPicker;
+  const status = $('#everything-status');
+  if (typeof pick !== 'function') {
+    status.textContent = 'This browser cannot save into a folder. Use Download on each recording, or ask an owner for '
+      + '“Export all recordings”, which opens anywhere.';
+    return;
+  }
+  /** @type {FileSystemDirectoryHandle} */
+  let folder;
+  try {
+    folder = await pick.call(window, { mode: 'readwrite', id: 'vault-everything' });
+  } catch {
+    return; // the person closed the folder picker
+  }
+  const button = /** @type {HTMLButtonElement} */ ($('#download-all'));
+  button.disabled = true;
+  try {
+    while (state.cursor) await loadRecordings(false); // every recording, not only the loaded pages
+    const all = [...items];
+    const progress = /** @type {HTMLProgressElement} */ ($('#everything-progress'));
+    progress.max = Math.max(1, all.length);
+    progress.value = 0;
+    progress.hidden = false;
+    await tellServiceWorker();
+    const taken = new Set();
+    /** @type {string[]} */
+    const failed = [];
+    for (const [i, r] of all.entries()) {
+      let name = fileName(r);
+      for (let n = 2; taken.has(name.toLowerCase()); n += 1) name = fileName({ ...r, title: `${r.title} (${n})` });
+      taken.add(name.toLowerCase());
+      status.textContent = `Saving ${i + 1} of ${all.length}: ${r.title}…`;
+      try {
+        const res = await fetch(`/media/${r.id}?download`);
+        if (!res.ok || !res.body) throw new Error(await res.text());
+        const file = await (await folder.getFileHandle(name, { create: true })).createWritable();
+        await res.body.pipeTo(file); // closes the file when the last byte is written, aborts it on an error
+      } catch (e) {
+        failed.push(r.title);
+        console.warn(`Download everything: ${r.title}: ${e instanceof Error ? e.message : String(e)}`);
+        await folder.removeEntry(name).catch(() => {});
+      }
+      progress.value = i + 1;
+    }
+    status.textContent = `Saved ${all.length - failed.length} of ${all.length} recordings into “${folder.name}”.`
+      + (failed.length ? ` Not saved: ${failed.join(', ')}; try Download on those.` : '');
+  } finally {
+    button.disabled = false;
+  }
+}
+
 /** @param {LibraryItem} r */
 function recordingRow(r) {
   const manager = state.role === 'owner' || state.role === 'admin';
-  const name = r.title.replace(/[^\w. -]/g, '_') + (EXTENSIONS[r.content_type] ?? '');
+  const name = fileName(r);
   return el('tr', { 'data-id': r.id },
     // On a phone the kind, size and date columns fold into a line under the title.
     el('td', {}, el('div', { class: 'with-poster' },
@@ -635,6 +699,7 @@ async function eraseNow(r) {
   if (!confirm(`Delete “${r.title}” forever? Its key is destroyed now: nobody, Vault included, can ever open it again.`)) return;
   // The answer is the service's signed receipt of the erasure: the family keeps it.
   const receipt = await (await api.request('DELETE', `/v1/recordings/${r.id}`)).json();
+  document.querySelector(`#trash-list li[data-id="${CSS.escape(r.id)}"]`)?.remove();
   const href = URL.createObjectURL(new Blob([JSON.stringify(receipt, null, 2)], { type: 'application/json' }));
   const name = `deletion-receipt-${r.title.replace(/[^\w. -]/g, '_')}.json`;
   $('#notice').replaceChildren(`“${r.title}” was deleted forever; its keys are destroyed. `,
@@ -684,12 +749,15 @@ function closePlayer({ restoreFocus = true } = {}) {
   if ($('#player').hidden) return;
   $('#player-body').replaceChildren();
   $('#player').hidden = true;
+  $('#details-form').hidden = true;
+  editing = null;
   if (restoreFocus && playerOpener?.isConnected) playerOpener.focus();
   playerOpener = null;
 }
 
 /** @param {LibraryItem} r */
 async function play(r) {
+  showDetailsForm(r);
   playerOpener = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
   $('#player').hidden = false;
   $('#player-error').hidden = true;
@@ -727,7 +795,6 @@ async function play(r) {
     });
     body.append(media);
   }
-  showDetailsForm(r);
   $('#player').scrollIntoView();
   $('#player-title').focus();
 }
@@ -754,7 +821,8 @@ async function saveDetailsForm() {
   const recorded_on = $input('#details-date').value;
   const note = /** @type {HTMLTextAreaElement} */ ($('#details-note')).value.trim();
   if (!title || !/^\d{4}-\d{2}-\d{2}$/.test(recorded_on)) return showAlert('A title and a date, please.');
-  const details = { recording: r.id, title, recorded_on, note, ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}) };
+  const details = { recording: r.id, title, recorded_on, note,
+    ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}), ...(r.name ? { name: r.name } : {}) };
   await api.request('PUT', `/v1/recordings/${r.id}/details`,
     { body: await library.sealDetails(details), headers: { 'content-type': 'application/octet-stream' } });
   Object.assign(r, { title, recorded_on, note });
@@ -1387,6 +1455,7 @@ drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.ad
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); addFiles(e.dataTransfer?.files ?? []).catch(fail); });
 $('#more').addEventListener('click', () => loadRecordings(false).catch(fail));
+$('#download-all').addEventListener('click', () => downloadEverything().catch(fail));
 $('#audit-more').addEventListener('click', () => loadAudit(false).catch(fail));
 for (const id of ['#audit-who', '#audit-kind', '#audit-technical']) $(id).addEventListener('change', renderAudit);
 $('#player-close').addEventListener('click', () => closePlayer());

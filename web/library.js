@@ -24,6 +24,22 @@ const POSTER_TIMEOUT_MS = 8000;
  * @property {string} [fingerprint] the duplicate check (`fingerprint`), never sent in the clear
  */
 
+/** Characters a title or note must not hide behind: controls, bidi overrides, zero-width. */
+const DECEPTIVE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/;
+
+/**
+ * Sealed details are a member's word: a page shows them only if they are what the page
+ * itself writes (another member's page, or a changed one, could seal anything).
+ * @param {any} d
+ * @returns {d is Details}
+ */
+function isDetails(d) {
+  const text = (/** @type {unknown} */ v, /** @type {number} */ max) => typeof v === 'string' && v.length <= max && !DECEPTIVE.test(v);
+  return text(d.title, 300) && d.title.trim() !== '' && typeof d.recorded_on === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d.recorded_on)
+    && text(d.note ?? '', 2000) && (d.name === undefined || text(d.name, 500))
+    && (d.fingerprint === undefined || text(d.fingerprint, 200));
+}
+
 /** The family's library key, for one signed-in page. */
 export class Library {
   /**
@@ -52,7 +68,7 @@ export class Library {
     try {
       /** @type {Details} */
       const d = JSON.parse(new TextDecoder().decode(await openWhole(this.key, this.family, OBJECT, unbase64(base64))));
-      return d.recording === id && typeof d.title === 'string' ? d : null;
+      return d?.recording === id && isDetails(d) ? d : null;
     } catch {
       return null;
     }

@@ -1294,6 +1294,13 @@ fn invitation_links_let_a_relative_join_once_before_they_expire(backend: Backend
     ] {
         assert!(rows.contains(&expected.to_owned()), "{expected}: {rows:?}");
     }
+    // A link outlives no one's rights: an admin's link for themselves, used after they
+    // were removed, admits nobody.
+    let backdoor = bob.ok(invite(&bob, "Me again", "admin"));
+    alice.ok(alice.req(Method::DELETE, "/v1/family/members/bob").send().unwrap());
+    let (code, body) = status(accept(&bob, backdoor["secret"].as_str().unwrap()));
+    assert!(code == StatusCode::GONE && body.contains("can no longer invite"), "{code} {body}");
+    assert_eq!(bob.get("/v1/family").status(), StatusCode::FORBIDDEN);
     // Guessing: refused, and over the address's budget answered 429.
     let guesser = server.as_user("smiths", "guesser");
     let mut statuses = Vec::new();
@@ -1306,7 +1313,7 @@ fn invitation_links_let_a_relative_join_once_before_they_expire(backend: Backend
 }
 
 fn the_library_keeps_details_and_posters_encrypted_and_erasure_clears_them(backend: Backend) {
-    let server = Server::start(backend);
+    let server = Server::start_with(backend, &[("VAULT_UPLOAD_SWEEP_SECS", "1")]);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     alice.invite("bob", "member");
@@ -1371,6 +1378,27 @@ fn the_library_keeps_details_and_posters_encrypted_and_erasure_clears_them(backe
         "SELECT COALESCE(details, 'none') || COALESCE(poster, 'none') FROM recordings WHERE id = '{id}'"
     ));
     assert_eq!(left.unwrap(), "nonenone");
+    // An upload abandoned until it expires loses its sealed details and poster as well.
+    let abandoned = alice.create_recording("", 10, "client")["recording"]["id"].as_str().unwrap().to_owned();
+    let put_on = |piece: &str, bytes: &[u8]| {
+        alice
+            .req(Method::PUT, &format!("/v1/recordings/{abandoned}/{piece}"))
+            .body(bytes.to_vec())
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(put_on("details", &details_message), StatusCode::NO_CONTENT);
+    assert_eq!(put_on("poster", &poster_message), StatusCode::NO_CONTENT);
+    server.sql(&format!("UPDATE uploads SET expires_at = 1 WHERE recording_id = '{abandoned}'")).unwrap();
+    let start = std::time::Instant::now();
+    let gone = format!(
+        "SELECT status || COALESCE(details, '-') || COALESCE(poster, '-') FROM recordings WHERE id = '{abandoned}'"
+    );
+    while server.sql(&gone).unwrap() != "expired--" {
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "{}", server.sql(&gone).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let audit = alice.ok(alice.get("/v1/family/audit?limit=200"));
     let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
     for expected in ["library.key_released", "recording.details_set", "recording.poster_set"] {

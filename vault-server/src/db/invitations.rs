@@ -27,6 +27,8 @@ pub(crate) enum Acceptance {
     Spent(Invitation),
     /// The caller already is a member: the invitation stays unused.
     AlreadyMember,
+    /// Its maker may no longer invite with that role (removed or demoted since).
+    Withdrawn,
     NoSuchInvitation,
 }
 
@@ -124,6 +126,20 @@ impl Db {
         if member.is_some() {
             return Ok(Acceptance::AlreadyMember);
         }
+        // A link is only as good as its maker: one made by someone since removed or
+        // demoted (an admin who made themselves a way back in) admits nobody.
+        let maker = sqlx::query("SELECT role FROM members WHERE family_id = $1 AND user_id = $2")
+            .bind(family)
+            .bind(&found.created_by)
+            .fetch_all(&mut *tx)
+            .await?;
+        let maker_may = maker.iter().any(|row| {
+            let role = row.try_get::<String, _>("role").ok().and_then(|r| Role::parse(&r));
+            role.is_some_and(|r| if found.role == Role::Owner { r == Role::Owner } else { r.can_manage() })
+        });
+        if !maker_may {
+            return Ok(Acceptance::Withdrawn);
+        }
         let used = sqlx::query(
             "UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1 \
              AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
@@ -136,7 +152,7 @@ impl Db {
         if used.rows_affected() != 1 {
             return Ok(Acceptance::Spent(found));
         }
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO members (family_id, issuer, user_id, role, added_at, added_by, display_name) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -148,7 +164,11 @@ impl Db {
         .bind(&found.created_by)
         .bind(&found.display_name)
         .execute(&mut *tx)
-        .await?;
+        .await;
+        match inserted {
+            Err(e) if super::is_unique_violation(&e) => return Ok(Acceptance::AlreadyMember),
+            other => other?,
+        };
         tx.commit().await?;
         Ok(Acceptance::Joined(Member {
             issuer: issuer.to_owned(),

@@ -25,11 +25,13 @@ impl Db {
     /// Records the family's wrapped library key unless it has one; false if another
     /// request recorded one first (that one is the key).
     pub(crate) async fn set_library_edks(&self, family: &str, edks: &[EncryptedDataKey]) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("UPDATE families SET library_edks = $2 WHERE id = $1 AND library_edks IS NULL")
-            .bind(family)
-            .bind(edks_to_text(edks))
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE families SET library_edks = $2 WHERE id = $1 AND library_edks IS NULL AND erased_at IS NULL",
+        )
+        .bind(family)
+        .bind(edks_to_text(edks))
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -291,7 +291,8 @@ impl Db {
     }
 
     /// Moves a recording from one status to another; false if it was not in `from`.
-    /// Moving to `Deleted` also destroys the stored wrapped data keys.
+    /// Moving to `Deleted` also destroys the stored wrapped data keys; to `Deleted` or
+    /// `Expired`, its sealed details and poster.
     pub(crate) async fn set_recording_status(
         &self,
         family: &str,
@@ -304,9 +305,9 @@ impl Db {
         let result = sqlx::query(
             "UPDATE recordings SET status = $4, deleted_at = COALESCE($5, deleted_at), \
              edks = CASE WHEN $5 IS NULL THEN edks ELSE '[]' END, \
-             details = CASE WHEN $5 IS NULL THEN details ELSE NULL END, \
-             poster = CASE WHEN $5 IS NULL THEN poster ELSE NULL END, \
-             poster_size = CASE WHEN $5 IS NULL THEN poster_size ELSE NULL END \
+             details = CASE WHEN $4 IN ('deleted', 'expired') THEN NULL ELSE details END, \
+             poster = CASE WHEN $4 IN ('deleted', 'expired') THEN NULL ELSE poster END, \
+             poster_size = CASE WHEN $4 IN ('deleted', 'expired') THEN NULL ELSE poster_size END \
              WHERE family_id = $1 AND id = $2 AND status = $3",
         )
         .bind(family)

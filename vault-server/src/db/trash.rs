@@ -43,11 +43,11 @@ impl Db {
         Ok(result.rows_affected() == 1)
     }
 
-    /// The family's trash, the soonest erased first.
+    /// The family's trash, the soonest erased first (at most 500).
     pub(crate) async fn trashed_recordings(&self, family: &str) -> Result<Vec<Recording>, sqlx::Error> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM recordings WHERE family_id = $1 AND status = 'committed' \
-             AND trashed_at IS NOT NULL ORDER BY trash_until, id"
+             AND trashed_at IS NOT NULL ORDER BY trash_until, id LIMIT 500"
         ))
         .bind(family)
         .fetch_all(&self.pool)

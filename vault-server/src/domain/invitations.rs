@@ -127,6 +127,15 @@ pub(crate) async fn accept(
             Ok((family, member))
         }
         Acceptance::AlreadyMember => Err(DomainError::conflict("you are already a member of this family")),
+        Acceptance::Withdrawn => {
+            let detail =
+                "this invitation was withdrawn: the person who made it can no longer invite; ask for a new one";
+            Err(refused(
+                "maker no longer may invite",
+                DomainError::Gone { code: ErrorCode::Expired, detail: detail.into() },
+            )
+            .await)
+        }
         Acceptance::Spent(i) => {
             let (reason, detail) = match state(&i, now_ms()) {
                 InvitationState::Accepted => ("used", "this invitation was used already: ask for a new one"),

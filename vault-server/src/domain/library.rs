@@ -9,9 +9,10 @@
 //! for the whole library, released once per page load, is what lets a page list 500
 //! recordings without 500 key releases; each message still has its own derived key
 //! (the format's per-message HKDF). The details name their recording inside the
-//! encrypted JSON and the poster's SHA-256, so the page notices pieces moved between
-//! recordings. The server checks what it can without the key: the header parses,
-//! names the library context and carries the library key's wrapped copies.
+//! encrypted JSON, so the page ignores details moved to another recording; posters
+//! are bound only by the family's key (threat-model.md says so). The server checks
+//! what it can without the key: the header parses, names the library context and
+//! carries the library key's wrapped copies.
 
 use serde_json::json;
 use vault_core::{DecryptPolicy, EncryptionContext, EncryptionMaterials, HeaderParse, ParsedHeader};

@@ -70,7 +70,7 @@ EXTENSIONS = {
 def file_name(recording, taken):
     """The recording's title as a file name, with the extension of its type; a second
     recording of the same title gets " (2)" and so on."""
-    stem = re.sub(r"[^\w .,()'-]", "_", recording["title"]).strip(" .")[:100] or "recording"
+    stem = re.sub(r"[^\w .,()'-]", "_", str(recording.get("title") or "")).strip(" .")[:100] or "recording"
     content_type = recording["content_type"].split(";")[0].strip().lower()
     extension = EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
     name, n = stem + extension, 2
@@ -110,7 +110,7 @@ def main():
                 with open(os.path.join(args.export, r["details"]), "rb") as f:
                     plain, _ = client.decrypt(source=f.read(), materials_manager=KnownDataKey(library_key))
                 details = json.loads(plain)
-                if details.get("recording") == r["id"]:
+                if details.get("recording") == r["id"] and isinstance(details.get("title"), str):
                     r = {**r, "title": details.get("title") or r["title"], "recorded_on": details.get("recorded_on"),
                          "note": details.get("note")}
             except Exception as e:  # the recording itself still decrypts
