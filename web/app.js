@@ -566,7 +566,7 @@ const kindLabel = (r) => isPhoto(r) ? 'photo' : r.kind;
 const openVerb = (r) => isPhoto(r) ? 'View' : r.kind === 'letter' ? 'Read' : 'Play';
 
 /** A recording's title as a file name, with the extension of its type. @param {RecordingView} r */
-const fileName = (r) => r.title.replace(/[^\w. -]/g, '_') + (EXTENSIONS[r.content_type] ?? '');
+const fileName = (r) => r.title.replace(/[^\w. ()-]/g, '_') + (EXTENSIONS[r.content_type] ?? '');
 
 /**
  * Saves every recording of the family, decrypted here by the service worker, into a
