@@ -1160,6 +1160,20 @@ function person(userId) {
   return el('span', { class: 'person' }, el('bdi', {}, name), ' ', el('bdi', { class: 'note' }, `(${userId})`));
 }
 
+/** A folded form to name a member as the family calls them. @param {MemberView} m */
+function renameForm(m) {
+  const input = el('input', { maxlength: 100, value: m.display_name ?? '', 'aria-label': `Name for ${m.user_id}`, autocomplete: 'off' });
+  const form = el('form', { class: 'rename' }, input, el('button', { type: 'submit', class: 'secondary' }, 'Save'));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const name = /** @type {HTMLInputElement} */ (input).value.trim();
+    api.json('PUT', `/v1/family/members/${encodeURIComponent(m.user_id)}/name`, { name })
+      .then(() => { if (name) names.set(m.user_id, name); else names.delete(m.user_id); announce(`Saved the name of ${m.user_id}`); return loadMembers(); })
+      .catch(fail);
+  });
+  return el('details', { class: 'rename' }, el('summary', {}, m.display_name ? 'Rename' : 'Add a name'), form);
+}
+
 async function loadMembers() {
   /** @type {MemberView[]} */
   const members = await api.get('/v1/family/members');
@@ -1172,7 +1186,7 @@ async function loadMembers() {
     select.addEventListener('change', () => api.json('PATCH', `/v1/family/members/${encodeURIComponent(m.user_id)}`, { role: select.value })
       .then(() => announce(`${m.user_id} is now ${select.value}`), (e) => { select.value = m.role; fail(e); }));
     body.append(el('tr', { 'data-user': m.user_id },
-      el('td', {}, person(m.user_id)), el('td', {}, select), el('td', {}, fmtDate(m.added_at)),
+      el('td', {}, person(m.user_id), renameForm(m)), el('td', {}, select), el('td', {}, fmtDate(m.added_at)),
       el('td', {}, el('button', { type: 'button', class: 'danger', 'aria-label': `Remove ${m.user_id}`, onclick: async () => {
         if (!confirm(`Remove ${m.user_id} from the family?`)) return;
         try { await api.request('DELETE', `/v1/family/members/${encodeURIComponent(m.user_id)}`); await loadMembers(); } catch (e) { fail(e); }
@@ -1195,7 +1209,7 @@ const KIND_OF_ACTION = {
   'recording.deleted': 'delete', 'recording.purged': 'delete', 'family.erased': 'delete',
   'recording.trashed': 'delete', 'recording.restored': 'delete',
   'member.invited': 'members', 'member.role_changed': 'members', 'member.removed': 'members', 'family.created': 'members',
-  'member.joined': 'members', 'invitation.created': 'members', 'invitation.revoked': 'members',
+  'member.joined': 'members', 'invitation.created': 'members', 'invitation.revoked': 'members', 'member.renamed': 'members',
   'auth.failed': 'security', 'authz.denied': 'security',
 };
 
@@ -1234,6 +1248,7 @@ function auditSentence(a) {
       ...(typeof m.invited_by === 'string' ? [' from ', person(m.invited_by)] : [])];
     case 'invitation.created': return ['invited ', el('bdi', {}, String(m.name ?? 'someone')), ` as ${String(m.role ?? 'member')} (a link)`];
     case 'invitation.revoked': return ['withdrew an invitation link'];
+    case 'member.renamed': return typeof m.name === 'string' ? ['named ', el('bdi', {}, a.target), ' “', el('bdi', {}, m.name), '”'] : ['cleared the name of ', el('bdi', {}, a.target)];
     case 'member.role_changed': return ['made ', who(), ` ${String(m.to ?? '')}`.trimEnd() + (m.from ? ` (was ${String(m.from)})` : '')];
     case 'member.removed': return a.target === a.actor ? ['left the family'] : ['removed ', who(), ' from the family'];
     case 'family.created': return ['created the family vault'];

@@ -1021,7 +1021,14 @@ test('an invitation link lets a grandparent join on a phone, once; the family se
   await owner.click('.tab[data-view="members"]');
   const row = owner.locator('#members tbody tr[data-user="joe"]');
   await row.waitFor();
-  assert.match(await row.locator('td').first().textContent(), /^Grandpa Joe \(joe\)$/);
+  assert.equal(await row.locator('.person').textContent(), 'Grandpa Joe (joe)');
+  // Bob was added by his user id: the owner gives him the name the family uses.
+  const bobRow = owner.locator('#members tbody tr[data-user="bob"]');
+  await bobRow.locator('details.rename summary').click();
+  await bobRow.locator('form.rename input').fill('Uncle Bob');
+  await bobRow.locator('form.rename button').click();
+  await owner.locator('#members tbody tr[data-user="bob"] .person', { hasText: 'Uncle Bob (bob)' }).waitFor();
+  for (const p of await accessibilityProblems(owner)) problems.push(`desktop members, naming: ${p}`);
   await owner.locator('#invitations li[data-state="accepted"]', { hasText: 'Grandpa Joe' }).waitFor();
   await owner.click('.tab[data-view="audit"]');
   const joined = owner.locator('#audit tbody tr[data-action="member.joined"]', { hasText: 'with an invitation' });

@@ -1294,6 +1294,21 @@ fn invitation_links_let_a_relative_join_once_before_they_expire(backend: Backend
     ] {
         assert!(rows.contains(&expected.to_owned()), "{expected}: {rows:?}");
     }
+    // Names for members added by id: managers name anyone, a member only themselves.
+    let rename = |who: &Api, user: &str, name: &str| {
+        who.req(Method::PUT, &format!("/v1/family/members/{user}/name")).json(&json!({ "name": name })).send().unwrap()
+    };
+    assert_eq!(alice.ok(rename(&alice, "carl", "Uncle Carl"))["display_name"], "Uncle Carl");
+    assert_eq!(rename(&carl, "alice", "Boss").status(), StatusCode::FORBIDDEN);
+    assert_eq!(carl.ok(rename(&carl, "carl", "Carl the uncle"))["display_name"], "Carl the uncle");
+    assert_eq!(rename(&alice, "carl", "Carl\u{202e}evil").status(), StatusCode::BAD_REQUEST);
+    assert_eq!(rename(&alice, "nobody", "Ghost").status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        mallory.req(Method::PUT, "/v1/family/members/carl/name").json(&json!({ "name": "x" })).send().unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let cleared = alice.ok(rename(&alice, "carl", ""));
+    assert!(cleared.get("display_name").is_none(), "{cleared}");
     // A link outlives no one's rights: an admin's link for themselves, used after they
     // were removed, admits nobody.
     let backdoor = bob.ok(invite(&bob, "Me again", "admin"));
@@ -1441,6 +1456,11 @@ fn openapi_document_matches_the_routes(backend: Backend) {
         me,
         (Method::PATCH, "/v1/family/members/{user_id}", "/v1/family/members/bob"),
         json(json!({ "role": "admin" })),
+    );
+    call(
+        me,
+        (Method::PUT, "/v1/family/members/{user_id}/name", "/v1/family/members/bob/name"),
+        json(json!({ "name": "Uncle Bob" })),
     );
     call(me, (Method::DELETE, "/v1/family/members/{user_id}", "/v1/family/members/bob"), none());
     let video = media(server.plan().part_plaintext() as usize + 777, 3);

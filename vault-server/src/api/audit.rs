@@ -29,6 +29,8 @@ pub(crate) enum Action {
     MemberRemoved,
     #[serde(rename = "member.joined")]
     MemberJoined,
+    #[serde(rename = "member.renamed")]
+    MemberRenamed,
     #[serde(rename = "invitation.created")]
     InvitationCreated,
     #[serde(rename = "invitation.revoked")]
@@ -91,6 +93,7 @@ impl Action {
             Self::MemberRoleChanged => "member.role_changed",
             Self::MemberRemoved => "member.removed",
             Self::MemberJoined => "member.joined",
+            Self::MemberRenamed => "member.renamed",
             Self::InvitationCreated => "invitation.created",
             Self::InvitationRevoked => "invitation.revoked",
             Self::RecordingCreated => "recording.created",

@@ -21,6 +21,15 @@ pub(crate) struct ChangeRole {
     pub role: Role,
 }
 
+/// `PUT /v1/family/members/{user_id}/name`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Rename {
+    /// How the family calls them ("Grandpa Joe"): 1 to 100 visible characters; empty
+    /// clears it.
+    pub name: String,
+}
+
 /// A member: an identity of one issuer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub(crate) struct MemberView {

@@ -228,6 +228,26 @@ impl Db {
         self.why_unchanged(family, issuer, user, Some(role), by_owner).await
     }
 
+    /// Sets (or, with None, clears) the name the family knows a member by; false if
+    /// there is no such member.
+    pub(crate) async fn set_display_name(
+        &self,
+        family: &str,
+        issuer: &str,
+        user: &str,
+        name: Option<&str>,
+    ) -> Result<bool, sqlx::Error> {
+        let done =
+            sqlx::query("UPDATE members SET display_name = $4 WHERE family_id = $1 AND issuer = $2 AND user_id = $3")
+                .bind(family)
+                .bind(issuer)
+                .bind(user)
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Removes a member, under the same rules as [`Db::set_role`].
     pub(crate) async fn remove_member(
         &self,

@@ -52,6 +52,25 @@ pub(crate) async fn change_role(s: &Services, m: &Member, user_id: &str, role: R
     Ok(MemberRow { role, ..target })
 }
 
+/// Names `user_id` as the family calls them (owners and admins name anyone; a member
+/// names themselves); an empty name clears it.
+pub(crate) async fn rename(s: &Services, m: &Member, user_id: &str, name: &str) -> DomainResult<MemberRow> {
+    const ACTION: Action = Action::MemberRenamed;
+    if user_id != m.user {
+        m.require_manager(s, ACTION, user_id).await?;
+    }
+    let name = name.trim();
+    if !name.is_empty() && !crate::text::is_visible_text(name, 100) {
+        return Err(DomainError::invalid("a name is 1 to 100 visible characters, such as Grandpa Joe"));
+    }
+    let name = (!name.is_empty()).then_some(name);
+    if !s.db.set_display_name(&m.family.id, &m.issuer, user_id, name).await? {
+        return Err(m.not_found(s, ACTION, user_id).await);
+    }
+    m.audit(s, ACTION, user_id, Outcome::Success, json!({ "name": name })).await?;
+    s.db.membership(&m.family.id, &m.issuer, user_id).await?.ok_or(DomainError::NotFound)
+}
+
 /// Removes `user_id` (anyone may leave).
 pub(crate) async fn remove(s: &Services, m: &Member, user_id: &str) -> DomainResult<()> {
     const ACTION: Action = Action::MemberRemoved;

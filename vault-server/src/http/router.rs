@@ -32,6 +32,7 @@ fn json_api() -> OpenApiRouter<AppState> {
         .routes(routes!(export::start))
         .routes(routes!(members::list, members::invite))
         .routes(routes!(members::change_role, members::remove))
+        .routes(routes!(members::rename))
         .routes(routes!(invitations::create, invitations::list))
         .routes(routes!(invitations::revoke))
         .routes(routes!(invitations::accept))

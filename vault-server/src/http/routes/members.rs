@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 
 use crate::api::Problem;
-use crate::api::members::{ChangeRole, Invite, MemberView};
+use crate::api::members::{ChangeRole, Invite, MemberView, Rename};
 use crate::domain::members;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Json, Path};
@@ -44,4 +44,16 @@ pub(crate) async fn change_role(
 pub(crate) async fn remove(call: MemberCall, Path(user_id): Path<String>) -> ApiResult<StatusCode> {
     members::remove(&call.services, &call.member, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Names a member as the family calls them (owners and admins; anyone for themselves).
+#[utoipa::path(put, path = "/v1/family/members/{user_id}/name", tag = "members", request_body = Rename,
+    params(("user_id" = String, Path, description = "The member's user id")), security(("bearer" = [])),
+    responses((status = 200, body = MemberView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn rename(
+    call: MemberCall,
+    Path(user_id): Path<String>,
+    Json(body): Json<Rename>,
+) -> ApiResult<Json<MemberView>> {
+    Ok(Json(members::rename(&call.services, &call.member, &user_id, &body.name).await?.into()))
 }
