@@ -823,8 +823,7 @@ async function saveDetailsForm() {
   if (!title || !/^\d{4}-\d{2}-\d{2}$/.test(recorded_on)) return showAlert('A title and a date, please.');
   const details = { recording: r.id, title, recorded_on, note,
     ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}), ...(r.name ? { name: r.name } : {}) };
-  await api.request('PUT', `/v1/recordings/${r.id}/details`,
-    { body: await library.sealDetails(details), headers: { 'content-type': 'application/octet-stream' } });
+  await putSealed(r.id, 'details', await library.sealDetails(details));
   Object.assign(r, { title, recorded_on, note });
   titles.set(r.id, title);
   $('#player-title').textContent = title;
@@ -1042,6 +1041,16 @@ function onWorker(job, m) {
 }
 
 /**
+ * Stores a recording's sealed details or poster.
+ * @param {string} id
+ * @param {'details' | 'poster'} piece
+ * @param {Uint8Array<ArrayBuffer>} body
+ */
+function putSealed(id, piece, body) {
+  return api.request('PUT', `/v1/recordings/${id}/${piece}`, { body, headers: { 'content-type': 'application/octet-stream' } });
+}
+
+/**
  * Seals a new recording's details (title, "recorded on" from the file's date, its
  * fingerprint) and its poster, and stores both. A poster that cannot be made is left
  * out; the upload never waits on these.
@@ -1053,15 +1062,13 @@ async function saveDetails(job, id) {
   const lib = library;
   const details = { recording: id, title: job.title, recorded_on: isoDay(job.file.lastModified || Date.now()), note: '',
     name: job.file.name, fingerprint: await fingerprint(job.file) };
-  const put = (/** @type {string} */ piece, /** @type {Uint8Array<ArrayBuffer>} */ body) =>
-    api.request('PUT', `/v1/recordings/${id}/${piece}`, { body, headers: { 'content-type': 'application/octet-stream' } });
   try {
-    await put('details', await lib.sealDetails(details));
+    await putSealed(id, 'details', await lib.sealDetails(details));
     const started = performance.now();
     const poster = await makePoster(job.file);
     job.li.dataset.posterMs = String(Math.round(performance.now() - started));
     if (poster) {
-      await put('poster', await lib.sealPoster(poster));
+      await putSealed(id, 'poster', await lib.sealPoster(poster));
       job.li.dataset.poster = 'true';
     }
   } catch (e) {

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use vault_core::EncryptedDataKey;
+use vault_core::{EncryptedDataKey, EncryptionMaterials};
 use zeroize::Zeroizing;
 
 /// What a recording is, which decides how the page shows it.
@@ -138,6 +138,18 @@ pub(crate) struct DataKeyGrant {
     pub encrypted_data_keys: Vec<EdkJson>,
     /// Exactly `{vault:tenant, vault:object}`.
     pub encryption_context: BTreeMap<String, String>,
+}
+
+impl From<&EncryptionMaterials> for DataKeyGrant {
+    /// The grant of `m`: the data key (base64, in a wiped string), its wrapped copies
+    /// and context, for a client that seals with them.
+    fn from(m: &EncryptionMaterials) -> Self {
+        Self {
+            data_key: Zeroizing::new(B64.encode(m.data_key().expose())),
+            encrypted_data_keys: m.encrypted_data_keys().iter().map(EdkJson::from).collect(),
+            encryption_context: m.context().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        }
+    }
 }
 
 impl std::fmt::Debug for DataKeyGrant {

@@ -1,5 +1,6 @@
 //! Erasure: purging deleted recordings' objects, and erasing whole families.
 
+use super::recordings::ERASED;
 use super::{Db, Recording, now_ms};
 
 impl Db {
@@ -50,11 +51,9 @@ impl Db {
     pub(crate) async fn erase_family(&self, family: &str, key_deletion: &str) -> Result<i64, sqlx::Error> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE recordings SET status = 'deleted', edks = '[]', deleted_at = COALESCE(deleted_at, $2), \
-             details = NULL, poster = NULL, poster_size = NULL \
-             WHERE family_id = $1",
-        )
+        sqlx::query(&format!(
+            "UPDATE recordings SET {ERASED}, deleted_at = COALESCE(deleted_at, $2) WHERE family_id = $1"
+        ))
         .bind(family)
         .bind(now)
         .execute(&mut *tx)

@@ -84,6 +84,10 @@ pub(super) const COLUMNS: &str = "id, family_id, title, kind, content_type, plai
     header_len, version, retain_until, replica_version, replica_sha256, replicated_at, trashed_at, trashed_by, \
     trash_until, details, poster_size";
 
+/// What an erased recording loses, set by every statement that erases one: its
+/// wrapped data keys and its sealed details and poster (`crate::domain::erasure`).
+pub(super) const ERASED: &str = "status = 'deleted', edks = '[]', details = NULL, poster = NULL, poster_size = NULL";
+
 /// A non-negative integer column.
 pub(super) fn unsigned<T: TryFrom<i64>>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
     let v: i64 = row.try_get(column)?;

@@ -1,7 +1,7 @@
 //! The trash: committed recordings hidden and refused until restored, or erased by
 //! the trash job once their `trash_until` has passed (`crate::domain::trash`).
 
-use super::recordings::{COLUMNS, recording};
+use super::recordings::{COLUMNS, ERASED, recording};
 use super::{Db, Recording};
 
 impl Db {
@@ -72,12 +72,10 @@ impl Db {
     /// keys destroyed) only if it is still in the trash and due, so a restore that won
     /// the race keeps it.
     pub(crate) async fn erase_due_trash(&self, family: &str, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-        let result = sqlx::query(
-            "UPDATE recordings SET status = 'deleted', deleted_at = $3, edks = '[]', details = NULL, poster = NULL, \
-             poster_size = NULL \
-             WHERE family_id = $1 AND id = $2 AND status = 'committed' \
-             AND trash_until IS NOT NULL AND trash_until <= $3",
-        )
+        let result = sqlx::query(&format!(
+            "UPDATE recordings SET {ERASED}, deleted_at = $3 WHERE family_id = $1 AND id = $2 \
+             AND status = 'committed' AND trash_until IS NOT NULL AND trash_until <= $3"
+        ))
         .bind(family)
         .bind(id)
         .bind(now)

@@ -112,12 +112,10 @@ pub(crate) async fn accept(
         metadata,
     };
     let refused = async |reason: &str, refusal: DomainError| -> DomainError {
-        if !s.limits.allow_denial_row(&format!("{} {}", identity.issuer, identity.subject), &meta.ip) {
-            return refusal;
-        }
-        match s.audit.record(&event(Outcome::Denied, json!({ "reason": reason })), meta).await {
+        let event = event(Outcome::Denied, json!({ "reason": reason }));
+        match super::member::record_refusal(s, identity, &event, meta).await {
             Ok(()) => refusal,
-            Err(e) => e.into(),
+            Err(e) => e,
         }
     };
     match s.db.accept_invitation(&family.id, &hash(secret), &identity.issuer, &identity.subject).await? {

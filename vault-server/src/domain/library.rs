@@ -74,9 +74,7 @@ pub(crate) async fn set(s: &Services, m: &Member, id: &str, piece: Piece, messag
         Piece::Poster => (Action::RecordingPosterSet, MAX_POSTER),
     };
     let r = super::recordings::find(s, m, id, action).await?;
-    if r.created_by != m.user {
-        m.require_manager(s, action, id).await?;
-    }
+    m.require_creator_or_manager(s, action, &r).await?;
     if message.len() > max {
         return Err(DomainError::TooLarge(format!("at most {max} bytes").into()));
     }

@@ -124,6 +124,17 @@ impl Member {
         Err(self.refuse(s, action, target, DomainError::forbidden("this needs an owner or admin of the family")).await)
     }
 
+    /// Refuses (and records) an action on a recording by someone who neither created
+    /// it nor manages the family (members change their own recordings only).
+    pub(crate) async fn require_creator_or_manager(
+        &self,
+        s: &Services,
+        action: Action,
+        r: &crate::db::Recording,
+    ) -> DomainResult<()> {
+        if r.created_by == self.user { Ok(()) } else { self.require_manager(s, action, &r.id).await }
+    }
+
     /// Refuses (and records) an action only an owner may take.
     pub(crate) async fn require_owner(
         &self,
@@ -149,7 +160,12 @@ impl Member {
 
 /// Writes a refusal's audit row, unless this caller or address has written its
 /// budget of refusal rows this minute (the request is refused all the same).
-async fn record_refusal(s: &Services, who: &Identity, event: &Event, meta: &RequestMeta) -> DomainResult<()> {
+pub(super) async fn record_refusal(
+    s: &Services,
+    who: &Identity,
+    event: &Event,
+    meta: &RequestMeta,
+) -> DomainResult<()> {
     if !s.limits.allow_denial_row(&format!("{} {}", who.issuer, who.subject), &meta.ip) {
         tracing::debug!(action = event.action.as_str(), "refusal not recorded: over the refusal-row budget");
         return Ok(());

@@ -130,9 +130,7 @@ pub(crate) async fn erase(s: &Services, m: &Member, id: &str) -> DomainResult<En
         Some(r) if matches!(r.status, RecordingStatus::Pending | RecordingStatus::Committed) => r,
         _ => return Err(m.not_found(s, ACTION, id).await),
     };
-    if r.created_by != m.user {
-        m.require_manager(s, ACTION, id).await?;
-    }
+    m.require_creator_or_manager(s, ACTION, &r).await?;
     super::erasure::erase_recording(s, &r, &m.user, &m.meta)
         .await?
         .ok_or_else(|| DomainError::conflict("the recording changed meanwhile; try again"))

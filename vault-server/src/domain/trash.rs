@@ -17,7 +17,7 @@ pub(crate) async fn trash(s: &Services, m: &Member, id: &str) -> DomainResult<Re
     if r.status != RecordingStatus::Committed {
         return Err(DomainError::conflict("the recording is still uploading: discard the upload instead"));
     }
-    may_change(s, m, &r, ACTION).await?;
+    m.require_creator_or_manager(s, ACTION, &r).await?;
     let at = now_ms();
     let until = at.saturating_add(s.config.trash_period_ms());
     if !s.db.trash_recording(&m.family.id, id, &m.user, at, until).await? {
@@ -31,7 +31,7 @@ pub(crate) async fn trash(s: &Services, m: &Member, id: &str) -> DomainResult<Re
 pub(crate) async fn restore(s: &Services, m: &Member, id: &str) -> DomainResult<Recording> {
     const ACTION: Action = Action::RecordingRestored;
     let r = in_trash(s, m, id, ACTION).await?;
-    may_change(s, m, &r, ACTION).await?;
+    m.require_creator_or_manager(s, ACTION, &r).await?;
     if !s.db.restore_recording(&m.family.id, id).await? {
         return Err(m.not_found(s, ACTION, id).await);
     }
@@ -51,11 +51,6 @@ pub(crate) async fn in_trash(s: &Services, m: &Member, id: &str, action: Action)
         Some(r) if r.status == RecordingStatus::Committed && r.trash.is_some() => Ok(r),
         _ => Err(m.not_found(s, action, id).await),
     }
-}
-
-/// Members may trash and restore their own recordings; owners and admins any.
-async fn may_change(s: &Services, m: &Member, r: &Recording, action: Action) -> DomainResult<()> {
-    if r.created_by == m.user { Ok(()) } else { m.require_manager(s, action, &r.id).await }
 }
 
 /// The trash job: erases every recording whose time in the trash ended by `now`

@@ -4,12 +4,9 @@
 use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use zeroize::Zeroizing;
 
 use crate::api::Problem;
-use crate::api::recordings::{DataKeyGrant, EdkJson};
+use crate::api::recordings::DataKeyGrant;
 use crate::api::uploads::BinaryBody;
 use crate::domain::library::{self, Piece};
 use crate::http::error::ApiResult;
@@ -22,12 +19,7 @@ use crate::http::secret_json::SecretJson;
 #[utoipa::path(post, path = "/v1/family/library-key", tag = "library", security(("bearer" = [])),
     responses((status = 200, body = DataKeyGrant), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn key(call: MemberCall) -> ApiResult<SecretJson<DataKeyGrant>> {
-    let m = library::key(&call.services, &call.member).await?;
-    Ok(SecretJson(DataKeyGrant {
-        data_key: Zeroizing::new(B64.encode(m.data_key().expose())),
-        encrypted_data_keys: m.encrypted_data_keys().iter().map(EdkJson::from).collect(),
-        encryption_context: m.context().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
-    }))
+    Ok(SecretJson(DataKeyGrant::from(&library::key(&call.services, &call.member).await?)))
 }
 
 /// Replaces a recording's encrypted details (an ESDK message under the library key,

@@ -1,14 +1,9 @@
 //! Recordings: create (with a fresh data key for the browser), list, get, erase.
 
 use axum::http::StatusCode;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use zeroize::Zeroizing;
 
 use crate::api::Problem;
-use crate::api::recordings::{
-    CreateRecording, Created, DataKeyGrant, EdkJson, ListQuery, Page, RecordingView, UploadPlan,
-};
+use crate::api::recordings::{CreateRecording, Created, DataKeyGrant, ListQuery, Page, RecordingView, UploadPlan};
 use crate::domain::recordings;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Json, Path, Query};
@@ -26,11 +21,7 @@ pub(crate) async fn create(
 ) -> ApiResult<(StatusCode, SecretJson<Created>)> {
     let created = recordings::create(&call.services, &call.member, &body).await?;
     let plan = created.recording.plan;
-    let key = created.materials.map(|m| DataKeyGrant {
-        data_key: Zeroizing::new(B64.encode(m.data_key().expose())),
-        encrypted_data_keys: m.encrypted_data_keys().iter().map(EdkJson::from).collect(),
-        encryption_context: m.context().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
-    });
+    let key = created.materials.as_ref().map(DataKeyGrant::from);
     Ok((
         StatusCode::CREATED,
         SecretJson(Created {
