@@ -156,7 +156,7 @@ export function client(token) {
 // What the page reads of the server's answers: the fields it uses of the wire types
 // in vault-server/src/api (the OpenAPI document at /openapi.json has them all).
 
-/** @typedef {'audio' | 'video' | 'letter'} RecordingKind */
+/** @typedef {'audio' | 'video' | 'letter' | 'photo'} RecordingKind */
 /** @typedef {'member' | 'admin' | 'owner'} Role */
 
 /**

@@ -557,9 +557,9 @@ const EXTENSIONS = { 'audio/wav': '.wav', 'audio/x-wav': '.wav', 'audio/mpeg': '
   'video/webm': '.webm', 'video/mp4': '.mp4', 'video/quicktime': '.mov', 'text/plain': '.txt', 'application/pdf': '.pdf',
   'image/jpeg': '.jpg', 'image/png': '.png', 'image/gif': '.gif', 'image/webp': '.webp', 'image/heic': '.heic', 'image/avif': '.avif' };
 
-/** A photo (stored as a "letter" by kind: the server's kinds are audio, video, letter),
- * shown as an image, never as text. @param {RecordingView} r */
-const isPhoto = (r) => r.content_type.startsWith('image/');
+/** A photo, shown as an image, never as text (a non-browser client may have stored
+ * an image as a letter). @param {RecordingView} r */
+const isPhoto = (r) => r.kind === 'photo' || r.content_type.startsWith('image/');
 /** What the page calls a recording's kind. @param {RecordingView} r */
 const kindLabel = (r) => isPhoto(r) ? 'photo' : r.kind;
 /** The verb of its first button. @param {RecordingView} r */
@@ -858,9 +858,10 @@ let running = null;
  * @returns {RecordingKind}
  */
 function kindOf(file) {
-  // Photos travel as letters (the server's three kinds); the page shows them as images.
   if (file.type.startsWith('video/')) return 'video';
   if (file.type.startsWith('audio/')) return 'audio';
+  // The raster types the server keeps as they are; any other image is kept as a file.
+  if (/^image\/(jpeg|png|gif|webp|avif|heic|heif|bmp|tiff)$/.test(file.type)) return 'photo';
   return 'letter';
 }
 

@@ -949,6 +949,8 @@ test('a photo is shown as a photo: View, decrypted in the page, saved with its e
   const id = await upload(owner, file);
   const row = owner.locator(`#recordings tr[data-id="${id}"]`);
   assert.equal(await row.locator('td').nth(1).textContent(), 'photo');
+  const stored = await owner.evaluate((id) => fetch(`/v1/recordings/${id}`, { headers: { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` } }).then((r) => r.json()), id);
+  assert.equal(stored.kind, 'photo', 'the server keeps photos as a kind of their own');
   await row.getByRole('button', { name: /^View/ }).click();
   const img = owner.locator('#player:not([hidden]) #photo');
   await img.waitFor();

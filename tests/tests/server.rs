@@ -895,6 +895,20 @@ fn active_content_types_are_stored_as_octet_stream(backend: Backend) {
         ));
         assert_eq!(created["recording"]["content_type"], stored, "{asked}");
     }
+    // Photos are a kind of their own, for the image types that are kept as they are.
+    let photo = alice.ok(alice.post(
+        "/v1/recordings",
+        json!({ "title": "", "kind": "photo", "content_type": "image/jpeg", "plaintext_size": 3, "encryption": "client" }),
+    ));
+    assert_eq!(photo["recording"]["kind"], "photo");
+    for not_a_photo in ["image/svg+xml", "text/plain"] {
+        let (s, text) = status(alice.post(
+            "/v1/recordings",
+            json!({ "title": "", "kind": "photo", "content_type": not_a_photo, "plaintext_size": 3, "encryption": "client" }),
+        ));
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{not_a_photo}: {text}");
+        assert!(text.contains("a photo's content_type must be an image type"), "{text}");
+    }
     // A row written before the allowlist: key release still answers a safe type.
     let (id, _) = alice.upload("old", &media(10, 1));
     server.sql(&format!("UPDATE recordings SET content_type = 'text/html' WHERE id = '{id}'")).unwrap();

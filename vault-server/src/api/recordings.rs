@@ -16,6 +16,8 @@ pub(crate) enum RecordingKind {
     Audio,
     Video,
     Letter,
+    /// A still image (`image/*`), shown decrypted as a picture.
+    Photo,
 }
 
 impl RecordingKind {
@@ -24,11 +26,12 @@ impl RecordingKind {
             Self::Audio => "audio",
             Self::Video => "video",
             Self::Letter => "letter",
+            Self::Photo => "photo",
         }
     }
 
     pub(crate) fn parse(s: &str) -> Option<Self> {
-        [Self::Audio, Self::Video, Self::Letter].into_iter().find(|k| k.as_str() == s)
+        [Self::Audio, Self::Video, Self::Letter, Self::Photo].into_iter().find(|k| k.as_str() == s)
     }
 }
 

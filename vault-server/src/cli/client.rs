@@ -40,8 +40,8 @@ enum ClientCommand {
         file: PathBuf,
         #[arg(long)]
         title: Option<String>,
-        /// audio, video or letter (default: guessed from the file name).
-        #[arg(long, value_parser = ["audio", "video", "letter"])]
+        /// audio, video, photo or letter (default: guessed from the file name).
+        #[arg(long, value_parser = ["audio", "video", "photo", "letter"])]
         kind: Option<String>,
         #[arg(long)]
         content_type: Option<String>,
@@ -110,7 +110,7 @@ enum ClientCommand {
 }
 
 fn guess(file: &std::path::Path) -> (RecordingKind, &'static str) {
-    use RecordingKind::{Audio, Letter, Video};
+    use RecordingKind::{Audio, Letter, Photo, Video};
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
         "mp4" | "m4v" => (Video, "video/mp4"),
@@ -120,6 +120,12 @@ fn guess(file: &std::path::Path) -> (RecordingKind, &'static str) {
         "m4a" => (Audio, "audio/mp4"),
         "wav" => (Audio, "audio/wav"),
         "ogg" | "opus" => (Audio, "audio/ogg"),
+        "jpg" | "jpeg" => (Photo, "image/jpeg"),
+        "png" => (Photo, "image/png"),
+        "gif" => (Photo, "image/gif"),
+        "webp" => (Photo, "image/webp"),
+        "heic" => (Photo, "image/heic"),
+        "avif" => (Photo, "image/avif"),
         "pdf" => (Letter, "application/pdf"),
         "txt" | "md" => (Letter, "text/plain"),
         _ => (Letter, "application/octet-stream"),
@@ -334,4 +340,23 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RecordingKind, guess};
+
+    #[test]
+    fn kinds_and_types_are_guessed_from_the_file_name() {
+        for (name, kind, content_type) in [
+            ("scan.JPG", RecordingKind::Photo, "image/jpeg"),
+            ("print.heic", RecordingKind::Photo, "image/heic"),
+            ("kicks.mov", RecordingKind::Video, "video/quicktime"),
+            ("story.m4a", RecordingKind::Audio, "audio/mp4"),
+            ("letter.pdf", RecordingKind::Letter, "application/pdf"),
+            ("drawing.svg", RecordingKind::Letter, "application/octet-stream"),
+        ] {
+            assert_eq!(guess(std::path::Path::new(name)), (kind, content_type), "{name}");
+        }
+    }
 }

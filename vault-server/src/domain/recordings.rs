@@ -6,7 +6,7 @@ use vault_core::{EncryptionContext, EncryptionMaterials, PartPlan};
 
 use super::audit::{Action, Outcome};
 use super::{DomainError, DomainResult, Member, Services};
-use crate::api::recordings::{CreateRecording, Encryption};
+use crate::api::recordings::{CreateRecording, Encryption, RecordingKind};
 use crate::db::{NewRecording, Recording, RecordingStatus, now_ms};
 use crate::keys::FamilyKeyId;
 use crate::signing::Envelope;
@@ -34,6 +34,9 @@ pub(crate) async fn create(s: &Services, m: &Member, request: &CreateRecording) 
     let Some(content_type) = super::media_type::stored(&request.content_type) else {
         return Err(DomainError::invalid("content_type must be a media type such as video/mp4"));
     };
+    if request.kind == RecordingKind::Photo && !content_type.starts_with("image/") {
+        return Err(DomainError::invalid("a photo's content_type must be an image type such as image/jpeg"));
+    }
     let max = s.config.limits.max_recording_bytes;
     if request.plaintext_size > max {
         return Err(DomainError::TooLarge(format!("recordings are limited to {max} bytes").into()));
