@@ -569,28 +569,26 @@ const openVerb = (r) => isPhoto(r) ? 'View' : r.kind === 'letter' ? 'Read' : 'Pl
 const fileName = (r) => r.title.replace(/[^\w. ()-]/g, '_') + (EXTENSIONS[r.content_type] ?? '');
 
 /**
- * Saves every recording of the family, decrypted here by the service worker, into a
- * folder the person picks (File System Access API), one file at a time and streamed:
- * memory stays flat however large the library. Browsers without it (most phones) are
- * told to use Download per recording or the owner's export.
+ * Saves every recording of the family, decrypted here by the service worker, named by
+ * its title: into a folder the person picks where the browser can (File System Access
+ * API, one file at a time), else as one ZIP file the service worker streams into the
+ * browser's downloads (most phones). Either way memory stays flat however large the
+ * library.
  */
 async function downloadEverything() {
   /** @type {((options?: object) => Promise<FileSystemDirectoryHandle>) | undefined} */
   const pick = /** @type {any} */ (window).showDirectoryPicker;
-  const status = $('#everything-status');
-  if (typeof pick !== 'function') {
-    status.textContent = 'This browser cannot save into a folder. Use Download on each recording, or ask an owner for '
-      + '“Export all recordings”, which opens anywhere.';
-    return;
-  }
-  /** @type {FileSystemDirectoryHandle} */
-  let folder;
-  try {
-    folder = await pick.call(window, { mode: 'readwrite', id: 'vault-everything' });
-  } catch {
-    return; // the person closed the folder picker
+  /** @type {FileSystemDirectoryHandle | null} */
+  let folder = null;
+  if (typeof pick === 'function') {
+    try {
+      folder = await pick.call(window, { mode: 'readwrite', id: 'vault-everything' });
+    } catch {
+      return; // the person closed the folder picker
+    }
   }
   const button = /** @type {HTMLButtonElement} */ ($('#download-all'));
+  const status = $('#everything-status');
   button.disabled = true;
   try {
     while (state.cursor) await loadRecordings(false); // every recording, not only the loaded pages
@@ -600,31 +598,85 @@ async function downloadEverything() {
     progress.value = 0;
     progress.hidden = false;
     await tellServiceWorker();
-    const taken = new Set();
-    /** @type {string[]} */
-    const failed = [];
-    for (const [i, r] of all.entries()) {
+    const taken = new Set(['not included.txt']); // the archive's list of what it left out
+    const named = all.map((r) => {
       let name = fileName(r);
       for (let n = 2; taken.has(name.toLowerCase()); n += 1) name = fileName({ ...r, title: `${r.title} (${n})` });
       taken.add(name.toLowerCase());
-      status.textContent = `Saving ${i + 1} of ${all.length}: ${r.title}…`;
-      try {
-        const res = await fetch(`/media/${r.id}?download`);
-        if (!res.ok || !res.body) throw new Error(await res.text());
-        const file = await (await folder.getFileHandle(name, { create: true })).createWritable();
-        await res.body.pipeTo(file); // closes the file when the last byte is written, aborts it on an error
-      } catch (e) {
-        failed.push(r.title);
-        console.warn(`Download everything: ${r.title}: ${e instanceof Error ? e.message : String(e)}`);
-        await folder.removeEntry(name).catch(() => {});
-      }
-      progress.value = i + 1;
-    }
-    status.textContent = `Saved ${all.length - failed.length} of ${all.length} recordings into “${folder.name}”.`
-      + (failed.length ? ` Not saved: ${failed.join(', ')}; try Download on those.` : '');
+      return { r, name };
+    });
+    if (folder) await saveIntoFolder(folder, named, progress, status);
+    else await saveAsArchive(named, progress, status);
   } finally {
     button.disabled = false;
   }
+}
+
+/**
+ * @param {FileSystemDirectoryHandle} folder
+ * @param {{ r: LibraryItem, name: string }[]} named
+ * @param {HTMLProgressElement} progress
+ * @param {HTMLElement} status
+ */
+async function saveIntoFolder(folder, named, progress, status) {
+  /** @type {string[]} */
+  const failed = [];
+  for (const [i, { r, name }] of named.entries()) {
+    status.textContent = `Saving ${i + 1} of ${named.length}: ${r.title}…`;
+    try {
+      const res = await fetch(`/media/${r.id}?download`);
+      if (!res.ok || !res.body) throw new Error(await res.text());
+      const file = await (await folder.getFileHandle(name, { create: true })).createWritable();
+      await res.body.pipeTo(file); // closes the file when the last byte is written, aborts it on an error
+    } catch (e) {
+      failed.push(r.title);
+      console.warn(`Download everything: ${r.title}: ${e instanceof Error ? e.message : String(e)}`);
+      await folder.removeEntry(name).catch(() => {});
+    }
+    progress.value = i + 1;
+  }
+  status.textContent = `Saved ${named.length - failed.length} of ${named.length} recordings into “${folder.name}”.`
+    + (failed.length ? ` Not saved: ${failed.join(', ')}; try Download on those.` : '');
+}
+
+/**
+ * The ZIP way: the service worker is told which recordings, under which names, and
+ * the page navigates to the archive (a download: the page stays); the worker reports
+ * its progress.
+ * @param {{ r: LibraryItem, name: string }[]} named
+ * @param {HTMLProgressElement} progress
+ * @param {HTMLElement} status
+ */
+async function saveAsArchive(named, progress, status) {
+  const nonce = randomHex();
+  const entries = named.map(({ r, name }) => ({ id: r.id, name, lastModified: Date.parse(`${recordedOn(r)}T12:00:00Z`) }));
+  /** @type {Promise<void>} */
+  const finished = new Promise((resolve) => {
+    /** @param {MessageEvent} e */
+    const listen = (e) => {
+      /** @type {FromServiceWorkerMessage} */
+      const msg = e.data;
+      if (msg?.type !== FromServiceWorker.archiveProgress || msg.nonce !== nonce) return;
+      progress.value = msg.saved;
+      const left = msg.missing.length ? ` Left out (they could not be decrypted): ${msg.missing.join(', ')}.` : '';
+      if (msg.failed) {
+        status.textContent = `The download stopped at ${msg.failed}. Try again, or use Download on each recording.`;
+      } else if (msg.done) {
+        status.textContent = `Saved ${msg.saved} of ${msg.total} recordings in “Vault recordings.zip” among your downloads.${left}`;
+      } else {
+        status.textContent = `Your browser is saving “Vault recordings.zip”: ${msg.saved} of ${msg.total} recordings so far…${left}`;
+      }
+      if (msg.done) {
+        navigator.serviceWorker.removeEventListener('message', listen);
+        resolve();
+      }
+    };
+    navigator.serviceWorker.addEventListener('message', listen);
+  });
+  await postToServiceWorker({ type: ToServiceWorker.archive, nonce, entries });
+  status.textContent = 'Your browser is saving “Vault recordings.zip”: a ZIP file with every recording, named by its title…';
+  location.assign(`/media/archive?nonce=${nonce}`);
+  await finished;
 }
 
 /** @param {LibraryItem} r */

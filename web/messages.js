@@ -13,10 +13,12 @@ export const FromUploader = Object.freeze({
 });
 
 /** Page → service worker. Each is answered with 'ok' on the port sent along, if any. */
-export const ToServiceWorker = Object.freeze({ session: 'session', signOut: 'sign-out', allowNavigation: 'allow-navigation' });
+export const ToServiceWorker = Object.freeze({
+  session: 'session', signOut: 'sign-out', allowNavigation: 'allow-navigation', archive: 'archive',
+});
 
 /** Service worker → page. */
-export const FromServiceWorker = Object.freeze({ needSession: 'need-session', mediaError: 'media-error' });
+export const FromServiceWorker = Object.freeze({ needSession: 'need-session', mediaError: 'media-error', archiveProgress: 'archive-progress' });
 
 /**
  * @typedef {import('./crypto.js').Engine} Engine
@@ -164,7 +166,23 @@ export const FromServiceWorker = Object.freeze({ needSession: 'need-session', me
  * @property {string} nonce
  */
 
-/** @typedef {SessionMessage | SignOutMessage | AllowNavigation} ToServiceWorkerMessage */
+/**
+ * The recordings the navigation to `/media/archive?nonce=<nonce>` saves as one ZIP file
+ * (for browsers that cannot save into a folder); the nonce is good for one navigation.
+ * @typedef {object} ArchiveMessage
+ * @property {typeof ToServiceWorker.archive} type
+ * @property {string} nonce
+ * @property {ArchiveEntry[]} entries
+ */
+
+/**
+ * @typedef {object} ArchiveEntry
+ * @property {string} id the recording
+ * @property {string} name its file name in the archive (the page's decrypted title)
+ * @property {number} lastModified its "recorded on" date (Unix ms)
+ */
+
+/** @typedef {SessionMessage | SignOutMessage | AllowNavigation | ArchiveMessage} ToServiceWorkerMessage */
 
 /**
  * The service worker restarted without a session: the page answers on the port sent
@@ -195,7 +213,20 @@ export const FromServiceWorker = Object.freeze({ needSession: 'need-session', me
  * @typedef {'tampered' | ApiErrorCode | 'failed'} PlaybackErrorCode
  */
 
-/** @typedef {NeedSession | MediaError} FromServiceWorkerMessage */
+/**
+ * How far the archive of `nonce` is: `saved` of `total` recordings are in it; `done`
+ * once the last byte is written (or `failed` says why it stopped).
+ * @typedef {object} ArchiveProgress
+ * @property {typeof FromServiceWorker.archiveProgress} type
+ * @property {string} nonce
+ * @property {number} saved
+ * @property {number} total
+ * @property {string[]} missing the names of recordings left out (damaged or refused)
+ * @property {boolean} done
+ * @property {string} [failed] why the archive stopped before its end
+ */
+
+/** @typedef {NeedSession | MediaError | ArchiveProgress} FromServiceWorkerMessage */
 
 /** The header a service worker's failed /media/ answer carries its `PlaybackErrorCode` in. */
 export const PLAYBACK_ERROR_HEADER = 'x-vault-error';

@@ -10,12 +10,14 @@
 import { loadWasm, cryptoMode, engineOf, frameKeyFor, openSpan, asTampered, Opener, unbase64, TamperedError } from './crypto.js';
 import { client, ApiError } from './api.js';
 import { ToServiceWorker, FromServiceWorker, PLAYBACK_ERROR_HEADER, ENGINE_HEADER } from './messages.js';
+import { makeZip } from './vendor/client-zip/index.js';
 
 /**
  * @typedef {import('./messages.js').ToServiceWorkerMessage} ToServiceWorkerMessage
  * @typedef {import('./messages.js').FromServiceWorkerMessage} FromServiceWorkerMessage
  * @typedef {import('./messages.js').SessionReply} SessionReply
  * @typedef {import('./messages.js').PlaybackErrorCode} PlaybackErrorCode
+ * @typedef {import('./messages.js').ArchiveEntry} ArchiveEntry
  * @typedef {import('./crypto.js').Engine} Engine
  * @typedef {import('./api.js').KeyRelease} KeyRelease
  * @typedef {{ token: string, family: string, mode: Engine }} Auth
@@ -40,6 +42,8 @@ const NAVIGATION_NONCE_MS = 60_000;
 const allowedNavigations = new Map();
 const SANDBOX = "default-src 'none'; sandbox; frame-ancestors 'none'";
 const SESSION_TTL_MS = 5 * 60_000;
+/** @type {Map<string, ArchiveEntry[]>} nonce → the recordings its navigation saves as one ZIP */
+const archives = new Map();
 /** @type {Auth | null} */
 let auth = null;
 /** @type {Map<string, Promise<Session>>} recording id → its session */
@@ -63,6 +67,12 @@ sw.addEventListener('message', (e) => {
     const now = Date.now();
     for (const [n, until] of allowedNavigations) if (until < now) allowedNavigations.delete(n);
     allowedNavigations.set(msg.nonce, now + NAVIGATION_NONCE_MS);
+  } else if (msg?.type === ToServiceWorker.archive && typeof msg.nonce === 'string' && Array.isArray(msg.entries)) {
+    const entries = msg.entries.filter((x) => /^[A-Za-z0-9_-]{1,64}$/.test(x?.id) && typeof x.name === 'string'
+      && x.name.length > 0 && x.name.length <= 255 && Number.isFinite(x.lastModified));
+    archives.clear(); // one archive at a time; an older one not yet opened is dropped
+    archives.set(msg.nonce, entries);
+    allowedNavigations.set(msg.nonce, Date.now() + NAVIGATION_NONCE_MS);
   }
   e.ports?.[0]?.postMessage('ok');
 });
@@ -239,6 +249,7 @@ async function serve(e, url) {
     });
   }
   const id = url.pathname.slice('/media/'.length);
+  if (id === 'archive') return serveArchive(url.searchParams.get('nonce') ?? '');
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new ApiError(404, 'No such recording.', 'not-found');
   // Saving a decrypted copy (a download link, a navigation) or playing and reading here.
   /** @type {Purpose} */
@@ -265,14 +276,28 @@ async function serve(e, url) {
     const name = (url.searchParams.get('name') || 'recording').replace(/[^\w. -]/g, '_');
     headers['content-disposition'] = `attachment; filename="${name}"`;
   }
-  // The first step is decrypted before answering, so a damaged object fails with a
-  // clear status instead of a cut stream; later steps stream as the element reads.
+  const body = await decryptedBody(id, s, start, end, purpose, (err) => notify(id, err));
+  return new Response(body, { status: range ? 206 : 200, headers });
+}
+
+/**
+ * The plaintext of bytes [start, end) of a recording, as a stream. The first step is
+ * decrypted before returning, so a damaged object fails with a clear error instead of
+ * a cut stream; later steps are decrypted as the reader reads.
+ * @param {string} id
+ * @param {Session} s
+ * @param {number} start
+ * @param {number} end
+ * @param {Purpose} purpose
+ * @param {(err: unknown) => void} onError a later step failed (the stream errors too)
+ * @returns {Promise<ReadableStream<Uint8Array>>}
+ */
+async function decryptedBody(id, s, start, end, purpose, onError) {
   let pos = start;
   const first = end > start ? await decryptRange(id, s, pos, Math.min(end, pos + CHUNK), purpose) : new Uint8Array(0);
   pos += first.length;
   let cancelled = false; // the element stops reading a stream when it seeks elsewhere
-  /** @type {ReadableStream<Uint8Array>} */
-  const body = new ReadableStream({
+  return new ReadableStream({
     start(controller) {
       if (first.length) controller.enqueue(first);
       if (pos >= end) controller.close();
@@ -286,7 +311,7 @@ async function serve(e, url) {
         if (pos >= end) controller.close();
       } catch (err) {
         if (cancelled) return;
-        notify(id, err);
+        onError(err);
         controller.error(err);
       }
     },
@@ -294,7 +319,56 @@ async function serve(e, url) {
       cancelled = true;
     },
   }, { highWaterMark: 1 });
-  return new Response(body, { status: range ? 206 : 200, headers });
+}
+
+/**
+ * "Download everything" where the browser cannot save into a folder: one ZIP file
+ * (stored, Zip64: media does not compress) streamed from the recordings decrypted one
+ * after the other, so memory stays flat. A recording whose key is refused or whose
+ * header does not verify is left out and named in "Not included.txt"; one that fails
+ * in the middle stops the download (the browser shows it as failed).
+ * @param {string} nonce
+ * @returns {Response}
+ */
+function serveArchive(nonce) {
+  const listed = archives.get(nonce);
+  archives.delete(nonce);
+  if (!listed) throw new ApiError(404, 'This download has expired: press “Download everything” again.', 'not-found');
+  const entries = listed;
+  /** @type {string[]} */
+  const missing = [];
+  /** @param {number} saved @param {boolean} done @param {string} [failed] */
+  const report = (saved, done, failed) => sw.clients.matchAll({ type: 'window' }).then((cs) => cs.forEach((c) =>
+    post(c, { type: FromServiceWorker.archiveProgress, nonce, saved, total: entries.length, missing, done, failed })));
+  let saved = 0;
+  async function* files() {
+    for (const entry of entries) {
+      report(saved, false);
+      try {
+        const s = await session(entry.id, 'download');
+        const input = await decryptedBody(entry.id, s, 0, s.length, 'download', (err) =>
+          report(saved, true, `${entry.name}: ${err instanceof Error ? err.message : String(err)}`));
+        yield { name: entry.name, lastModified: new Date(entry.lastModified), size: s.length, input };
+        // The archive asks for the next file only once this one is written.
+        saved += 1;
+      } catch (err) {
+        missing.push(entry.name);
+        console.warn(`archive: ${entry.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (missing.length) {
+      yield { name: 'Not included.txt', lastModified: new Date(),
+        input: `These recordings could not be decrypted and are not in this archive:\r\n${missing.join('\r\n')}\r\n` };
+    }
+  }
+  const zip = makeZip(files());
+  const done = new TransformStream({ flush() { report(saved, true); } });
+  return new Response(zip.pipeThrough(done), {
+    headers: {
+      'content-type': 'application/zip', 'content-disposition': 'attachment; filename="Vault recordings.zip"',
+      'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': SANDBOX,
+    },
+  });
 }
 
 /**

@@ -1246,3 +1246,38 @@ test('"Download everything" saves every recording, decrypted, into a chosen fold
   const birthdays = Object.keys(saved).filter((n) => n.startsWith('birthday')).sort();
   assert.deepEqual(birthdays, ['birthday (2).webm', 'birthday.webm'], `two recordings of one title get two names: ${Object.keys(saved).join(', ')}`);
 });
+
+test('"Download everything" on a phone (no folder picker) saves one streamed ZIP with every recording by its title', async () => {
+  await owner.setViewportSize({ width: 390, height: 844 });
+  await owner.click('.tab[data-view="recordings"]');
+  // Chromium on Android, Safari and Firefox have no folder picker.
+  await owner.evaluate(() => { window.showDirectoryPicker = undefined; });
+  const [download] = await Promise.all([owner.waitForEvent('download', { timeout: 300_000 }), owner.click('#download-all')]);
+  assert.equal(download.suggestedFilename(), 'Vault recordings.zip');
+  const zip = path.join(work, 'everything.zip');
+  await download.saveAs(zip); // waits for the last byte
+  await owner.waitForFunction(() => /^Saved \d+ of \d+ recordings in “Vault recordings\.zip”/.test(document.querySelector('#everything-status').textContent),
+    null, { timeout: 60_000 });
+  const count = await owner.locator('#recordings tr[data-id]').count();
+  assert.equal(await owner.textContent('#everything-status'), `Saved ${count - 1} of ${count} recordings in “Vault recordings.zip” among your downloads.`
+    + ' Left out (they could not be decrypted): letter-to-our-daughter.txt.');
+  await shot(owner, 'phone-download-everything');
+  // Python's zipfile reads every entry and checks its CRC-32 (and the Zip64 records).
+  const python = process.env.VAULT_PYTHON ?? 'python3';
+  const listing = JSON.parse(execFileSync(python, ['-c', `
+import hashlib, json, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    assert z.testzip() is None, "an entry's CRC-32 does not match"
+    print(json.dumps({i.filename: hashlib.sha256(z.read(i)).hexdigest() if i.file_size <= 4_000_000 else f"{i.file_size} bytes"
+                      for i in z.infolist()}))`, zip], { maxBuffer: 1 << 20 }).toString());
+  const names = Object.keys(listing);
+  assert.equal(names.length, count, names.join(', ')); // every recording but one, and the list of what is not included
+  assert.equal(listing['scan-print.png'], await sha256File(path.join(work, 'scan-print.png')));
+  assert.equal(listing['Baby kicking.webm'], await sha256File(path.join(work, 'kicking.webm')));
+  assert.equal(listing['long-story.wav'], `${fs.statSync(path.join(work, 'long-story.wav')).size} bytes`);
+  assert.deepEqual(names.filter((n) => n.startsWith('birthday')).sort(), ['birthday (2).webm', 'birthday.webm']);
+  assert.equal(listing['letter-to-our-daughter.txt'], undefined, 'nothing of a recording that did not verify');
+  const note = execFileSync(python, ['-c', 'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read("Not included.txt").decode())', zip]).toString();
+  assert.match(note, /could not be decrypted[^]*letter-to-our-daughter\.txt/);
+  await owner.setViewportSize({ width: 1280, height: 800 });
+});
