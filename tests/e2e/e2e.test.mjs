@@ -1250,6 +1250,24 @@ test('"Download everything" saves every recording, decrypted, into a chosen fold
 test('"Download everything" on a phone (no folder picker) saves one streamed ZIP with every recording by its title', async () => {
   await owner.setViewportSize({ width: 390, height: 844 });
   await owner.click('.tab[data-view="recordings"]');
+  // The phone's upload card and player, for the README: an upload paused half-way, then cancelled.
+  const big = path.join(work, 'phone-upload.webm');
+  makeFile(big, 64 * MiB + 3, 'phone-upload', { marker: MARKER, offsets: [MiB] });
+  await chooseFile(owner, big);
+  await owner.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
+  await owner.evaluate(() => document.querySelector('#uploads li:last-child .pause').click());
+  await owner.locator('#uploads li').last().getByRole('button', { name: 'Resume' }).waitFor();
+  await owner.locator('#uploads').scrollIntoViewIfNeeded();
+  await owner.screenshot({ path: path.join(screenshotDir, 'phone-upload.png') });
+  const cancelled = await owner.locator('#uploads li').last().getAttribute('data-id');
+  await owner.evaluate(() => document.querySelector('#uploads li:last-child .cancel').click());
+  await owner.waitForFunction((id) => !document.querySelector(`#uploads li[data-id="${id}"]`), cancelled);
+  const kicking = owner.locator('#recordings tr[data-id]', { hasText: 'Baby kicking' });
+  await kicking.getByRole('button', { name: /^Play/ }).click();
+  await owner.waitForFunction(() => document.querySelector('#player:not([hidden]) video')?.readyState >= 2, null, { timeout: 30_000 });
+  await owner.screenshot({ path: path.join(screenshotDir, 'phone-player.png') });
+  await owner.click('#player-close');
+
   // Chromium on Android, Safari and Firefox have no folder picker.
   await owner.evaluate(() => { window.showDirectoryPicker = undefined; });
   const [download] = await Promise.all([owner.waitForEvent('download', { timeout: 300_000 }), owner.click('#download-all')]);
