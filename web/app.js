@@ -6,7 +6,7 @@
 import { client, ApiError } from './api.js';
 import { pending } from './pending.js';
 import { ToUploader, FromUploader, ToServiceWorker, FromServiceWorker, PLAYBACK_ERROR_HEADER } from './messages.js';
-import { Library, makePoster, fingerprint, isoDay } from './library.js';
+import { Library, makePoster, mediaDuration, fingerprint, isoDay } from './library.js';
 
 /**
  * @typedef {import('./api.js').RecordingView} RecordingView
@@ -22,7 +22,7 @@ import { Library, makePoster, fingerprint, isoDay } from './library.js';
  * @typedef {import('./messages.js').ToServiceWorkerMessage} ToServiceWorkerMessage
  * @typedef {import('./messages.js').FromServiceWorkerMessage} FromServiceWorkerMessage
  * @typedef {import('./messages.js').SessionReply} SessionReply
- * @typedef {RecordingView & { recorded_on?: string, note?: string, fingerprint?: string, name?: string }} LibraryItem
+ * @typedef {RecordingView & { recorded_on?: string, note?: string, fingerprint?: string, name?: string, duration?: number }} LibraryItem
  */
 
 /**
@@ -73,6 +73,13 @@ function fail(e) {
 }
 /** @param {number} n */
 const fmtSize = (n) => n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : n < 1 << 30 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 2 ** 30).toFixed(2)} GiB`;
+/** A duration as 0:07, 12:05 or 1:02:09; empty when unknown. @param {number | undefined} seconds */
+const fmtDuration = (seconds) => {
+  if (seconds === undefined) return '';
+  const t = Math.max(1, Math.round(seconds));
+  const [h, m, s] = [Math.floor(t / 3600), Math.floor(t / 60) % 60, t % 60];
+  return `${h ? `${h}:${String(m).padStart(2, '0')}` : m}:${String(s).padStart(2, '0')}`;
+};
 /** @param {number} ms */
 const fmtDate = (ms) => new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 /** A day and a time to the minute: when a recording was added.
@@ -488,7 +495,10 @@ async function withDetails(r) {
   /** @type {LibraryItem} */
   const item = { ...r };
   const d = r.details && library ? await library.openDetails(r.details, r.id) : null;
-  if (d) Object.assign(item, { title: d.title, recorded_on: d.recorded_on, note: d.note, fingerprint: d.fingerprint, name: d.name });
+  if (d) {
+    Object.assign(item, { title: d.title, recorded_on: d.recorded_on, note: d.note, fingerprint: d.fingerprint, name: d.name,
+      duration: d.duration });
+  }
   if (!item.title) item.title = 'Untitled recording';
   titles.set(item.id, item.title);
   return item;
@@ -529,6 +539,9 @@ function renderLibrary() {
   }
   $('#recordings tbody').replaceChildren(...rows);
   $('#empty').hidden = items.length > 0;
+  // An empty library shows only its invitation: no bare table, nothing to download.
+  $('#recordings').hidden = items.length === 0;
+  $('#everything').hidden = items.length === 0;
   for (const img of document.querySelectorAll('#recordings img.poster[data-pending]')) posters.observe(img);
 }
 
@@ -689,9 +702,10 @@ function recordingRow(r) {
       r.has_poster ? el('img', { class: 'poster', alt: '', 'data-poster': r.id, 'data-pending': true, width: 64, height: 48 })
         : el('span', { class: `poster none ${kindLabel(r)}`, 'aria-hidden': 'true' }),
       el('span', {}, el('span', { class: 'title' }, r.title),
-        el('span', { class: 'meta' }, `${kindLabel(r)} · ${fmtSize(r.plaintext_size)} · ${fmtRecorded(r)}`),
+        el('span', { class: 'meta' }, [kindLabel(r), fmtDuration(r.duration), fmtSize(r.plaintext_size), fmtRecorded(r)]
+          .filter(Boolean).join(' · ')),
         r.note ? el('span', { class: 'note-text' }, r.note) : null))),
-    el('td', {}, kindLabel(r)),
+    el('td', {}, [kindLabel(r), fmtDuration(r.duration)].filter(Boolean).join(' · ')),
     el('td', { class: 'num' }, fmtSize(r.plaintext_size)),
     el('td', {}, fmtRecorded(r)),
     el('td', { class: 'actions' },
@@ -874,7 +888,8 @@ async function saveDetailsForm() {
   const note = /** @type {HTMLTextAreaElement} */ ($('#details-note')).value.trim();
   if (!title || !/^\d{4}-\d{2}-\d{2}$/.test(recorded_on)) return showAlert('A title and a date, please.');
   const details = { recording: r.id, title, recorded_on, note,
-    ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}), ...(r.name ? { name: r.name } : {}) };
+    ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}), ...(r.name ? { name: r.name } : {}),
+    ...(r.duration !== undefined ? { duration: r.duration } : {}) };
   await putSealed(r.id, 'details', await library.sealDetails(details));
   Object.assign(r, { title, recorded_on, note });
   titles.set(r.id, title);
@@ -1113,8 +1128,9 @@ function putSealed(id, piece, body) {
 async function saveDetails(job, id) {
   if (!library || !id) return;
   const lib = library;
+  const duration = await mediaDuration(job.file);
   const details = { recording: id, title: job.title, recorded_on: isoDay(job.file.lastModified || Date.now()), note: '',
-    name: job.file.name, fingerprint: await fingerprint(job.file) };
+    name: job.file.name, fingerprint: await fingerprint(job.file), ...(duration !== undefined ? { duration } : {}) };
   try {
     await putSealed(id, 'details', await lib.sealDetails(details));
     const started = performance.now();

@@ -22,6 +22,7 @@ const POSTER_TIMEOUT_MS = 8000;
  * @property {string} note
  * @property {string} [name] the uploaded file's name
  * @property {string} [fingerprint] the duplicate check (`fingerprint`), never sent in the clear
+ * @property {number} [duration] how long it plays, in seconds (audio and video)
  */
 
 /** Characters a title or note must not hide behind: controls, bidi overrides, zero-width. */
@@ -37,7 +38,8 @@ function isDetails(d) {
   const text = (/** @type {unknown} */ v, /** @type {number} */ max) => typeof v === 'string' && v.length <= max && !DECEPTIVE.test(v);
   return text(d.title, 300) && d.title.trim() !== '' && typeof d.recorded_on === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d.recorded_on)
     && text(d.note ?? '', 2000) && (d.name === undefined || text(d.name, 500))
-    && (d.fingerprint === undefined || text(d.fingerprint, 200));
+    && (d.fingerprint === undefined || text(d.fingerprint, 200))
+    && (d.duration === undefined || (typeof d.duration === 'number' && d.duration >= 0 && d.duration < 1e7));
 }
 
 /** The family's library key, for one signed-in page. */
@@ -112,6 +114,42 @@ export async function fingerprint(file) {
   both.set(new Uint8Array(tail), head.byteLength);
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', both));
   return `${file.size}:${Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/**
+ * How long an audio or video file plays, in seconds (to a tenth); undefined when this
+ * browser cannot tell. Recordings made by browsers (WebM from MediaRecorder) carry no
+ * duration in their header: the element is sent to the end to learn it.
+ * @param {File} file
+ * @returns {Promise<number | undefined>}
+ */
+export async function mediaDuration(file) {
+  if (!/^(audio|video)\//.test(file.type)) return undefined;
+  const url = URL.createObjectURL(file);
+  const media = document.createElement(file.type.startsWith('video/') ? 'video' : 'audio');
+  media.preload = 'metadata';
+  media.muted = true;
+  try {
+    /** @type {Promise<number | undefined>} */
+    const learned = new Promise((resolve) => {
+      media.addEventListener('error', () => resolve(undefined), { once: true });
+      media.addEventListener('loadedmetadata', () => {
+        if (Number.isFinite(media.duration)) return resolve(media.duration);
+        media.addEventListener('durationchange', () => {
+          if (Number.isFinite(media.duration)) resolve(media.duration);
+        });
+        media.currentTime = Number.MAX_SAFE_INTEGER;
+      }, { once: true });
+      media.src = url;
+    });
+    const late = new Promise((resolve) => { setTimeout(() => resolve(undefined), POSTER_TIMEOUT_MS); });
+    const seconds = await Promise.race([learned, /** @type {Promise<undefined>} */ (late)]);
+    return seconds !== undefined && seconds >= 0 && seconds < 1e7 ? Math.round(seconds * 10) / 10 : undefined;
+  } finally {
+    media.removeAttribute('src');
+    media.load();
+    URL.revokeObjectURL(url);
+  }
 }
 
 /**

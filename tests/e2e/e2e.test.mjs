@@ -163,7 +163,8 @@ test('a 200 MiB recording: encrypted upload, listed, played and seeked near the 
     'WebCrypto sealed every frame');
   const row = owner.locator(`#recordings tr[data-id="${ids.wav}"]`);
   assert.equal(await row.locator('td .title').textContent(), 'ultrasound-story');
-  assert.equal(await row.locator('td').nth(1).textContent(), 'audio');
+  // Its length, read by the browser from the WAV header: (200 MiB − 44) / 192,000 bytes a second.
+  assert.equal(await row.locator('td').nth(1).textContent(), 'audio · 18:12');
   assert.equal(await row.locator('td').nth(2).textContent(), '200.0 MiB');
   await shot(owner, '03-recordings');
 
@@ -415,6 +416,8 @@ test('another family sees nothing of these recordings', async () => {
   await signIn(page, proxy.url, 'mallory', 'jones');
   assert.equal(await page.locator('#recordings tbody tr').count(), 0);
   assert.equal(await page.isVisible('#empty'), true);
+  assert.match(await page.textContent('#empty'), /Nothing here yet\.\s+Add your first recording above/);
+  await shot(page, '06b-empty-library');
   const answers = await page.evaluate(async (id) => {
     const auth = { authorization: `Bearer ${sessionStorage.getItem('vault.token')}` };
     const meta = await fetch(`/v1/recordings/${id}`, { headers: auth });
@@ -682,7 +685,7 @@ test('on a phone an admin keeps roles, removal and who did what; the player stop
   const row = page.locator(`#recordings tr[data-id="${ids.wav}"]`);
   const meta = row.locator('.meta');
   assert.ok(await meta.isVisible(), 'kind, size and date are shown under the title');
-  assert.match(await meta.textContent(), /^audio · 200\.0 MiB · \w{3} \d{1,2}, \d{4}/);
+  assert.match(await meta.textContent(), /^audio · 18:12 · 200\.0 MiB · \w{3} \d{1,2}, \d{4}/);
   await shot(page, '14-phone-recordings');
   const rowHeight = (await row.boundingBox()).height;
   assert.ok(rowHeight <= 110, `a recording's row is ${rowHeight}px high`);
@@ -1091,6 +1094,8 @@ test('the library: posters and titles made and sealed in the browser, grouped by
     await row.scrollIntoViewIfNeeded(); // posters are fetched and decrypted as rows come into view
     await row.locator('img.poster[data-loaded]').waitFor();
     assert.equal(await row.locator('.title').textContent(), title);
+    // How long it plays, learned in the browser (a MediaRecorder WebM has no duration in its header).
+    assert.equal(await row.locator('td').nth(1).textContent(), id === photoId ? 'photo' : 'video · 0:02');
     const size = await row.locator('img.poster').evaluate((i) => [i.naturalWidth, i.naturalHeight]);
     assert.ok(size[0] > 0 && size[0] <= 480 && size[1] <= 480, `a downscaled poster: ${size}`);
     // The server holds no title, only the sealed details.
