@@ -326,9 +326,12 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
       withHeader.set(body, sealer.header.length);
       body = withHeader;
     }
+    const sealed = /** @type {Uint8Array<ArrayBuffer>} */ (body);
+    // The body's digest (the server checks it) is taken here too, off the wire's path.
+    const sha = await sha256hex(sealed);
     encrypted = to;
     progress();
-    return { n, body: /** @type {Uint8Array<ArrayBuffer>} */ (body), plainSha, plainLen: to - from };
+    return { n, body: sealed, sha, plainSha, plainLen: to - from };
   };
 
   let next = startPart <= lastPart ? encrypt(startPart) : null;
@@ -341,11 +344,10 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
         await pending.put(entry);
       }
       next = part.n < lastPart ? encrypt(part.n + 1) : null;
-      const sha = await sha256hex(part.body);
       await retrying(`part ${part.n}`, async () => {
         try {
           await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
-            body: part.body, headers: { 'x-vault-sha256': sha }, signal: current?.abort.signal,
+            body: part.body, headers: { 'x-vault-sha256': part.sha }, signal: current?.abort.signal,
           });
         } catch (e) {
           // A part that arrived before the connection broke is recognised by its number.
