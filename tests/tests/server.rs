@@ -1567,6 +1567,29 @@ fn openapi_document_matches_the_routes(backend: Backend) {
     let download = export["download"].as_str().unwrap().to_owned();
     call(None, (Method::GET, "/v1/exports/{token}", &download), none());
     call(None, (Method::GET, "/v1/exports/{token}", &download), none());
+    let link = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([9u8; 16]);
+    let sealed_key = base64::engine::general_purpose::STANDARD.encode(b"sealed in the page");
+    call(
+        me,
+        (Method::POST, "/v1/family/links", "/v1/family/links"),
+        json(
+            json!({ "id": link, "name": "for Grandpa Joe", "recordings": [{ "recording_id": id, "sealed": sealed_key }] }),
+        ),
+    );
+    call(me, (Method::GET, "/v1/family/links", "/v1/family/links"), none());
+    let (_, opened) = call(None, (Method::POST, "/v1/links/{id}/open", &format!("/v1/links/{link}/open")), none());
+    let view = opened["view"].as_str().unwrap().to_owned();
+    call(
+        None,
+        (
+            Method::GET,
+            "/v1/links/{id}/recordings/{recording}/content",
+            &format!("/v1/links/{link}/recordings/{id}/content"),
+        ),
+        (None, vec![("x-vault-view", view), ("range", "bytes=0-9".to_owned())]),
+    );
+    call(me, (Method::GET, "/v1/family/links/{id}/openings", &format!("/v1/family/links/{link}/openings")), none());
+    call(me, (Method::DELETE, "/v1/family/links/{id}", &format!("/v1/family/links/{link}")), none());
     call(me, (Method::POST, "/v1/recordings/{id}/trash", &rec("/trash")), json(json!({})));
     call(me, (Method::GET, "/v1/trash", "/v1/trash"), none());
     call(me, (Method::POST, "/v1/recordings/{id}/restore", &rec("/restore")), json(json!({})));
@@ -1739,6 +1762,212 @@ fn external_oidc_issuer_with_rs256_jwks_rotation_and_refresh_limits(backend: Bac
     assert_eq!(call(&token(&k1, "k2", "vault-app")), StatusCode::UNAUTHORIZED);
 }
 
+fn share_links_open_without_an_account_within_their_limits(backend: Backend) {
+    let server = Server::start(backend);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    alice.invite("carl", "member");
+    let carl = server.as_user("smiths", "carl");
+    let (first, first_cipher) = alice.upload("first scan", &media(300_000, 1));
+    let (second, _) = alice.upload("second scan", &media(1000, 2));
+    let mallory = server.as_user("evil", "mallory");
+    mallory.create_family("Evil");
+    let (foreign, _) = mallory.upload("not theirs", &media(1000, 3));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let link_id = |n: u8| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([n; 16]);
+    // Opaque to the server: in the page it is the data key sealed under the link's secret.
+    let sealed = b64.encode(b"sealed under a key the server never sees");
+    let make = |who: &Api, body: Value| who.post("/v1/family/links", body);
+    let link = |id: &str, recordings: &[&str]| {
+        json!({ "id": id, "name": "for Grandpa Joe",
+                "recordings": recordings.iter().map(|r| json!({ "recording_id": r, "sealed": sealed })).collect::<Vec<_>>() })
+    };
+    let anyone = |method: Method, path: &str| client().request(method, format!("{}{path}", server.url));
+    let open = |id: &str| {
+        status(
+            anyone(Method::POST, &format!("/v1/links/{id}/open"))
+                .header("user-agent", "Grandpa's phone")
+                .send()
+                .unwrap(),
+        )
+    };
+    let read = |id: &str, recording: &str, view: &str, range: &str| {
+        anyone(Method::GET, &format!("/v1/links/{id}/recordings/{recording}/content"))
+            .header("x-vault-view", view)
+            .header("range", range)
+            .send()
+            .unwrap()
+    };
+
+    // Who may make one, and what it may hold.
+    assert_eq!(make(&carl, link(&link_id(1), &[&first])).status(), StatusCode::FORBIDDEN, "members: not by default");
+    let mut long = link(&link_id(1), &[&first]);
+    long["expires_in_days"] = json!(31);
+    assert_eq!(make(&alice, long).status(), StatusCode::BAD_REQUEST);
+    assert_eq!(make(&alice, link("short", &[&first])).status(), StatusCode::BAD_REQUEST, "an id of 128 bits");
+    assert_eq!(make(&alice, link(&link_id(1), &[])).status(), StatusCode::BAD_REQUEST);
+    assert_eq!(make(&alice, link(&link_id(1), &[&foreign])).status(), StatusCode::NOT_FOUND, "another family's");
+    let mut weak = link(&link_id(1), &[&first]);
+    weak["passphrase"] =
+        json!({ "algorithm": "argon2id", "salt": b64.encode([1u8; 16]), "memory_kib": 1024, "iterations": 1 });
+    assert_eq!(make(&alice, weak).status(), StatusCode::BAD_REQUEST, "a passphrase KDF too cheap to matter");
+    let made = alice.ok(make(&alice, link(&link_id(1), &[&first])));
+    assert_eq!((made["state"].as_str(), made["recordings"].as_i64()), (Some("active"), Some(1)));
+    assert_eq!(made["expires_at"].as_i64().unwrap() - made["created_at"].as_i64().unwrap(), 7 * 86_400_000);
+    assert_eq!(make(&alice, link(&link_id(1), &[&second])).status(), StatusCode::CONFLICT, "ids are unique");
+
+    // Anyone with the link opens it, with no account, and reads exactly the shared bytes.
+    let (code, body) = open(&link_id(1));
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let opened: Value = serde_json::from_str(&body).unwrap();
+    let view = opened["view"].as_str().unwrap().to_owned();
+    assert_eq!(view.len(), 43);
+    let shown = &opened["recordings"][0];
+    assert_eq!(
+        (shown["recording_id"].as_str(), shown["sealed"].as_str()),
+        (Some(first.as_str()), Some(sealed.as_str()))
+    );
+    assert_eq!(
+        (shown["family_id"].as_str(), shown["ciphertext_size"].as_u64()),
+        (Some("smiths"), Some(first_cipher.len() as u64))
+    );
+    let r = read(&link_id(1), &first, &view, "bytes=1000-1999");
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.bytes().unwrap().as_ref(), &first_cipher[1000..2000]);
+    assert_eq!(
+        read(&link_id(1), &first, &view, "bytes=5000-5099").status(),
+        StatusCode::PARTIAL_CONTENT,
+        "seeking needs no new view"
+    );
+    assert_eq!(read(&link_id(1), &second, &view, "bytes=0-9").status(), StatusCode::NOT_FOUND, "not in the link");
+    assert_eq!(
+        read(&link_id(1), &first, &"x".repeat(43), "bytes=0-9").status(),
+        StatusCode::FORBIDDEN,
+        "a view it did not give"
+    );
+    let bare = anyone(Method::GET, &format!("/v1/links/{}/recordings/{first}/content", link_id(1))).send().unwrap();
+    assert_eq!(bare.status(), StatusCode::FORBIDDEN, "reads need an opening");
+    // A view token is no member's token: the family's own routes refuse it.
+    let as_bearer = anyone(Method::GET, "/v1/recordings").bearer_auth(&view).send().unwrap();
+    assert_eq!(as_bearer.status(), StatusCode::UNAUTHORIZED);
+    // The server keeps the view's hash, never the view itself.
+    let stored = server.sql("SELECT * FROM share_views").unwrap();
+    assert!(!stored.contains(&view) && stored.contains(&hex::encode(sha2::Sha256::digest(view.as_bytes()))));
+
+    // A limit on views: the second opening is refused.
+    let mut once = link(&link_id(2), &[&first, &second]);
+    once["max_views"] = json!(1);
+    alice.ok(make(&alice, once));
+    assert_eq!(open(&link_id(2)).0, StatusCode::OK);
+    let (code, body) = open(&link_id(2));
+    assert!(code == StatusCode::GONE && body.contains("as many times as it allows"), "{code} {body}");
+
+    // Revoked: at once, also for a view under way.
+    assert_eq!(
+        carl.req(Method::DELETE, &format!("/v1/family/links/{}", link_id(1))).send().unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        mallory.req(Method::DELETE, &format!("/v1/family/links/{}", link_id(1))).send().unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        alice.req(Method::DELETE, &format!("/v1/family/links/{}", link_id(1))).send().unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let (code, body) = status(read(&link_id(1), &first, &view, "bytes=0-9"));
+    assert!(code == StatusCode::GONE && body.contains("withdrawn"), "{code} {body}");
+    assert_eq!(open(&link_id(1)).0, StatusCode::GONE);
+
+    // Expired: refused on opening and on every read.
+    alice.ok(make(&alice, link(&link_id(3), &[&first])));
+    let (_, body) = open(&link_id(3));
+    let view3 = serde_json::from_str::<Value>(&body).unwrap()["view"].as_str().unwrap().to_owned();
+    server.sql(&format!("UPDATE share_links SET expires_at = 1 WHERE id = '{}'", link_id(3))).unwrap();
+    let (code, body) = status(read(&link_id(3), &first, &view3, "bytes=0-9"));
+    assert!(code == StatusCode::GONE && body.contains("expired"), "{code} {body}");
+
+    // The family sees each link's state and its openings (when, from where, which browser).
+    let links = alice.ok(alice.get("/v1/family/links"));
+    let states: Vec<String> = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| format!("{} {} {}", l["id"].as_str().unwrap(), l["state"].as_str().unwrap(), l["views"]))
+        .collect();
+    for expected in
+        [format!("{} revoked 1", link_id(1)), format!("{} used-up 1", link_id(2)), format!("{} expired 1", link_id(3))]
+    {
+        assert!(states.contains(&expected), "{expected}: {states:?}");
+    }
+    assert!(mallory.ok(mallory.get("/v1/family/links")).as_array().unwrap().is_empty(), "other families see none");
+    let openings = alice.ok(alice.get(&format!("/v1/family/links/{}/openings", link_id(2))));
+    let outcomes: Vec<&str> = openings.as_array().unwrap().iter().map(|o| o["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["denied", "success"], "newest first");
+    assert_eq!(openings[1]["ip"], "127.0.0.1");
+    assert_eq!(openings[1]["user_agent"], "Grandpa's phone");
+    assert_eq!(mallory.get(&format!("/v1/family/links/{}/openings", link_id(2))).status(), StatusCode::NOT_FOUND);
+    let audit = alice.ok(alice.get("/v1/family/audit?limit=200"));
+    let rows: Vec<String> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["actor"].as_str().unwrap(),
+                r["action"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "alice link.created success".to_owned(),
+        "alice link.revoked success".to_owned(),
+        format!("link:{} link.opened success", link_id(1)),
+        format!("link:{} link.played success", link_id(1)),
+        format!("link:{} link.opened denied", link_id(2)),
+    ] {
+        assert!(rows.contains(&expected), "{expected}: {rows:?}");
+    }
+    let played = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "link.played" && r["outcome"] == "success")
+        .count();
+    assert_eq!(played, 1, "one row per view and recording, however many ranges");
+
+    // A recording in the trash is not shown; erased, its sealed keys are gone with its wrapped keys.
+    alice.ok(make(&alice, link(&link_id(4), &[&first, &second])));
+    alice.ok(alice.post(&format!("/v1/recordings/{second}/trash"), json!({})));
+    let (_, body) = open(&link_id(4));
+    let shown = serde_json::from_str::<Value>(&body).unwrap()["recordings"].clone();
+    let ids: Vec<&str> = shown.as_array().unwrap().iter().map(|r| r["recording_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [first.as_str()]);
+    let count =
+        |id: &str| server.sql(&format!("SELECT COUNT(*) FROM share_link_items WHERE recording_id = '{id}'")).unwrap();
+    assert!(count(&second).contains('2'), "{}", count(&second));
+    assert_eq!(alice.req(Method::DELETE, &format!("/v1/recordings/{second}")).send().unwrap().status(), StatusCode::OK);
+    assert!(count(&second).contains('0') && !count(&second).contains('2'), "{}", count(&second));
+
+    // Guessing link ids is limited per address (found or not).
+    let mut limited = false;
+    for n in 0..40u8 {
+        let (code, _) = open(&link_id(100 + n));
+        if code == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+        assert_eq!(code, StatusCode::NOT_FOUND);
+    }
+    assert!(limited, "40 guesses in a minute were not limited");
+
+    // An erased family's links are dead, and hold no keys.
+    alice.ok(alice.req(Method::DELETE, "/v1/family").json(&json!({ "confirm": "smiths" })).send().unwrap());
+    assert!(server.sql("SELECT COUNT(*) FROM share_link_items").unwrap().contains('0'));
+}
+
 fn graceful_shutdown_drains_an_upload_under_way(backend: Backend) {
     let mut server = Server::start(backend);
     let alice = server.as_user("smiths", "alice");
@@ -1781,6 +2010,7 @@ per_backend! {
     static_files_never_redirect_off_site_nor_fail_on_long_names,
     roles_and_membership_rules,
     invitation_links_let_a_relative_join_once_before_they_expire,
+    share_links_open_without_an_account_within_their_limits,
     the_library_keeps_details_and_posters_encrypted_and_erasure_clears_them,
     key_release_is_rate_limited,
     audit_verify_detects_a_row_edited_in_the_database,

@@ -35,6 +35,16 @@ pub(crate) enum Action {
     InvitationCreated,
     #[serde(rename = "invitation.revoked")]
     InvitationRevoked,
+    #[serde(rename = "link.created")]
+    LinkCreated,
+    #[serde(rename = "link.revoked")]
+    LinkRevoked,
+    /// Someone opened a share link (no account: the actor is the link).
+    #[serde(rename = "link.opened")]
+    LinkOpened,
+    /// A recording read through a share link (once per opening and recording).
+    #[serde(rename = "link.played")]
+    LinkPlayed,
     #[serde(rename = "recording.created")]
     RecordingCreated,
     #[serde(rename = "recording.read")]
@@ -96,6 +106,10 @@ impl Action {
             Self::MemberRenamed => "member.renamed",
             Self::InvitationCreated => "invitation.created",
             Self::InvitationRevoked => "invitation.revoked",
+            Self::LinkCreated => "link.created",
+            Self::LinkRevoked => "link.revoked",
+            Self::LinkOpened => "link.opened",
+            Self::LinkPlayed => "link.played",
             Self::RecordingCreated => "recording.created",
             Self::RecordingRead => "recording.read",
             Self::RecordingCommitted => "recording.committed",

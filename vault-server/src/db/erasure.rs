@@ -59,6 +59,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM replication_outbox WHERE family_id = $1").bind(family).execute(&mut *tx).await?;
+        super::share_links::forget_family(&mut tx, family).await?;
         sqlx::query(
             "UPDATE families SET erased_at = COALESCE(erased_at, $2), key_deletion = $3, library_edks = NULL WHERE id = $1",
         )

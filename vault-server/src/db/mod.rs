@@ -12,6 +12,7 @@ mod library;
 mod outbox;
 mod recordings;
 mod scrub;
+mod share_links;
 mod trash;
 mod uploads;
 
@@ -20,6 +21,7 @@ pub(crate) use invitations::{Acceptance, Invitation};
 pub(crate) use outbox::Replication;
 pub(crate) use recordings::{Committed, NewRecording, Recording, RecordingStatus};
 pub(crate) use scrub::{ClaimError, Finding, ScrubRun};
+pub(crate) use share_links::{ShareLink, SharedItem, ViewCount};
 pub(crate) use uploads::{PartRow, Upload};
 
 use anyhow::Context;

@@ -306,6 +306,7 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         // Deleting erases: the wrapped data keys go with the status change.
         let deleted_at = (to == RecordingStatus::Deleted).then(now_ms);
+        let mut tx = self.begin_write().await?;
         let result = sqlx::query(
             "UPDATE recordings SET status = $4, deleted_at = COALESCE($5, deleted_at), \
              edks = CASE WHEN $5 IS NULL THEN edks ELSE '[]' END, \
@@ -319,8 +320,15 @@ impl Db {
         .bind(from.as_str())
         .bind(to.as_str())
         .bind(deleted_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(result.rows_affected() == 1)
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if deleted_at.is_some() {
+            super::share_links::forget_recording(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -72,6 +72,7 @@ impl Db {
     /// keys destroyed) only if it is still in the trash and due, so a restore that won
     /// the race keeps it.
     pub(crate) async fn erase_due_trash(&self, family: &str, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
         let result = sqlx::query(&format!(
             "UPDATE recordings SET {ERASED}, deleted_at = $3 WHERE family_id = $1 AND id = $2 \
              AND status = 'committed' AND trash_until IS NOT NULL AND trash_until <= $3"
@@ -79,8 +80,13 @@ impl Db {
         .bind(family)
         .bind(id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(result.rows_affected() == 1)
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        super::share_links::forget_recording(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -234,6 +234,28 @@ impl AuditLog {
         rows.iter().map(row_of).collect()
     }
 
+    /// The newest rows of a family's log about `target` by `action` (a share link's
+    /// openings), newest first.
+    pub(crate) async fn about(
+        &self,
+        tenant: &str,
+        target: &str,
+        action: Action,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE tenant = $1 AND target = $2 AND action = $3 \
+             ORDER BY seq DESC LIMIT $4"
+        ))
+        .bind(tenant)
+        .bind(target)
+        .bind(action.as_str())
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(row_of).collect()
+    }
+
     /// When the oldest row of any chain was written (ms), if there is one.
     pub(crate) async fn oldest_at(&self) -> Result<Option<i64>, sqlx::Error> {
         let row = sqlx::query("SELECT MIN(at) AS at FROM audit_log").fetch_one(self.db.pool()).await?;

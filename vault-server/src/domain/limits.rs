@@ -13,6 +13,7 @@ pub(crate) struct RateLimits {
     auth_failures: DefaultKeyedRateLimiter<String>,
     denials_by_caller: DefaultKeyedRateLimiter<String>,
     denials_by_address: DefaultKeyedRateLimiter<String>,
+    link_opens: DefaultKeyedRateLimiter<String>,
 }
 
 /// Refusal rows one caller may cause per minute before further refusals go
@@ -20,6 +21,9 @@ pub(crate) struct RateLimits {
 const DENIAL_ROWS_PER_MINUTE: u32 = 60;
 /// …and one address (many people may share one, behind a NAT).
 const DENIAL_ROWS_PER_ADDRESS_MINUTE: u32 = 600;
+/// Share links one address may open per minute, found or not: a viewer opens a link
+/// once (seeking needs no new opening), and guessing ids gets nowhere.
+const LINK_OPENS_PER_ADDRESS_MINUTE: u32 = 30;
 
 /// The key of a client address: an IPv6 client can change the low 64 bits at will,
 /// so IPv6 addresses count by their /64.
@@ -48,6 +52,7 @@ impl RateLimits {
             auth_failures: RateLimiter::keyed(per_minute(auth_failures_per_minute)),
             denials_by_caller: RateLimiter::keyed(per_minute(DENIAL_ROWS_PER_MINUTE)),
             denials_by_address: RateLimiter::keyed(per_minute(DENIAL_ROWS_PER_ADDRESS_MINUTE)),
+            link_opens: RateLimiter::keyed(per_minute(LINK_OPENS_PER_ADDRESS_MINUTE)),
         }
     }
 
@@ -69,9 +74,20 @@ impl RateLimits {
         by_caller && by_address
     }
 
+    /// Counts one opening of a share link from `ip`; false once the address is over its budget.
+    pub(crate) fn allow_link_open(&self, ip: &str) -> bool {
+        self.link_opens.check_key(&address_key(ip)).is_ok()
+    }
+
     /// Forgets idle keys so the maps stay small.
     pub(crate) fn shrink(&self) {
-        for limiter in [&self.key_release, &self.auth_failures, &self.denials_by_caller, &self.denials_by_address] {
+        for limiter in [
+            &self.key_release,
+            &self.auth_failures,
+            &self.denials_by_caller,
+            &self.denials_by_address,
+            &self.link_opens,
+        ] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }

@@ -26,6 +26,7 @@ pub(crate) mod recordings;
 pub(crate) mod replication;
 pub(crate) mod scrub;
 mod services;
+pub(crate) mod share_links;
 pub(crate) mod trash;
 pub(crate) mod uploads;
 

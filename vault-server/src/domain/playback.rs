@@ -60,17 +60,9 @@ pub(crate) async fn read(s: &Services, m: &Member, id: &str, request: &ReadReque
     if r.status != RecordingStatus::Committed {
         return Err(DomainError::conflict("the recording is still uploading"));
     }
-    let size = r.ciphertext_size.unwrap_or(0);
-    let etag = format!("\"{}\"", r.sha256.map(hex::encode).unwrap_or_default());
-    if request.if_none_match == Some(etag.as_str()) {
-        return Ok(Read::NotModified { etag });
-    }
-    // If-Range with another validator means: send the whole (new) object.
-    let asked = request.range.filter(|_| request.if_range.is_none_or(|v| v == etag));
-    let range = match interpret(asked, size) {
-        Ranged::Whole => None,
-        Ranged::Part(range) => Some(range),
-        Ranged::Unsatisfiable => return Ok(Read::Unsatisfiable { size }),
+    let (etag, size, range) = match select(&r, request) {
+        Ok(selected) => selected,
+        Err(answer) => return Ok(answer),
     };
     // A whole read is always logged; ranged reads once per user, recording, session and
     // purpose (a download after a play in the same session is logged too).
@@ -84,6 +76,35 @@ pub(crate) async fn read(s: &Services, m: &Member, id: &str, request: &ReadReque
         }
         m.audit(s, Action::RecordingDownloaded, id, Outcome::Success, metadata).await?;
     }
+    content(s, &r, etag, size, range).await
+}
+
+/// What a read of a committed recording asks for: its ETag, size and range, or the
+/// answer that needs no bytes (not modified, unsatisfiable).
+pub(crate) fn select(r: &Recording, request: &ReadRequest<'_>) -> Result<(String, u64, Option<Range<u64>>), Read> {
+    let size = r.ciphertext_size.unwrap_or(0);
+    let etag = format!("\"{}\"", r.sha256.map(hex::encode).unwrap_or_default());
+    if request.if_none_match == Some(etag.as_str()) {
+        return Err(Read::NotModified { etag });
+    }
+    // If-Range with another validator means: send the whole (new) object.
+    let asked = request.range.filter(|_| request.if_range.is_none_or(|v| v == etag));
+    let range = match interpret(asked, size) {
+        Ranged::Whole => None,
+        Ranged::Part(range) => Some(range),
+        Ranged::Unsatisfiable => return Err(Read::Unsatisfiable { size }),
+    };
+    Ok((etag, size, range))
+}
+
+/// The selected bytes of a recording's object, as a stream.
+pub(crate) async fn content(
+    s: &Services,
+    r: &Recording,
+    etag: String,
+    size: u64,
+    range: Option<Range<u64>>,
+) -> DomainResult<Read> {
     let body = s.store.get(&r.object_key, range.clone()).await?;
     s.metrics.download_bytes.inc_by(range.as_ref().map_or(size, |r| r.end - r.start));
     Ok(Read::Content { etag, size, range, body })

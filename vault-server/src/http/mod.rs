@@ -2,6 +2,7 @@
 //! domain call and map its answer (`crate::domain` holds the rules). Routes never
 //! import other routes; this module never imports `crate::cli`.
 
+pub(crate) mod ciphertext;
 pub(crate) mod connections;
 pub(crate) mod error;
 pub(crate) mod extract;

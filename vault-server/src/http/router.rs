@@ -19,7 +19,8 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::ApiError;
 use super::routes::{
-    audit, export, families, health, invitations, library, members, playback, recordings, trash, uploads, web,
+    audit, export, families, health, invitations, library, members, playback, recordings, share_links, trash, uploads,
+    web,
 };
 use crate::api::ErrorCode;
 use crate::metrics::RequestLabels;
@@ -36,6 +37,10 @@ fn json_api() -> OpenApiRouter<AppState> {
         .routes(routes!(invitations::create, invitations::list))
         .routes(routes!(invitations::revoke))
         .routes(routes!(invitations::accept))
+        .routes(routes!(share_links::create, share_links::list))
+        .routes(routes!(share_links::revoke))
+        .routes(routes!(share_links::openings))
+        .routes(routes!(share_links::open))
         .routes(routes!(audit::list))
         .routes(routes!(recordings::create, recordings::list))
         .routes(routes!(recordings::get, recordings::delete))
@@ -66,6 +71,7 @@ fn streaming_api() -> OpenApiRouter<AppState> {
         .routes(routes!(uploads::put_plaintext))
         .routes(routes!(export::download))
         .routes(routes!(playback::content))
+        .routes(routes!(share_links::content))
 }
 
 /// Operations and what the page needs before signing in.

@@ -1,9 +1,8 @@
 //! Playback: ciphertext downloads with HTTP ranges, and key release
 //! (`crate::domain::playback` decides and audits).
 
-use axum::body::Body;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
@@ -11,9 +10,10 @@ use zeroize::Zeroizing;
 use crate::api::Problem;
 use crate::api::playback::KeyRelease;
 use crate::api::uploads::BinaryBody;
-use crate::domain::playback::{Read, ReadRequest};
+use crate::domain::playback::ReadRequest;
 use crate::domain::{media_type, playback};
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::ciphertext;
+use crate::http::error::ApiResult;
 use crate::http::extract::Path;
 use crate::http::middleware::caller::MemberCall;
 use crate::http::secret_json::SecretJson;
@@ -38,29 +38,7 @@ pub(crate) async fn content(call: MemberCall, Path(id): Path<String>, headers: H
         if_range: header(header::IF_RANGE),
         purpose: header(HeaderName::from_static("x-vault-purpose")),
     };
-    let (etag, size, range, body) = match playback::read(&call.services, &call.member, &id, &request).await? {
-        Read::NotModified { etag } => return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()),
-        Read::Unsatisfiable { size } => {
-            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{size}"))])
-                .into_response());
-        }
-        Read::Content { etag, size, range, body } => (etag, size, range, body),
-    };
-    let len = range.as_ref().map_or(size, |r| r.end - r.start);
-    let mut response = Response::new(Body::from_stream(body));
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    h.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(ApiError::internal)?);
-    if let Some(range) = range {
-        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
-        let value = format!("bytes {}-{}/{size}", range.start, range.end - 1);
-        response
-            .headers_mut()
-            .insert(header::CONTENT_RANGE, HeaderValue::from_str(&value).map_err(ApiError::internal)?);
-    }
-    Ok(response)
+    ciphertext::respond(playback::read(&call.services, &call.member, &id, &request).await?)
 }
 
 /// Releases the data key for playback (audited, rate-limited per user).
