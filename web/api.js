@@ -92,7 +92,8 @@ function sentence(text) {
 }
 
 /**
- * A client for one signed-in session. `token()` returns the current bearer token.
+ * A client for one signed-in session. `token()` returns the current bearer token
+ * (null for a share link's viewer, who has none).
  * @param {() => string | null} token
  */
 export function client(token) {
@@ -103,8 +104,10 @@ export function client(token) {
    * @returns {Promise<Response>} an answer with a 2xx status; anything else throws an `ApiError`
    */
   async function request(method, path, { json, body, headers = {}, signal } = {}) {
+    const bearer = token();
+    // No token: a request anyone may make (a share link's), sent without one.
     /** @type {Record<string, string>} */
-    const sent = { authorization: `Bearer ${token()}`, ...headers };
+    const sent = bearer === null ? { ...headers } : { authorization: `Bearer ${bearer}`, ...headers };
     /** @type {RequestInit} */
     const init = { method, headers: sent, signal };
     if (json !== undefined) {
@@ -280,4 +283,27 @@ export function client(token) {
  * @typedef {object} ExportStarted
  * @property {string} recovery_key
  * @property {string} download
+ */
+
+/**
+ * A share link as its family sees it (`GET /v1/family/links`).
+ * @typedef {object} ShareLinkView
+ * @property {string} id
+ * @property {string} name
+ * @property {'active' | 'revoked' | 'expired' | 'used-up' | 'empty'} state
+ * @property {number} expires_at Unix milliseconds
+ * @property {number} views
+ * @property {number | null} max_views
+ * @property {boolean} allow_download
+ * @property {boolean} passphrase
+ * @property {number} recordings
+ */
+
+/**
+ * One opening of a share link (`GET /v1/family/links/{id}/openings`).
+ * @typedef {object} ShareLinkOpening
+ * @property {number} at Unix milliseconds
+ * @property {string} ip
+ * @property {string} user_agent
+ * @property {string} outcome
  */

@@ -7,6 +7,7 @@ import { client, ApiError } from './api.js';
 import { pending } from './pending.js';
 import { ToUploader, FromUploader, ToServiceWorker, FromServiceWorker, PLAYBACK_ERROR_HEADER } from './messages.js';
 import { Library, makePoster, mediaDuration, fingerprint, isoDay } from './library.js';
+import { newLink, wrappingKey, sealItem, base64, base64url } from './links.js';
 
 /**
  * @typedef {import('./api.js').RecordingView} RecordingView
@@ -23,6 +24,8 @@ import { Library, makePoster, mediaDuration, fingerprint, isoDay } from './libra
  * @typedef {import('./messages.js').FromServiceWorkerMessage} FromServiceWorkerMessage
  * @typedef {import('./messages.js').SessionReply} SessionReply
  * @typedef {RecordingView & { recorded_on?: string, note?: string, fingerprint?: string, name?: string, duration?: number }} LibraryItem
+ * @typedef {import('./api.js').ShareLinkView} ShareLinkView
+ * @typedef {import('./api.js').ShareLinkOpening} ShareLinkOpening
  */
 
 /**
@@ -714,8 +717,124 @@ function recordingRow(r) {
       // service worker) answered with Content-Disposition: attachment: the browser
       // streams the decrypted bytes to disk as the worker produces them.
       el('a', { class: 'button secondary', href: `/media/${r.id}?download&name=${encodeURIComponent(name)}`, onclick: followMediaLink, 'aria-label': `Download ${r.title} decrypted` }, 'Download'),
+      manager && r.status === 'committed'
+        ? el('button', { type: 'button', class: 'secondary', onclick: () => openShare(r), 'aria-label': `Share ${r.title}` }, 'Share') : null,
       manager || r.created_by === state.user
         ? el('button', { type: 'button', class: 'danger', onclick: () => remove(r), 'aria-label': `Delete ${r.title}` }, 'Delete') : null));
+}
+
+// ---------- share links ----------
+/** The Share dialog, for `r` and any others of the library the sharer ticks. @param {LibraryItem} r */
+function openShare(r) {
+  $('#share-form').hidden = false;
+  $('#share-result').hidden = true;
+  $('#share-choices').replaceChildren(...items.filter((x) => x.status === 'committed').map((x) =>
+    el('label', { class: 'inline' }, el('input', { type: 'checkbox', value: x.id, checked: x.id === r.id }), el('bdi', {}, x.title))));
+  for (const sel of ['#share-name', '#share-views', '#share-passphrase']) $input(sel).value = '';
+  $input('#share-download').checked = false;
+  /** @type {HTMLSelectElement} */ ($('#share-days')).value = '7';
+  /** @type {HTMLDialogElement} */ ($('#share-dialog')).showModal();
+  $input('#share-name').focus();
+}
+
+/**
+ * A recording's poster, decrypted with the family's library key (the link carries it
+ * sealed under its own key instead).
+ * @param {string} id
+ */
+async function posterBase64(id) {
+  if (!library) return undefined;
+  const sealed = new Uint8Array(await (await api.request('GET', `/v1/recordings/${id}/poster`)).arrayBuffer());
+  return base64(new Uint8Array(await (await library.openPoster(sealed)).arrayBuffer()));
+}
+
+/**
+ * Makes the link: each chosen recording's data key, title, date and poster sealed here
+ * under a key derived from a secret that only the link holds (links.js).
+ * @param {Event} e
+ */
+async function makeShareLink(e) {
+  e.preventDefault();
+  const family = state.family?.id;
+  const ids = Array.from(document.querySelectorAll('#share-choices input:checked'), (i) => /** @type {HTMLInputElement} */ (i).value);
+  const chosen = items.filter((x) => ids.includes(x.id));
+  if (!family || chosen.length === 0) return showAlert('Choose at least one recording to share.');
+  const name = $input('#share-name').value.trim();
+  const passphrase = $input('#share-passphrase').value;
+  const views = $input('#share-views').value;
+  const days = Number(/** @type {HTMLSelectElement} */ ($('#share-days')).value);
+  const button = /** @type {HTMLButtonElement} */ ($('#share-make'));
+  button.disabled = true;
+  announce('Making the link…');
+  const { id, secret, kdf } = newLink();
+  const key = await wrappingKey(id, secret, passphrase ? { passphrase, kdf } : null);
+  try {
+    const recordings = [];
+    for (const r of chosen) {
+      /** @type {{ data_key: string }} */
+      const release = await api.json('POST', `/v1/recordings/${r.id}/key`, {});
+      const poster = r.has_poster ? await posterBase64(r.id) : undefined;
+      const item = { recording: r.id, data_key: release.data_key, title: r.title, recorded_on: recordedOn(r), kind: kindLabel(r),
+        name: fileName(r), duration: r.duration, poster };
+      recordings.push({ recording_id: r.id, sealed: await sealItem(key, id, family, item) });
+      item.data_key = release.data_key = '';
+    }
+    /** @type {ShareLinkView} */
+    const made = await api.json('POST', '/v1/family/links', { id, name, expires_in_days: days, max_views: views ? Number(views) : undefined,
+      allow_download: $input('#share-download').checked, passphrase: passphrase ? kdf : undefined, recordings });
+    $input('#share-link').value = `${location.origin}/share.html#${id}.${base64url(secret)}`;
+    $('#share-for').textContent = name;
+    const limit = made.max_views ? `, for ${made.max_views} opening${made.max_views === 1 ? '' : 's'}` : '';
+    $('#share-until').textContent = `Works until ${fmtLongDay(made.expires_at)}${limit}.`
+      + (passphrase ? ' It also needs the passphrase: tell it to them another way than the link.' : '');
+    $('#share-form').hidden = true;
+    $('#share-result').hidden = false;
+    $input('#share-link').focus();
+    $input('#share-link').select();
+    announce('The link is ready.');
+  } finally {
+    key.fill(0);
+    secret.fill(0);
+    button.disabled = false;
+  }
+}
+
+/** What a link's state says to its family. @param {ShareLinkView} l */
+const linkState = (l) => l.state === 'active' ? `works until ${fmtLongDay(l.expires_at)}`
+  : l.state === 'revoked' ? 'withdrawn' : l.state === 'expired' ? `expired on ${fmtLongDay(l.expires_at)}`
+  : l.state === 'used-up' ? 'opened as often as it allows' : 'what it showed was erased';
+
+/** "Who opened it": a link's openings from the audit log, read when asked for. @param {ShareLinkView} l */
+function openingsOf(l) {
+  const list = el('ul', { class: 'openings' });
+  const details = /** @type {HTMLDetailsElement} */ (el('details', {}, el('summary', {}, 'Who opened it'), list));
+  details.addEventListener('toggle', () => {
+    if (!details.open) return;
+    api.get(`/v1/family/links/${l.id}/openings`).then((/** @type {ShareLinkOpening[]} */ rows) => {
+      list.replaceChildren(...(rows.length ? rows.map((o) => el('li', {},
+        `${fmtDate(o.at)} · ${o.ip} · ${o.user_agent || 'unknown browser'}${o.outcome === 'success' ? '' : ' · refused'}`))
+        : [el('li', {}, 'Nobody yet.')]));
+    }, fail);
+  });
+  return details;
+}
+
+async function loadLinks() {
+  /** @type {ShareLinkView[]} */
+  const list = await api.get('/v1/family/links');
+  $('#links').replaceChildren(...list.map((l) => {
+    const opened = l.views === 0 ? 'not opened yet' : `opened ${l.views === 1 ? 'once' : `${l.views} times`}`;
+    const meta = `${l.recordings} recording${l.recordings === 1 ? '' : 's'} · ${linkState(l)} · ${opened}`
+      + `${l.max_views ? ` of ${l.max_views}` : ''}${l.passphrase ? ' · passphrase' : ''}${l.allow_download ? ' · may save copies' : ''}`;
+    const withdraw = () => api.request('DELETE', `/v1/family/links/${l.id}`).then(loadLinks)
+      .then(() => announce(`The link for ${l.name} no longer works.`)).catch(fail);
+    return el('li', { 'data-id': l.id, 'data-state': l.state },
+      el('div', {}, el('bdi', { class: 'title' }, l.name), el('span', { class: 'meta' }, meta), openingsOf(l)),
+      l.state === 'active'
+        ? el('button', { type: 'button', class: 'secondary', 'aria-label': `Withdraw the link for ${l.name}`, onclick: withdraw }, 'Withdraw')
+        : null);
+  }));
+  $('#links-wrap').hidden = list.length === 0;
 }
 
 /** When a recording was made: its "recorded on" day. @param {LibraryItem} r */
@@ -1255,6 +1374,7 @@ async function loadMembers() {
   const members = await api.get('/v1/family/members');
   for (const m of members) if (m.display_name) names.set(m.user_id, m.display_name);
   loadInvitations().catch(fail);
+  loadLinks().catch(fail);
   const body = $('#members tbody');
   body.replaceChildren();
   for (const m of members) {
@@ -1287,6 +1407,7 @@ const KIND_OF_ACTION = {
   'member.invited': 'members', 'member.role_changed': 'members', 'member.removed': 'members', 'family.created': 'members',
   'member.joined': 'members', 'invitation.created': 'members', 'invitation.revoked': 'members', 'member.renamed': 'members',
   'auth.failed': 'security', 'authz.denied': 'security',
+  'link.created': 'sharing', 'link.revoked': 'sharing', 'link.opened': 'sharing', 'link.played': 'sharing',
 };
 
 /** Titles of recordings by id, as far as this page has loaded them. @type {Map<string, string>} */
@@ -1324,6 +1445,13 @@ function auditSentence(a) {
       ...(typeof m.invited_by === 'string' ? [' from ', person(m.invited_by)] : [])];
     case 'invitation.created': return ['invited ', el('bdi', {}, String(m.name ?? 'someone')), ` as ${String(m.role ?? 'member')} (a link)`];
     case 'invitation.revoked': return ['withdrew an invitation link'];
+    case 'link.created': {
+      const n = Array.isArray(m.recordings) ? m.recordings.length : 0;
+      return [`shared ${n === 1 ? 'a recording' : `${n} recordings`} with a link for `, el('bdi', {}, String(m.name ?? 'someone'))];
+    }
+    case 'link.revoked': return ['withdrew a share link'];
+    case 'link.opened': return ['opened the link for ', el('bdi', {}, String(m.name ?? 'someone'))];
+    case 'link.played': return ['played ', ...rec(), ' through the link for ', el('bdi', {}, String(m.name ?? 'someone'))];
     case 'member.renamed': return typeof m.name === 'string' ? ['named ', el('bdi', {}, a.target), ' “', el('bdi', {}, m.name), '”'] : ['cleared the name of ', el('bdi', {}, a.target)];
     case 'member.role_changed': return ['made ', who(), ` ${String(m.to ?? '')}`.trimEnd() + (m.from ? ` (was ${String(m.from)})` : '')];
     case 'member.removed': return a.target === a.actor ? ['left the family'] : ['removed ', who(), ' from the family'];
@@ -1348,7 +1476,7 @@ function renderAudit() {
   const shown = auditEntries.filter((a) => (technical || !TECHNICAL.has(a.action))
     && (!who || a.actor === who) && (!kind || KIND_OF_ACTION[a.action] === kind || (kind === 'security' && a.outcome !== 'success')));
   $('#audit tbody').replaceChildren(...shown.map((a) => el('tr', { 'data-action': a.action },
-    el('td', {}, fmtDate(a.at)), el('td', {}, !a.actor || a.actor === SYSTEM_ACTOR ? 'Vault' : person(a.actor)), el('td', {}, ...auditSentence(a)),
+    el('td', {}, fmtDate(a.at)), el('td', {}, !a.actor || a.actor === SYSTEM_ACTOR ? 'Vault' : a.actor.startsWith('link:') ? 'Someone with a link' : person(a.actor)), el('td', {}, ...auditSentence(a)),
     el('td', { class: a.outcome === 'success' ? '' : 'denied' }, a.outcome === 'success' ? 'done' : a.outcome),
     el('td', {}, a.ip), el('td', { class: 'note' }, a.action))));
   $('#audit-empty').hidden = shown.length > 0;
@@ -1510,6 +1638,15 @@ $('#join-no').addEventListener('click', () => {
   $('#create-family').hidden = false;
 });
 $('#invite-link-form').addEventListener('submit', (e) => makeInvitation(e).catch(fail));
+$('#share-form').addEventListener('submit', (e) => makeShareLink(e).catch((err) => {
+  /** @type {HTMLDialogElement} */ ($('#share-dialog')).close();
+  fail(err);
+}));
+$('#share-cancel').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('#share-dialog')).close());
+$('#share-done').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('#share-dialog')).close());
+$('#share-copy').addEventListener('click', () => {
+  navigator.clipboard?.writeText($input('#share-link').value).then(() => announce('Link copied.'), () => $input('#share-link').select());
+});
 $('#invite-copy').addEventListener('click', () => {
   navigator.clipboard.writeText($input('#invite-link').value)
     .then(() => announce('The invitation link is copied.'), () => showAlert('This browser did not let the page copy; select the link and copy it.'));

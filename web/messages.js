@@ -14,7 +14,7 @@ export const FromUploader = Object.freeze({
 
 /** Page → service worker. Each is answered with 'ok' on the port sent along, if any. */
 export const ToServiceWorker = Object.freeze({
-  session: 'session', signOut: 'sign-out', allowNavigation: 'allow-navigation', archive: 'archive',
+  session: 'session', signOut: 'sign-out', allowNavigation: 'allow-navigation', archive: 'archive', link: 'link',
 });
 
 /** Service worker → page. */
@@ -182,7 +182,28 @@ export const FromServiceWorker = Object.freeze({ needSession: 'need-session', me
  * @property {number} lastModified its "recorded on" date (Unix ms)
  */
 
-/** @typedef {SessionMessage | SignOutMessage | AllowNavigation | ArchiveMessage} ToServiceWorkerMessage */
+/**
+ * A share link was opened (share.js): serve its recordings at /media/link/<recording id>,
+ * read with the view's token and decrypted with the keys the link carried.
+ * @typedef {object} LinkMessage
+ * @property {typeof ToServiceWorker.link} type
+ * @property {string} link the link's id
+ * @property {string} view the view token its opening answered
+ * @property {LinkEntry[]} entries
+ */
+
+/**
+ * One recording of an opened share link.
+ * @typedef {object} LinkEntry
+ * @property {string} id the recording
+ * @property {string} family
+ * @property {string} dataKey base64, opened from the link's sealed item
+ * @property {number} headerLength
+ * @property {number} ciphertextSize
+ * @property {string} contentType
+ */
+
+/** @typedef {SessionMessage | SignOutMessage | AllowNavigation | ArchiveMessage | LinkMessage} ToServiceWorkerMessage */
 
 /**
  * The service worker restarted without a session: the page answers on the port sent

@@ -21,7 +21,9 @@ import { makeZip } from './vendor/client-zip/index.js';
  * @typedef {import('./crypto.js').Engine} Engine
  * @typedef {import('./api.js').KeyRelease} KeyRelease
  * @typedef {{ token: string, family: string, mode: Engine }} Auth
- * @typedef {{ opener: Opener, key: CryptoKey | null, type: string, length: number }} Session
+ * @typedef {import('./messages.js').LinkEntry} LinkEntry
+ * @typedef {(start: number, end: number, purpose: Purpose) => Promise<Uint8Array<ArrayBuffer>>} CipherReader
+ * @typedef {{ opener: Opener, key: CryptoKey | null, type: string, length: number, read: CipherReader }} Session
  */
 
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
@@ -46,9 +48,13 @@ const SESSION_TTL_MS = 5 * 60_000;
 const archives = new Map();
 /** @type {Auth | null} */
 let auth = null;
-/** @type {Map<string, Promise<Session>>} recording id → its session */
+/** @type {Map<string, Promise<Session>>} recording id (or link/<recording id>) → its session */
 const opened = new Map();
+/** @type {Map<string, { link: string, view: string, entry: LinkEntry }>} recording id → how its share link reads it */
+const linked = new Map();
 const api = client(() => auth?.token ?? null);
+/** Share links' reads carry a view token, no sign-in. */
+const anonymous = client(() => null);
 
 sw.addEventListener('install', () => { sw.skipWaiting(); });
 sw.addEventListener('activate', (e) => e.waitUntil(sw.clients.claim()));
@@ -73,6 +79,15 @@ sw.addEventListener('message', (e) => {
     archives.clear(); // one archive at a time; an older one not yet opened is dropped
     archives.set(msg.nonce, entries);
     allowedNavigations.set(msg.nonce, Date.now() + NAVIGATION_NONCE_MS);
+  } else if (msg?.type === ToServiceWorker.link && typeof msg.link === 'string' && typeof msg.view === 'string' && Array.isArray(msg.entries)) {
+    for (const entry of msg.entries) {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(entry?.id)) continue;
+      linked.set(entry.id, { link: msg.link, view: msg.view, entry });
+      // A new opening (a reload of the viewer) reads with its own view.
+      const stale = opened.get(`link/${entry.id}`);
+      opened.delete(`link/${entry.id}`);
+      stale?.then((x) => x.opener.free(), () => {});
+    }
   }
   e.ports?.[0]?.postMessage('ok');
 });
@@ -137,7 +152,7 @@ async function request(method, path, options) {
 /** What a read of a recording is for, as the family's audit log tells it. @typedef {'play' | 'download'} Purpose */
 
 /**
- * Ciphertext bytes `start .. end` of a recording: exactly those, or a `TamperedError`.
+ * Ciphertext bytes `start .. end` of a family's recording: exactly those, or a `TamperedError`.
  * @param {string} id
  * @param {number} start
  * @param {number} end
@@ -146,9 +161,43 @@ async function request(method, path, options) {
 async function fetchCipher(id, start, end, purpose) {
   // The purpose only labels the family's audit log: "Grandma played", not "downloaded".
   const res = await request('GET', `/v1/recordings/${id}/content`, { headers: { range: `bytes=${start}-${end - 1}`, 'x-vault-purpose': purpose } });
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  if (bytes.length !== end - start) throw new TamperedError('length', 'the store returned the wrong number of bytes');
+  return exactly(await res.arrayBuffer(), end - start);
+}
+
+/**
+ * @param {ArrayBuffer} body
+ * @param {number} length what was asked for
+ */
+function exactly(body, length) {
+  const bytes = new Uint8Array(body);
+  if (bytes.length !== length) throw new TamperedError('length', 'the store returned the wrong number of bytes');
   return bytes;
+}
+
+/** What a share link's viewer reads for the server's refusals (by code). @type {Partial<Record<PlaybackErrorCode, string>>} */
+const LINK_REFUSALS = {
+  forbidden: 'This viewing has ended: open the link again.',
+  'not-found': 'This recording is not part of the link.',
+};
+
+/**
+ * Ciphertext bytes of a recording a share link shows, read with the view's token.
+ * @param {string} link
+ * @param {string} view
+ * @param {string} id
+ * @returns {CipherReader}
+ */
+function linkReader(link, view, id) {
+  return async (start, end) => {
+    try {
+      const res = await anonymous.request('GET', `/v1/links/${link}/recordings/${id}/content`,
+        { headers: { range: `bytes=${start}-${end - 1}`, 'x-vault-view': view } });
+      return exactly(await res.arrayBuffer(), end - start);
+    } catch (e) {
+      const better = e instanceof ApiError ? LINK_REFUSALS[e.code] : undefined;
+      throw e instanceof ApiError && better ? new ApiError(e.status, better, e.code) : e;
+    }
+  };
 }
 
 /**
@@ -158,51 +207,94 @@ async function fetchCipher(id, start, end, purpose) {
  * @returns {Promise<Session>}
  */
 function session(id, purpose) {
-  let s = opened.get(id);
+  return remembered(id, async () => {
+    const { family, mode } = await ensureAuth();
+    await loadWasm();
+    /** @type {KeyRelease} */
+    const release = await (await request('POST', `/v1/recordings/${id}/key`, { json: {} })).json();
+    if (release.header_len === null || release.ciphertext_size === null) {
+      throw new ApiError(409, 'This recording is not stored yet.', 'conflict');
+    }
+    /** @type {CipherReader} */
+    const read = (start, end, p) => fetchCipher(id, start, end, p);
+    return opening(id, family, unbase64(release.data_key), release.header_len, release.ciphertext_size,
+      release.content_type, mode, read, purpose);
+  });
+}
+
+/**
+ * The session of a recording a share link shows (its key came with the link).
+ * @param {string} id
+ * @returns {Promise<Session>}
+ */
+function linkSession(id) {
+  return remembered(`link/${id}`, async () => {
+    const shared = linked.get(id);
+    if (!shared) throw new ApiError(404, 'Open the link again to watch this recording.', 'not-found');
+    await loadWasm();
+    const { entry } = shared;
+    return opening(id, entry.family, unbase64(entry.dataKey), entry.headerLength, entry.ciphertextSize, entry.contentType,
+      cryptoMode(null), linkReader(shared.link, shared.view, id), 'play');
+  });
+}
+
+/**
+ * One session per key while it is in use; dropped after `SESSION_TTL_MS`, or at once if it fails.
+ * @param {string} key
+ * @param {() => Promise<Session>} make
+ * @returns {Promise<Session>}
+ */
+function remembered(key, make) {
+  let s = opened.get(key);
   if (!s) {
-    const started = (async () => {
-      const { family, mode } = await ensureAuth();
-      await loadWasm();
-      /** @type {KeyRelease} */
-      const release = await (await request('POST', `/v1/recordings/${id}/key`, { json: {} })).json();
-      if (release.header_len === null || release.ciphertext_size === null) {
-        throw new ApiError(409, 'This recording is not stored yet.', 'conflict');
-      }
-      const dataKey = unbase64(release.data_key);
-      let opener;
-      try {
-        const header = await fetchCipher(id, 0, release.header_len, purpose);
-        try {
-          opener = Opener.open(header, dataKey, release.ciphertext_size, family, id);
-        } catch (e) {
-          throw asTampered(e);
-        }
-      } finally {
-        dataKey.fill(0);
-      }
-      const key = await frameKeyFor(opener, mode);
-      const held = opener;
-      setTimeout(() => { if (opened.get(id) === started) { opened.delete(id); held.free(); } }, SESSION_TTL_MS);
-      return { opener, key, type: release.content_type, length: opener.plaintextLength };
-    })();
-    opened.set(id, started);
-    started.catch(() => opened.delete(id));
+    const started = make();
+    opened.set(key, started);
+    started.then((x) => setTimeout(() => { if (opened.get(key) === started) { opened.delete(key); x.opener.free(); } }, SESSION_TTL_MS),
+      () => opened.delete(key));
     s = started;
   }
   return s;
 }
 
 /**
+ * Reads and checks a recording's header with its data key (wiped after), and imports the frame key.
  * @param {string} id
+ * @param {string} family
+ * @param {Uint8Array} dataKey
+ * @param {number} headerLength
+ * @param {number} ciphertextSize
+ * @param {string} type
+ * @param {Engine} mode
+ * @param {CipherReader} read
+ * @param {Purpose} purpose
+ * @returns {Promise<Session>}
+ */
+async function opening(id, family, dataKey, headerLength, ciphertextSize, type, mode, read, purpose) {
+  let opener;
+  try {
+    const header = await read(0, headerLength, purpose);
+    try {
+      opener = Opener.open(header, dataKey, ciphertextSize, family, id);
+    } catch (e) {
+      throw asTampered(e);
+    }
+  } finally {
+    dataKey.fill(0);
+  }
+  const key = await frameKeyFor(opener, mode);
+  return { opener, key, type, length: opener.plaintextLength, read };
+}
+
+/**
  * @param {Session} s
  * @param {number} start
  * @param {number} end
  * @param {Purpose} purpose
  */
-async function decryptRange(id, s, start, end, purpose) {
+async function decryptRange(s, start, end, purpose) {
   const span = s.opener.locate(start, end);
   try {
-    const cipher = await fetchCipher(id, span.cipherStart, span.cipherEnd, purpose);
+    const cipher = await s.read(span.cipherStart, span.cipherEnd, purpose);
     return await openSpan(s.opener, s.key, span, cipher);
   } finally {
     span.free();
@@ -248,13 +340,15 @@ async function serve(e, url) {
       status: 403, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'content-security-policy': SANDBOX },
     });
   }
-  const id = url.pathname.slice('/media/'.length);
-  if (id === 'archive') return serveArchive(url.searchParams.get('nonce') ?? '');
+  const path = url.pathname.slice('/media/'.length);
+  if (path === 'archive') return serveArchive(url.searchParams.get('nonce') ?? '');
+  const shared = path.startsWith('link/');
+  const id = shared ? path.slice('link/'.length) : path;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new ApiError(404, 'No such recording.', 'not-found');
   // Saving a decrypted copy (a download link, a navigation) or playing and reading here.
   /** @type {Purpose} */
   const purpose = url.searchParams.has('download') || e.request.mode === 'navigate' ? 'download' : 'play';
-  const s = await session(id, purpose);
+  const s = shared ? await linkSession(id) : await session(id, purpose);
   const range = parseRange(e.request.headers.get('range'), s.length);
   if (range === 'unsatisfiable') {
     return new Response(null, { status: 416, headers: { 'content-range': `bytes */${s.length}`, 'x-content-type-options': 'nosniff' } });
@@ -276,7 +370,7 @@ async function serve(e, url) {
     const name = (url.searchParams.get('name') || 'recording').replace(/[^\w. -]/g, '_');
     headers['content-disposition'] = `attachment; filename="${name}"`;
   }
-  const body = await decryptedBody(id, s, start, end, purpose, (err) => notify(id, err));
+  const body = await decryptedBody(s, start, end, purpose, (err) => notify(id, err));
   return new Response(body, { status: range ? 206 : 200, headers });
 }
 
@@ -284,7 +378,6 @@ async function serve(e, url) {
  * The plaintext of bytes [start, end) of a recording, as a stream. The first step is
  * decrypted before returning, so a damaged object fails with a clear error instead of
  * a cut stream; later steps are decrypted as the reader reads.
- * @param {string} id
  * @param {Session} s
  * @param {number} start
  * @param {number} end
@@ -292,9 +385,9 @@ async function serve(e, url) {
  * @param {(err: unknown) => void} onError a later step failed (the stream errors too)
  * @returns {Promise<ReadableStream<Uint8Array>>}
  */
-async function decryptedBody(id, s, start, end, purpose, onError) {
+async function decryptedBody(s, start, end, purpose, onError) {
   let pos = start;
-  const first = end > start ? await decryptRange(id, s, pos, Math.min(end, pos + CHUNK), purpose) : new Uint8Array(0);
+  const first = end > start ? await decryptRange(s, pos, Math.min(end, pos + CHUNK), purpose) : new Uint8Array(0);
   pos += first.length;
   let cancelled = false; // the element stops reading a stream when it seeks elsewhere
   return new ReadableStream({
@@ -304,7 +397,7 @@ async function decryptedBody(id, s, start, end, purpose, onError) {
     },
     async pull(controller) {
       try {
-        const bytes = await decryptRange(id, s, pos, Math.min(end, pos + CHUNK), purpose);
+        const bytes = await decryptRange(s, pos, Math.min(end, pos + CHUNK), purpose);
         if (cancelled) return;
         pos += bytes.length;
         controller.enqueue(bytes);
@@ -346,7 +439,7 @@ function serveArchive(nonce) {
       report(saved, false);
       try {
         const s = await session(entry.id, 'download');
-        const input = await decryptedBody(entry.id, s, 0, s.length, 'download', (err) =>
+        const input = await decryptedBody(s, 0, s.length, 'download', (err) =>
           report(saved, true, `${entry.name}: ${err instanceof Error ? err.message : String(err)}`));
         yield { name: entry.name, lastModified: new Date(entry.lastModified), size: s.length, input };
         // The archive asks for the next file only once this one is written.

@@ -1304,3 +1304,162 @@ with zipfile.ZipFile(sys.argv[1]) as z:
   assert.match(note, /could not be decrypted[^]*letter-to-our-daughter\.txt/);
   await owner.setViewportSize({ width: 1280, height: 800 });
 });
+
+/** Every file under `dir` (the server's data: database, WAL, objects) holding `needle`. */
+function filesHolding(dir, needle) {
+  const hits = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath ?? entry.path, entry.name);
+    if (fs.readFileSync(file).includes(Buffer.from(needle))) hits.push(file);
+  }
+  return hits;
+}
+
+/** The viewer's decrypted bytes of [start, end) of a shared recording, or its refusal. */
+function linkRange(page, id, start, end) {
+  return page.evaluate(async ([id, start, end]) => {
+    const r = await fetch(`/media/link/${id}`, { headers: { range: `bytes=${start}-${end - 1}` } });
+    if (r.status !== 206) return { status: r.status, text: await r.text() };
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    return { status: r.status, b64: btoa(s) };
+  }, [id, start, end]);
+}
+
+test('a share link plays for someone without an account, on a phone; its secret and the titles never reach the server', async () => {
+  await owner.setViewportSize({ width: 1280, height: 800 });
+  await owner.click('.tab[data-view="recordings"]');
+  const token = crypto.randomBytes(6).toString('hex');
+  const file = path.join(work, `Lullaby for Grandpa ${token}.wav`);
+  const size = 6 * MiB;
+  makeFile(file, size, `share-${token}`, { header: wavHeader(size - 44), marker: MARKER, offsets: [3 * MiB] });
+  const id = await upload(owner, file);
+  const row = owner.locator(`#recordings tbody tr[data-id="${id}"]`);
+  await row.waitFor();
+  const title = (await row.locator('.title').first().textContent()).trim();
+  assert.match(title, new RegExp(token), 'the title the page made from the file name');
+
+  // The owner shares it: the link is made in the page; what is sent carries no secret.
+  const sent = [];
+  const listen = (r) => sent.push(`${r.method()} ${r.url()} ${r.postData() ?? ''}`);
+  owner.on('request', listen);
+  await row.locator('button', { hasText: 'Share' }).click();
+  await owner.locator('#share-dialog[open]').waitFor();
+  assert.equal(await owner.locator(`#share-choices input[value="${id}"]`).isChecked(), true, 'the recording it was opened for');
+  await owner.fill('#share-name', 'Grandpa Joe');
+  await owner.check('#share-download');
+  const problems = (await accessibilityProblems(owner)).map((p) => `share dialog: ${p}`);
+  await shot(owner, '26-share-dialog');
+  await owner.click('#share-make');
+  await owner.locator('#share-result:not([hidden])').waitFor();
+  const link = await owner.inputValue('#share-link');
+  const [, linkId, secret] = /\/share\.html#([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(link) ?? [];
+  assert.ok(linkId && secret, link);
+  assert.match(await owner.textContent('#share-until'), /^Works until /);
+  await shot(owner, '27-share-link');
+  await owner.click('#share-done');
+  owner.off('request', listen);
+  assert.ok(sent.some((s) => s.startsWith('POST') && s.includes('/v1/family/links')), 'the link was made on the server');
+  assert.deepEqual(sent.filter((s) => s.includes(secret)), [], 'no request carried the link secret');
+  assert.deepEqual(sent.filter((s) => s.includes(title)), [], 'nor the title in the clear');
+
+  // Grandpa opens it on his phone: no account, no session.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, acceptDownloads: true });
+  const joe = await newPage(phone);
+  const seen = [];
+  joe.on('request', (r) => seen.push(`${r.method()} ${r.url()} ${r.postData() ?? ''}`));
+  await joe.goto(link.replace(/^https?:\/\/[^/]+/, proxy.url));
+  const item = joe.locator(`#shared-list li[data-id="${id}"]`);
+  await item.waitFor();
+  assert.equal((await item.locator('.title').textContent()).trim(), title);
+  assert.match(await joe.textContent('#shared-status'), /One recording, shared with you until /);
+  assert.equal(await item.locator('a', { hasText: 'Save' }).count(), 1, 'saving allowed by the sharer');
+  await item.locator('button', { hasText: 'Play' }).click();
+  const media = joe.locator('#media');
+  await media.waitFor();
+  await joe.waitForFunction(() => /** @type {HTMLMediaElement} */ (document.querySelector('#media')).readyState >= 1, null, { timeout: 30_000 });
+  // Seek near the end and read the bytes there: exactly the file's.
+  await joe.evaluate(() => new Promise((resolve, reject) => {
+    const m = /** @type {HTMLMediaElement} */ (document.querySelector('#media'));
+    m.addEventListener('seeked', resolve, { once: true });
+    m.addEventListener('error', () => reject(new Error('media error')), { once: true });
+    m.currentTime = Math.max(0, m.duration - 2);
+  }));
+  for (const [start, end] of [[0, 64 * 1024], [3 * MiB - 100, 3 * MiB + 4096], [size - 5000, size]]) {
+    const got = await linkRange(joe, id, start, end);
+    assert.equal(got.status, 206, got.text);
+    assert.ok(Buffer.from(got.b64, 'base64').equals(readRange(file, start, end)), `bytes ${start}-${end}`);
+  }
+  for (const p of await accessibilityProblems(joe)) problems.push(`phone viewer: ${p}`);
+  await shot(joe, '28-share-viewer-phone');
+  assert.deepEqual(seen.filter((s) => s.includes(secret)), [], "the viewer's requests never carry the secret");
+  // The viewer reaches nothing of the family but what the link shows.
+  const elsewhere = await joe.evaluate(async (id) => Promise.all([
+    fetch('/v1/recordings').then((r) => r.status), fetch('/v1/family/links').then((r) => r.status),
+    fetch(`/v1/recordings/${id}/content`).then((r) => r.status), fetch(`/media/${id}`).then((r) => r.status),
+  ]), id);
+  assert.deepEqual(elsewhere, [401, 401, 401, 401]);
+  assert.deepEqual(proxy.stats.markerHits, [], 'no request held the plaintext marker');
+  // What the server keeps holds neither the secret nor the title.
+  assert.deepEqual(filesHolding(server.dataDir, secret), []);
+  assert.deepEqual(filesHolding(server.dataDir, token), []);
+
+  // The family sees the opening, and withdraws the link: the view under way ends at its next read.
+  await owner.click('.tab[data-view="members"]');
+  const listed = owner.locator(`#links li[data-id="${linkId}"]`);
+  await listed.waitFor();
+  assert.match(await listed.textContent(), /Grandpa Joe1 recording · works until .* · opened once · may save copies/);
+  await listed.locator('summary', { hasText: 'Who opened it' }).click();
+  await listed.locator('.openings li', { hasText: 'HeadlessChrome' }).waitFor();
+  assert.match(await listed.locator('.openings li').first().textContent(), /127\.0\.0\.1 · Mozilla/);
+  for (const p of await accessibilityProblems(owner)) problems.push(`members with links: ${p}`);
+  await shot(owner, '29-share-links-list');
+  await listed.locator('button', { hasText: 'Withdraw' }).click();
+  await owner.locator(`#links li[data-id="${linkId}"][data-state="revoked"]`).waitFor();
+  const after = await linkRange(joe, id, 0, 1000);
+  assert.equal(after.status, 410);
+  assert.match(after.text, /withdrawn/);
+  await joe.reload();
+  await joe.locator('#shared-error:not([hidden])').waitFor();
+  assert.match(await joe.textContent('#shared-error'), /This link was withdrawn by the family who shared it/);
+  await phone.close();
+
+  // A link with a passphrase, opened once at most, on a desktop.
+  await owner.click('.tab[data-view="recordings"]');
+  await row.locator('button', { hasText: 'Share' }).click();
+  await owner.fill('#share-name', 'Aunt May');
+  await owner.fill('#share-passphrase', 'blue whale 42');
+  await owner.fill('#share-views', '1');
+  await owner.click('#share-make');
+  await owner.locator('#share-result:not([hidden])').waitFor();
+  const locked = await owner.inputValue('#share-link');
+  assert.match(await owner.textContent('#share-until'), /for 1 opening\. It also needs the passphrase/);
+  await owner.click('#share-done');
+  const desk = await browser.newContext();
+  const may = await newPage(desk);
+  await may.goto(locked.replace(/^https?:\/\/[^/]+/, proxy.url));
+  await may.locator('#passphrase-form:not([hidden])').waitFor();
+  await may.fill('#passphrase', 'blue whale 41');
+  await may.click('#passphrase-form button[type=submit]');
+  await may.locator('#shared-error:not([hidden])').waitFor();
+  assert.match(await may.textContent('#shared-error'), /That passphrase does not open this link/);
+  await may.fill('#passphrase', 'blue whale 42');
+  await may.click('#passphrase-form button[type=submit]');
+  await may.locator(`#shared-list li[data-id="${id}"]`).waitFor();
+  assert.equal(await may.locator(`#shared-list li[data-id="${id}"] a`, { hasText: 'Save' }).count(), 0, 'saving not allowed');
+  for (const p of await accessibilityProblems(may)) problems.push(`desktop viewer: ${p}`);
+  await shot(may, '30-share-viewer-desktop');
+  await may.reload();
+  await may.locator('#shared-error:not([hidden])').waitFor();
+  assert.match(await may.textContent('#shared-error'), /opened as many times as it allows/);
+  await desk.close();
+
+  // In the family's log, in words.
+  await owner.click('.tab[data-view="audit"]');
+  await owner.locator('#audit tbody tr[data-action="link.opened"]', { hasText: 'Someone with a linkopened the link for Grandpa Joe' }).first().waitFor();
+  assert.ok(await owner.locator('#audit tbody tr[data-action="link.created"]', { hasText: 'shared a recording with a link for Aunt May' }).count() > 0);
+  assert.ok(await owner.locator('#audit tbody tr[data-action="link.played"]', { hasText: `played “${title}” through the link for Grandpa Joe` }).count() > 0);
+  assert.deepEqual(problems, []);
+});

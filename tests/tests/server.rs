@@ -224,6 +224,68 @@ fn the_cli_speaks_to_newcomers_in_plain_words(backend: Backend) {
     let story = media(3 * 1024 * 1024 + 5, 4);
     std::fs::write(&file, &story).unwrap();
     let id = text(&vault(&maria, &["upload", file.to_str().unwrap(), "--title", "Story"])).trim().to_owned();
+    // share: a link for someone without an account; its secret stays in the printed link.
+    let shared = vault(&maria, &["share", &id, "--name", "Grandpa Joe", "--allow-download", "--max-views", "3"]);
+    assert!(shared.status.success(), "{}", err(&shared));
+    assert!(err(&shared).contains("anyone with this link can watch until"), "{}", err(&shared));
+    let link = text(&shared).trim().to_owned();
+    let fragment = link.strip_prefix(&format!("{}/share.html#", server.url)).unwrap_or_else(|| panic!("{link}"));
+    let (link_id, secret) = fragment.split_once('.').unwrap();
+    let secret: [u8; 32] = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(secret).unwrap().try_into().unwrap();
+    let opened: Value =
+        server.http.post(format!("{}/v1/links/{link_id}/open", server.url)).send().unwrap().json().unwrap();
+    let key = vault_core::link::wrapping_key(link_id, &secret, None);
+    let sealed =
+        base64::engine::general_purpose::STANDARD.decode(opened["recordings"][0]["sealed"].as_str().unwrap()).unwrap();
+    let item: Value =
+        serde_json::from_slice(&vault_core::link::open(&key, link_id, "lopez", &sealed).unwrap()).unwrap();
+    assert_eq!(
+        (item["recording"].as_str(), item["title"].as_str(), item["name"].as_str()),
+        (Some(id.as_str()), Some("Story"), Some("Story.txt"))
+    );
+    let maria_api = Api { base: server.url.clone(), token: maria.clone(), http: server.http.clone(), host: None };
+    let data_key = base64::engine::general_purpose::STANDARD.decode(item["data_key"].as_str().unwrap()).unwrap();
+    assert_eq!(data_key, maria_api.data_key(&id).expose(), "the recording's own data key, sealed under the link");
+    let listed = text(&vault(&maria, &["links"]));
+    assert!(listed.contains(&format!("{link_id}\tGrandpa Joe\tactive\t1 views")), "{listed}");
+    // With a passphrase: the items do not open with the secret alone.
+    let locked = Command::new(vault_bin())
+        .args(["client", "--server", &server.url, "share", &id, "--name", "Aunt May", "--passphrase"])
+        .env("VAULT_TOKEN", &maria)
+        .env("VAULT_SHARE_PASSPHRASE", "blue whale 42")
+        .output()
+        .unwrap();
+    assert!(locked.status.success(), "{}", err(&locked));
+    let (locked_id, locked_secret) = text(&locked)
+        .trim()
+        .rsplit_once('#')
+        .unwrap()
+        .1
+        .split_once('.')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .unwrap();
+    let opened: Value =
+        server.http.post(format!("{}/v1/links/{locked_id}/open", server.url)).send().unwrap().json().unwrap();
+    assert_eq!(
+        (opened["passphrase"]["algorithm"].as_str(), opened["passphrase"]["memory_kib"].as_u64()),
+        (Some("argon2id"), Some(65536))
+    );
+    let secret: [u8; 32] =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(locked_secret).unwrap().try_into().unwrap();
+    let sealed =
+        base64::engine::general_purpose::STANDARD.decode(opened["recordings"][0]["sealed"].as_str().unwrap()).unwrap();
+    assert!(
+        vault_core::link::open(
+            &vault_core::link::wrapping_key(&locked_id, &secret, None),
+            &locked_id,
+            "lopez",
+            &sealed
+        )
+        .is_err()
+    );
+    assert!(vault(&maria, &["unshare", link_id]).status.success());
+    let gone = server.http.post(format!("{}/v1/links/{link_id}/open", server.url)).send().unwrap();
+    assert_eq!(gone.status(), StatusCode::GONE);
     // list: sizes and dates for people.
     let listed = text(&vault(&maria, &["list"]));
     let line = listed.lines().find(|l| l.starts_with(&id)).unwrap();

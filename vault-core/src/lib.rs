@@ -16,6 +16,7 @@ pub mod io;
 mod kdf;
 pub mod keyring;
 mod keys;
+pub mod link;
 mod oneshot;
 pub mod parts;
 mod policy;

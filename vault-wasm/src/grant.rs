@@ -47,8 +47,13 @@ pub(crate) struct CallerRandom(Zeroizing<Vec<u8>>);
 
 impl CallerRandom {
     pub(crate) fn new(bytes: &[u8]) -> Result<Self, Error> {
-        if bytes.len() != vault_core::suite::MESSAGE_ID_LEN || bytes.iter().all(|b| *b == 0) {
-            return Err(Error::Misuse("pass 32 bytes from crypto.getRandomValues"));
+        Self::of_len(bytes, vault_core::suite::MESSAGE_ID_LEN)
+    }
+
+    /// Exactly `len` bytes, for an operation that takes that many.
+    pub(crate) fn of_len(bytes: &[u8], len: usize) -> Result<Self, Error> {
+        if bytes.len() != len || bytes.iter().all(|b| *b == 0) {
+            return Err(Error::Misuse("pass as many bytes from crypto.getRandomValues as asked"));
         }
         Ok(Self(Zeroizing::new(bytes.to_vec())))
     }

@@ -14,6 +14,9 @@
 //!   plaintext range, and either decrypts them or describes each frame (IV, AAD,
 //!   where its ciphertext and tag lie) for WebCrypto, under vault-core's ordering rules.
 //!
+//! [`link`] seals and opens what a share link carries (raw AES keyring, Argon2id for
+//! a passphrase).
+//!
 //! In both modes vault-core computes the format (key derivation, commitment, IVs,
 //! AADs, framing); only the AES-GCM of frame bodies moves to WebCrypto.
 //!
@@ -29,6 +32,7 @@
 
 pub mod error;
 mod grant;
+pub mod link;
 mod opener;
 mod parts;
 mod sealer;

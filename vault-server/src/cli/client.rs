@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{display, progress};
 use crate::api::recordings::RecordingKind;
-use crate::client::{ApiClient, UploadOptions};
+use crate::client::{ApiClient, ShareRequest, UploadOptions, share};
 
 #[derive(Debug, Args)]
 pub(super) struct ClientArgs {
@@ -107,6 +107,32 @@ enum ClientCommand {
     },
     /// Show the family's audit log (owner/admin).
     Audit,
+    /// Make a view-only link to recordings for someone without an account
+    /// (owner/admin). The link's secret is made here and never sent: print it, send it.
+    Share {
+        /// The recordings it shows (ids).
+        #[arg(required = true)]
+        recordings: Vec<String>,
+        /// Who it is for ("Grandpa Joe").
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// How many times it may be opened (default: no limit).
+        #[arg(long)]
+        max_views: Option<u32>,
+        /// Also ask for a passphrase, read from VAULT_SHARE_PASSPHRASE (not an argument:
+        /// arguments are visible to other users of this machine).
+        #[arg(long)]
+        passphrase: bool,
+        /// Let the viewer save decrypted copies.
+        #[arg(long)]
+        allow_download: bool,
+    },
+    /// List the family's share links, with their views (owner/admin).
+    Links,
+    /// Withdraw a share link at once (owner/admin).
+    Unshare { id: String },
 }
 
 fn guess(file: &std::path::Path) -> (RecordingKind, &'static str) {
@@ -298,6 +324,48 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
                 eprintln!("works once, until {until}");
                 link.clone()
             });
+        }
+        ClientCommand::Share { recordings, name, days, max_views, passphrase, allow_download } => {
+            let passphrase = if passphrase {
+                let p = std::env::var("VAULT_SHARE_PASSPHRASE").map_err(|_| {
+                    anyhow::anyhow!("--passphrase reads the passphrase from VAULT_SHARE_PASSPHRASE: set it")
+                })?;
+                Some(zeroize::Zeroizing::new(p))
+            } else {
+                None
+            };
+            let request =
+                ShareRequest { recordings: &recordings, name: &name, days, max_views, passphrase, allow_download };
+            let (link, made) = share(client, &request).await?;
+            let until = made["expires_at"].as_i64().map(display::when).unwrap_or_default();
+            print(j, &json!({ "link": link, "share_link": made }), |_| {
+                eprintln!("anyone with this link can watch until {until}");
+                link.clone()
+            });
+        }
+        ClientCommand::Links => {
+            let links: Value = client.get("/v1/family/links").await?;
+            print(j, &links, |v| {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|l| {
+                                let until = l["expires_at"].as_i64().map(display::when).unwrap_or_default();
+                                format!(
+                                    "{}\t{}\t{}\t{} views\tuntil {until}",
+                                    l["id"], l["name"], l["state"], l["views"]
+                                )
+                                .replace('"', "")
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default()
+            });
+        }
+        ClientCommand::Unshare { id } => {
+            client.send_empty(client.request(Method::DELETE, &format!("/v1/family/links/{id}"))).await?;
+            print(j, &json!({ "withdrawn": id }), |_| id.clone());
         }
         ClientCommand::Join { link } => {
             // The whole link, or the secret alone.

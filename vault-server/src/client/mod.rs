@@ -2,9 +2,11 @@
 //! encrypts and decrypts locally with vault-core: the server sees ciphertext only.
 
 mod download;
+mod share;
 mod upload;
 
 pub(crate) use download::download;
+pub(crate) use share::{ShareRequest, share};
 pub(crate) use upload::{UploadOptions, upload};
 
 use std::time::Duration;
