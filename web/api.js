@@ -230,6 +230,7 @@ export function client(token) {
  * @property {string} id
  * @property {string} name
  * @property {Role} role the caller's
+ * @property {{ members_may_share: boolean, max_link_days: number }} sharing the family's rules for share links
  */
 
 /**
@@ -291,6 +292,7 @@ export function client(token) {
  * @property {string} id
  * @property {string} name
  * @property {'active' | 'revoked' | 'expired' | 'used-up' | 'empty'} state
+ * @property {string} created_by
  * @property {number} expires_at Unix milliseconds
  * @property {number} views
  * @property {number | null} max_views

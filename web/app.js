@@ -383,6 +383,7 @@ async function start() {
   const manager = state.role === 'owner' || state.role === 'admin';
   document.querySelectorAll('.tab[data-view="members"], .tab[data-view="audit"]').forEach((t) => { /** @type {HTMLElement} */ (t).hidden = !manager; });
   $('#family-data').hidden = state.role !== 'owner';
+  showSharing(family);
   show('recordings');
   await Promise.all([loadRecordings(true), loadInterrupted()]);
   if (invite && invite.family !== family.id) showAlert(wrongFamily(invite));
@@ -484,6 +485,7 @@ function show(view) {
   document.querySelectorAll('.tab').forEach((t) => {
     if (/** @type {HTMLElement} */ (t).dataset.view === view) t.setAttribute('aria-current', 'page'); else t.removeAttribute('aria-current');
   });
+  if (view === 'recordings' && state.family) loadLinks().catch(fail);
   if (view === 'members') loadMembers().catch(fail);
   if (view === 'audit') loadAudit(true).catch(fail);
   if (view === 'trash') loadTrash().catch(fail);
@@ -717,13 +719,35 @@ function recordingRow(r) {
       // service worker) answered with Content-Disposition: attachment: the browser
       // streams the decrypted bytes to disk as the worker produces them.
       el('a', { class: 'button secondary', href: `/media/${r.id}?download&name=${encodeURIComponent(name)}`, onclick: followMediaLink, 'aria-label': `Download ${r.title} decrypted` }, 'Download'),
-      manager && r.status === 'committed'
+      (manager || state.family?.sharing.members_may_share) && r.status === 'committed'
         ? el('button', { type: 'button', class: 'secondary', onclick: () => openShare(r), 'aria-label': `Share ${r.title}` }, 'Share') : null,
       manager || r.created_by === state.user
         ? el('button', { type: 'button', class: 'danger', onclick: () => remove(r), 'aria-label': `Delete ${r.title}` }, 'Delete') : null));
 }
 
 // ---------- share links ----------
+/** The owner's form for the family's rules on share links. @param {FamilyView} family */
+function showSharing(family) {
+  $('#sharing-form').hidden = state.role !== 'owner';
+  $input('#sharing-members').checked = family.sharing.members_may_share;
+  const days = /** @type {HTMLSelectElement} */ ($('#sharing-days'));
+  if (![...days.options].some((o) => o.value === String(family.sharing.max_link_days))) {
+    days.append(el('option', { value: family.sharing.max_link_days }, `${family.sharing.max_link_days} days`));
+  }
+  days.value = String(family.sharing.max_link_days);
+}
+
+/** @param {Event} e */
+async function saveSharing(e) {
+  e.preventDefault();
+  /** @type {FamilyView} */
+  const family = await api.json('PUT', '/v1/family/sharing', { members_may_share: $input('#sharing-members').checked,
+    max_link_days: Number(/** @type {HTMLSelectElement} */ ($('#sharing-days')).value) });
+  state.family = family;
+  showSharing(family);
+  announce(family.sharing.members_may_share ? 'Members may now share links too.' : 'Only owners and admins may share links now.');
+}
+
 /** The Share dialog, for `r` and any others of the library the sharer ticks. @param {LibraryItem} r */
 function openShare(r) {
   $('#share-form').hidden = false;
@@ -732,7 +756,11 @@ function openShare(r) {
     el('label', { class: 'inline' }, el('input', { type: 'checkbox', value: x.id, checked: x.id === r.id }), el('bdi', {}, x.title))));
   for (const sel of ['#share-name', '#share-views', '#share-passphrase']) $input(sel).value = '';
   $input('#share-download').checked = false;
-  /** @type {HTMLSelectElement} */ ($('#share-days')).value = '7';
+  const most = state.family?.sharing.max_link_days ?? 30;
+  const days = /** @type {HTMLSelectElement} */ ($('#share-days'));
+  days.replaceChildren(...[1, 7, 30].filter((d) => d <= most).concat(most > 1 && most !== 7 && most !== 30 ? [most] : [])
+    .sort((a, b) => a - b).map((d) => el('option', { value: d }, d === 1 ? '1 day' : `${d} days`)));
+  days.value = String(Math.min(7, most));
   /** @type {HTMLDialogElement} */ ($('#share-dialog')).showModal();
   $input('#share-name').focus();
 }
@@ -773,7 +801,9 @@ async function makeShareLink(e) {
     for (const r of chosen) {
       /** @type {{ data_key: string }} */
       const release = await api.json('POST', `/v1/recordings/${r.id}/key`, {});
-      const poster = r.has_poster ? await posterBase64(r.id) : undefined;
+      const full = r.has_poster ? await posterBase64(r.id) : undefined;
+      // A link item holds at most ~96 KiB: a poster larger than 64 KiB stays out.
+      const poster = full && full.length <= 88_000 ? full : undefined;
       const item = { recording: r.id, data_key: release.data_key, title: r.title, recorded_on: recordedOn(r), kind: kindLabel(r),
         name: fileName(r), duration: r.duration, poster };
       recordings.push({ recording_id: r.id, sealed: await sealItem(key, id, family, item) });
@@ -792,6 +822,7 @@ async function makeShareLink(e) {
     $input('#share-link').focus();
     $input('#share-link').select();
     announce('The link is ready.');
+    loadLinks().catch(fail);
   } finally {
     key.fill(0);
     secret.fill(0);
@@ -822,6 +853,7 @@ function openingsOf(l) {
 async function loadLinks() {
   /** @type {ShareLinkView[]} */
   const list = await api.get('/v1/family/links');
+  const mine = (/** @type {ShareLinkView} */ l) => l.created_by === state.user || state.role === 'owner' || state.role === 'admin';
   $('#links').replaceChildren(...list.map((l) => {
     const opened = l.views === 0 ? 'not opened yet' : `opened ${l.views === 1 ? 'once' : `${l.views} times`}`;
     const meta = `${l.recordings} recording${l.recordings === 1 ? '' : 's'} · ${linkState(l)} · ${opened}`
@@ -830,7 +862,7 @@ async function loadLinks() {
       .then(() => announce(`The link for ${l.name} no longer works.`)).catch(fail);
     return el('li', { 'data-id': l.id, 'data-state': l.state },
       el('div', {}, el('bdi', { class: 'title' }, l.name), el('span', { class: 'meta' }, meta), openingsOf(l)),
-      l.state === 'active'
+      l.state === 'active' && mine(l)
         ? el('button', { type: 'button', class: 'secondary', 'aria-label': `Withdraw the link for ${l.name}`, onclick: withdraw }, 'Withdraw')
         : null);
   }));
@@ -1374,7 +1406,6 @@ async function loadMembers() {
   const members = await api.get('/v1/family/members');
   for (const m of members) if (m.display_name) names.set(m.user_id, m.display_name);
   loadInvitations().catch(fail);
-  loadLinks().catch(fail);
   const body = $('#members tbody');
   body.replaceChildren();
   for (const m of members) {
@@ -1642,6 +1673,7 @@ $('#share-form').addEventListener('submit', (e) => makeShareLink(e).catch((err) 
   /** @type {HTMLDialogElement} */ ($('#share-dialog')).close();
   fail(err);
 }));
+$('#sharing-form').addEventListener('submit', (e) => saveSharing(e).catch(fail));
 $('#share-cancel').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('#share-dialog')).close());
 $('#share-done').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('#share-dialog')).close());
 $('#share-copy').addEventListener('click', () => {

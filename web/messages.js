@@ -18,7 +18,9 @@ export const ToServiceWorker = Object.freeze({
 });
 
 /** Service worker → page. */
-export const FromServiceWorker = Object.freeze({ needSession: 'need-session', mediaError: 'media-error', archiveProgress: 'archive-progress' });
+export const FromServiceWorker = Object.freeze({
+  needSession: 'need-session', mediaError: 'media-error', archiveProgress: 'archive-progress', needLink: 'need-link',
+});
 
 /**
  * @typedef {import('./crypto.js').Engine} Engine
@@ -201,9 +203,18 @@ export const FromServiceWorker = Object.freeze({ needSession: 'need-session', me
  * @property {number} headerLength
  * @property {number} ciphertextSize
  * @property {string} contentType
+ * @property {boolean} allowDownload whether the sharer lets the viewer save copies
  */
 
 /** @typedef {SessionMessage | SignOutMessage | AllowNavigation | ArchiveMessage | LinkMessage} ToServiceWorkerMessage */
+
+/**
+ * The worker restarted and lost an opened link's keys: the viewer page answers on the
+ * port with the `LinkMessage` it sent (or null), without opening the link again.
+ * @typedef {object} NeedLink
+ * @property {typeof FromServiceWorker.needLink} type
+ * @property {string} id the recording asked for
+ */
 
 /**
  * The service worker restarted without a session: the page answers on the port sent
@@ -247,7 +258,7 @@ export const FromServiceWorker = Object.freeze({ needSession: 'need-session', me
  * @property {string} [failed] why the archive stopped before its end
  */
 
-/** @typedef {NeedSession | MediaError | ArchiveProgress} FromServiceWorkerMessage */
+/** @typedef {NeedSession | MediaError | ArchiveProgress | NeedLink} FromServiceWorkerMessage */
 
 /** The header a service worker's failed /media/ answer carries its `PlaybackErrorCode` in. */
 export const PLAYBACK_ERROR_HEADER = 'x-vault-error';

@@ -88,6 +88,11 @@ const fmtDuration = (s) => s === undefined ? '' : `${Math.floor(s / 60)}:${Strin
 
 /** @type {HTMLElement | null} */
 let opener = null;
+/** What the service worker was given for this link (it asks again after a restart). @type {import('./messages.js').LinkMessage | null} */
+let sentToWorker = null;
+/** The server's bounds on a passphrase's Argon2id (a link asking for more is refused here). */
+const KDF_MEMORY_KIB_MAX = 262_144;
+const KDF_ITERATIONS_MAX = 10;
 
 /**
  * @param {SharedItem} item
@@ -181,6 +186,7 @@ async function unlock(link, secret, passphrase) {
 
 async function main() {
   const [id, secretText] = location.hash.slice(1).split('.');
+  // The link's id names it to the server; the key is derived from this one, never from the server's answer.
   /** @type {Uint8Array | null} */
   let secret = null;
   try {
@@ -190,17 +196,31 @@ async function main() {
   await swReady();
   /** @type {OpenedLink} */
   const link = await (await api.request('POST', `/v1/links/${id}/open`)).json();
+  if (link.id !== id) return failed('The server answered for another link.');
+  if (link.passphrase && (link.passphrase.memory_kib > KDF_MEMORY_KIB_MAX || link.passphrase.iterations > KDF_ITERATIONS_MAX)) {
+    return failed('This link asks for more memory than a passphrase may take here.');
+  }
   const ready = async (/** @type {Array<[SharedItem, LinkedRecording]>} */ shown) => {
-    await postToServiceWorker({
-      type: ToServiceWorker.link, link: link.id, view: link.view,
+    /** @type {import('./messages.js').LinkMessage} */
+    const message = {
+      type: ToServiceWorker.link, link: id, view: link.view,
       entries: shown.map(([item, r]) => ({ id: r.recording_id, family: r.family_id, dataKey: item.data_key,
-        headerLength: r.header_len, ciphertextSize: r.ciphertext_size, contentType: r.content_type })),
-    });
+        headerLength: r.header_len, ciphertextSize: r.ciphertext_size, contentType: r.content_type,
+        allowDownload: link.allow_download })),
+    };
+    // Kept while this page is open: a restarted service worker asks for it again
+    // (a paused film must not cost another view).
+    sentToWorker = message;
+    await postToServiceWorker(message);
     for (const [item] of shown) item.data_key = '';
     render(link, shown);
   };
   const known = /** @type {Uint8Array} */ (secret);
-  if (!link.passphrase) return ready(await unlock(link, known, null));
+  if (!link.passphrase) {
+    const shown = await unlock(link, known, null);
+    known.fill(0);
+    return ready(shown);
+  }
   $('#shared-status').textContent = 'This link is protected by a passphrase.';
   $('#passphrase-form').hidden = false;
   $('#passphrase').focus();
@@ -211,6 +231,8 @@ async function main() {
     $('#shared-status').textContent = 'Checking the passphrase…';
     try {
       const shown = await unlock(link, known, input.value);
+      known.fill(0);
+      input.value = '';
       $('#passphrase-form').hidden = true;
       await ready(shown);
     } catch {
@@ -228,5 +250,6 @@ $('#player-close').addEventListener('click', () => {
 });
 navigator.serviceWorker?.addEventListener('message', (e) => {
   if (e.data?.type === FromServiceWorker.mediaError) showPlayerError(e.data.message);
+  if (e.data?.type === FromServiceWorker.needLink) e.ports[0]?.postMessage(sentToWorker);
 });
 main().catch((e) => failed(said(e)));

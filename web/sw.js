@@ -79,15 +79,8 @@ sw.addEventListener('message', (e) => {
     archives.clear(); // one archive at a time; an older one not yet opened is dropped
     archives.set(msg.nonce, entries);
     allowedNavigations.set(msg.nonce, Date.now() + NAVIGATION_NONCE_MS);
-  } else if (msg?.type === ToServiceWorker.link && typeof msg.link === 'string' && typeof msg.view === 'string' && Array.isArray(msg.entries)) {
-    for (const entry of msg.entries) {
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(entry?.id)) continue;
-      linked.set(entry.id, { link: msg.link, view: msg.view, entry });
-      // A new opening (a reload of the viewer) reads with its own view.
-      const stale = opened.get(`link/${entry.id}`);
-      opened.delete(`link/${entry.id}`);
-      stale?.then((x) => x.opener.free(), () => {});
-    }
+  } else if (msg?.type === ToServiceWorker.link) {
+    takeLink(msg);
   }
   e.ports?.[0]?.postMessage('ok');
 });
@@ -99,9 +92,49 @@ sw.addEventListener('fetch', (e) => {
   }
 });
 
+/**
+ * Keeps an opened link's entries. A new opening (a reload of the viewer) reads with its
+ * own view: the sessions of the old one go (not when a restarted worker recovers them:
+ * the session asking is being made).
+ * @param {import('./messages.js').LinkMessage} msg
+ * @param {boolean} [recovered]
+ */
+function takeLink(msg, recovered = false) {
+  if (typeof msg.link !== 'string' || typeof msg.view !== 'string' || !Array.isArray(msg.entries)) return;
+  for (const entry of msg.entries) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(entry?.id)) continue;
+    linked.set(entry.id, { link: msg.link, view: msg.view, entry });
+    if (recovered) continue;
+    const stale = opened.get(`link/${entry.id}`);
+    opened.delete(`link/${entry.id}`);
+    stale?.then((x) => x.opener.free(), () => {});
+  }
+}
+
+/**
+ * After a restart the worker has lost the links' keys: ask the viewer pages (each keeps
+ * what it sent) rather than have the viewer open the link again (another view).
+ * @param {string} id
+ */
+async function recoverLink(id) {
+  for (const c of await sw.clients.matchAll({ type: 'window' })) {
+    /** @type {import('./messages.js').LinkMessage | null} */
+    const answer = await new Promise((resolve) => {
+      const ch = new MessageChannel();
+      ch.port1.onmessage = (m) => resolve(m.data);
+      post(c, { type: FromServiceWorker.needLink, id }, [ch.port2]);
+      setTimeout(() => resolve(null), 2000);
+    });
+    if (answer?.type === ToServiceWorker.link) takeLink(answer, true);
+    if (linked.has(id)) return;
+  }
+}
+
 function forgetAll() {
   for (const s of opened.values()) s.then((x) => x.opener.free(), () => {});
   opened.clear();
+  // Share links' keys too: an open viewer page hands them back when asked (`recoverLink`).
+  linked.clear();
 }
 
 /**
@@ -229,6 +262,7 @@ function session(id, purpose) {
  */
 function linkSession(id) {
   return remembered(`link/${id}`, async () => {
+    if (!linked.has(id)) await recoverLink(id);
     const shared = linked.get(id);
     if (!shared) throw new ApiError(404, 'Open the link again to watch this recording.', 'not-found');
     await loadWasm();
@@ -348,6 +382,10 @@ async function serve(e, url) {
   // Saving a decrypted copy (a download link, a navigation) or playing and reading here.
   /** @type {Purpose} */
   const purpose = url.searchParams.has('download') || e.request.mode === 'navigate' ? 'download' : 'play';
+  if (shared && purpose === 'download' && !linked.get(id)?.entry.allowDownload) {
+    // The sharer did not let the viewer save copies (advisory: a viewer can still record what plays).
+    throw new ApiError(403, 'Whoever shared this recording did not let it be saved.', 'forbidden');
+  }
   const s = shared ? await linkSession(id) : await session(id, purpose);
   const range = parseRange(e.request.headers.get('range'), s.length);
   if (range === 'unsatisfiable') {

@@ -5,22 +5,24 @@
 //  3. time from seek to first decrypted bytes in a 2 GiB recording on loopback, through
 //     the service worker (fetch of a range) and through the <audio> element (seeked);
 //  4. a library of 500 recordings with sealed details and posters: page load to the
-//     first 50 titles decrypted, the first screen of posters, and all 500 listed.
+//     first 50 titles decrypted, the first screen of posters, and all 500 listed;
+//  5. a share link to a 2 GiB recording opened in a fresh browser (no account): from
+//     navigation to the list, and from Play to the first decoded audio; a seek near the end.
 // Run: scripts/build-wasm && cargo build --release --bin vault && (cd tests/e2e && node bench.mjs)
 // VAULT_BENCH_ENC_MIB, VAULT_BENCH_UPLOAD_MIB, VAULT_BENCH_SEEK_MIB, VAULT_BENCH_LIBRARY change the
-// sizes; VAULT_BENCH_ONLY=enc,upload,seek,library picks sections.
+// sizes; VAULT_BENCH_ONLY=enc,upload,seek,library,share picks sections.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execSync } from 'node:child_process';
-import { startServer, launchBrowser, signIn, makeFile, wavHeader } from './harness.mjs';
+import { execSync, execFileSync } from 'node:child_process';
+import { startServer, launchBrowser, signIn, makeFile, wavHeader, vaultBin } from './harness.mjs';
 
 const MiB = 1 << 20;
 const encMiB = Number(process.env.VAULT_BENCH_ENC_MIB ?? 256);
 const uploadMiB = Number(process.env.VAULT_BENCH_UPLOAD_MIB ?? 1024);
 const seekMiB = Number(process.env.VAULT_BENCH_SEEK_MIB ?? 2048);
 const libraryCount = Number(process.env.VAULT_BENCH_LIBRARY ?? 500);
-const only = new Set((process.env.VAULT_BENCH_ONLY ?? 'enc,upload,seek,library').split(','));
+const only = new Set((process.env.VAULT_BENCH_ONLY ?? 'enc,upload,seek,library,share').split(','));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vault-bench-'));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
@@ -215,6 +217,37 @@ try {
     console.log(`   reload → first ${lib.firstRows} rows with decrypted titles: ${lib.firstMs} ms (library key release included)`);
     console.log(`   reload → the first screen's ${lib.screenPosters} posters fetched and decrypted: ${lib.postersMs} ms`);
     console.log(`   all ${lib.allRows} recordings listed ("Show older" until the end): ${lib.allMs} ms; JS heap ${lib.heapMiB} MiB`);
+  }
+  if (only.has('share')) {
+    // Uploaded and shared from the terminal (the page's upload is timed above), opened in a fresh context.
+    const wav = path.join(work, 'shared.wav');
+    makeFile(wav, seekMiB * MiB, 'bench-share', { header: wavHeader(seekMiB * MiB - 44) });
+    const token = await page.evaluate(() => sessionStorage.getItem('vault.token'));
+    const cli = (...args) => execFileSync(vaultBin, ['client', '--server', server.url, ...args], { env: { ...process.env, VAULT_TOKEN: token } }).toString().trim();
+    const id = cli('upload', wav, '--title', 'Long story');
+    fs.rmSync(wav);
+    const link = cli('share', id, '--name', 'Bench');
+    const context = await browser.newContext();
+    const viewer = await context.newPage();
+    const t0 = Date.now();
+    await viewer.goto(link);
+    await viewer.locator(`#shared-list li[data-id="${id}"]`).waitFor();
+    const listedMs = Date.now() - t0;
+    const t1 = Date.now();
+    await viewer.click(`#shared-list li[data-id="${id}"] button`);
+    await viewer.waitForFunction(() => (document.querySelector('#media')?.readyState ?? 0) >= 2, null, { timeout: 60_000 });
+    const firstFrameMs = Date.now() - t1;
+    const seekMs = await viewer.evaluate(() => new Promise((resolve) => {
+      const m = document.querySelector('#media');
+      const t = performance.now();
+      m.addEventListener('seeked', () => resolve(performance.now() - t), { once: true });
+      m.currentTime = m.duration - 3;
+    }));
+    await context.close();
+    console.log(`\n5. a share link to a ${seekMiB} MiB recording, opened with no account (fresh context, loopback):`);
+    console.log(`   navigation → list shown (open, key derivation, item decrypted): ${listedMs} ms`);
+    console.log(`   Play → first decoded audio (readyState ≥ 2): ${firstFrameMs} ms; navigation → first audio: ${listedMs + firstFrameMs} ms`);
+    console.log(`   seek to 3 s before the end → seeked: ${seekMs.toFixed(0)} ms`);
   }
 } finally {
   await browser.close();

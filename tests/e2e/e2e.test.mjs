@@ -1392,6 +1392,14 @@ test('a share link plays for someone without an account, on a phone; its secret 
     assert.equal(got.status, 206, got.text);
     assert.ok(Buffer.from(got.b64, 'base64').equals(readRange(file, start, end)), `bytes ${start}-${end}`);
   }
+  // Browsers stop an idle service worker (a paused film): the page hands the keys back,
+  // and playing on costs no new view (the family sees one opening below).
+  const cdp = await phone.newCDPSession(joe);
+  await cdp.send('ServiceWorker.enable');
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  const resumed = await linkRange(joe, id, 1000, 2000);
+  assert.equal(resumed.status, 206, resumed.text);
+  assert.ok(Buffer.from(resumed.b64, 'base64').equals(readRange(file, 1000, 2000)));
   for (const p of await accessibilityProblems(joe)) problems.push(`phone viewer: ${p}`);
   await shot(joe, '28-share-viewer-phone');
   assert.deepEqual(seen.filter((s) => s.includes(secret)), [], "the viewer's requests never carry the secret");
@@ -1406,8 +1414,10 @@ test('a share link plays for someone without an account, on a phone; its secret 
   assert.deepEqual(filesHolding(server.dataDir, secret), []);
   assert.deepEqual(filesHolding(server.dataDir, token), []);
 
-  // The family sees the opening, and withdraws the link: the view under way ends at its next read.
+  // The family sees the opening beside the library, and withdraws the link: the view
+  // under way ends at its next read.
   await owner.click('.tab[data-view="members"]');
+  await owner.click('.tab[data-view="recordings"]');
   const listed = owner.locator(`#links li[data-id="${linkId}"]`);
   await listed.waitFor();
   assert.match(await listed.textContent(), /Grandpa Joe1 recording · works until .* · opened once · may save copies/);
@@ -1426,9 +1436,15 @@ test('a share link plays for someone without an account, on a phone; its secret 
   assert.match(await joe.textContent('#shared-error'), /This link was withdrawn by the family who shared it/);
   await phone.close();
 
-  // A link with a passphrase, opened once at most, on a desktop.
+  // The owner keeps links short: a week at most; the dialog offers no longer.
+  await owner.click('.tab[data-view="members"]');
+  await owner.selectOption('#sharing-days', '7');
+  await owner.click('#sharing-form button[type=submit]');
+  await owner.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('share links now'));
   await owner.click('.tab[data-view="recordings"]');
+  // A link with a passphrase, opened once at most, on a desktop.
   await row.locator('button', { hasText: 'Share' }).click();
+  assert.deepEqual(await owner.locator('#share-days option').evaluateAll((os) => os.map((o) => o.value)), ['1', '7']);
   await owner.fill('#share-name', 'Aunt May');
   await owner.fill('#share-passphrase', 'blue whale 42');
   await owner.fill('#share-views', '1');
@@ -1449,6 +1465,7 @@ test('a share link plays for someone without an account, on a phone; its secret 
   await may.click('#passphrase-form button[type=submit]');
   await may.locator(`#shared-list li[data-id="${id}"]`).waitFor();
   assert.equal(await may.locator(`#shared-list li[data-id="${id}"] a`, { hasText: 'Save' }).count(), 0, 'saving not allowed');
+  assert.equal(await may.evaluate(async (id) => (await fetch(`/media/link/${id}?download`)).status, id), 403, 'nor by hand');
   for (const p of await accessibilityProblems(may)) problems.push(`desktop viewer: ${p}`);
   await shot(may, '30-share-viewer-desktop');
   await may.reload();

@@ -345,8 +345,12 @@ fn every_background_job_runs_under_the_service_database_role() {
     let (binned, _) = alice.upload("binned", &media(1000, 3));
     alice.post(&format!("/v1/recordings/{binned}/trash"), json!({})); // the trash job erases it
     psql(&owner, &format!("UPDATE recordings SET trash_until = 1 WHERE id = '{binned}'")).unwrap();
+    // An expired share link: the share link job drops its sealed key.
+    let link = json!({ "id": "AAAAAAAAAAAAAAAAAAAAAA", "name": "old", "recordings": [{ "recording_id": id, "sealed": "c2VhbGVk" }] });
+    alice.ok(alice.post("/v1/family/links", link));
+    psql(&owner, "UPDATE share_links SET expires_at = 1").unwrap();
     wait_replicated(&alice, &id, Duration::from_secs(30));
-    let jobs = ["anchor", "scrub", "replication", "purge", "upload_sweep", "trash"];
+    let jobs = ["anchor", "scrub", "replication", "purge", "upload_sweep", "trash", "share_links"];
     let start = std::time::Instant::now();
     loop {
         let metrics = server.http.get(format!("{}/metrics", server.url)).send().unwrap().text().unwrap();
@@ -359,7 +363,9 @@ fn every_background_job_runs_under_the_service_database_role() {
         let actions = psql(&service_url, "SELECT action FROM audit_log").unwrap();
         let binned_status =
             psql(&service_url, &format!("SELECT status FROM recordings WHERE id = '{binned}'")).unwrap();
+        let sealed = psql(&service_url, "SELECT COUNT(*) FROM share_link_items").unwrap();
         if done
+            && sealed == "0"
             && actions.contains("upload.expired")
             && actions.contains("recording.replicated")
             && binned_status == "deleted"

@@ -1639,6 +1639,11 @@ fn openapi_document_matches_the_routes(backend: Backend) {
         ),
     );
     call(me, (Method::GET, "/v1/family/links", "/v1/family/links"), none());
+    call(
+        me,
+        (Method::PUT, "/v1/family/sharing", "/v1/family/sharing"),
+        json(json!({ "members_may_share": false, "max_link_days": 30 })),
+    );
     let (_, opened) = call(None, (Method::POST, "/v1/links/{id}/open", &format!("/v1/links/{link}/open")), none());
     let view = opened["view"].as_str().unwrap().to_owned();
     call(
@@ -1920,9 +1925,13 @@ fn share_links_open_without_an_account_within_their_limits(backend: Backend) {
     let mut once = link(&link_id(2), &[&first, &second]);
     once["max_views"] = json!(1);
     alice.ok(make(&alice, once));
-    assert_eq!(open(&link_id(2)).0, StatusCode::OK);
+    let (code, body) = open(&link_id(2));
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let only_view = serde_json::from_str::<Value>(&body).unwrap()["view"].as_str().unwrap().to_owned();
     let (code, body) = open(&link_id(2));
     assert!(code == StatusCode::GONE && body.contains("as many times as it allows"), "{code} {body}");
+    let r = read(&link_id(2), &first, &only_view, "bytes=0-9");
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "the one view allowed plays on");
 
     // Revoked: at once, also for a view under way.
     assert_eq!(
@@ -1940,6 +1949,9 @@ fn share_links_open_without_an_account_within_their_limits(backend: Backend) {
     let (code, body) = status(read(&link_id(1), &first, &view, "bytes=0-9"));
     assert!(code == StatusCode::GONE && body.contains("withdrawn"), "{code} {body}");
     assert_eq!(open(&link_id(1)).0, StatusCode::GONE);
+    let sealed_of =
+        |link: &str| server.sql(&format!("SELECT COUNT(*) FROM share_link_items WHERE link_id = '{link}'")).unwrap();
+    assert_eq!(sealed_of(&link_id(1)), "0", "a withdrawn link keeps no sealed key");
 
     // Expired: refused on opening and on every read.
     alice.ok(make(&alice, link(&link_id(3), &[&first])));
@@ -1996,7 +2008,11 @@ fn share_links_open_without_an_account_within_their_limits(backend: Backend) {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["action"] == "link.played" && r["outcome"] == "success")
+        .filter(|r| {
+            r["action"] == "link.played"
+                && r["outcome"] == "success"
+                && r["metadata"].as_str().unwrap().contains(&link_id(1))
+        })
         .count();
     assert_eq!(played, 1, "one row per view and recording, however many ranges");
 
@@ -2012,6 +2028,63 @@ fn share_links_open_without_an_account_within_their_limits(backend: Backend) {
     assert!(count(&second).contains('2'), "{}", count(&second));
     assert_eq!(alice.req(Method::DELETE, &format!("/v1/recordings/{second}")).send().unwrap().status(), StatusCode::OK);
     assert!(count(&second).contains('0') && !count(&second).contains('2'), "{}", count(&second));
+
+    // The family's rules: an owner lets members share, for at most 3 days; a member
+    // then shares, and sees and withdraws only their own links.
+    let rules = |who: &Api, body: Value| who.req(Method::PUT, "/v1/family/sharing").json(&body).send().unwrap();
+    assert_eq!(rules(&carl, json!({ "members_may_share": true, "max_link_days": 3 })).status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        rules(&alice, json!({ "members_may_share": true, "max_link_days": 31 })).status(),
+        StatusCode::BAD_REQUEST
+    );
+    let family = alice.ok(rules(&alice, json!({ "members_may_share": true, "max_link_days": 3 })));
+    assert_eq!(family["sharing"], json!({ "members_may_share": true, "max_link_days": 3 }));
+    assert_eq!(carl.ok(carl.get("/v1/family"))["sharing"]["max_link_days"], 3);
+    let mut week = link(&link_id(5), &[&first]);
+    week["expires_in_days"] = json!(7);
+    let (code, body) = status(make(&carl, week));
+    assert!(code == StatusCode::BAD_REQUEST && body.contains("1 to 3 days"), "{code} {body}");
+    let carls = carl.ok(make(&carl, link(&link_id(5), &[&first])));
+    assert_eq!(
+        carls["expires_at"].as_i64().unwrap() - carls["created_at"].as_i64().unwrap(),
+        3 * 86_400_000,
+        "the family's most"
+    );
+    let own: Vec<String> = carl
+        .ok(carl.get("/v1/family/links"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(own, [link_id(5)], "a member sees their own links only");
+    assert_eq!(
+        carl.req(Method::DELETE, &format!("/v1/family/links/{}", link_id(4))).send().unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(carl.get(&format!("/v1/family/links/{}/openings", link_id(4))).status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        carl.req(Method::DELETE, &format!("/v1/family/links/{}", link_id(5))).send().unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        carl.req(Method::DELETE, &format!("/v1/family/links/{}", link_id(5))).send().unwrap().status(),
+        StatusCode::CONFLICT
+    );
+    // A member who leaves takes no link along: theirs are withdrawn with their membership.
+    carl.ok(make(&carl, link(&link_id(6), &[&first])));
+    assert_eq!(alice.req(Method::DELETE, "/v1/family/members/carl").send().unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(sealed_of(&link_id(6)), "0");
+    let states = alice.ok(alice.get("/v1/family/links"));
+    assert!(states.as_array().unwrap().iter().any(|l| l["id"] == link_id(6) && l["state"] == "revoked"), "{states}");
+    let changed = alice.ok(alice.get("/v1/family/audit?limit=50"));
+    assert!(
+        changed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "family.sharing_changed" && r["actor"] == "alice")
+    );
 
     // Guessing link ids is limited per address (found or not).
     let mut limited = false;

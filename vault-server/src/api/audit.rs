@@ -17,6 +17,9 @@ pub(crate) enum Action {
     FamilyCreated,
     #[serde(rename = "family.erased")]
     FamilyErased,
+    /// An owner changed who may make share links, or for how long.
+    #[serde(rename = "family.sharing_changed")]
+    FamilySharingChanged,
     #[serde(rename = "family.export_started")]
     FamilyExportStarted,
     #[serde(rename = "family.exported")]
@@ -97,6 +100,7 @@ impl Action {
             Self::AuthzDenied => "authz.denied",
             Self::FamilyCreated => "family.created",
             Self::FamilyErased => "family.erased",
+            Self::FamilySharingChanged => "family.sharing_changed",
             Self::FamilyExportStarted => "family.export_started",
             Self::FamilyExported => "family.exported",
             Self::MemberInvited => "member.invited",

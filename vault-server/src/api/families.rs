@@ -53,6 +53,26 @@ pub(crate) struct FamilyView {
     pub created_at: i64,
     /// The caller's role in it.
     pub role: Role,
+    /// The family's rules for share links.
+    pub sharing: SharingView,
+}
+
+/// A family's rules for share links.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub(crate) struct SharingView {
+    /// Whether members (not only owners and admins) may make share links.
+    pub members_may_share: bool,
+    /// The longest a share link may work, in days (1 to 30).
+    pub max_link_days: u32,
+}
+
+/// `PUT /v1/family/sharing` (owners): the family's rules for share links.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetSharing {
+    pub members_may_share: bool,
+    /// 1 to 30.
+    pub max_link_days: u32,
 }
 
 /// `DELETE /v1/family`

@@ -31,8 +31,9 @@ fn passphrase_key(passphrase: &str, salt: &[u8]) -> anyhow::Result<Zeroizing<[u8
     let params = argon2::Params::new(KDF_MEMORY_KIB, KDF_ITERATIONS, 1, Some(32))
         .map_err(|e| anyhow::anyhow!("Argon2 parameters: {e}"))?;
     let mut out = Zeroizing::new([0u8; 32]);
+    let normalised = Zeroizing::new(unicode_normalization::UnicodeNormalization::nfc(passphrase).collect::<String>());
     argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
-        .hash_password_into(passphrase.as_bytes(), salt, out.as_mut())
+        .hash_password_into(normalised.as_bytes(), salt, out.as_mut())
         .map_err(|e| anyhow::anyhow!("Argon2: {e}"))?;
     Ok(out)
 }

@@ -17,6 +17,23 @@ pub(crate) struct Family {
     /// When the family was erased on request (its key destroyed); None while alive.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub erased_at: Option<i64>,
+    #[serde(skip)]
+    pub sharing: Sharing,
+}
+
+/// A family's rules for share links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sharing {
+    /// Whether members (not only owners and admins) may make share links.
+    pub members_may_share: bool,
+    /// The longest a share link of this family may work, in days.
+    pub max_link_days: u32,
+}
+
+impl Default for Sharing {
+    fn default() -> Self {
+        Self { members_may_share: false, max_link_days: 30 }
+    }
 }
 
 /// What a membership change came to.
@@ -106,14 +123,18 @@ impl Db {
             created_at: now,
             created_by: owner.into(),
             erased_at: None,
+            sharing: Sharing::default(),
         })
     }
 
     pub(crate) async fn family(&self, id: &str) -> Result<Option<Family>, sqlx::Error> {
-        let row = sqlx::query("SELECT id, name, key_id, created_at, created_by, erased_at FROM families WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, name, key_id, created_at, created_by, erased_at, members_may_share, max_link_days \
+             FROM families WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| {
             Ok(Family {
                 id: r.try_get("id")?,
@@ -122,9 +143,25 @@ impl Db {
                 created_at: r.try_get("created_at")?,
                 created_by: r.try_get("created_by")?,
                 erased_at: r.try_get("erased_at")?,
+                sharing: Sharing {
+                    members_may_share: r.try_get::<i32, _>("members_may_share")? != 0,
+                    max_link_days: u32::try_from(r.try_get::<i32, _>("max_link_days")?)
+                        .map_err(|_| decode_error("max_link_days", "a negative number"))?,
+                },
             })
         })
         .transpose()
+    }
+
+    /// Sets a family's rules for share links.
+    pub(crate) async fn set_sharing(&self, family: &str, sharing: Sharing) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE families SET members_may_share = $2, max_link_days = $3 WHERE id = $1")
+            .bind(family)
+            .bind(i32::from(sharing.members_may_share))
+            .bind(i32::try_from(sharing.max_link_days).unwrap_or(i32::MAX))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The membership of `user` of `issuer` in `family`.
@@ -268,6 +305,9 @@ impl Db {
         .bind(i64::from(by_owner))
         .execute(&mut *tx)
         .await?;
+        if result.rows_affected() == 1 {
+            super::share_links::revoke_made_by(&mut tx, family, user).await?;
+        }
         tx.commit().await?;
         if result.rows_affected() == 1 {
             return Ok(MemberChange::Done);

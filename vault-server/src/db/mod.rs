@@ -16,7 +16,7 @@ mod share_links;
 mod trash;
 mod uploads;
 
-pub(crate) use families::{Family, Member, MemberChange, Role};
+pub(crate) use families::{Family, Member, MemberChange, Role, Sharing};
 pub(crate) use invitations::{Acceptance, Invitation};
 pub(crate) use outbox::Replication;
 pub(crate) use recordings::{Committed, NewRecording, Recording, RecordingStatus};

@@ -61,8 +61,13 @@ fn link(row: &sqlx::any::AnyRow) -> Result<ShareLink, sqlx::Error> {
 }
 
 impl Db {
-    /// Records a link and what it shows, together.
-    pub(crate) async fn insert_share_link(&self, l: &ShareLink, items: &[SharedItem]) -> Result<(), sqlx::Error> {
+    /// Records a link and what it shows, together; false (nothing recorded) if one of
+    /// the recordings is no longer stored or is in the trash. Each recording's row is
+    /// locked while its item goes in (PostgreSQL; SQLite has one writer), so an erasure
+    /// either comes first and is seen here, or comes after and deletes the item with
+    /// the recording's wrapped keys: no sealed key outlives its recording.
+    pub(crate) async fn insert_share_link(&self, l: &ShareLink, items: &[SharedItem]) -> Result<bool, sqlx::Error> {
+        let lock = if self.engine == super::Engine::Postgres { " FOR UPDATE" } else { "" };
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO share_links (id, family_id, name, created_by, created_at, expires_at, max_views, \
@@ -80,6 +85,17 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         for (position, item) in (0_i64..).zip(items) {
+            let stored = sqlx::query(&format!(
+                "SELECT id FROM recordings WHERE family_id = $1 AND id = $2 AND status = 'committed' \
+                 AND trashed_at IS NULL{lock}"
+            ))
+            .bind(&l.family_id)
+            .bind(&item.recording_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if stored.is_none() {
+                return Ok(false);
+            }
             sqlx::query(
                 "INSERT INTO share_link_items (link_id, recording_id, position, sealed) VALUES ($1, $2, $3, $4)",
             )
@@ -90,7 +106,8 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The family's links, newest first (at most the last 200).
@@ -139,17 +156,39 @@ impl Db {
         Ok(row.is_some())
     }
 
-    /// Revokes a live link of `family`; false if there is none such.
+    /// Revokes a live link of `family` and drops its sealed keys (the row stays, for the
+    /// family's list and log); false if there is none such.
     pub(crate) async fn revoke_share_link(&self, family: &str, id: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE share_links SET revoked_at = $3 WHERE family_id = $1 AND id = $2 AND revoked_at IS NULL",
         )
         .bind(family)
         .bind(id)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        forget_links(&mut tx, "id = $1", id).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Drops what links that can never be opened again still hold: the sealed keys of
+    /// expired links and the views past their end. Answers how many sealed keys went.
+    pub(crate) async fn forget_dead_links(&self, now: i64) -> Result<u64, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        let emptied = sqlx::query(
+            "DELETE FROM share_link_items WHERE link_id IN (SELECT id FROM share_links WHERE expires_at <= $1)",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM share_views WHERE expires_at <= $1").bind(now).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(emptied.rows_affected())
     }
 
     /// Counts one view of a live link and records the view's token, in one step: two
@@ -209,16 +248,46 @@ pub(super) async fn forget_recording(tx: &mut sqlx::AnyConnection, recording: &s
     Ok(())
 }
 
-/// The same for every recording of an erased family.
+/// The same for every recording of an erased family: its links are revoked.
 pub(super) async fn forget_family(tx: &mut sqlx::AnyConnection, family: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM share_link_items WHERE link_id IN (SELECT id FROM share_links WHERE family_id = $1)")
-        .bind(family)
-        .execute(&mut *tx)
-        .await?;
     sqlx::query("UPDATE share_links SET revoked_at = COALESCE(revoked_at, $2) WHERE family_id = $1")
         .bind(family)
         .bind(now_ms())
-        .execute(tx)
+        .execute(&mut *tx)
         .await?;
+    forget_links(tx, "family_id = $1", family).await
+}
+
+/// Revokes the links `user` made in `family` and drops their sealed keys: a member who
+/// leaves (or is removed) takes no way into the family's recordings along.
+pub(super) async fn revoke_made_by(tx: &mut sqlx::AnyConnection, family: &str, user: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE share_links SET revoked_at = $3 WHERE family_id = $1 AND created_by = $2 AND revoked_at IS NULL",
+    )
+    .bind(family)
+    .bind(user)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM share_link_items WHERE link_id IN \
+         (SELECT id FROM share_links WHERE family_id = $1 AND created_by = $2)",
+    )
+    .bind(family)
+    .bind(user)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the sealed keys and views of the links `condition` (on `share_links`, one
+/// parameter) selects.
+async fn forget_links(tx: &mut sqlx::AnyConnection, condition: &str, value: &str) -> Result<(), sqlx::Error> {
+    for table in ["share_link_items", "share_views"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE link_id IN (SELECT id FROM share_links WHERE {condition})"))
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+    }
     Ok(())
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::audit::{Action, Event, Outcome, RequestMeta};
 use super::{DomainError, DomainResult, Member, Services};
 use crate::auth::{DevIssuer, Identity};
-use crate::db::{Family, is_unique_violation};
+use crate::db::{Family, Sharing, is_unique_violation};
 use crate::signing::Envelope;
 
 /// Family and user ids come from the identity provider; they must also be safe in
@@ -76,4 +76,22 @@ pub(crate) async fn erase(s: &Services, m: &Member, confirm: &str) -> DomainResu
         return Err(DomainError::invalid("confirm must repeat the family id"));
     }
     Ok(super::erasure::erase_family(s, &family, &m.user, &m.meta).await?)
+}
+
+/// Sets the family's rules for share links (owners): whether members may make them,
+/// and the longest a new link may work. Links made before keep their dates.
+pub(crate) async fn set_sharing(s: &Services, m: &Member, sharing: Sharing) -> DomainResult<Family> {
+    const ACTION: Action = Action::FamilySharingChanged;
+    let family = m.family.id.clone();
+    m.require_owner(s, ACTION, &family, "only an owner can change who may share").await?;
+    if !(1..=30).contains(&sharing.max_link_days) {
+        return Err(DomainError::invalid("max_link_days must be 1 to 30"));
+    }
+    s.db.set_sharing(&family, sharing).await?;
+    let metadata = json!({
+        "members_may_share": sharing.members_may_share, "max_link_days": sharing.max_link_days,
+        "was": { "members_may_share": m.family.sharing.members_may_share, "max_link_days": m.family.sharing.max_link_days },
+    });
+    m.audit(s, ACTION, &family, Outcome::Success, metadata).await?;
+    Ok(Family { sharing, ..m.family.clone() })
 }

@@ -105,6 +105,12 @@ async fn sweep_forever(s: Arc<Services>) {
             tracing::info!(erased = n, "erased recordings whose time in the trash ended");
         }
         s.metrics.job_round("trash", &emptied);
+        // Expired share links keep no sealed keys, and past views go.
+        let forgotten = s.db.forget_dead_links(now_ms()).await;
+        if let Ok(n @ 1..) = forgotten {
+            tracing::info!(sealed_keys = n, "dropped the sealed keys of expired share links");
+        }
+        s.metrics.job_round("share_links", &forgotten);
         s.limits.shrink();
         s.reads.shrink();
     }

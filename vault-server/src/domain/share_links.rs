@@ -31,6 +31,8 @@ const MAX_RECORDINGS: usize = 50;
 /// A sealed item holds a data key, a title and a small poster (≤ 64 KiB): base64 of
 /// at most this many characters.
 const MAX_SEALED: usize = 128 * 1024;
+/// The largest request that makes a link: every item at its largest, and the rest.
+pub(crate) const MAX_BODY: usize = MAX_RECORDINGS * (MAX_SEALED + 256) + 64 * 1024;
 /// How long one opening's reads may go on (a long film, paused): at most this, and
 /// never past the link's expiry.
 const VIEW_MS: i64 = 12 * 3_600_000;
@@ -84,10 +86,13 @@ fn passphrase_kdf(p: &PassphraseKdf) -> DomainResult<String> {
     serde_json::to_string(p).map_err(DomainError::internal)
 }
 
-/// Makes a link to some of the family's stored recordings (owners and admins).
+/// Makes a link to some of the family's stored recordings (owners and admins; members
+/// too where the family allows it), for at most the family's longest link.
 pub(crate) async fn create(s: &Services, m: &Member, request: &CreateShareLink) -> DomainResult<ShareLink> {
     const ACTION: Action = Action::LinkCreated;
-    m.require_manager(s, ACTION, "").await?;
+    if !m.family.sharing.members_may_share {
+        m.require_manager(s, ACTION, "").await?;
+    }
     if !valid_id(&request.id) {
         return Err(DomainError::invalid("id must be 16 random bytes, base64url without padding"));
     }
@@ -95,9 +100,10 @@ pub(crate) async fn create(s: &Services, m: &Member, request: &CreateShareLink) 
     if !crate::text::is_visible_text(name, 100) {
         return Err(DomainError::invalid("name must be 1 to 100 visible characters, such as for Grandpa Joe"));
     }
-    let days = request.expires_in_days.unwrap_or(DEFAULT_DAYS);
-    if !(1..=MAX_DAYS).contains(&days) {
-        return Err(DomainError::invalid("a link works for 1 to 30 days"));
+    let most = m.family.sharing.max_link_days.min(MAX_DAYS);
+    let days = request.expires_in_days.unwrap_or(DEFAULT_DAYS.min(most));
+    if !(1..=most).contains(&days) {
+        return Err(DomainError::invalid(format!("this family's links work for 1 to {most} days")));
     }
     if request.max_views.is_some_and(|v| !(1..=MAX_VIEWS).contains(&v)) {
         return Err(DomainError::invalid("max_views must be 1 to 10000, or left out for no limit"));
@@ -139,7 +145,10 @@ pub(crate) async fn create(s: &Services, m: &Member, request: &CreateShareLink) 
         Err(e) if crate::db::is_unique_violation(&e) => {
             return Err(DomainError::conflict("a link with this id exists already: make the link again"));
         }
-        other => other?,
+        Ok(false) => {
+            return Err(DomainError::conflict("a recording was deleted while the link was made: make it again"));
+        }
+        other => other.map(drop)?,
     }
     let recordings: Vec<&str> = items.iter().map(|i| i.recording_id.as_str()).collect();
     let metadata = json!({
@@ -150,28 +159,39 @@ pub(crate) async fn create(s: &Services, m: &Member, request: &CreateShareLink) 
     Ok(link)
 }
 
-/// The family's links, newest first (owners and admins).
+/// The family's links, newest first: all of them for owners and admins, a member's
+/// own for a member.
 pub(crate) async fn list(s: &Services, m: &Member) -> DomainResult<Vec<ShareLink>> {
-    m.require_manager(s, Action::LinkCreated, "").await?;
-    Ok(s.db.share_links(&m.family.id).await?)
+    let links = s.db.share_links(&m.family.id).await?;
+    Ok(if m.role.can_manage() { links } else { links.into_iter().filter(|l| l.created_by == m.user).collect() })
 }
 
-/// A link's openings, newest first, from the family's log (owners and admins).
-pub(crate) async fn openings(s: &Services, m: &Member, id: &str) -> DomainResult<Vec<crate::api::audit::AuditEntry>> {
-    m.require_manager(s, Action::AuditRead, id).await?;
+/// A link of the member's family that the member may manage (owners and admins: any;
+/// members: their own), or the refusal recorded under `action`.
+async fn managed(s: &Services, m: &Member, id: &str, action: Action) -> DomainResult<ShareLink> {
     match s.db.share_link(id).await? {
-        Some((l, _)) if l.family_id == m.family.id => {}
-        _ => return Err(m.not_found(s, Action::AuditRead, id).await),
+        Some((l, _)) if l.family_id == m.family.id => {
+            if l.created_by != m.user {
+                m.require_manager(s, action, id).await?;
+            }
+            Ok(l)
+        }
+        _ => Err(m.not_found(s, action, id).await),
     }
+}
+
+/// A link's openings, newest first, from the family's log (its maker, owners and admins).
+pub(crate) async fn openings(s: &Services, m: &Member, id: &str) -> DomainResult<Vec<crate::api::audit::AuditEntry>> {
+    managed(s, m, id, Action::AuditRead).await?;
     Ok(s.audit.about(&m.family.id, id, Action::LinkOpened, 200).await?)
 }
 
 /// Revokes a link at once: its views end with their next read.
 pub(crate) async fn revoke(s: &Services, m: &Member, id: &str) -> DomainResult<()> {
     const ACTION: Action = Action::LinkRevoked;
-    m.require_manager(s, ACTION, id).await?;
+    managed(s, m, id, ACTION).await?;
     if !s.db.revoke_share_link(&m.family.id, id).await? {
-        return Err(m.not_found(s, ACTION, id).await);
+        return Err(DomainError::conflict("this link was withdrawn already"));
     }
     m.audit(s, ACTION, id, Outcome::Success, json!({})).await
 }
@@ -206,9 +226,17 @@ async fn record_refusal(s: &Services, l: &ShareLink, action: Action, meta: &Requ
     }
 }
 
+/// Whether a check is for a new opening (which a used-up link refuses) or for a read of
+/// an opening already counted (which its view limit must not cut off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    Opening,
+    Reading,
+}
+
 /// The live link `id`, or why not. Unknown ids count against the address's
 /// failed-authentication budget.
-async fn live(s: &Services, id: &str, meta: &RequestMeta, action: Action) -> DomainResult<ShareLink> {
+async fn live(s: &Services, id: &str, meta: &RequestMeta, action: Action, usage: Use) -> DomainResult<ShareLink> {
     let found = if valid_id(id) { s.db.share_link(id).await? } else { None };
     let Some((link, family_erased)) = found else {
         if !s.limits.allow_auth_failure(&meta.ip) {
@@ -216,7 +244,11 @@ async fn live(s: &Services, id: &str, meta: &RequestMeta, action: Action) -> Dom
         }
         return Err(DomainError::NotFound);
     };
-    let state = if family_erased { ShareLinkState::Empty } else { state(&link, now_ms()) };
+    let state = match (family_erased, state(&link, now_ms())) {
+        (true, _) => ShareLinkState::Empty,
+        (false, ShareLinkState::UsedUp) if usage == Use::Reading => ShareLinkState::Active,
+        (false, state) => state,
+    };
     if state != ShareLinkState::Active {
         record_refusal(s, &link, action, meta, state).await;
         return Err(refusal(state));
@@ -238,7 +270,7 @@ pub(crate) async fn open(s: &Services, id: &str, meta: &RequestMeta) -> DomainRe
     if !s.limits.allow_link_open(&meta.ip) {
         return Err(DomainError::RateLimited);
     }
-    let link = live(s, id, meta, ACTION).await?;
+    let link = live(s, id, meta, ACTION, Use::Opening).await?;
     let mut recordings = Vec::new();
     for item in s.db.shared_items(&link.id).await? {
         if let Some(r) = shown(s, &link, &item.recording_id).await? {
@@ -283,7 +315,7 @@ pub(crate) async fn read(
     request: &ReadRequest<'_>,
 ) -> DomainResult<Read> {
     const ACTION: Action = Action::LinkPlayed;
-    let link = live(s, id, meta, ACTION).await?;
+    let link = live(s, id, meta, ACTION, Use::Reading).await?;
     let view = view.filter(|v| v.len() == 43).ok_or_else(|| DomainError::forbidden("open the link first"))?;
     let view_hash = hash(view);
     if !s.db.share_view_valid(&link.id, &view_hash, now_ms()).await? {
@@ -302,7 +334,9 @@ pub(crate) async fn read(
         Ok(selected) => selected,
         Err(answer) => return Ok(answer),
     };
-    if range.is_none() || s.reads.first(&link.family_id, "link", &link.id, &r.id, &view_hash) {
+    // Once per view and recording, whatever the range: an anonymous viewer must not be
+    // able to write rows without bound.
+    if s.reads.first(&link.family_id, "link", &link.id, &r.id, &view_hash) {
         let event = Event {
             tenant: link.family_id.clone(),
             actor: format!("link:{}", link.id),

@@ -30,6 +30,7 @@ fn json_api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(families::create))
         .routes(routes!(families::get, families::erase))
+        .routes(routes!(families::set_sharing))
         .routes(routes!(export::start))
         .routes(routes!(members::list, members::invite))
         .routes(routes!(members::change_role, members::remove))
@@ -37,7 +38,6 @@ fn json_api() -> OpenApiRouter<AppState> {
         .routes(routes!(invitations::create, invitations::list))
         .routes(routes!(invitations::revoke))
         .routes(routes!(invitations::accept))
-        .routes(routes!(share_links::create, share_links::list))
         .routes(routes!(share_links::revoke))
         .routes(routes!(share_links::openings))
         .routes(routes!(share_links::open))
@@ -60,6 +60,11 @@ fn json_api() -> OpenApiRouter<AppState> {
 /// limit, still bounded.
 fn small_blobs_api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(library::set_poster, library::poster))
+}
+
+/// Making a share link: JSON carrying up to 50 sealed items with their posters.
+fn share_links_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(share_links::create, share_links::list))
 }
 
 /// The routes that stream large bodies: no overall timeout (the domain times out
@@ -93,6 +98,7 @@ fn api(json_limit: usize, timeout: Duration) -> (Router<AppState>, utoipa::opena
     let (router, mut document) = OpenApiRouter::with_openapi(super::openapi::document())
         .merge(limit(json_api().layer(DefaultBodyLimit::max(json_limit))))
         .merge(limit(small_blobs_api().layer(DefaultBodyLimit::max(crate::domain::library::MAX_POSTER + 1024))))
+        .merge(limit(share_links_api().layer(DefaultBodyLimit::max(crate::domain::share_links::MAX_BODY))))
         .merge(streaming_api().layer(DefaultBodyLimit::disable()))
         .merge(limit(ops_api()))
         .split_for_parts();

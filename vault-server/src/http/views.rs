@@ -1,7 +1,7 @@
 //! Database models as the wire shows them (`crate::api`), in one place for every
 //! route that answers with them.
 
-use crate::api::families::FamilyView;
+use crate::api::families::{FamilyView, SharingView};
 use crate::api::recordings::{RecordingView, ReplicaView, TrashView};
 use crate::api::uploads::{PartView, UploadStatus};
 use crate::db::{Family, PartRow, Recording, Role};
@@ -9,7 +9,13 @@ use crate::domain::media_type;
 use crate::domain::uploads::Status;
 
 pub(crate) fn family(f: &Family, role: Role) -> FamilyView {
-    FamilyView { id: f.id.clone(), name: f.name.clone(), created_at: f.created_at, role }
+    FamilyView {
+        id: f.id.clone(),
+        name: f.name.clone(),
+        created_at: f.created_at,
+        role,
+        sharing: SharingView { members_may_share: f.sharing.members_may_share, max_link_days: f.sharing.max_link_days },
+    }
 }
 
 pub(crate) fn recording(r: &Recording) -> RecordingView {

@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::api::Problem;
-use crate::api::families::{CreateFamily, EraseFamily, FamilyView, Role};
+use crate::api::families::{CreateFamily, EraseFamily, FamilyView, Role, SetSharing};
+use crate::db::Sharing;
 use crate::domain::{Member, families};
 use crate::http::AppState;
 use crate::http::error::ApiResult;
@@ -39,4 +40,13 @@ pub(crate) async fn get(member: Member) -> Json<FamilyView> {
     responses((status = 200, body = Envelope), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn erase(call: MemberCall, Json(body): Json<EraseFamily>) -> ApiResult<Json<Envelope>> {
     Ok(Json(families::erase(&call.services, &call.member, &body.confirm).await?))
+}
+
+/// Sets who may make share links and for how long at most (owners).
+#[utoipa::path(put, path = "/v1/family/sharing", tag = "families", request_body = SetSharing, security(("bearer" = [])),
+    responses((status = 200, body = FamilyView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn set_sharing(call: MemberCall, Json(body): Json<SetSharing>) -> ApiResult<Json<FamilyView>> {
+    let sharing = Sharing { members_may_share: body.members_may_share, max_link_days: body.max_link_days };
+    let family = families::set_sharing(&call.services, &call.member, sharing).await?;
+    Ok(Json(views::family(&family, call.member.role)))
 }

@@ -1,4 +1,5 @@
-//! Share links: made, listed and revoked by owners and admins; opened and read by
+//! Share links: made, listed and revoked by owners and admins (and members, where the
+//! family allows it: their own); opened and read by
 //! anyone holding the link, without an account (`crate::domain::share_links` decides).
 
 use axum::extract::State;
@@ -37,7 +38,7 @@ fn view(l: &ShareLink) -> ShareLinkView {
     }
 }
 
-/// Makes a share link (owners and admins). The link's secret is not in the request:
+/// Makes a share link (owners and admins; members too if the family allows it). The link's secret is not in the request:
 /// only keys sealed under it are.
 #[utoipa::path(post, path = "/v1/family/links", tag = "sharing", request_body = CreateShareLink, security(("bearer" = [])),
     responses((status = 201, body = ShareLinkView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
@@ -49,14 +50,14 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(view(&link))))
 }
 
-/// The family's share links, newest first, with their views (owners and admins).
+/// The family's share links, newest first, with their views (a member: their own).
 #[utoipa::path(get, path = "/v1/family/links", tag = "sharing", security(("bearer" = [])),
     responses((status = 200, body = Vec<ShareLinkView>), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn list(call: MemberCall) -> ApiResult<Json<Vec<ShareLinkView>>> {
     Ok(Json(share_links::list(&call.services, &call.member).await?.iter().map(view).collect()))
 }
 
-/// Revokes a share link at once (owners and admins).
+/// Revokes a share link at once (owners and admins; a member: their own).
 #[utoipa::path(delete, path = "/v1/family/links/{id}", tag = "sharing", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn revoke(call: MemberCall, Path(id): Path<String>) -> ApiResult<StatusCode> {
