@@ -8,6 +8,7 @@ import { pending } from './pending.js';
 import { ToUploader, FromUploader, ToServiceWorker, FromServiceWorker, PLAYBACK_ERROR_HEADER } from './messages.js';
 import { Library, makePoster, mediaDuration, fingerprint, isoDay } from './library.js';
 import { newLink, wrappingKey, sealItem, base64, base64url } from './links.js';
+import { swReady, postToServiceWorker } from './worker-channel.js';
 
 /**
  * @typedef {import('./api.js').RecordingView} RecordingView
@@ -164,28 +165,6 @@ function followMediaLink(e) {
   mediaNavigation(href).then((url) => location.assign(url), fail);
 }
 
-/**
- * @param {ToServiceWorkerMessage} message
- * @returns {Promise<void>} once the service worker has taken it in
- */
-function postToServiceWorker(message) {
-  const sw = navigator.serviceWorker?.controller;
-  if (!sw) return Promise.resolve();
-  return new Promise((resolve) => {
-    const ch = new MessageChannel();
-    ch.port1.onmessage = () => resolve();
-    sw.postMessage(message, [ch.port2]);
-  });
-}
-
-async function swReady() {
-  if (!('serviceWorker' in navigator)) throw new Error('This browser cannot play encrypted recordings (no service workers).');
-  await navigator.serviceWorker.register('/sw.js', { type: 'module', scope: '/' });
-  await navigator.serviceWorker.ready;
-  if (!navigator.serviceWorker.controller) {
-    await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
-  }
-}
 function tellServiceWorker() {
   if (!state.token || !state.family) return Promise.resolve();
   return postToServiceWorker({ type: ToServiceWorker.session, token: state.token, family: state.family.id, mode: cryptoModeParam });

@@ -9,11 +9,11 @@ import { client, ApiError } from './api.js';
 import { ToServiceWorker, FromServiceWorker } from './messages.js';
 import { wrappingKey, openItem, unbase64url } from './links.js';
 import { unbase64 } from './crypto.js';
+import { swReady, postToServiceWorker } from './worker-channel.js';
 
 /**
  * @typedef {import('./links.js').SharedItem} SharedItem
  * @typedef {import('./links.js').PassphraseKdf} PassphraseKdf
- * @typedef {import('./messages.js').ToServiceWorkerMessage} ToServiceWorkerMessage
  * @typedef {{ recording_id: string, family_id: string, sealed: string, content_type: string, header_len: number,
  *   ciphertext_size: number, plaintext_size: number }} LinkedRecording
  * @typedef {{ id: string, expires_at: number, allow_download: boolean, passphrase: PassphraseKdf | null, view: string,
@@ -56,26 +56,6 @@ function said(e) {
     return e.message;
   }
   return e instanceof Error ? e.message : 'The link could not be opened.';
-}
-
-/** @param {ToServiceWorkerMessage} message */
-function postToServiceWorker(message) {
-  const sw = navigator.serviceWorker.controller;
-  if (!sw) return Promise.reject(new Error('This browser cannot play encrypted recordings here.'));
-  return new Promise((resolve) => {
-    const ch = new MessageChannel();
-    ch.port1.onmessage = () => resolve(undefined);
-    sw.postMessage(message, [ch.port2]);
-  });
-}
-
-async function swReady() {
-  if (!('serviceWorker' in navigator)) throw new Error('This browser cannot play encrypted recordings (no service workers).');
-  await navigator.serviceWorker.register('/sw.js', { type: 'module', scope: '/' });
-  await navigator.serviceWorker.ready;
-  if (!navigator.serviceWorker.controller) {
-    await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
-  }
 }
 
 /** A day as the viewer reads it. @param {string} day YYYY-MM-DD */

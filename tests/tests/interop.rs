@@ -298,3 +298,34 @@ fn vault_messages_decrypt_with_node_sdk() {
 fn hex_key(s: &str) -> [u8; 32] {
     hex::decode(s).expect("hex").try_into().expect("32 bytes")
 }
+
+/// A share link's item (`vault_core::link`: the key derived from the link's secret, raw
+/// AES keyring `vault-link`/<id>) opens with the official Python SDK given that key: a
+/// family holding a link can read what it carries without Vault.
+#[test]
+fn share_link_items_decrypt_with_python_sdk() {
+    let mut run = Run::new("link→python");
+    let id = "AAECAwQFBgcICQoLDA0ODw";
+    let secret: [u8; 32] = run.rng.r#gen();
+    let key = vault_core::link::wrapping_key(id, &secret, Some(&run.rng.r#gen::<[u8; 32]>()));
+    let item = br#"{"recording":"r1","data_key":"...","title":"First scan \u00e9"}"#;
+    let message = vault_core::link::seal(&key, id, "smiths", item, &mut run.rng).expect("seal");
+    let input = run.path("item.esdk");
+    std::fs::write(&input, &message).expect("item");
+    let case = Case {
+        input,
+        output: run.path("item.plain"),
+        frame_length: 4096,
+        context: [("vault:tenant", "smiths"), ("vault:object", vault_core::link::OBJECT)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        keys: vec![KeySpec {
+            namespace: vault_core::link::NAMESPACE.into(),
+            name: id.into(),
+            key_hex: hex::encode(*key),
+        }],
+    };
+    Sdk::Python.run("decrypt", &run.manifest("link.json", std::slice::from_ref(&case)));
+    assert_eq!(read(&case.output), item);
+}
