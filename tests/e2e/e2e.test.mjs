@@ -1370,7 +1370,12 @@ test('a share link plays for someone without an account, on a phone; its secret 
   const joe = await newPage(phone);
   const seen = [];
   joe.on('request', (r) => seen.push(`${r.method()} ${r.url()} ${r.postData() ?? ''}`));
-  await joe.goto(link.replace(/^https?:\/\/[^/]+/, proxy.url));
+  const viewerPage = await joe.goto(link.replace(/^https?:\/\/[^/]+/, proxy.url));
+  // The viewer's own policy: nothing but this origin, no forms.
+  const policy = viewerPage.headers()['content-security-policy'];
+  assert.match(policy, /^default-src 'none';/);
+  assert.match(policy, /connect-src 'self';/);
+  assert.match(policy, /form-action 'none'/);
   const item = joe.locator(`#shared-list li[data-id="${id}"]`);
   await item.waitFor();
   assert.equal((await item.locator('.title').textContent()).trim(), title);

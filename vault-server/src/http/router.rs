@@ -143,6 +143,7 @@ pub(crate) fn app(state: AppState) -> Router {
     for (name, value) in security_headers(config.auth.refresh_url.as_deref()) {
         router = router.layer(SetResponseHeaderLayer::overriding(name, value));
     }
+    router = router.layer(middleware::from_fn(viewer_policy));
     if !config.cors_origins.is_empty() {
         let origins: Vec<HeaderValue> = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
         router = router.layer(
@@ -185,6 +186,24 @@ fn security_headers(refresh_url: Option<&str>) -> [(HeaderName, HeaderValue); 4]
             HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'")),
         ),
     ]
+}
+
+/// The policy of the share link viewer (`/share.html`): it holds no session and talks
+/// to nobody but this origin, so it gets less than the family page (no identity
+/// provider's origin, no forms, nothing by default).
+const VIEWER_CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+    img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; worker-src 'self'; base-uri 'none'; \
+    frame-ancestors 'none'; form-action 'none'";
+
+/// Gives the share link viewer its own, narrower policy (the outermost layer: it has
+/// the last word over `security_headers`).
+async fn viewer_policy(request: Request, next: Next) -> Response {
+    let viewer = request.uri().path() == "/share.html";
+    let mut response = next.run(request).await;
+    if viewer {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(VIEWER_CSP));
+    }
+    response
 }
 
 /// A client's `x-request-id` is kept only if it is a short plain token (it ends up in
