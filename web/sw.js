@@ -119,15 +119,26 @@ function takeLink(msg, recovered = false) {
 async function recoverLink(id) {
   for (const c of await sw.clients.matchAll({ type: 'window' })) {
     /** @type {import('./messages.js').LinkMessage | null} */
-    const answer = await new Promise((resolve) => {
-      const ch = new MessageChannel();
-      ch.port1.onmessage = (m) => resolve(m.data);
-      post(c, { type: FromServiceWorker.needLink, id }, [ch.port2]);
-      setTimeout(() => resolve(null), 2000);
-    });
+    const answer = await ask(c, { type: FromServiceWorker.needLink, id });
     if (answer?.type === ToServiceWorker.link) takeLink(answer, true);
     if (linked.has(id)) return;
   }
+}
+
+/**
+ * Asks one window and waits for its answer on a port of its own (null after 2 s: a
+ * page that does not answer, or has nothing to give).
+ * @param {Client} c
+ * @param {FromServiceWorkerMessage} message
+ * @returns {Promise<any>}
+ */
+function ask(c, message) {
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = (m) => resolve(m.data);
+    post(c, message, [ch.port2]);
+    setTimeout(() => resolve(null), 2000);
+  });
 }
 
 function forgetAll() {
@@ -145,12 +156,7 @@ async function ensureAuth() {
   if (auth) return auth;
   for (const c of await sw.clients.matchAll({ type: 'window' })) {
     /** @type {SessionReply | null} */
-    const answer = await new Promise((resolve) => {
-      const ch = new MessageChannel();
-      ch.port1.onmessage = (m) => resolve(m.data);
-      post(c, { type: FromServiceWorker.needSession }, [ch.port2]);
-      setTimeout(() => resolve(null), 2000);
-    });
+    const answer = await ask(c, { type: FromServiceWorker.needSession });
     if (answer?.token) {
       auth = { token: answer.token, family: answer.family, mode: cryptoMode(answer.mode) };
       return auth;

@@ -10,7 +10,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::audit::{Action, Event, Outcome, RequestMeta};
@@ -60,7 +59,7 @@ pub(crate) async fn create(
         accepted_by: None,
         revoked_at: None,
     };
-    s.db.insert_invitation(&invitation, &hash(&secret)).await?;
+    s.db.insert_invitation(&invitation, &super::secret_digest(&secret)).await?;
     let metadata = json!({ "name": name, "role": role, "expires_at": invitation.expires_at });
     m.audit(s, ACTION, &invitation.id, Outcome::Success, metadata).await?;
     Ok((invitation, secret))
@@ -118,7 +117,8 @@ pub(crate) async fn accept(
             Err(e) => e,
         }
     };
-    match s.db.accept_invitation(&family.id, &hash(secret), &identity.issuer, &identity.subject).await? {
+    match s.db.accept_invitation(&family.id, &super::secret_digest(secret), &identity.issuer, &identity.subject).await?
+    {
         Acceptance::Joined(member) => {
             let metadata = json!({ "role": member.role, "name": member.display_name, "invited_by": member.added_by });
             s.audit.record(&event(Outcome::Success, metadata), meta).await?;
@@ -163,8 +163,4 @@ pub(crate) fn state(i: &Invitation, now: i64) -> InvitationState {
     } else {
         InvitationState::Pending
     }
-}
-
-fn hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
 }

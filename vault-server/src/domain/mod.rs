@@ -33,3 +33,10 @@ pub(crate) mod uploads;
 pub(crate) use error::{DomainError, DomainResult};
 pub(crate) use member::Member;
 pub(crate) use services::Services;
+
+/// How a bearer secret (an invitation's, a share link view's) is kept: its SHA-256 in
+/// hex, so that a copy of the table opens nothing.
+pub(crate) fn secret_digest(secret: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}

@@ -14,7 +14,6 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::audit::{Action, Event, Outcome, RequestMeta};
@@ -51,10 +50,6 @@ pub(crate) struct Opened {
 /// The id of a link: 16 bytes, base64url.
 fn valid_id(id: &str) -> bool {
     id.len() == 22 && B64URL.decode(id).is_ok_and(|b| b.len() == 16)
-}
-
-fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Where a link is in its life at `now`.
@@ -207,20 +202,26 @@ fn refusal(state: ShareLinkState) -> DomainError {
     DomainError::Gone { code: ErrorCode::Expired, detail: detail.into() }
 }
 
+/// A row of the family's log written for someone holding link `l` (no account: the
+/// actor is the link).
+fn link_event(l: &ShareLink, action: Action, target: &str, outcome: Outcome, metadata: serde_json::Value) -> Event {
+    Event {
+        tenant: l.family_id.clone(),
+        actor: format!("link:{}", l.id),
+        action,
+        target: target.to_owned(),
+        outcome,
+        metadata,
+    }
+}
+
 /// A refused opening or read of an existing link, in its family's log (within the
 /// address's refusal-row budget).
 async fn record_refusal(s: &Services, l: &ShareLink, action: Action, meta: &RequestMeta, why: ShareLinkState) {
     if !s.limits.allow_denial_row(&format!("link {}", l.id), &meta.ip) {
         return;
     }
-    let event = Event {
-        tenant: l.family_id.clone(),
-        actor: format!("link:{}", l.id),
-        action,
-        target: l.id.clone(),
-        outcome: Outcome::Denied,
-        metadata: json!({ "reason": why }),
-    };
+    let event = link_event(l, action, &l.id, Outcome::Denied, json!({ "reason": why }));
     if let Err(e) = s.audit.record(&event, meta).await {
         tracing::warn!(error = %e, "cannot record a refused link opening");
     }
@@ -286,20 +287,14 @@ pub(crate) async fn open(s: &Services, id: &str, meta: &RequestMeta) -> DomainRe
     let view = Zeroizing::new(B64URL.encode(bytes.as_ref()));
     let now = now_ms();
     let until = link.expires_at.min(now.saturating_add(VIEW_MS));
-    if s.db.count_share_view(&link.id, &hash(&view), now, until).await? == ViewCount::Refused {
+    if s.db.count_share_view(&link.id, &super::secret_digest(&view), now, until).await? == ViewCount::Refused {
         // Revoked, expired or used up between the check and the count.
         let state = s.db.share_link(&link.id).await?.map_or(ShareLinkState::Empty, |(l, _)| state(&l, now));
         record_refusal(s, &link, ACTION, meta, state).await;
         return Err(refusal(state));
     }
-    let event = Event {
-        tenant: link.family_id.clone(),
-        actor: format!("link:{}", link.id),
-        action: ACTION,
-        target: link.id.clone(),
-        outcome: Outcome::Success,
-        metadata: json!({ "name": link.name, "view": link.views + 1, "max_views": link.max_views }),
-    };
+    let metadata = json!({ "name": link.name, "view": link.views + 1, "max_views": link.max_views });
+    let event = link_event(&link, ACTION, &link.id, Outcome::Success, metadata);
     s.audit.record(&event, meta).await?;
     Ok(Opened { link, view, recordings })
 }
@@ -317,7 +312,7 @@ pub(crate) async fn read(
     const ACTION: Action = Action::LinkPlayed;
     let link = live(s, id, meta, ACTION, Use::Reading).await?;
     let view = view.filter(|v| v.len() == 43).ok_or_else(|| DomainError::forbidden("open the link first"))?;
-    let view_hash = hash(view);
+    let view_hash = super::secret_digest(view);
     if !s.db.share_view_valid(&link.id, &view_hash, now_ms()).await? {
         if !s.limits.allow_auth_failure(&meta.ip) {
             return Err(DomainError::RateLimited);
@@ -337,14 +332,8 @@ pub(crate) async fn read(
     // Once per view and recording, whatever the range: an anonymous viewer must not be
     // able to write rows without bound.
     if s.reads.first(&link.family_id, "link", &link.id, &r.id, &view_hash) {
-        let event = Event {
-            tenant: link.family_id.clone(),
-            actor: format!("link:{}", link.id),
-            action: ACTION,
-            target: r.id.clone(),
-            outcome: Outcome::Success,
-            metadata: json!({ "link": link.id, "name": link.name, "range": range.as_ref().map(|r| [r.start, r.end]) }),
-        };
+        let metadata = json!({ "link": link.id, "name": link.name, "range": range.as_ref().map(|r| [r.start, r.end]) });
+        let event = link_event(&link, ACTION, &r.id, Outcome::Success, metadata);
         s.audit.record(&event, meta).await?;
     }
     content(s, &r, etag, size, range).await
