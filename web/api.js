@@ -93,10 +93,12 @@ function sentence(text) {
 
 /**
  * A client for one signed-in session. `token()` returns the current bearer token
- * (null for a share link's viewer, who has none).
+ * (null for a share link's viewer, who has none); `scope()` headers every request
+ * carries (a studio's uploads name their delivery).
  * @param {() => string | null} token
+ * @param {() => Record<string, string>} [scope]
  */
-export function client(token) {
+export function client(token, scope = () => ({})) {
   /**
    * @param {string} method
    * @param {string} path
@@ -107,7 +109,7 @@ export function client(token) {
     const bearer = token();
     // No token: a request anyone may make (a share link's), sent without one.
     /** @type {Record<string, string>} */
-    const sent = bearer === null ? { ...headers } : { authorization: `Bearer ${bearer}`, ...headers };
+    const sent = bearer === null ? { ...scope(), ...headers } : { authorization: `Bearer ${bearer}`, ...scope(), ...headers };
     /** @type {RequestInit} */
     const init = { method, headers: sent, signal };
     if (json !== undefined) {

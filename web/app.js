@@ -6,9 +6,11 @@
 import { client, ApiError } from './api.js';
 import { pending } from './pending.js';
 import { ToUploader, FromUploader, ToServiceWorker, FromServiceWorker, PLAYBACK_ERROR_HEADER } from './messages.js';
-import { Library, makePoster, mediaDuration, fingerprint, isoDay } from './library.js';
+import { Library, makePoster, mediaDuration, fingerprint, isoDay, kindOf } from './library.js';
 import { newLink, wrappingKey, sealItem, base64, base64url } from './links.js';
 import { swReady, postToServiceWorker } from './worker-channel.js';
+import { claims, renewalDelay, renewed } from './session.js';
+import { $, el, fmtSize, fmtDay } from './dom.js';
 
 /**
  * @typedef {import('./api.js').RecordingView} RecordingView
@@ -29,16 +31,6 @@ import { swReady, postToServiceWorker } from './worker-channel.js';
  * @typedef {import('./api.js').ShareLinkOpening} ShareLinkOpening
  */
 
-/**
- * The element `sel` names in the page's own markup (index.html: it is there).
- * @param {string} sel
- * @returns {HTMLElement}
- */
-function $(sel) {
-  const found = document.querySelector(sel);
-  if (!(found instanceof HTMLElement)) throw new Error(`The page has no ${sel}.`);
-  return found;
-}
 /** @param {string} sel */
 const $input = (sel) => /** @type {HTMLInputElement} */ ($(sel));
 
@@ -75,8 +67,6 @@ function fail(e) {
   if (e instanceof ApiError && e.code === 'unauthenticated') return signOut('Your session has expired. Please sign in again.');
   showAlert(e instanceof Error ? e.message : String(e));
 }
-/** @param {number} n */
-const fmtSize = (n) => n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : n < 1 << 30 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 2 ** 30).toFixed(2)} GiB`;
 /** A duration as 0:07, 12:05 or 1:02:09; empty when unknown. @param {number | undefined} seconds */
 const fmtDuration = (seconds) => {
   if (seconds === undefined) return '';
@@ -86,42 +76,7 @@ const fmtDuration = (seconds) => {
 };
 /** @param {number} ms */
 const fmtDate = (ms) => new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
-/** A day and a time to the minute: when a recording was added.
- * @param {number} ms */
-const fmtDay = (ms) => new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-/**
- * An element with attributes (`on…`: listeners; true: present; false, null,
- * undefined: absent) and children.
- * @template {keyof HTMLElementTagNameMap} K
- * @param {K} tag
- * @param {Record<string, string | number | boolean | null | undefined | ((e: Event) => void)>} [attrs]
- * @param {...(Node | string | null | undefined)} children
- * @returns {HTMLElementTagNameMap[K]}
- */
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === 'function') e.addEventListener(k.slice(2), v);
-    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : String(v));
-  }
-  e.append(.../** @type {(Node | string)[]} */ (children.filter((c) => c !== null && c !== undefined)));
-  return e;
-}
-
 // ---------- session ----------
-/**
- * The claims of a JWT (not verified: the server does that), or null.
- * @param {string} token
- * @returns {{ sub?: string, iss?: string, org_id?: string, exp?: number, iat?: number } | null}
- */
-function claims(token) {
-  try {
-    return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-  } catch {
-    return null;
-  }
-}
-
 const SIGN_IN_STATE = 'vault.sign-in-state';
 
 /** @param {number} [bytes] */
@@ -183,10 +138,8 @@ navigator.serviceWorker?.addEventListener('message', (e) => {
 });
 
 // ---------- renewing the token ----------
-// Identity providers' tokens are short (Clerk's last a minute) and a recording may take
-// longer to upload: the page gets a fresh token a quarter of its lifetime before it
-// expires (at least 5 s, at most 5 min ahead), and whenever a worker's is refused, and
-// hands it to the upload worker and the service worker.
+// The page renews its token ahead of expiry (session.js says when) and whenever a
+// worker's is refused, and hands it to the upload worker and the service worker.
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 let renewTimer;
 /** @type {Promise<boolean> | null} */
@@ -194,12 +147,8 @@ let renewing = null;
 
 function scheduleRenewal() {
   clearTimeout(renewTimer);
-  const c = claims(state.token ?? '');
-  if (!c?.exp || !(webConfig.dev_sign_in || webConfig.refresh_url)) return;
-  const now = Date.now() / 1000;
-  const lifetime = c.exp - (c.iat ?? now);
-  const at = c.exp - Math.max(5, Math.min(300, lifetime / 4));
-  renewTimer = setTimeout(() => { renewToken(); }, Math.max(0, (at - now) * 1000));
+  const delay = renewalDelay(state.token ?? '', webConfig);
+  if (delay !== null) renewTimer = setTimeout(() => { renewToken(); }, delay);
 }
 
 /** Gets a fresh token for the same person and family; resolves whether it did. */
@@ -207,22 +156,8 @@ function renewToken() {
   renewing ??= (async () => {
     try {
       const current = state.token;
-      const c = claims(current ?? '');
-      if (!current || !c) return false;
-      let fresh = null;
-      if (webConfig.refresh_url) {
-        const res = await fetch(webConfig.refresh_url, { credentials: 'include' });
-        if (res.ok) { const body = await res.json(); fresh = body.token ?? body.jwt ?? null; }
-      } else if (webConfig.dev_sign_in) {
-        const ttl = c.exp && c.iat ? c.exp - c.iat : 3600;
-        const res = await fetch('/dev/renew', { method: 'POST',
-          headers: { authorization: `Bearer ${current}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ ttl_secs: ttl }) });
-        if (res.ok) fresh = (await res.json()).token;
-      }
-      const n = typeof fresh === 'string' ? claims(fresh) : null;
-      // Only the same person in the same family: a renewal never switches accounts.
-      if (!fresh || !n || n.sub !== c.sub || n.org_id !== c.org_id || state.token !== current) return false;
+      const fresh = current ? await renewed(current, webConfig) : null;
+      if (!fresh || state.token !== current) return false;
       state.token = fresh;
       sessionStorage.setItem('vault.token', fresh);
       await tellServiceWorker();
@@ -331,6 +266,8 @@ async function start() {
     if (e instanceof ApiError && (e.code === 'forbidden' || e.code === 'not-found')) {
       const invite = pendingInvite();
       if (invite) return offerToJoin(invite);
+      // A studio's staff work on the studio's own page.
+      if (await api.get('/v1/studio').then(() => true, () => false)) return location.assign('/studio.html');
       $('#create-family').hidden = false;
       $('#family-name').focus();
       return;
@@ -373,8 +310,9 @@ async function start() {
 // ---------- invitations ----------
 const INVITE = 'vault.invite';
 
-/** The invitation link this tab was opened with, until it is used or declined.
- * @returns {{ secret: string, family: string } | null} */
+/** The invitation link this tab was opened with, until it is used or declined (`name`:
+ * the customer a studio's delivery is for).
+ * @returns {{ secret: string, family: string, name?: string } | null} */
 function pendingInvite() {
   try { return JSON.parse(sessionStorage.getItem(INVITE) ?? 'null'); } catch { return null; }
 }
@@ -383,7 +321,7 @@ function pendingInvite() {
 const wrongFamily = (invite) => `This invitation is for the family “${invite.family}”, and you are signed in to another one. `
   + `Sign out, then sign in to “${invite.family}” to accept it.`;
 
-/** Asks a signed-in relative who is not yet a member whether to join. @param {{ secret: string, family: string }} invite */
+/** Asks a signed-in relative who is not yet a member whether to join. @param {{ secret: string, family: string, name?: string }} invite */
 function offerToJoin(invite) {
   const family = claims(state.token ?? '')?.org_id;
   $('#sign-out').hidden = false;
@@ -391,8 +329,12 @@ function offerToJoin(invite) {
     $('#create-family').hidden = false;
     return showAlert(wrongFamily(invite));
   }
-  $('#join-text').replaceChildren('You were invited to the family vault ', el('strong', {}, el('bdi', {}, invite.family)),
-    '. Joining lets you see and play its recordings, with the role the person who invited you chose.');
+  $('#join-text').replaceChildren(...(invite.name
+    // A studio's delivery: the link names the customer; accepting makes them its owner.
+    ? ['Your recordings are waiting in a family vault made for ', el('strong', {}, el('bdi', {}, invite.name)),
+      '. Accepting makes you its owner: the recordings are yours, and the studio’s access ends.']
+    : ['You were invited to the family vault ', el('strong', {}, el('bdi', {}, invite.family)),
+      '. Joining lets you see and play its recordings, with the role the person who invited you chose.']));
   $('#notice').hidden = true;
   $('#join-family').hidden = false;
   $('#join-ok').focus();
@@ -1050,17 +992,6 @@ const queue = [];
 /** @type {UploadJob | null} */
 let running = null;
 
-/**
- * @param {File} file
- * @returns {RecordingKind}
- */
-function kindOf(file) {
-  if (file.type.startsWith('video/')) return 'video';
-  if (file.type.startsWith('audio/')) return 'audio';
-  // The raster types the server keeps as they are; any other image is kept as a file.
-  if (/^image\/(jpeg|png|gif|webp|avif|heic|heif|bmp|tiff)$/.test(file.type)) return 'photo';
-  return 'letter';
-}
 
 /**
  * @param {File} file
@@ -1416,6 +1347,7 @@ const KIND_OF_ACTION = {
   'recording.trashed': 'delete', 'recording.restored': 'delete',
   'member.invited': 'members', 'member.role_changed': 'members', 'member.removed': 'members', 'family.created': 'members',
   'member.joined': 'members', 'invitation.created': 'members', 'invitation.revoked': 'members', 'member.renamed': 'members',
+  'delivery.created': 'members', 'delivery.invited': 'members', 'delivery.accepted': 'members', 'delivery.handed_off': 'members',
   'auth.failed': 'security', 'authz.denied': 'security',
   'link.created': 'sharing', 'link.revoked': 'sharing', 'link.opened': 'sharing', 'link.played': 'sharing',
 };
@@ -1466,6 +1398,11 @@ function auditSentence(a) {
     case 'member.role_changed': return ['made ', who(), ` ${String(m.to ?? '')}`.trimEnd() + (m.from ? ` (was ${String(m.from)})` : '')];
     case 'member.removed': return a.target === a.actor ? ['left the family'] : ['removed ', who(), ' from the family'];
     case 'family.created': return ['created the family vault'];
+    case 'delivery.created': return ['(the studio ', el('bdi', {}, String(m.studio_name ?? m.studio ?? '')), ') made this family vault for its customer'];
+    case 'delivery.invited': return [m.again ? '(a studio) sent a new invitation to the parents' : '(a studio) invited the parents'];
+    case 'delivery.accepted': return ['accepted the studio’s delivery and became an owner'];
+    case 'delivery.handed_off': return ['the studio’s access ended: the family owns its recordings'];
+    case 'delivery.erased': return ['the studio’s delivery was erased'];
     case 'family.export_started': return ['started an export of every recording'];
     case 'family.exported': return ['downloaded the export'];
     case 'family.erased': return ['erased the family'];
@@ -1586,12 +1523,12 @@ async function init() {
   const invite = fragment.get('invite');
   if (invite) {
     history.replaceState(null, '', location.pathname + location.search);
-    sessionStorage.setItem(INVITE, JSON.stringify({ secret: invite, family: fragment.get('family') ?? '' }));
+    sessionStorage.setItem(INVITE, JSON.stringify({ secret: invite, family: fragment.get('family') ?? '', name: fragment.get('name') ?? '' }));
   }
   const invited = pendingInvite();
   if (invited && !state.token) {
     $input('#dev-family').value = invited.family;
-    $('#notice').replaceChildren('You are invited to the family vault ', el('strong', {}, el('bdi', {}, invited.family)),
+    $('#notice').replaceChildren('You are invited to the family vault ', el('strong', {}, el('bdi', {}, invited.name || invited.family)),
       '. Sign in to accept.');
     $('#notice').hidden = false;
   }
@@ -1639,6 +1576,13 @@ $('#family-form').addEventListener('submit', async (e) => {
     }
     fail(err);
   }
+});
+$('#studio-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  try {
+    await api.json('POST', '/v1/studios', { name: $input('#studio-name').value });
+    location.assign('/studio.html');
+  } catch (err) { fail(err); }
 });
 $('#sign-out').addEventListener('click', () => signOut());
 $('#join-ok').addEventListener('click', () => acceptInvitation().catch(fail));

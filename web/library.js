@@ -93,6 +93,19 @@ export class Library {
   }
 }
 
+/**
+ * What kind of recording a file makes.
+ * @param {File} file
+ * @returns {import('./api.js').RecordingKind}
+ */
+export function kindOf(file) {
+  if (file.type.startsWith('video/')) return 'video';
+  if (file.type.startsWith('audio/')) return 'audio';
+  // The raster types the server keeps as they are; any other image is kept as a file.
+  if (/^image\/(jpeg|png|gif|webp|avif|heic|heif|bmp|tiff)$/.test(file.type)) return 'photo';
+  return 'letter';
+}
+
 /** A local date as YYYY-MM-DD. @param {number} ms */
 export const isoDay = (ms) => {
   const d = new Date(ms);

@@ -42,6 +42,7 @@ export const FromServiceWorker = Object.freeze({
  * @property {string} token the bearer token for the upload's requests
  * @property {string} owner who is signed in: this device keeps the upload among their interrupted ones
  * @property {Engine | null} mode forces an engine for the bulk frames (tests, benchmarks); null: the best there is
+ * @property {string} [delivery] a studio's delivery this upload goes into (its staff upload as its contributor)
  */
 
 /**

@@ -10,6 +10,7 @@ import { ToServiceWorker, FromServiceWorker } from './messages.js';
 import { wrappingKey, openItem, unbase64url } from './links.js';
 import { unbase64 } from './crypto.js';
 import { swReady, postToServiceWorker } from './worker-channel.js';
+import { $, el } from './dom.js';
 
 /**
  * @typedef {import('./links.js').SharedItem} SharedItem
@@ -20,25 +21,7 @@ import { swReady, postToServiceWorker } from './worker-channel.js';
  *   recordings: LinkedRecording[] }} OpenedLink
  */
 
-/** @param {string} sel @returns {HTMLElement} */
-const $ = (sel) => /** @type {HTMLElement} */ (document.querySelector(sel));
 const api = client(() => null);
-
-/**
- * @param {string} tag
- * @param {Record<string, any>} [attrs]
- * @param {...(Node | string | null)} children
- */
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else if (v === true) e.setAttribute(k, '');
-    else if (v !== false && v !== null && v !== undefined) e.setAttribute(k, String(v));
-  }
-  e.append(...children.filter((c) => c !== null));
-  return e;
-}
 
 /** @param {string} text */
 function failed(text) {

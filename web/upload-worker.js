@@ -44,9 +44,13 @@ function codeOf(e) {
 }
 
 let token = '';
+/** The studio delivery the running upload goes into, if any. */
+let delivery = '';
 /** @type {{ id: string | undefined, abort: AbortController, paused: boolean } | null} */
 let current = null;
-const api = client(() => token);
+/** @returns {Record<string, string>} */
+const scope = () => (delivery ? { 'x-vault-delivery': delivery } : {});
+const api = client(() => token, scope);
 
 /** @param {FromUploaderMessage} m */
 const post = (m) => self.postMessage(m);
@@ -76,6 +80,7 @@ self.onmessage = (/** @type {MessageEvent<ToUploaderMessage>} */ e) => {
     tokenWaiter = null;
   } else if (msg.type === ToUploader.start || msg.type === ToUploader.resume) {
     token = msg.token;
+    delivery = msg.type === ToUploader.start ? msg.delivery ?? '' : '';
     run(msg).catch((err) => post({
       type: FromUploader.error, id: current?.id ?? (msg.type === ToUploader.resume ? msg.id : undefined),
       message: err instanceof Error ? err.message : String(err), code: codeOf(err),

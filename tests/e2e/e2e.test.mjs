@@ -1485,3 +1485,116 @@ test('a share link plays for someone without an account, on a phone; its secret 
   assert.ok(await owner.locator('#audit tbody tr[data-action="link.played"]', { hasText: `played “${title}” through the link for Grandpa Joe` }).count() > 0);
   assert.deepEqual(problems, []);
 });
+
+test('a studio delivers a session to a family: encrypted in its browser, the parent accepts on a phone and owns it, the studio is cut off', async () => {
+  // The studio signs in on a desktop and makes its vault.
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const studio = await newPage(desk);
+  await studio.goto(proxy.url);
+  await studio.fill('#dev-user', 'sara');
+  await studio.fill('#dev-family', 'lumen');
+  await studio.fill('#dev-code', devCode());
+  await studio.click('#dev-form button[type=submit]');
+  await studio.locator('#create-family:not([hidden])').waitFor();
+  await studio.click('#create-studio summary');
+  await studio.fill('#studio-name', 'Lumen Keepsakes');
+  await studio.click('#studio-form button[type=submit]');
+  await studio.waitForURL(/\/studio\.html$/);
+  await studio.waitForFunction(() => document.body.dataset.ready === 'true');
+  assert.match(await studio.textContent('#who'), /sara · Lumen Keepsakes \(admin\)/);
+  const problems = (await accessibilityProblems(studio)).map((p) => `studio, empty: ${p}`);
+
+  // A delivery for the Garcías, and the session's recording, encrypted in this browser.
+  await studio.click('#new-delivery summary');
+  await studio.fill('#delivery-customer', 'Ana and Luis García');
+  await studio.click('#delivery-form button[type=submit]');
+  await studio.locator('#delivery:not([hidden])').waitFor();
+  const token = crypto.randomBytes(6).toString('hex');
+  const file = path.join(work, `session-${token}.wav`);
+  const size = 3 * MiB;
+  makeFile(file, size, `studio-${token}`, { header: wavHeader(size - 44), marker: MARKER, offsets: [MiB] });
+  const sent = [];
+  const listen = (r) => sent.push(`${r.method()} ${r.url()} ${r.postData() ?? ''}`);
+  studio.on('request', listen);
+  await studio.fill('#upload-title', 'Heartbeat at 20 weeks');
+  await studio.fill('#upload-date', '2026-11-27');
+  await studio.setInputFiles('#upload-files', file);
+  await studio.click('#upload-form button[type=submit]');
+  await studio.locator('#studio-uploads li[data-done]').waitFor({ timeout: 60_000 });
+  const id = await studio.locator('#studio-uploads li[data-done]').getAttribute('data-id');
+  await studio.locator('#delivered li', { hasText: 'Heartbeat at 20 weeks' }).waitFor();
+  assert.match(await studio.textContent('#delivered li'), /recorded on 2026-11-27/);
+  studio.off('request', listen);
+  assert.deepEqual(sent.filter((s) => s.includes('Heartbeat')), [], 'the title travels sealed, never in the clear');
+  assert.ok(sent.some((s) => s.startsWith('PUT') && s.includes(`/v1/recordings/${id}/details`)), 'details sealed and stored');
+
+  // The parents' invitation.
+  await studio.click('#delivery-close');
+  const row = studio.locator('#deliveries li', { hasText: 'Ana and Luis García' });
+  assert.equal(await row.getAttribute('data-state'), 'uploading');
+  assert.match(await row.textContent(), /1 recording/);
+  await row.locator('button', { hasText: 'Invite the parents' }).click();
+  await studio.locator('#invitation:not([hidden])').waitFor();
+  const link = await studio.inputValue('#invitation-link');
+  const [, family] = /\/#invite=[A-Za-z0-9_-]{43}&family=(delivery-[0-9a-f]{32})&name=Ana%20and%20Luis%20Garc%C3%ADa$/.exec(link) ?? [];
+  assert.ok(family, link);
+  for (const p of await accessibilityProblems(studio)) problems.push(`studio, invitation: ${p}`);
+  await shot(studio, '30-studio-delivery-desktop');
+  await studio.click('#delivery-close');
+  await studio.locator('#deliveries li[data-state="invited"]').waitFor();
+  await shot(studio, '31-studio-deliveries-desktop');
+
+  // Luis opens it on his phone, signs in with the vault the link names, and accepts.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const luis = await newPage(phone);
+  await luis.goto(link.replace(/^https?:\/\/[^/]+/, proxy.url));
+  await luis.locator('#notice:not([hidden])').waitFor();
+  assert.match(await luis.textContent('#notice'), /invited to the family vault Ana and Luis García\. Sign in to accept/);
+  assert.equal(await luis.inputValue('#dev-family'), family);
+  await luis.fill('#dev-user', 'luis');
+  await luis.fill('#dev-code', devCode());
+  await luis.click('#dev-form button[type=submit]');
+  await luis.locator('#join-family:not([hidden])').waitFor();
+  assert.match(await luis.textContent('#join-text'), /made for Ana and Luis García\. Accepting makes you its owner/);
+  for (const p of await accessibilityProblems(luis)) problems.push(`phone, accepting a delivery: ${p}`);
+  await shot(luis, '32-phone-accept-delivery');
+  await luis.click('#join-ok');
+  await luis.waitForFunction(() => document.body.dataset.ready === 'true');
+  assert.match(await luis.textContent('#notice'), /you joined as owner/);
+  const mine = luis.locator(`#recordings tbody tr[data-id="${id}"]`);
+  await mine.waitFor();
+  assert.match(await mine.textContent(), /Heartbeat at 20 weeks/);
+  // The family plays it: the bytes near the end are the studio's file.
+  const got = await mediaRange(luis, id, size - 5000, size);
+  assert.ok(got.bytes.equals(readRange(file, size - 5000, size)), 'the bytes the studio uploaded');
+  await luis.click('.tab[data-view="audit"]');
+  await luis.locator('#audit tbody tr[data-action="delivery.handed_off"]', { hasText: 'the family owns its recordings' }).waitFor();
+  await shot(luis, '33-phone-family-after-hand-off');
+  await phone.close();
+
+  // The studio: handed off, nothing to open, and the server refuses it the recordings.
+  await studio.reload();
+  await studio.waitForFunction(() => document.body.dataset.ready === 'true');
+  const done = studio.locator('#deliveries li[data-state="handed-off"]', { hasText: 'Ana and Luis García' });
+  await done.waitFor();
+  assert.match(await done.textContent(), /Handed off on .*the studio no longer reaches them/);
+  assert.equal(await done.locator('button').count(), 0, 'no Open, Invite or Erase after the hand-off');
+  const delivery = await done.getAttribute('data-id');
+  const refused = await studio.evaluate(async ([delivery, id]) => {
+    const headers = { authorization: `Bearer ${sessionStorage.getItem('vault.token')}`, 'x-vault-delivery': delivery };
+    return [(await fetch('/v1/recordings', { headers })).status, (await fetch(`/v1/recordings/${id}/content`, { headers })).status];
+  }, [delivery, id]);
+  assert.deepEqual(refused, [410, 403]);
+  await studio.click('.tab[data-view="studio-audit"]');
+  await studio.locator('#studio-audit tr[data-action="delivery.handed_off"]', { hasText: 'Ana and Luis García' }).waitFor();
+  for (const p of await accessibilityProblems(studio)) problems.push(`studio audit: ${p}`);
+  await shot(studio, '34-studio-audit-desktop');
+  // And on a phone.
+  await studio.setViewportSize({ width: 390, height: 844 });
+  await studio.click('.tab[data-view="deliveries"]');
+  for (const p of await accessibilityProblems(studio)) problems.push(`studio on a phone: ${p}`);
+  await shot(studio, '35-studio-deliveries-phone');
+  await desk.close();
+  assert.deepEqual(proxy.stats.markerHits, [], 'no request held the plaintext');
+  assert.deepEqual(problems, []);
+});

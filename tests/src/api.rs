@@ -18,6 +18,8 @@ pub struct Api {
     pub http: Client,
     /// The `Host` to send when `base` is a proxy (the server answers only to its own).
     pub host: Option<String>,
+    /// The studio delivery this (studio staff) user works in (`x-vault-delivery`).
+    pub delivery: Option<String>,
 }
 
 impl Api {
@@ -27,8 +29,16 @@ impl Api {
         Api { base: format!("http://{addr}"), host: Some(host), ..self.clone() }
     }
 
+    /// The same studio staff member, working in delivery `id`.
+    pub fn in_delivery(&self, id: &str) -> Api {
+        Api { delivery: Some(id.to_owned()), ..self.clone() }
+    }
+
     pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
-        let request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(delivery) = &self.delivery {
+            request = request.header("x-vault-delivery", delivery);
+        }
         match &self.host {
             Some(host) => request.header(reqwest::header::HOST, host),
             None => request,

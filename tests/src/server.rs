@@ -265,7 +265,13 @@ impl Server {
     }
 
     pub fn as_user(&self, family: &str, user: &str) -> Api {
-        Api { base: self.url.clone(), token: self.token(family, user), http: self.http.clone(), host: None }
+        Api {
+            base: self.url.clone(),
+            token: self.token(family, user),
+            http: self.http.clone(),
+            host: None,
+            delivery: None,
+        }
     }
 
     /// Runs the `vault` binary with this server's data directory and backends.

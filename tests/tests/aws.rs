@@ -349,8 +349,27 @@ fn every_background_job_runs_under_the_service_database_role() {
     let link = json!({ "id": "AAAAAAAAAAAAAAAAAAAAAA", "name": "old", "recordings": [{ "recording_id": id, "sealed": "c2VhbGVk" }] });
     alice.ok(alice.post("/v1/family/links", link));
     psql(&owner, "UPDATE share_links SET expires_at = 1").unwrap();
+    // Studio deliveries: one accepted before the studio's date (the job hands it off),
+    // one whose invitation expired, kept no days by its studio (the job erases it).
+    let ana = server.as_user("lumen", "ana");
+    ana.ok(ana.post("/v1/studios", json!({ "name": "Lumen" })));
+    ana.ok(ana.req(Method::PUT, "/v1/studio/policy").json(&json!({ "unclaimed_days": 0 })).send().unwrap());
+    let until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 60_000;
+    let dated = ana.ok(ana.post("/v1/studio/deliveries", json!({ "customer": "Garcías", "contribute_until": until })));
+    let dated_id = dated["id"].as_str().unwrap().to_owned();
+    let secret = ana.ok(ana.post(&format!("/v1/studio/deliveries/{dated_id}/invitation"), json!({})))["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let luis = server.as_user(dated["family_id"].as_str().unwrap(), "luis");
+    luis.ok(luis.post("/v1/invitations/accept", json!({ "secret": secret })));
+    psql(&owner, &format!("UPDATE deliveries SET contribute_until = 1 WHERE id = '{dated_id}'")).unwrap();
+    let unclaimed = ana.ok(ana.post("/v1/studio/deliveries", json!({ "customer": "Lees" })));
+    let unclaimed_id = unclaimed["id"].as_str().unwrap().to_owned();
+    ana.ok(ana.post(&format!("/v1/studio/deliveries/{unclaimed_id}/invitation"), json!({})));
+    psql(&owner, &format!("UPDATE deliveries SET invited_until = 1 WHERE id = '{unclaimed_id}'")).unwrap();
     wait_replicated(&alice, &id, Duration::from_secs(30));
-    let jobs = ["anchor", "scrub", "replication", "purge", "upload_sweep", "trash", "share_links"];
+    let jobs = ["anchor", "scrub", "replication", "purge", "upload_sweep", "trash", "share_links", "deliveries"];
     let start = std::time::Instant::now();
     loop {
         let metrics = server.http.get(format!("{}/metrics", server.url)).send().unwrap().text().unwrap();
@@ -364,8 +383,16 @@ fn every_background_job_runs_under_the_service_database_role() {
         let binned_status =
             psql(&service_url, &format!("SELECT status FROM recordings WHERE id = '{binned}'")).unwrap();
         let sealed = psql(&service_url, "SELECT COUNT(*) FROM share_link_items").unwrap();
+        let delivered = psql(
+            &service_url,
+            "SELECT COUNT(*) FROM deliveries WHERE handed_off_at IS NOT NULL \
+            OR erased_at IS NOT NULL",
+        )
+        .unwrap();
         if done
             && sealed == "0"
+            && delivered == "2"
+            && actions.contains("delivery.invitation_expired")
             && actions.contains("upload.expired")
             && actions.contains("recording.replicated")
             && binned_status == "deleted"

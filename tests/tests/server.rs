@@ -243,7 +243,8 @@ fn the_cli_speaks_to_newcomers_in_plain_words(backend: Backend) {
         (item["recording"].as_str(), item["title"].as_str(), item["name"].as_str()),
         (Some(id.as_str()), Some("Story"), Some("Story.txt"))
     );
-    let maria_api = Api { base: server.url.clone(), token: maria.clone(), http: server.http.clone(), host: None };
+    let maria_api =
+        Api { base: server.url.clone(), token: maria.clone(), http: server.http.clone(), host: None, delivery: None };
     let data_key = base64::engine::general_purpose::STANDARD.decode(item["data_key"].as_str().unwrap()).unwrap();
     assert_eq!(data_key, maria_api.data_key(&id).expose(), "the recording's own data key, sealed under the link");
     let listed = text(&vault(&maria, &["links"]));
@@ -408,6 +409,34 @@ fn cross_tenant_matrix_denies_and_audits(backend: Backend) {
     }
     assert_eq!(intruder.get("/v1/recordings").status(), StatusCode::FORBIDDEN);
     assert!(alice.audit_count() >= before + 11);
+    // A studio's staff, on their own and as a contributor to their own delivery:
+    // every route of the Smiths' recordings is refused, and recorded (in the studio's
+    // log, or the delivery's family's where the contributor works).
+    let refusals = || server.sql("SELECT COUNT(*) FROM audit_log WHERE actor = 'ana' AND outcome = 'denied'").unwrap();
+    let studio = server.as_user("lumen", "ana");
+    studio.ok(studio.post("/v1/studios", json!({ "name": "Lumen" })));
+    let delivery = studio.ok(studio.post("/v1/studio/deliveries", json!({ "customer": "Garcías" })));
+    let contributor = studio.in_delivery(delivery["id"].as_str().unwrap());
+    for attacker in [&studio, &contributor] {
+        for id in [&committed, &pending] {
+            for (method, path, body) in routes(id) {
+                let before = refusals();
+                let mut req = attacker.req(method.clone(), &path).header("x-vault-sha256", "00".repeat(32));
+                req = match body {
+                    Some(b) => req.json(&b),
+                    None => req.body("x"),
+                };
+                let (status, text) = status(req.send().unwrap());
+                assert!(
+                    status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+                    "studio {method} {path}: {status} {text}"
+                );
+                assert!(!text.contains("Private") && !text.contains("Half"), "{method} {path} leaked: {text}");
+                assert_ne!(refusals(), before, "studio {method} {path}: no audit row");
+            }
+        }
+    }
+    assert!(contributor.ok(contributor.get("/v1/recordings"))["items"].as_array().unwrap().is_empty());
     // Alice's recording is untouched.
     assert_eq!(alice.ok(alice.get(&format!("/v1/recordings/{committed}")))["status"], "committed");
 }
@@ -852,7 +881,7 @@ fn development_sign_in_answers_only_this_machine_with_the_printed_one_time_code(
     let (s, text) = mint(body(&code), &[]);
     assert_eq!(s, StatusCode::OK, "{text}");
     let token = serde_json::from_str::<Value>(&text).unwrap()["token"].as_str().unwrap().to_owned();
-    let api = Api { base: server.url.clone(), token, http: server.http.clone(), host: None };
+    let api = Api { base: server.url.clone(), token, http: server.http.clone(), host: None, delivery: None };
     assert_eq!(api.post("/v1/families", json!({ "name": "S" })).status(), StatusCode::CREATED, "the token works");
     assert_eq!(mint(body(&code), &[]).0, StatusCode::UNAUTHORIZED, "a code signs in once");
     let next = server.dev_code();
@@ -927,13 +956,23 @@ fn members_are_identities_of_one_issuer() {
     let env: Vec<(String, String)> = idp.vars();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     server.restart_with(&env);
-    let impostor =
-        Api { base: server.url.clone(), token: idp.token("smiths", "alice"), http: server.http.clone(), host: None };
+    let impostor = Api {
+        base: server.url.clone(),
+        token: idp.token("smiths", "alice"),
+        http: server.http.clone(),
+        host: None,
+        delivery: None,
+    };
     let (s, text) = status(impostor.get("/v1/family"));
     assert_eq!(s, StatusCode::FORBIDDEN, "the provider's alice is not the development issuer's alice: {text}");
     assert_eq!(impostor.get("/v1/recordings").status(), StatusCode::FORBIDDEN);
-    let carol =
-        Api { base: server.url.clone(), token: idp.token("smiths", "carol"), http: server.http.clone(), host: None };
+    let carol = Api {
+        base: server.url.clone(),
+        token: idp.token("smiths", "carol"),
+        http: server.http.clone(),
+        host: None,
+        delivery: None,
+    };
     assert_eq!(carol.ok(carol.get("/v1/family"))["role"], "member", "the legacy row was bound to the trusted issuer");
     assert_eq!(server.sql("SELECT issuer FROM members WHERE user_id = 'carol'").unwrap(), idp::ISSUER);
 }
@@ -987,7 +1026,7 @@ fn no_family_id_can_read_the_system_audit_chain(backend: Backend) {
     }
     let token = server.sign(&server.claims("-", "mallory", now() + 600));
     let (iss, _) = server.issuer();
-    let dash = Api { base: server.url.clone(), token, http: server.http.clone(), host: None };
+    let dash = Api { base: server.url.clone(), token, http: server.http.clone(), host: None, delivery: None };
     assert_eq!(dash.post("/v1/families", json!({ "name": "dash" })).status(), StatusCode::BAD_REQUEST);
     // Even a family row named "-" (from before ids had to start with a letter or digit).
     server.sql("INSERT INTO families (id, name, key_id, created_at, created_by) VALUES ('-', 'dash', 'local:-', 0, 'mallory')").unwrap();
@@ -1671,6 +1710,36 @@ fn openapi_document_matches_the_routes(backend: Backend) {
     // Renewal: 200 with the development issuer, 404 without one (the AWS backends).
     let (renewed, _) = call(me, (Method::POST, "/dev/renew", "/dev/renew"), json(json!({ "ttl_secs": 60 })));
     assert_eq!(renewed, if backend == Backend::Aws { StatusCode::NOT_FOUND } else { StatusCode::OK });
+    // A studio's operations.
+    let ana = server.token("lumen", "ana");
+    let studio = Some(ana.as_str());
+    assert_eq!(
+        call(studio, (Method::POST, "/v1/studios", "/v1/studios"), json(json!({ "name": "Lumen" }))).0,
+        StatusCode::CREATED
+    );
+    call(studio, (Method::GET, "/v1/studio", "/v1/studio"), none());
+    call(studio, (Method::PUT, "/v1/studio/policy", "/v1/studio/policy"), json(json!({ "unclaimed_days": 14 })));
+    call(
+        studio,
+        (Method::POST, "/v1/studio/staff", "/v1/studio/staff"),
+        json(json!({ "user_id": "sam", "role": "staff" })),
+    );
+    call(studio, (Method::GET, "/v1/studio/staff", "/v1/studio/staff"), none());
+    call(studio, (Method::DELETE, "/v1/studio/staff/{user}", "/v1/studio/staff/sam"), none());
+    call(studio, (Method::GET, "/v1/studio/audit", "/v1/studio/audit?limit=5"), none());
+    let (_, delivery) = call(
+        studio,
+        (Method::POST, "/v1/studio/deliveries", "/v1/studio/deliveries"),
+        json(json!({ "customer": "Ana García" })),
+    );
+    let delivery = format!("/v1/studio/deliveries/{}", delivery["id"].as_str().unwrap());
+    call(studio, (Method::GET, "/v1/studio/deliveries", "/v1/studio/deliveries"), none());
+    call(
+        studio,
+        (Method::POST, "/v1/studio/deliveries/{id}/invitation", &format!("{delivery}/invitation")),
+        json(json!({})),
+    );
+    call(studio, (Method::DELETE, "/v1/studio/deliveries/{id}", &delivery), none());
     assert_eq!(
         call(me, (Method::DELETE, "/v1/family", "/v1/family"), json(json!({ "confirm": "smiths" }))).0,
         StatusCode::OK
@@ -1805,8 +1874,13 @@ fn external_oidc_issuer_with_rs256_jwks_rotation_and_refresh_limits(backend: Bac
     assert_eq!(s, StatusCode::FORBIDDEN, "{text}");
     assert!(text.contains("administrator of your organisation"), "{text}");
     let call = |t: &str| server.http.get(format!("{}/v1/family", server.url)).bearer_auth(t).send().unwrap().status();
-    let api =
-        Api { base: server.url.clone(), token: token(&k1, "k1", "vault-app"), http: server.http.clone(), host: None };
+    let api = Api {
+        base: server.url.clone(),
+        token: token(&k1, "k1", "vault-app"),
+        http: server.http.clone(),
+        host: None,
+        delivery: None,
+    };
     api.create_family("Org family");
     assert_eq!(call(&token(&k1, "k1", "vault-app")), StatusCode::OK);
     assert_eq!(call(&token(&k1, "k1", "other-app")), StatusCode::UNAUTHORIZED);
@@ -2130,6 +2204,222 @@ fn graceful_shutdown_drains_an_upload_under_way(backend: Backend) {
     alice.ok(alice.post(&format!("/v1/recordings/{id}/complete"), json!({})));
 }
 
+/// Unix milliseconds now.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// The actions of a page of audit rows.
+fn actions_of(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Waits (at most 20 s) until the studio's delivery `id` is in `state` (and, for an
+/// expired invitation, until the job told the studio).
+fn wait_for_delivery(studio: &Api, id: &str, state: &str) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let list = studio.ok(studio.get("/v1/studio/deliveries"));
+        let d = list.as_array().unwrap().iter().find(|d| d["id"] == id).unwrap().clone();
+        if d["state"] == state && (state != "expired" || d["expired_at"].is_i64()) {
+            return d;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "still {d}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn studios_deliver_and_hand_off_to_the_family(backend: Backend) {
+    let server = Server::start_with(backend, &[("VAULT_UPLOAD_SWEEP_SECS", "1")]);
+    let ana = server.as_user("lumen", "ana");
+    let made = ana.ok(ana.post("/v1/studios", json!({ "name": "Lumen Studio" })));
+    assert_eq!((made["id"].as_str(), made["role"].as_str()), (Some("lumen"), Some("admin")));
+    // An organisation is a family's or a studio's, never both.
+    assert_eq!(
+        server.as_user("lumen", "x").post("/v1/families", json!({ "name": "x" })).status(),
+        StatusCode::CONFLICT
+    );
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    assert_eq!(alice.post("/v1/studios", json!({ "name": "x" })).status(), StatusCode::CONFLICT);
+    assert_eq!(ana.get("/v1/family").status(), StatusCode::FORBIDDEN, "a studio is not a family");
+    assert_eq!(alice.get("/v1/studio").status(), StatusCode::FORBIDDEN, "a family is not a studio");
+
+    // Staff: admins manage them; staff deliver, and neither manage nor read the log.
+    ana.ok(ana.post("/v1/studio/staff", json!({ "user_id": "sam", "role": "staff" })));
+    let sam = server.as_user("lumen", "sam");
+    assert_eq!(sam.ok(sam.get("/v1/studio"))["role"], "staff");
+    assert_eq!(
+        sam.post("/v1/studio/staff", json!({ "user_id": "eve", "role": "admin" })).status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(sam.get("/v1/studio/audit").status(), StatusCode::FORBIDDEN);
+    let policy = json!({ "unclaimed_days": 0 });
+    assert_eq!(sam.req(Method::PUT, "/v1/studio/policy").json(&policy).send().unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(server.as_user("lumen", "eve").get("/v1/studio").status(), StatusCode::FORBIDDEN, "not on the staff");
+    let last_admin = ana.req(Method::DELETE, "/v1/studio/staff/ana").send().unwrap();
+    assert_eq!(last_admin.status(), StatusCode::CONFLICT);
+
+    // A delivery: a new family vault with its own key, and no members yet.
+    assert_eq!(sam.post("/v1/studio/deliveries", json!({ "customer": "" })).status(), StatusCode::BAD_REQUEST);
+    let far = json!({ "customer": "x", "contribute_until": now_ms() + 31 * 86_400_000 });
+    assert_eq!(sam.post("/v1/studio/deliveries", far).status(), StatusCode::BAD_REQUEST);
+    let d = sam.ok(sam.post("/v1/studio/deliveries", json!({ "customer": "Ana and Luis García" })));
+    assert_eq!(d["state"], "uploading");
+    let (delivery, family) = (d["id"].as_str().unwrap().to_owned(), d["family_id"].as_str().unwrap().to_owned());
+    assert!(family.starts_with("delivery-"), "{family}");
+    let keys = server.sql(&format!("SELECT key_id FROM families WHERE id = '{family}'")).unwrap();
+    let smiths_key = server.sql("SELECT key_id FROM families WHERE id = 'smiths'").unwrap();
+    assert!(!keys.is_empty() && keys != smiths_key, "its own customer key");
+
+    // The studio uploads into it as a contributor, encrypted as every upload is.
+    let contributor = sam.in_delivery(&delivery);
+    let scan = media(300_000, 21);
+    let (scan_id, _) = contributor.upload("", &scan);
+    let listed = contributor.ok(contributor.get("/v1/recordings"));
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let library = contributor.ok(contributor.post("/v1/family/library-key", json!({})));
+    let context = vault_core::EncryptionContext::for_vault_object(&family, "library");
+    let details = encrypt_with(&library, &context, 4096, br#"{"title":"20-week scan"}"#);
+    let put = contributor.req(Method::PUT, &format!("/v1/recordings/{scan_id}/details")).body(details).send().unwrap();
+    assert_eq!(put.status(), StatusCode::NO_CONTENT);
+    // Nothing else of the family: the header admits a contributor to those routes only.
+    for path in [
+        "/v1/family",
+        "/v1/family/members",
+        "/v1/family/audit",
+        "/v1/family/invitations",
+        "/v1/family/links",
+        "/v1/trash",
+        &format!("/v1/recordings/{scan_id}/content"),
+    ] {
+        assert_eq!(contributor.get(path).status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(contributor.post("/v1/family/export", json!({})).status(), StatusCode::FORBIDDEN);
+    // Another studio: sees none of it, and its staff cannot work in it.
+    let bo = server.as_user("bright", "bo");
+    bo.ok(bo.post("/v1/studios", json!({ "name": "Bright" })));
+    assert!(bo.ok(bo.get("/v1/studio/deliveries")).as_array().unwrap().is_empty());
+    assert_eq!(bo.in_delivery(&delivery).get("/v1/recordings").status(), StatusCode::NOT_FOUND);
+    let theirs = bo.post(&format!("/v1/studio/deliveries/{delivery}/invitation"), json!({}));
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        bo.req(Method::DELETE, &format!("/v1/studio/deliveries/{delivery}")).send().unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    // A family's member cannot pose as a contributor, nor reach the delivery's family.
+    assert_eq!(alice.in_delivery(&delivery).get("/v1/recordings").status(), StatusCode::FORBIDDEN);
+    assert_eq!(alice.in_delivery(&delivery).get(&format!("/v1/recordings/{scan_id}")).status(), StatusCode::FORBIDDEN);
+    assert_eq!(server.as_user(&family, "alice").get("/v1/recordings").status(), StatusCode::FORBIDDEN);
+    assert_eq!(sam.in_delivery("not-a-uuid").get("/v1/recordings").status(), StatusCode::BAD_REQUEST);
+
+    // The invitation, sent twice: the first link is withdrawn by the second.
+    let first = sam.ok(sam.post(&format!("/v1/studio/deliveries/{delivery}/invitation"), json!({})));
+    assert_eq!(first["delivery"]["state"], "invited");
+    let fortnight = first["delivery"]["invited_until"].as_i64().unwrap() - now_ms();
+    assert!((13 * 86_400_000..=14 * 86_400_000).contains(&fortnight), "two weeks by default");
+    let second = sam.ok(sam.post(&format!("/v1/studio/deliveries/{delivery}/invitation"), json!({})));
+    let accept = |who: &Api, secret: &Value| who.post("/v1/invitations/accept", json!({ "secret": secret }));
+    let luis = server.as_user(&family, "luis");
+    assert_eq!(accept(&luis, &first["secret"]).status(), StatusCode::GONE);
+    let joined = luis.ok(accept(&luis, &second["secret"]));
+    assert_eq!(joined["role"], "owner", "the parent who accepts owns the family");
+
+    // Handed off at the acceptance: the family has the recording, the studio nothing.
+    let mine = luis.ok(luis.get("/v1/recordings"));
+    assert_eq!(mine["items"][0]["id"], scan_id.as_str());
+    let content = luis.content(&scan_id);
+    assert_eq!(decrypt_all(&content, &luis.data_key(&scan_id), &family, &scan_id), scan);
+    let gone = contributor.get("/v1/recordings");
+    assert_eq!(gone.status(), StatusCode::GONE, "the studio's access ended");
+    let late = json!({ "title": "", "kind": "video", "content_type": "video/mp4", "plaintext_size": 10, "encryption": "client" });
+    assert_eq!(contributor.post("/v1/recordings", late).status(), StatusCode::GONE);
+    let handed = wait_for_delivery(&sam, &delivery, "handed-off");
+    assert_eq!(handed["recordings"], 1);
+    assert!(sam.post(&format!("/v1/studio/deliveries/{delivery}/invitation"), json!({})).status().is_client_error());
+    assert_eq!(
+        ana.req(Method::DELETE, &format!("/v1/studio/deliveries/{delivery}")).send().unwrap().status(),
+        StatusCode::CONFLICT,
+        "the family's now: the studio cannot erase it"
+    );
+    // Audibly, in both logs.
+    let studio_log = actions_of(&ana.ok(ana.get("/v1/studio/audit?limit=500")));
+    for action in [
+        "studio.created",
+        "staff.added",
+        "delivery.created",
+        "delivery.invited",
+        "delivery.accepted",
+        "delivery.handed_off",
+    ] {
+        assert!(studio_log.iter().any(|a| a == action), "{action} not in the studio's log: {studio_log:?}");
+    }
+    let family_page = luis.ok(luis.get("/v1/family/audit?limit=500"));
+    let family_log = actions_of(&family_page);
+    for action in
+        ["delivery.created", "delivery.invited", "recording.created", "delivery.accepted", "delivery.handed_off"]
+    {
+        assert!(family_log.iter().any(|a| a == action), "{action} not in the family's log: {family_log:?}");
+    }
+    let created = family_page["items"].as_array().unwrap().iter().find(|r| r["action"] == "recording.created").unwrap();
+    let metadata: Value = serde_json::from_str(created["metadata"].as_str().unwrap()).unwrap();
+    assert_eq!((created["actor"].as_str(), metadata["studio"].as_str()), (Some("sam"), Some("lumen")));
+    // The other studio's log holds only its own refused attempts on it.
+    let bo_log = bo.ok(bo.get("/v1/studio/audit?limit=500"));
+    let about: Vec<&Value> =
+        bo_log["items"].as_array().unwrap().iter().filter(|r| r["target"] == delivery.as_str()).collect();
+    assert!(!about.is_empty() && about.iter().all(|r| r["outcome"] == "denied" && r["actor"] == "bo"), "{about:?}");
+
+    // A hand-off date: after the acceptance the studio adds on, seeing only its own.
+    let until = now_ms() + 4_000;
+    let dated =
+        sam.ok(sam.post("/v1/studio/deliveries", json!({ "customer": "Lee family", "contribute_until": until })));
+    let (dated_id, dated_family) =
+        (dated["id"].as_str().unwrap().to_owned(), dated["family_id"].as_str().unwrap().to_owned());
+    let invited = sam.ok(sam.post(&format!("/v1/studio/deliveries/{dated_id}/invitation"), json!({})));
+    let kim = server.as_user(&dated_family, "kim");
+    kim.ok(accept(&kim, &invited["secret"]));
+    let (own, _) = kim.upload("our own video", &media(2000, 3));
+    let studio_in = sam.in_delivery(&dated_id);
+    let (edited, _) = studio_in.upload("", &media(5000, 4));
+    let seen = studio_in.ok(studio_in.get("/v1/recordings"));
+    let ids: Vec<&str> = seen["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [edited.as_str()], "a contributor sees only what its studio uploaded");
+    assert_eq!(studio_in.get(&format!("/v1/recordings/{own}")).status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        studio_in.req(Method::DELETE, &format!("/v1/recordings/{own}")).send().unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(studio_in.post(&format!("/v1/recordings/{own}/key"), json!({})).status(), StatusCode::NOT_FOUND);
+    assert_eq!(wait_for_delivery(&sam, &dated_id, "handed-off")["recordings"], 1);
+    assert_eq!(studio_in.get("/v1/recordings").status(), StatusCode::GONE);
+    assert_eq!(kim.ok(kim.get("/v1/recordings"))["items"].as_array().unwrap().len(), 2);
+
+    // Parents who never accept: the studio is told, then its policy erases the delivery.
+    let unclaimed = sam.ok(sam.post("/v1/studio/deliveries", json!({ "customer": "Nobody" })));
+    let (lost, lost_family) =
+        (unclaimed["id"].as_str().unwrap().to_owned(), unclaimed["family_id"].as_str().unwrap().to_owned());
+    sam.in_delivery(&lost).upload("", &media(1000, 5));
+    let never = sam.ok(sam.post(&format!("/v1/studio/deliveries/{lost}/invitation"), json!({})));
+    server.sql(&format!("UPDATE deliveries SET invited_until = 1 WHERE id = '{lost}'")).unwrap();
+    server.sql("UPDATE invitations SET expires_at = 1").unwrap();
+    let told = wait_for_delivery(&sam, &lost, "expired");
+    assert!(told["erase_after"].as_i64().unwrap() > now_ms() + 29 * 86_400_000, "30 days by default: {told}");
+    assert_eq!(accept(&server.as_user(&lost_family, "x"), &never["secret"]).status(), StatusCode::GONE);
+    ana.ok(ana.req(Method::PUT, "/v1/studio/policy").json(&policy).send().unwrap());
+    wait_for_delivery(&sam, &lost, "erased");
+    let studio_log = ana.ok(ana.get("/v1/studio/audit?limit=500"));
+    let erased = studio_log["items"].as_array().unwrap().iter().find(|r| r["action"] == "delivery.erased").unwrap();
+    assert_eq!((erased["target"].as_str(), erased["actor"].as_str()), (Some(lost.as_str()), Some("system")));
+    let metadata: Value = serde_json::from_str(erased["metadata"].as_str().unwrap()).unwrap();
+    assert!(metadata["receipt"].as_str().is_some_and(|r| r.len() == 36), "{erased}");
+    assert!(actions_of(&studio_log).iter().any(|a| a == "delivery.invitation_expired"));
+    let erased =
+        server.sql(&format!("SELECT COUNT(*) FROM families WHERE id = '{lost_family}' AND erased_at IS NOT NULL"));
+    assert_eq!(erased.unwrap(), "1", "the family's key destroyed, with a receipt");
+    assert_eq!(sam.in_delivery(&lost).get("/v1/recordings").status(), StatusCode::GONE);
+}
+
 per_backend! {
     client_side_upload_list_and_ranged_playback,
     server_side_encryption_streams_plaintext_in,
@@ -2146,6 +2436,7 @@ per_backend! {
     roles_and_membership_rules,
     invitation_links_let_a_relative_join_once_before_they_expire,
     share_links_open_without_an_account_within_their_limits,
+    studios_deliver_and_hand_off_to_the_family,
     the_library_keeps_details_and_posters_encrypted_and_erasure_clears_them,
     key_release_is_rate_limited,
     audit_verify_detects_a_row_edited_in_the_database,

@@ -90,6 +90,33 @@ pub(crate) enum Action {
     AuditRead,
     #[serde(rename = "scrub.completed")]
     ScrubCompleted,
+    #[serde(rename = "studio.created")]
+    StudioCreated,
+    /// An admin changed how long unclaimed deliveries are kept.
+    #[serde(rename = "studio.policy_changed")]
+    StudioPolicyChanged,
+    #[serde(rename = "staff.added")]
+    StaffAdded,
+    #[serde(rename = "staff.removed")]
+    StaffRemoved,
+    /// A studio made a family vault for a customer (both logs).
+    #[serde(rename = "delivery.created")]
+    DeliveryCreated,
+    /// The parents' invitation was sent or sent again.
+    #[serde(rename = "delivery.invited")]
+    DeliveryInvited,
+    /// A parent accepted a studio's delivery and owns the family (both logs).
+    #[serde(rename = "delivery.accepted")]
+    DeliveryAccepted,
+    /// A studio's access to a delivery ended (both logs).
+    #[serde(rename = "delivery.handed_off")]
+    DeliveryHandedOff,
+    /// A delivery's invitation expired unaccepted (the studio's log).
+    #[serde(rename = "delivery.invitation_expired")]
+    DeliveryExpired,
+    /// A delivery erased before its hand-off (both logs).
+    #[serde(rename = "delivery.erased")]
+    DeliveryErased,
 }
 
 impl Action {
@@ -135,6 +162,16 @@ impl Action {
             Self::UploadExpired => "upload.expired",
             Self::AuditRead => "audit.read",
             Self::ScrubCompleted => "scrub.completed",
+            Self::StudioCreated => "studio.created",
+            Self::StudioPolicyChanged => "studio.policy_changed",
+            Self::StaffAdded => "staff.added",
+            Self::StaffRemoved => "staff.removed",
+            Self::DeliveryCreated => "delivery.created",
+            Self::DeliveryInvited => "delivery.invited",
+            Self::DeliveryAccepted => "delivery.accepted",
+            Self::DeliveryHandedOff => "delivery.handed_off",
+            Self::DeliveryExpired => "delivery.invitation_expired",
+            Self::DeliveryErased => "delivery.erased",
         }
     }
 }

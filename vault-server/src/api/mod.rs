@@ -13,6 +13,7 @@ pub(crate) mod problem;
 pub(crate) mod recordings;
 pub(crate) mod session;
 pub(crate) mod share_links;
+pub(crate) mod studios;
 pub(crate) mod uploads;
 
 pub(crate) use problem::{ErrorCode, Problem};

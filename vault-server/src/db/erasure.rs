@@ -60,6 +60,15 @@ impl Db {
         .await?;
         sqlx::query("DELETE FROM replication_outbox WHERE family_id = $1").bind(family).execute(&mut *tx).await?;
         super::share_links::forget_family(&mut tx, family).await?;
+        // A delivery erased before its hand-off shows so to its studio; after it, the
+        // family's business is no longer the studio's.
+        sqlx::query(
+            "UPDATE deliveries SET erased_at = $2 WHERE family_id = $1 AND handed_off_at IS NULL AND erased_at IS NULL",
+        )
+        .bind(family)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "UPDATE families SET erased_at = COALESCE(erased_at, $2), key_deletion = $3, library_edks = NULL WHERE id = $1",
         )

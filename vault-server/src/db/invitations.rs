@@ -22,7 +22,9 @@ pub(crate) struct Invitation {
 /// What accepting an invitation came to.
 #[derive(Debug)]
 pub(crate) enum Acceptance {
-    Joined(Member),
+    /// A member now; with the studio delivery the invitation came with, as it stands
+    /// after the acceptance (handed off at once unless the studio set a later date).
+    Joined(Member, Option<super::Delivery>),
     /// The invitation exists but is used, revoked or expired.
     Spent(Invitation),
     /// The caller already is a member: the invitation stays unused.
@@ -51,24 +53,35 @@ fn invitation(row: &sqlx::any::AnyRow) -> Result<Invitation, sqlx::Error> {
     })
 }
 
+/// Records an invitation under the hash of its secret, in `tx`.
+pub(super) async fn insert(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    i: &Invitation,
+    secret_sha256: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO invitations (id, family_id, secret_sha256, role, display_name, created_by, created_at, \
+         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&i.id)
+    .bind(&i.family_id)
+    .bind(secret_sha256)
+    .bind(i.role.as_str())
+    .bind(&i.display_name)
+    .bind(&i.created_by)
+    .bind(i.created_at)
+    .bind(i.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Db {
     /// Records an invitation under the hash of its secret.
     pub(crate) async fn insert_invitation(&self, i: &Invitation, secret_sha256: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO invitations (id, family_id, secret_sha256, role, display_name, created_by, created_at, \
-             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&i.id)
-        .bind(&i.family_id)
-        .bind(secret_sha256)
-        .bind(i.role.as_str())
-        .bind(&i.display_name)
-        .bind(&i.created_by)
-        .bind(i.created_at)
-        .bind(i.expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut tx = self.begin_write().await?;
+        insert(&mut tx, i, secret_sha256).await?;
+        tx.commit().await
     }
 
     /// The family's invitations, newest first (at most the last 200).
@@ -137,7 +150,17 @@ impl Db {
             let role = row.try_get::<String, _>("role").ok().and_then(|r| Role::parse(&r));
             role.is_some_and(|r| if found.role == Role::Owner { r == Role::Owner } else { r.can_manage() })
         });
-        if !maker_may {
+        // A studio delivery's current invitation is the studio's: its maker is no member.
+        let delivery = sqlx::query(
+            "SELECT 1 FROM deliveries WHERE family_id = $1 AND invitation_id = $2 \
+             AND handed_off_at IS NULL AND erased_at IS NULL",
+        )
+        .bind(family)
+        .bind(&found.id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        if !maker_may && !delivery {
             return Ok(Acceptance::Withdrawn);
         }
         let used = sqlx::query(
@@ -169,14 +192,36 @@ impl Db {
             Err(e) if super::is_unique_violation(&e) => return Ok(Acceptance::AlreadyMember),
             other => other?,
         };
+        let delivery = if delivery {
+            // The parents own it now; the studio contributes on until its date, if later.
+            sqlx::query(
+                "UPDATE deliveries SET accepted_at = $2, \
+                 handed_off_at = CASE WHEN contribute_until IS NULL OR contribute_until <= $2 THEN $2 ELSE NULL END \
+                 WHERE family_id = $1",
+            )
+            .bind(family)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let row = sqlx::query(&format!("SELECT {} FROM deliveries WHERE family_id = $1", super::studios::DELIVERY))
+                .bind(family)
+                .fetch_one(&mut *tx)
+                .await?;
+            Some(super::studios::delivery(&row)?)
+        } else {
+            None
+        };
         tx.commit().await?;
-        Ok(Acceptance::Joined(Member {
-            issuer: issuer.to_owned(),
-            user_id: user.to_owned(),
-            role: found.role,
-            added_at: now,
-            added_by: found.created_by,
-            display_name: Some(found.display_name),
-        }))
+        Ok(Acceptance::Joined(
+            Member {
+                issuer: issuer.to_owned(),
+                user_id: user.to_owned(),
+                role: found.role,
+                added_at: now,
+                added_by: found.created_by,
+                display_name: Some(found.display_name),
+            },
+            delivery,
+        ))
     }
 }

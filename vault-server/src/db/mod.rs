@@ -13,6 +13,7 @@ mod outbox;
 mod recordings;
 mod scrub;
 mod share_links;
+mod studios;
 mod trash;
 mod uploads;
 
@@ -22,6 +23,7 @@ pub(crate) use outbox::Replication;
 pub(crate) use recordings::{Committed, NewRecording, Recording, RecordingStatus};
 pub(crate) use scrub::{ClaimError, Finding, ScrubRun};
 pub(crate) use share_links::{ShareLink, SharedItem, ViewCount};
+pub(crate) use studios::{Delivery, NewDelivery, Staff, StaffChange, StaffRole, Studio};
 pub(crate) use uploads::{PartRow, Upload};
 
 use anyhow::Context;

@@ -49,6 +49,11 @@ pub(crate) async fn create(s: &Services, identity: &Identity, meta: &RequestMeta
     if s.db.family(&family_id).await?.is_some() {
         return Err(DomainError::conflict("this family exists already"));
     }
+    if s.db.studio(&family_id).await?.is_some() {
+        return Err(DomainError::conflict(
+            "this organisation has a studio's vault; a family needs its own organisation",
+        ));
+    }
     let key = s.keys.create_family_key(&family_id).await?;
     let family = match s.db.create_family(&family_id, name, &key.0, &identity.issuer, &identity.subject).await {
         Err(e) if is_unique_violation(&e) => return Err(DomainError::conflict("this family exists already")),

@@ -43,26 +43,32 @@ pub(crate) async fn create(
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(DomainError::invalid("an invitation works for 1 to 30 days"));
     }
+    let (invitation, secret) = mint(&m.family.id, role, name, &m.user, days);
+    s.db.insert_invitation(&invitation, &super::secret_digest(&secret)).await?;
+    let metadata = json!({ "name": name, "role": role, "expires_at": invitation.expires_at });
+    m.audit(s, ACTION, &invitation.id, Outcome::Success, metadata).await?;
+    Ok((invitation, secret))
+}
+
+/// A new invitation and its secret (256 random bits; only the digest is stored).
+pub(super) fn mint(family: &str, role: Role, name: &str, by: &str, days: u32) -> (Invitation, Zeroizing<String>) {
     let mut bytes = Zeroizing::new([0u8; 32]);
     OsRng.fill_bytes(bytes.as_mut());
     let secret = Zeroizing::new(B64URL.encode(bytes.as_ref()));
     let now = now_ms();
     let invitation = Invitation {
         id: uuid::Uuid::new_v4().to_string(),
-        family_id: m.family.id.clone(),
+        family_id: family.to_owned(),
         role,
         display_name: name.to_owned(),
-        created_by: m.user.clone(),
+        created_by: by.to_owned(),
         created_at: now,
         expires_at: now.saturating_add(i64::from(days) * 86_400_000),
         accepted_at: None,
         accepted_by: None,
         revoked_at: None,
     };
-    s.db.insert_invitation(&invitation, &super::secret_digest(&secret)).await?;
-    let metadata = json!({ "name": name, "role": role, "expires_at": invitation.expires_at });
-    m.audit(s, ACTION, &invitation.id, Outcome::Success, metadata).await?;
-    Ok((invitation, secret))
+    (invitation, secret)
 }
 
 /// The family's invitations, newest first.
@@ -119,9 +125,12 @@ pub(crate) async fn accept(
     };
     match s.db.accept_invitation(&family.id, &super::secret_digest(secret), &identity.issuer, &identity.subject).await?
     {
-        Acceptance::Joined(member) => {
+        Acceptance::Joined(member, delivery) => {
             let metadata = json!({ "role": member.role, "name": member.display_name, "invited_by": member.added_by });
             s.audit.record(&event(Outcome::Success, metadata), meta).await?;
+            if let Some(d) = delivery {
+                super::deliveries::accepted(s, &d, identity, meta).await?;
+            }
             Ok((family, member))
         }
         Acceptance::AlreadyMember => Err(DomainError::conflict("you are already a member of this family")),

@@ -111,6 +111,13 @@ async fn sweep_forever(s: Arc<Services>) {
             tracing::info!(sealed_keys = n, "dropped the sealed keys of expired share links");
         }
         s.metrics.job_round("share_links", &forgotten);
+        // Studio deliveries: hand-offs on the studio's date, expired invitations
+        // told to their studio, unclaimed deliveries erased by its policy.
+        let deliveries = super::deliveries::run(&s, now_ms()).await;
+        if let Ok(n @ 1..) = deliveries {
+            tracing::info!(deliveries = n, "moved studio deliveries on");
+        }
+        s.metrics.job_round("deliveries", &deliveries);
         s.limits.shrink();
         s.reads.shrink();
     }

@@ -23,6 +23,10 @@ pub(crate) struct Member {
     pub role: Role,
     /// Where the request came from, for the audit log.
     pub meta: RequestMeta,
+    /// Set for a studio's staff contributing to a delivery (`super::deliveries`): the
+    /// studio. A contributor has the role `member` and sees only what its studio
+    /// uploaded; only the routes that take `ContributorCall` admit one at all.
+    pub studio: Option<String>,
 }
 
 impl Member {
@@ -71,13 +75,26 @@ impl Member {
                 family,
                 role: m.role,
                 meta,
+                studio: None,
             }),
-            (family, _) => {
-                let tenant = family.map_or_else(|| SYSTEM_TENANT.to_owned(), |f| f.id);
+            (Some(family), None) => {
+                record_refusal(s, &identity, &refusal(family.id, "not a member of the family"), &meta).await?;
+                Err(DomainError::forbidden("you are not a member of this family"))
+            }
+            (None, _) => {
+                // A studio's staff on a family route: their studio's log has it.
+                let studio = s.db.studio(&family_id).await?;
+                let tenant = studio.map_or_else(|| SYSTEM_TENANT.to_owned(), |st| st.id);
                 record_refusal(s, &identity, &refusal(tenant, "not a member of the family"), &meta).await?;
                 Err(DomainError::forbidden("you are not a member of this family"))
             }
         }
+    }
+
+    /// Whether this caller may see `r`: every member may; a studio's contributor only
+    /// what its studio uploaded.
+    pub(crate) fn may_see(&self, r: &crate::db::Recording) -> bool {
+        self.studio.is_none() || r.studio_id == self.studio
     }
 
     /// Writes an audit row for an action of this member (a refusal within the
@@ -95,6 +112,11 @@ impl Member {
         {
             tracing::debug!(action = action.as_str(), "refusal not recorded: over the refusal-row budget");
             return Ok(());
+        }
+        let mut metadata = metadata;
+        if let (Some(studio), Some(fields)) = (&self.studio, metadata.as_object_mut()) {
+            // A contributor's rows say which studio acted.
+            fields.insert("studio".into(), studio.clone().into());
         }
         let event = Event {
             tenant: self.family.id.clone(),

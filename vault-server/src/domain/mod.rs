@@ -7,6 +7,7 @@
 
 pub(crate) mod anchors;
 pub(crate) mod audit;
+pub(crate) mod deliveries;
 pub(crate) mod erasure;
 mod error;
 pub(crate) mod export;
@@ -27,6 +28,7 @@ pub(crate) mod replication;
 pub(crate) mod scrub;
 mod services;
 pub(crate) mod share_links;
+pub(crate) mod studios;
 pub(crate) mod trash;
 pub(crate) mod uploads;
 

@@ -60,6 +60,7 @@ pub(crate) async fn create(s: &Services, m: &Member, request: &CreateRecording) 
         object_key: &object_key,
         edks: materials.encrypted_data_keys(),
         created_by: &m.user,
+        studio_id: m.studio.as_deref(),
     })
     .await?;
     let ttl_ms = i64::try_from(s.config.uploads.ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
@@ -100,7 +101,7 @@ pub(crate) async fn list(
         }
         None => None,
     };
-    let rows = s.db.list_recordings(&m.family.id, cursor, limit, false).await?;
+    let rows = s.db.list_recordings(&m.family.id, cursor, limit, false, m.studio.as_deref()).await?;
     let next = (rows.len() == usize::try_from(limit).unwrap_or(0))
         .then(|| rows.last().map(|r| format!("{}.{}", r.created_at, r.id)))
         .flatten();
@@ -111,7 +112,11 @@ pub(crate) async fn list(
 /// the miss recorded under `action`.
 pub(crate) async fn find(s: &Services, m: &Member, id: &str, action: Action) -> DomainResult<Recording> {
     match s.db.recording(&m.family.id, id).await? {
-        Some(r) if r.trash.is_none() && matches!(r.status, RecordingStatus::Pending | RecordingStatus::Committed) => {
+        Some(r)
+            if r.trash.is_none()
+                && matches!(r.status, RecordingStatus::Pending | RecordingStatus::Committed)
+                && m.may_see(&r) =>
+        {
             Ok(r)
         }
         _ => Err(m.not_found(s, action, id).await),
@@ -130,7 +135,7 @@ pub(crate) async fn get(s: &Services, m: &Member, id: &str) -> DomainResult<Reco
 pub(crate) async fn erase(s: &Services, m: &Member, id: &str) -> DomainResult<Envelope> {
     const ACTION: Action = Action::RecordingDeleted;
     let r = match s.db.recording(&m.family.id, id).await? {
-        Some(r) if matches!(r.status, RecordingStatus::Pending | RecordingStatus::Committed) => r,
+        Some(r) if matches!(r.status, RecordingStatus::Pending | RecordingStatus::Committed) && m.may_see(&r) => r,
         _ => return Err(m.not_found(s, ACTION, id).await),
     };
     m.require_creator_or_manager(s, ACTION, &r).await?;

@@ -19,8 +19,8 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::ApiError;
 use super::routes::{
-    audit, export, families, health, invitations, library, members, playback, recordings, share_links, trash, uploads,
-    web,
+    audit, export, families, health, invitations, library, members, playback, recordings, share_links, studios, trash,
+    uploads, web,
 };
 use crate::api::ErrorCode;
 use crate::metrics::RequestLabels;
@@ -52,6 +52,15 @@ fn json_api() -> OpenApiRouter<AppState> {
         .routes(routes!(playback::release_key))
         .routes(routes!(library::key))
         .routes(routes!(library::set_details))
+        .routes(routes!(studios::create))
+        .routes(routes!(studios::get))
+        .routes(routes!(studios::set_policy))
+        .routes(routes!(studios::staff, studios::add_staff))
+        .routes(routes!(studios::remove_staff))
+        .routes(routes!(studios::audit))
+        .routes(routes!(studios::create_delivery, studios::deliveries))
+        .routes(routes!(studios::invite))
+        .routes(routes!(studios::erase))
         .routes(routes!(web::dev_token))
         .routes(routes!(web::dev_renew))
 }
@@ -155,6 +164,7 @@ pub(crate) fn app(state: AppState) -> Router {
                     header::CONTENT_TYPE,
                     header::RANGE,
                     HeaderName::from_static("x-vault-sha256"),
+                    HeaderName::from_static(super::middleware::caller::DELIVERY_HEADER),
                 ])
                 .expose_headers([header::CONTENT_RANGE, header::ETAG, HeaderName::from_static("x-request-id")]),
         );

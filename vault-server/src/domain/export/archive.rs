@@ -161,8 +161,10 @@ pub(crate) async fn write<W: AsyncWrite + Unpin>(
     };
     let mut cursor: Option<(i64, String)> = None;
     loop {
-        let page =
-            state.db.list_recordings(family_id, cursor.as_ref().map(|(a, id)| (*a, id.as_str())), 100, true).await?;
+        let page = state
+            .db
+            .list_recordings(family_id, cursor.as_ref().map(|(a, id)| (*a, id.as_str())), 100, true, None)
+            .await?;
         let Some(last) = page.last() else { break };
         cursor = Some((last.created_at, last.id.clone()));
         for r in &page {

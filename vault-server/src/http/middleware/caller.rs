@@ -14,6 +14,7 @@ use serde_json::json;
 use super::client_ip::client_ip;
 use crate::auth::{AuthError, Identity, Verifier};
 use crate::domain::audit::{Action, Event, Outcome, RequestMeta, SYSTEM_TENANT};
+use crate::domain::studios::StaffMember;
 use crate::domain::{Member, Services};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -106,5 +107,61 @@ impl FromRequestParts<AppState> for MemberCall {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let member = Member::from_request_parts(parts, state).await?;
         Ok(MemberCall { services: Arc::clone(&state.services), member })
+    }
+}
+
+/// A studio route's caller: a verified staff member of the studio their token names.
+pub(crate) struct StaffCall {
+    pub services: Arc<Services>,
+    pub staff: StaffMember,
+}
+
+impl FromRequestParts<AppState> for StaffCall {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let staff = StaffMember::resolve(&state.services, caller.identity, caller.meta, parts.uri.path()).await?;
+        Ok(StaffCall { services: Arc::clone(&state.services), staff })
+    }
+}
+
+/// The header by which a studio's staff work inside one of its deliveries.
+pub(crate) const DELIVERY_HEADER: &str = "x-vault-delivery";
+
+/// The caller of a route a studio may use as a delivery's contributor (creating,
+/// uploading, describing and listing its own recordings): a family's member as
+/// [`MemberCall`], or, with `x-vault-delivery`, a studio's staff member working in
+/// that delivery. Every other family route takes `MemberCall`, which never admits a
+/// contributor.
+pub(crate) struct ContributorCall {
+    pub services: Arc<Services>,
+    pub member: Member,
+}
+
+impl FromRequestParts<AppState> for ContributorCall {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(delivery) = parts.headers.get(DELIVERY_HEADER) else {
+            let member = Member::from_request_parts(parts, state).await?;
+            return Ok(ContributorCall { services: Arc::clone(&state.services), member });
+        };
+        let delivery = delivery
+            .to_str()
+            .ok()
+            .filter(|d| uuid::Uuid::parse_str(d).is_ok())
+            .ok_or_else(|| ApiError::bad_request(format!("{DELIVERY_HEADER} must hold a delivery id")))?
+            .to_owned();
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let member = crate::domain::deliveries::contributor(
+            &state.services,
+            caller.identity,
+            caller.meta,
+            &delivery,
+            parts.uri.path(),
+        )
+        .await?;
+        Ok(ContributorCall { services: Arc::clone(&state.services), member })
     }
 }

@@ -11,14 +11,14 @@ use crate::api::uploads::BinaryBody;
 use crate::domain::library::{self, Piece};
 use crate::http::error::ApiResult;
 use crate::http::extract::Path;
-use crate::http::middleware::caller::MemberCall;
+use crate::http::middleware::caller::ContributorCall;
 use crate::http::secret_json::SecretJson;
 
 /// The family's library key (made on first use), to encrypt and decrypt recordings'
 /// details and posters in the browser. Audited and rate-limited as a key release.
 #[utoipa::path(post, path = "/v1/family/library-key", tag = "library", security(("bearer" = [])),
     responses((status = 200, body = DataKeyGrant), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn key(call: MemberCall) -> ApiResult<SecretJson<DataKeyGrant>> {
+pub(crate) async fn key(call: ContributorCall) -> ApiResult<SecretJson<DataKeyGrant>> {
     Ok(SecretJson(DataKeyGrant::from(&library::key(&call.services, &call.member).await?)))
 }
 
@@ -27,7 +27,7 @@ pub(crate) async fn key(call: MemberCall) -> ApiResult<SecretJson<DataKeyGrant>>
 #[utoipa::path(put, path = "/v1/recordings/{id}/details", tag = "library", params(("id" = String, Path)),
     request_body(content = BinaryBody, content_type = "application/octet-stream"), security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn set_details(call: MemberCall, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
+pub(crate) async fn set_details(call: ContributorCall, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
     library::set(&call.services, &call.member, &id, Piece::Details, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -37,7 +37,7 @@ pub(crate) async fn set_details(call: MemberCall, Path(id): Path<String>, body: 
 #[utoipa::path(put, path = "/v1/recordings/{id}/poster", tag = "library", params(("id" = String, Path)),
     request_body(content = BinaryBody, content_type = "application/octet-stream"), security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn set_poster(call: MemberCall, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
+pub(crate) async fn set_poster(call: ContributorCall, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
     library::set(&call.services, &call.member, &id, Piece::Poster, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -46,7 +46,7 @@ pub(crate) async fn set_poster(call: MemberCall, Path(id): Path<String>, body: B
 #[utoipa::path(get, path = "/v1/recordings/{id}/poster", tag = "library", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = BinaryBody, content_type = "application/octet-stream"),
         (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn poster(call: MemberCall, Path(id): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn poster(call: ContributorCall, Path(id): Path<String>) -> ApiResult<Response> {
     let bytes = library::poster(&call.services, &call.member, &id).await?;
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], bytes).into_response())
 }

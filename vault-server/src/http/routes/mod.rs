@@ -11,6 +11,7 @@ pub(crate) mod members;
 pub(crate) mod playback;
 pub(crate) mod recordings;
 pub(crate) mod share_links;
+pub(crate) mod studios;
 pub(crate) mod trash;
 pub(crate) mod uploads;
 pub(crate) mod web;

@@ -15,7 +15,7 @@ use crate::domain::{media_type, playback};
 use crate::http::ciphertext;
 use crate::http::error::ApiResult;
 use crate::http::extract::Path;
-use crate::http::middleware::caller::MemberCall;
+use crate::http::middleware::caller::{ContributorCall, MemberCall};
 use crate::http::secret_json::SecretJson;
 
 /// Downloads the stored ciphertext, whole or one range (RFC 9110 `Range`, `If-Range`,
@@ -44,7 +44,7 @@ pub(crate) async fn content(call: MemberCall, Path(id): Path<String>, headers: H
 /// Releases the data key for playback (audited, rate-limited per user).
 #[utoipa::path(post, path = "/v1/recordings/{id}/key", tag = "playback", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = KeyRelease), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn release_key(call: MemberCall, Path(id): Path<String>) -> ApiResult<SecretJson<KeyRelease>> {
+pub(crate) async fn release_key(call: ContributorCall, Path(id): Path<String>) -> ApiResult<SecretJson<KeyRelease>> {
     let (r, key) = playback::release_key(&call.services, &call.member, &id).await?;
     Ok(SecretJson(KeyRelease {
         data_key: Zeroizing::new(B64.encode(key.expose())),

@@ -7,7 +7,7 @@ use crate::api::recordings::{CreateRecording, Created, DataKeyGrant, ListQuery, 
 use crate::domain::recordings;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Json, Path, Query};
-use crate::http::middleware::caller::MemberCall;
+use crate::http::middleware::caller::ContributorCall;
 use crate::http::secret_json::SecretJson;
 use crate::http::views;
 use crate::signing::Envelope;
@@ -16,7 +16,7 @@ use crate::signing::Envelope;
 #[utoipa::path(post, path = "/v1/recordings", tag = "recordings", request_body = CreateRecording, security(("bearer" = [])),
     responses((status = 201, body = Created), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn create(
-    call: MemberCall,
+    call: ContributorCall,
     Json(body): Json<CreateRecording>,
 ) -> ApiResult<(StatusCode, SecretJson<Created>)> {
     let created = recordings::create(&call.services, &call.member, &body).await?;
@@ -39,7 +39,7 @@ pub(crate) async fn create(
 /// Lists committed recordings, newest first.
 #[utoipa::path(get, path = "/v1/recordings", tag = "recordings", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = Page), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn list(call: MemberCall, Query(q): Query<ListQuery>) -> ApiResult<Json<Page>> {
+pub(crate) async fn list(call: ContributorCall, Query(q): Query<ListQuery>) -> ApiResult<Json<Page>> {
     let (rows, next_cursor) = recordings::list(&call.services, &call.member, q.limit, q.cursor.as_deref()).await?;
     Ok(Json(Page { items: rows.iter().map(views::recording).collect(), next_cursor }))
 }
@@ -47,7 +47,7 @@ pub(crate) async fn list(call: MemberCall, Query(q): Query<ListQuery>) -> ApiRes
 /// A recording's metadata.
 #[utoipa::path(get, path = "/v1/recordings/{id}", tag = "recordings", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = RecordingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn get(call: MemberCall, Path(id): Path<String>) -> ApiResult<Json<RecordingView>> {
+pub(crate) async fn get(call: ContributorCall, Path(id): Path<String>) -> ApiResult<Json<RecordingView>> {
     Ok(Json(views::recording(&recordings::get(&call.services, &call.member, &id).await?)))
 }
 
@@ -55,6 +55,6 @@ pub(crate) async fn get(call: MemberCall, Path(id): Path<String>) -> ApiResult<J
 /// answers the signed receipt. Moving to the trash is `POST …/trash`.
 #[utoipa::path(delete, path = "/v1/recordings/{id}", tag = "recordings", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Envelope), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn delete(call: MemberCall, Path(id): Path<String>) -> ApiResult<Json<Envelope>> {
+pub(crate) async fn delete(call: ContributorCall, Path(id): Path<String>) -> ApiResult<Json<Envelope>> {
     Ok(Json(recordings::erase(&call.services, &call.member, &id).await?))
 }

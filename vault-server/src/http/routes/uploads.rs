@@ -11,7 +11,7 @@ use crate::api::{ErrorCode, Problem};
 use crate::domain::uploads;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
-use crate::http::middleware::caller::MemberCall;
+use crate::http::middleware::caller::ContributorCall;
 use crate::http::views;
 use crate::store::ByteStream;
 
@@ -37,7 +37,7 @@ fn stream(body: Body) -> ByteStream {
 /// Upload progress: stored parts and the next one.
 #[utoipa::path(get, path = "/v1/recordings/{id}/upload", tag = "uploads", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = UploadStatus), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn status(call: MemberCall, Path(id): Path<String>) -> ApiResult<Json<UploadStatus>> {
+pub(crate) async fn status(call: ContributorCall, Path(id): Path<String>) -> ApiResult<Json<UploadStatus>> {
     Ok(Json(views::upload_status(&uploads::status(&call.services, &call.member, &id).await?)))
 }
 
@@ -49,7 +49,7 @@ pub(crate) async fn status(call: MemberCall, Path(id): Path<String>) -> ApiResul
     request_body(content = BinaryBody, content_type = "application/octet-stream"), security(("bearer" = [])),
     responses((status = 200, body = PartView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn put_part(
-    call: MemberCall,
+    call: ContributorCall,
     Path((id, n)): Path<(String, u32)>,
     headers: HeaderMap,
     body: Body,
@@ -63,7 +63,7 @@ pub(crate) async fn put_part(
 /// Commits the uploaded parts write-once.
 #[utoipa::path(post, path = "/v1/recordings/{id}/complete", tag = "uploads", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = RecordingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn complete(call: MemberCall, Path(id): Path<String>) -> ApiResult<Json<RecordingView>> {
+pub(crate) async fn complete(call: ContributorCall, Path(id): Path<String>) -> ApiResult<Json<RecordingView>> {
     Ok(Json(views::recording(&uploads::complete(&call.services, &call.member, &id).await?)))
 }
 
@@ -72,7 +72,7 @@ pub(crate) async fn complete(call: MemberCall, Path(id): Path<String>) -> ApiRes
     request_body(content = BinaryBody, content_type = "application/octet-stream"), security(("bearer" = [])),
     responses((status = 200, body = RecordingView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn put_plaintext(
-    call: MemberCall,
+    call: ContributorCall,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,

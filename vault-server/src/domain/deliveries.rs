@@ -1,0 +1,275 @@
+//! Studio deliveries and the hand-off.
+//!
+//! A studio's staff member starts a delivery for a customer: Vault makes a new family
+//! vault with its own customer key and no members, and the studio is its
+//! **contributor**: with the header `x-vault-delivery` its staff may create, upload,
+//! describe and list recordings there (the page encrypts them as every upload is),
+//! and see only what the studio uploaded; nothing else of the family is reachable
+//! (members, audit, export, sharing, playback: those routes do not admit a
+//! contributor at all). The studio then invites the parents; the parent who accepts
+//! owns the family. At the **hand-off** (the acceptance, or the later date the studio
+//! set) the studio's access ends, with rows in both logs. An invitation that expires
+//! unaccepted is noted in the studio's log and on its page; the studio may send a new
+//! one until its policy's days have passed, then the family is erased (with the usual
+//! signed receipt).
+
+use serde_json::json;
+
+use super::audit::{Action, Event, Outcome, RequestMeta};
+use super::studios::StaffMember;
+use super::{DomainError, DomainResult, Member, Services};
+use crate::api::ErrorCode;
+use crate::api::studios::DeliveryState;
+use crate::auth::Identity;
+use crate::db::{Delivery, NewDelivery, Role, now_ms};
+use crate::signing::Envelope;
+
+const DAY_MS: i64 = 86_400_000;
+/// Days a parents' invitation works by default, and at most.
+const DEFAULT_DAYS: u32 = 14;
+const MAX_DAYS: u32 = 30;
+/// The latest hand-off date a studio may set, in days from the delivery's start.
+const MAX_CONTRIBUTE_DAYS: i64 = 30;
+
+/// Where `d` is in its life at `now`.
+pub(crate) fn state(d: &Delivery, now: i64) -> DeliveryState {
+    if d.erased_at.is_some() {
+        DeliveryState::Erased
+    } else if d.handed_off_at.is_some() {
+        DeliveryState::HandedOff
+    } else if d.accepted_at.is_some() {
+        DeliveryState::Accepted
+    } else if d.invited_until.is_some_and(|until| until <= now) {
+        DeliveryState::Expired
+    } else if d.invitation_id.is_some() {
+        DeliveryState::Invited
+    } else {
+        DeliveryState::Uploading
+    }
+}
+
+/// Starts a delivery for `customer`: a new family vault with its own key.
+pub(crate) async fn create(
+    s: &Services,
+    st: &StaffMember,
+    customer: &str,
+    family_name: Option<&str>,
+    contribute_until: Option<i64>,
+) -> DomainResult<Delivery> {
+    const ACTION: Action = Action::DeliveryCreated;
+    let customer = customer.trim();
+    if !crate::text::is_visible_text(customer, 100) {
+        return Err(DomainError::invalid("customer must be 1 to 100 visible characters, such as Ana and Luis García"));
+    }
+    let family_name = family_name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(customer);
+    if !crate::text::is_visible_text(family_name, 200) {
+        return Err(DomainError::invalid("family_name must be 1 to 200 visible characters"));
+    }
+    let now = now_ms();
+    if let Some(until) = contribute_until
+        && !(now..=now + MAX_CONTRIBUTE_DAYS * DAY_MS).contains(&until)
+    {
+        return Err(DomainError::invalid("contribute_until must be within the next 30 days"));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    // Vault's own id for a family no identity provider organisation named.
+    let family_id = format!("delivery-{}", uuid::Uuid::new_v4().simple());
+    let key = s.keys.create_family_key(&family_id).await?;
+    s.db.create_delivery(&NewDelivery {
+        id: &id,
+        studio_id: &st.studio.id,
+        family_id: &family_id,
+        family_name,
+        key_id: &key.0,
+        customer,
+        created_by: &st.user,
+        contribute_until,
+    })
+    .await?;
+    let d = s.db.delivery(&st.studio.id, &id).await?.ok_or_else(|| DomainError::internal("delivery vanished"))?;
+    st.audit(s, ACTION, &id, Outcome::Success, json!({ "customer": customer, "family": family_id })).await?;
+    let family_row = json!({ "studio": st.studio.id, "studio_name": st.studio.name, "key_id": key.0 });
+    record_in_family(s, &d, &st.user, ACTION, family_row, &st.meta).await?;
+    Ok(d)
+}
+
+/// The studio's deliveries, newest first, each with its delivered recordings' count.
+pub(crate) async fn list(s: &Services, st: &StaffMember) -> DomainResult<Vec<(Delivery, u64)>> {
+    Ok(s.db.deliveries(&st.studio.id).await?)
+}
+
+/// A delivery of the caller's studio, or the miss recorded under `action`.
+async fn find(s: &Services, st: &StaffMember, id: &str, action: Action) -> DomainResult<Delivery> {
+    match s.db.delivery(&st.studio.id, id).await? {
+        Some(d) => Ok(d),
+        None => Err(st.refuse(s, action, id, DomainError::NotFound).await),
+    }
+}
+
+/// Sends the parents' invitation (a new one withdraws the last): answers the delivery
+/// and the link's secret, shown once.
+pub(crate) async fn invite(
+    s: &Services,
+    st: &StaffMember,
+    id: &str,
+    days: Option<u32>,
+) -> DomainResult<(Delivery, zeroize::Zeroizing<String>)> {
+    const ACTION: Action = Action::DeliveryInvited;
+    let d = find(s, st, id, ACTION).await?;
+    if !d.open() || d.accepted_at.is_some() {
+        return Err(DomainError::conflict("the parents accepted this delivery already (or it was erased)"));
+    }
+    let days = days.unwrap_or(DEFAULT_DAYS);
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(DomainError::invalid("an invitation works for 1 to 30 days"));
+    }
+    let (invitation, secret) = super::invitations::mint(&d.family_id, Role::Owner, &d.customer, &st.user, days);
+    if !s.db.set_delivery_invitation(&d, &invitation, &super::secret_digest(&secret)).await? {
+        return Err(DomainError::conflict("the delivery changed meanwhile; reload and try again"));
+    }
+    let metadata = json!({ "invitation": invitation.id, "expires_at": invitation.expires_at,
+        "again": d.invitation_id.is_some() });
+    st.audit(s, ACTION, &d.id, Outcome::Success, metadata.clone()).await?;
+    record_in_family(s, &d, &st.user, ACTION, metadata, &st.meta).await?;
+    let d = s.db.delivery(&st.studio.id, id).await?.ok_or_else(|| DomainError::internal("delivery vanished"))?;
+    Ok((d, secret))
+}
+
+/// Erases a delivery that was not handed off, on the studio's request (admins):
+/// the family's key is destroyed, as for any family's erasure. Answers the receipt.
+pub(crate) async fn erase(s: &Services, st: &StaffMember, id: &str) -> DomainResult<Envelope> {
+    const ACTION: Action = Action::DeliveryErased;
+    st.require_admin(s, ACTION, id).await?;
+    let d = find(s, st, id, ACTION).await?;
+    if !d.open() {
+        return Err(DomainError::conflict("this delivery was handed off or erased already: it is not the studio's"));
+    }
+    let receipt = super::erasure::erase_family(s, &d.family_id, &st.user, &st.meta).await?;
+    let metadata = json!({ "family": d.family_id, "receipt": receipt_id(&receipt), "why": "the studio's request" });
+    st.audit(s, ACTION, &d.id, Outcome::Success, metadata).await?;
+    Ok(receipt)
+}
+
+/// The contributor for delivery `id` of the studio `identity`'s token names: a
+/// [`Member`] of the delivery's family that sees only its studio's recordings.
+pub(crate) async fn contributor(
+    s: &Services,
+    identity: Identity,
+    meta: RequestMeta,
+    id: &str,
+    target: &str,
+) -> DomainResult<Member> {
+    let st = StaffMember::resolve(s, identity, meta, target).await?;
+    let d = find(s, &st, id, Action::AuthzDenied).await?;
+    if !d.open() {
+        let detail = if d.erased_at.is_some() {
+            "this delivery was erased"
+        } else {
+            "this delivery was handed off: the family owns it now, and the studio's access has ended"
+        };
+        let refusal = DomainError::Gone { code: ErrorCode::Expired, detail: detail.into() };
+        return Err(st.refuse(s, Action::AuthzDenied, target, refusal).await);
+    }
+    let family = s.db.family(&d.family_id).await?.filter(|f| f.erased_at.is_none()).ok_or(DomainError::NotFound)?;
+    Ok(Member {
+        issuer: st.issuer,
+        user: st.user,
+        session: st.session,
+        family,
+        role: Role::Member,
+        meta: st.meta,
+        studio: Some(st.studio.id),
+    })
+}
+
+/// After a parent accepted a delivery's invitation (`d` as it stands now): rows in
+/// both logs, and the hand-off's if it happened with the acceptance.
+pub(crate) async fn accepted(s: &Services, d: &Delivery, identity: &Identity, meta: &RequestMeta) -> DomainResult<()> {
+    let metadata = json!({ "delivery": d.id, "customer": d.customer, "family": d.family_id });
+    record_in_studio(s, d, &identity.subject, Action::DeliveryAccepted, metadata.clone(), meta).await?;
+    record_in_family(s, d, &identity.subject, Action::DeliveryAccepted, json!({ "studio": d.studio_id }), meta).await?;
+    if d.handed_off_at.is_some() {
+        handed_off(s, d, &identity.subject, "accepted", meta).await?;
+    }
+    Ok(())
+}
+
+/// The rows of a hand-off, in both logs.
+async fn handed_off(s: &Services, d: &Delivery, actor: &str, why: &str, meta: &RequestMeta) -> DomainResult<()> {
+    let metadata = json!({ "studio": d.studio_id, "family": d.family_id, "why": why });
+    record_in_studio(s, d, actor, Action::DeliveryHandedOff, metadata.clone(), meta).await?;
+    record_in_family(s, d, actor, Action::DeliveryHandedOff, metadata, meta).await
+}
+
+async fn record_in_family(
+    s: &Services,
+    d: &Delivery,
+    actor: &str,
+    action: Action,
+    metadata: serde_json::Value,
+    meta: &RequestMeta,
+) -> DomainResult<()> {
+    let event = Event {
+        tenant: d.family_id.clone(),
+        actor: actor.to_owned(),
+        action,
+        target: d.id.clone(),
+        outcome: Outcome::Success,
+        metadata,
+    };
+    Ok(s.audit.record(&event, meta).await?)
+}
+
+async fn record_in_studio(
+    s: &Services,
+    d: &Delivery,
+    actor: &str,
+    action: Action,
+    metadata: serde_json::Value,
+    meta: &RequestMeta,
+) -> DomainResult<()> {
+    let event = Event {
+        tenant: d.studio_id.clone(),
+        actor: actor.to_owned(),
+        action,
+        target: d.id.clone(),
+        outcome: Outcome::Success,
+        metadata,
+    };
+    Ok(s.audit.record(&event, meta).await?)
+}
+
+/// The id of a signed erasure receipt (its payload is the receipt as JSON text).
+fn receipt_id(receipt: &Envelope) -> Option<String> {
+    let payload: serde_json::Value = serde_json::from_str(&receipt.payload).ok()?;
+    payload.get("receipt_id")?.as_str().map(str::to_owned)
+}
+
+/// The deliveries job: hands off accepted deliveries whose date came, tells studios
+/// of invitations that expired unaccepted, and erases deliveries their studio's
+/// policy no longer keeps. Answers how many deliveries it changed.
+pub(crate) async fn run(s: &Services, now: i64) -> anyhow::Result<usize> {
+    let system = RequestMeta::default();
+    let mut changed = 0;
+    for d in s.db.deliveries_to_hand_off(now).await? {
+        if s.db.hand_off(&d.id, now).await? {
+            handed_off(s, &d, super::audit::SYSTEM_ACTOR, "the studio's date", &system).await?;
+            changed += 1;
+        }
+    }
+    for d in s.db.newly_expired_deliveries(now).await? {
+        if s.db.mark_delivery_expired(&d, now).await? {
+            let metadata = json!({ "customer": d.customer, "invitation": d.invitation_id, "expired": d.invited_until });
+            s.audit.system(&d.studio_id, Action::DeliveryExpired, &d.id, Outcome::Success, metadata).await?;
+            changed += 1;
+        }
+    }
+    for d in s.db.unclaimed_deliveries(now).await? {
+        let receipt = super::erasure::erase_family(s, &d.family_id, super::audit::SYSTEM_ACTOR, &system).await?;
+        let metadata = json!({ "family": d.family_id, "receipt": receipt_id(&receipt),
+            "why": "unclaimed: the studio's retention policy" });
+        s.audit.system(&d.studio_id, Action::DeliveryErased, &d.id, Outcome::Success, metadata).await?;
+        changed += 1;
+    }
+    Ok(changed)
+}
