@@ -2420,6 +2420,79 @@ fn studios_deliver_and_hand_off_to_the_family(backend: Backend) {
     assert_eq!(sam.in_delivery(&lost).get("/v1/recordings").status(), StatusCode::GONE);
 }
 
+fn a_studio_delivers_from_the_cli(backend: Backend) {
+    let server = Server::start(backend);
+    let dir = tempfile::tempdir().unwrap();
+    let ana = server.as_user("lumen", "ana");
+    ana.ok(ana.post("/v1/studios", json!({ "name": "Lumen" })));
+    let vault = |args: &[&str]| {
+        Command::new(vault_bin())
+            .args(["client", "--server", &server.url])
+            .args(args)
+            .env("VAULT_TOKEN", &ana.token)
+            .output()
+            .unwrap()
+    };
+    let err = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+    let (scan, story) = (dir.path().join("Heartbeat at 20 weeks.wav"), dir.path().join("Letter.txt"));
+    let (scan_bytes, story_bytes) = (media(2 * 1024 * 1024 + 7, 31), media(1000, 32));
+    std::fs::write(&scan, &scan_bytes).unwrap();
+    std::fs::write(&story, &story_bytes).unwrap();
+    let bad = vault(&["deliver", "--customer", "x", "--recorded-on", "27/11/2026", scan.to_str().unwrap()]);
+    assert!(
+        !bad.status.success() && err(&bad).contains("--recorded-on takes a date such as 2026-11-27"),
+        "{}",
+        err(&bad)
+    );
+    let out = vault(&[
+        "deliver",
+        "--customer",
+        "Ana & Luis García",
+        "--recorded-on",
+        "2026-11-27",
+        scan.to_str().unwrap(),
+        story.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", err(&out));
+    assert!(err(&out).contains("2 recording(s), invited"), "{}", err(&out));
+    assert!(err(&out).contains("send this link to the parents; it works once, until"), "{}", err(&out));
+    let link = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let fragment = link.strip_prefix(&format!("{}/#invite=", server.url)).unwrap_or_else(|| panic!("{link}"));
+    let (secret, rest) = fragment.split_once("&family=").unwrap();
+    let (family, name) = rest.split_once("&name=").unwrap();
+    assert_eq!(name, "Ana%20%26%20Luis%20Garc%C3%ADa", "as the page's encodeURIComponent writes it");
+
+    // The parent accepts and owns both, with their sealed titles and date.
+    let luis = server.as_user(family, "luis");
+    assert_eq!(luis.ok(luis.post("/v1/invitations/accept", json!({ "secret": secret })))["role"], "owner");
+    let library = luis.ok(luis.post("/v1/family/library-key", json!({})));
+    let library_key = vault_core::DataKey::try_from_slice(
+        &base64::engine::general_purpose::STANDARD.decode(library["data_key"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let items = luis.ok(luis.get("/v1/recordings"))["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2);
+    for (title, bytes) in [("Heartbeat at 20 weeks", &scan_bytes), ("Letter", &story_bytes)] {
+        let r = items.iter().find(|r| {
+            let sealed = base64::engine::general_purpose::STANDARD.decode(r["details"].as_str().unwrap()).unwrap();
+            let details: Value =
+                serde_json::from_slice(&decrypt_all(&sealed, &library_key, family, "library")).unwrap();
+            details["title"] == title && details["recorded_on"] == "2026-11-27"
+        });
+        let r = r.unwrap_or_else(|| panic!("{title} not delivered: {items:?}"));
+        assert_eq!(r["title"], "", "the title is sealed, never in the clear");
+        let id = r["id"].as_str().unwrap();
+        assert_eq!(&decrypt_all(&luis.content(id), &luis.data_key(id), family, id), bytes);
+    }
+    // The studio's view: handed off; adding more is refused in plain words.
+    let list = vault(&["deliveries"]);
+    let listed = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(listed.contains("\tAna & Luis García\thanded-off\t2 recordings\t"), "{listed}");
+    let delivery = listed.split('\t').next().unwrap().to_owned();
+    let late = vault(&["deliver", "--delivery", &delivery, scan.to_str().unwrap()]);
+    assert!(!late.status.success() && err(&late).contains("handed off"), "{}", err(&late));
+}
+
 per_backend! {
     client_side_upload_list_and_ranged_playback,
     server_side_encryption_streams_plaintext_in,
@@ -2437,6 +2510,7 @@ per_backend! {
     invitation_links_let_a_relative_join_once_before_they_expire,
     share_links_open_without_an_account_within_their_limits,
     studios_deliver_and_hand_off_to_the_family,
+    a_studio_delivers_from_the_cli,
     the_library_keeps_details_and_posters_encrypted_and_erasure_clears_them,
     key_release_is_rate_limited,
     audit_verify_detects_a_row_edited_in_the_database,

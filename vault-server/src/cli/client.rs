@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{display, progress};
 use crate::api::recordings::RecordingKind;
-use crate::client::{ApiClient, ShareRequest, UploadOptions, share};
+use crate::client::{ApiClient, DeliveryRequest, ShareRequest, UploadOptions, deliver, share};
 
 #[derive(Debug, Args)]
 pub(super) struct ClientArgs {
@@ -129,6 +129,36 @@ enum ClientCommand {
         #[arg(long)]
         allow_download: bool,
     },
+    /// A studio's delivery (studio staff): make a family vault for a customer, upload
+    /// the files into it (encrypted here, titles sealed), and print the parents'
+    /// invitation link. Whoever accepts it owns the vault; the studio's access ends.
+    Deliver {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Who the recordings are for ("Ana and Luis García").
+        #[arg(long, required_unless_present = "delivery")]
+        customer: Option<String>,
+        /// The family vault's name (default: the customer's).
+        #[arg(long)]
+        family_name: Option<String>,
+        /// Add to this open delivery instead of starting one.
+        #[arg(long)]
+        delivery: Option<String>,
+        /// Each file's title (default: its file name without the extension).
+        #[arg(long)]
+        title: Option<String>,
+        /// When they were recorded, YYYY-MM-DD (default: today).
+        #[arg(long)]
+        recorded_on: Option<String>,
+        /// Days the parents' invitation works (1 to 30).
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+        /// Only upload: invite the parents later (from the studio's page, or again here).
+        #[arg(long)]
+        no_invite: bool,
+    },
+    /// The studio's deliveries and where each stands (studio staff).
+    Deliveries,
     /// List the family's share links, with their views (owner/admin).
     Links,
     /// Withdraw a share link at once (owner/admin).
@@ -341,6 +371,77 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
             print(j, &json!({ "link": link, "share_link": made }), |_| {
                 eprintln!("anyone with this link can watch until {until}");
                 link.clone()
+            });
+        }
+        ClientCommand::Deliver { files, customer, family_name, delivery, title, recorded_on, days, no_invite } => {
+            let today = time::OffsetDateTime::now_utc();
+            let today = format!("{:04}-{:02}-{:02}", today.year(), u8::from(today.month()), today.day());
+            let recorded_on = recorded_on.unwrap_or(today);
+            if time::Date::parse(&recorded_on, time::macros::format_description!("[year]-[month]-[day]")).is_err() {
+                anyhow::bail!("--recorded-on takes a date such as 2026-11-27");
+            }
+            let mut planned = Vec::new();
+            for file in files {
+                let (kind, content_type) = guess(&file);
+                let stem = file.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let options = UploadOptions {
+                    title: title.clone().unwrap_or(stem),
+                    kind,
+                    content_type: content_type.to_owned(),
+                    server_side: false,
+                };
+                planned.push((file, options));
+            }
+            let total = planned.iter().filter_map(|(f, _)| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+            let bar = progress::bytes(Some(total), "delivering");
+            let request = DeliveryRequest {
+                customer: customer.as_deref().unwrap_or_default(),
+                family_name: family_name.as_deref(),
+                delivery: delivery.as_deref(),
+                files: planned,
+                recorded_on: &recorded_on,
+                invite_days: (!no_invite).then_some(days),
+            };
+            let done = deliver(client, request, &bar).await?;
+            bar.finish_and_clear();
+            let out = json!({ "delivery": done.delivery, "recordings": done.recordings, "link": done.link });
+            print(j, &out, |v| {
+                let d = &v["delivery"];
+                eprintln!(
+                    "delivery {} for {}: {} recording(s), {}",
+                    d["id"].as_str().unwrap_or_default(),
+                    d["customer"].as_str().unwrap_or_default(),
+                    d["recordings"],
+                    d["state"].as_str().unwrap_or_default()
+                );
+                match &done.link {
+                    Some(link) => {
+                        let until = d["invited_until"].as_i64().map(display::when).unwrap_or_default();
+                        eprintln!("send this link to the parents; it works once, until {until}");
+                        link.clone()
+                    }
+                    None => d["id"].as_str().unwrap_or_default().to_owned(),
+                }
+            });
+        }
+        ClientCommand::Deliveries => {
+            let list: Value = client.get("/v1/studio/deliveries").await?;
+            print(j, &list, |v| {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|d| {
+                                let when = d["created_at"].as_i64().map(display::when).unwrap_or_default();
+                                format!(
+                                    "{}\t{}\t{}\t{} recordings\t{when}",
+                                    d["id"], d["customer"], d["state"], d["recordings"]
+                                )
+                                .replace('"', "")
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default()
             });
         }
         ClientCommand::Links => {

@@ -1,13 +1,15 @@
 //! `vault client`: the API from a terminal, for people without a browser. It
 //! encrypts and decrypts locally with vault-core: the server sees ciphertext only.
 
+mod deliver;
 mod download;
 mod share;
 mod upload;
 
+pub(crate) use deliver::{DeliveryRequest, deliver};
 pub(crate) use download::download;
 pub(crate) use share::{ShareRequest, share};
-pub(crate) use upload::{UploadOptions, upload};
+pub(crate) use upload::{UploadOptions, materials, upload};
 
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ pub(crate) struct ApiClient {
     http: reqwest::Client,
     base: String,
     token: String,
+    /// The studio delivery this client works in (`x-vault-delivery`), if any.
+    delivery: Option<String>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -36,11 +40,20 @@ impl ApiClient {
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("vault-cli/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http, base: server.trim_end_matches('/').to_owned(), token: token.trim().to_owned() })
+        Ok(Self { http, base: server.trim_end_matches('/').to_owned(), token: token.trim().to_owned(), delivery: None })
+    }
+
+    /// The same studio staff member, working in delivery `id` as its contributor.
+    pub(crate) fn in_delivery(&self, id: &str) -> Self {
+        Self { delivery: Some(id.to_owned()), ..self.clone() }
     }
 
     pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token)
+        let request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        match &self.delivery {
+            Some(id) => request.header("x-vault-delivery", id),
+            None => request,
+        }
     }
 
     /// Sends a request and decodes its JSON answer, or turns a problem document into an error.

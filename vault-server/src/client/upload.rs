@@ -14,7 +14,9 @@ use vault_core::{DataKey, EncryptedDataKey, EncryptionContext, EncryptionMateria
 use zeroize::Zeroizing;
 
 use super::{ApiClient, is_retryable};
-use crate::api::recordings::{CreateRecording, Created, Encryption, RecordingKind, RecordingStatus, RecordingView};
+use crate::api::recordings::{
+    CreateRecording, Created, DataKeyGrant, Encryption, RecordingKind, RecordingStatus, RecordingView,
+};
 use crate::api::uploads::UploadStatus;
 
 /// What to call the recording.
@@ -29,6 +31,19 @@ pub(crate) struct UploadOptions {
 
 const CHUNK: usize = 1 << 20;
 const ATTEMPTS: u32 = 8;
+
+/// The encryption materials of a key the server granted (a recording's, the library's).
+pub(crate) fn materials(grant: &DataKeyGrant) -> anyhow::Result<EncryptionMaterials> {
+    let key = Zeroizing::new(B64.decode(grant.data_key.as_bytes()).context("data key is not base64")?);
+    let data_key = DataKey::try_from_slice(&key).context("data key has the wrong length")?;
+    let edks = grant
+        .encrypted_data_keys
+        .iter()
+        .map(EncryptedDataKey::try_from)
+        .collect::<Result<Vec<_>, base64::DecodeError>>()?;
+    let context = grant.encryption_context.clone().into_iter().collect::<EncryptionContext>();
+    Ok(EncryptionMaterials::new(context, data_key, edks)?)
+}
 
 /// Uploads `path`; returns the new recording's id.
 pub(crate) async fn upload(
@@ -58,16 +73,7 @@ pub(crate) async fn upload(
         bar.inc(size);
         return Ok(id);
     }
-    let grant = created.key.context("the server sent no data key")?;
-    let key = Zeroizing::new(B64.decode(grant.data_key.as_bytes()).context("data key is not base64")?);
-    let data_key = DataKey::try_from_slice(&key).context("data key has the wrong length")?;
-    let edks = grant
-        .encrypted_data_keys
-        .iter()
-        .map(EncryptedDataKey::try_from)
-        .collect::<Result<Vec<_>, base64::DecodeError>>()?;
-    let materials =
-        EncryptionMaterials::new(grant.encryption_context.into_iter().collect::<EncryptionContext>(), data_key, edks)?;
+    let materials = materials(created.key.as_ref().context("the server sent no data key")?)?;
     let mut encryptor = Encryptor::new(&materials, created.upload.frame_length, &mut OsRng)?;
     let plan = PartPlan::new(created.upload.frame_length, created.upload.part_frames)?;
     let header_len = encryptor.header_len() as u64;
