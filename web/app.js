@@ -330,9 +330,11 @@ function offerToJoin(invite) {
     return showAlert(wrongFamily(invite));
   }
   $('#join-text').replaceChildren(...(invite.name
-    // A studio's delivery: the link names the customer; accepting makes them its owner.
-    ? ['Your recordings are waiting in a family vault made for ', el('strong', {}, el('bdi', {}, invite.name)),
-      '. Accepting makes you its owner: the recordings are yours, and the studio’s access ends.']
+    // A studio's delivery names its customer. The name is the link's word, not the
+    // server's: the page promises no role on it (the welcome says the real one).
+    ? ['You were invited to the family vault made for ', el('strong', {}, el('bdi', {}, invite.name)), ' (',
+      el('bdi', {}, invite.family), '). Joining lets you see its recordings. When a studio delivered them, the parent ',
+      'who joins owns the vault, and the studio’s access ends.']
     : ['You were invited to the family vault ', el('strong', {}, el('bdi', {}, invite.family)),
       '. Joining lets you see and play its recordings, with the role the person who invited you chose.']));
   $('#notice').hidden = true;
@@ -1416,6 +1418,19 @@ function auditSentence(a) {
 let auditEntries = [];
 
 /** Shows the loaded entries that pass the filters. */
+/** Who an audit entry's actor is, as the family knows them: Vault itself, someone
+ * with a link, a member, or the staff of the studio that delivered (its rows say so).
+ * @param {import('./api.js').AuditEntry} a @returns {(string | Node)[]} */
+function actorOf(a) {
+  if (!a.actor || a.actor === SYSTEM_ACTOR) return ['Vault'];
+  if (a.actor.startsWith('link:')) return ['Someone with a link'];
+  /** @type {unknown} */
+  let studio;
+  try { studio = JSON.parse(a.metadata || '{}')?.studio; } catch { /* a member */ }
+  if (typeof studio !== 'string' || names.has(a.actor)) return [person(a.actor)];
+  return [person(a.actor), ' ', el('span', { class: 'note' }, '(studio ', el('bdi', {}, studio), ')')];
+}
+
 function renderAudit() {
   const who = /** @type {HTMLSelectElement} */ ($('#audit-who')).value;
   const kind = /** @type {HTMLSelectElement} */ ($('#audit-kind')).value;
@@ -1423,7 +1438,7 @@ function renderAudit() {
   const shown = auditEntries.filter((a) => (technical || !TECHNICAL.has(a.action))
     && (!who || a.actor === who) && (!kind || KIND_OF_ACTION[a.action] === kind || (kind === 'security' && a.outcome !== 'success')));
   $('#audit tbody').replaceChildren(...shown.map((a) => el('tr', { 'data-action': a.action },
-    el('td', {}, fmtDate(a.at)), el('td', {}, !a.actor || a.actor === SYSTEM_ACTOR ? 'Vault' : a.actor.startsWith('link:') ? 'Someone with a link' : person(a.actor)), el('td', {}, ...auditSentence(a)),
+    el('td', {}, fmtDate(a.at)), el('td', {}, ...actorOf(a)), el('td', {}, ...auditSentence(a)),
     el('td', { class: a.outcome === 'success' ? '' : 'denied' }, a.outcome === 'success' ? 'done' : a.outcome),
     el('td', {}, a.ip), el('td', { class: 'note' }, a.action))));
   $('#audit-empty').hidden = shown.length > 0;

@@ -151,7 +151,7 @@ async function loadDeliveries() {
         onclick: () => openDelivery(d).catch(fail) }, 'Open') : null,
       isOpen(d) && d.state !== 'accepted' ? el('button', { type: 'button', 'aria-label': `Invite the parents: ${d.customer}`,
         onclick: () => invite(d).catch(fail) }, d.state === 'uploading' ? 'Invite the parents' : 'Send a new invitation') : null,
-      isOpen(d) && studio?.role === 'admin' ? el('button', { type: 'button', class: 'danger', 'aria-label': `Erase the delivery for ${d.customer}`,
+      isOpen(d) && d.state !== 'accepted' && studio?.role === 'admin' ? el('button', { type: 'button', class: 'danger', 'aria-label': `Erase the delivery for ${d.customer}`,
         onclick: () => erase(d).catch(fail) }, 'Erase') : null))));
   $('#no-deliveries').hidden = deliveries.length > 0;
   if (open) {

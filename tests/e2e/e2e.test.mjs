@@ -1555,7 +1555,7 @@ test('a studio delivers a session to a family: encrypted in its browser, the par
   await luis.fill('#dev-code', devCode());
   await luis.click('#dev-form button[type=submit]');
   await luis.locator('#join-family:not([hidden])').waitFor();
-  assert.match(await luis.textContent('#join-text'), /made for Ana and Luis García\. Accepting makes you its owner/);
+  assert.match(await luis.textContent('#join-text'), /made for Ana and Luis García \(delivery-[0-9a-f]{32}\)\. Joining lets you see its recordings/);
   for (const p of await accessibilityProblems(luis)) problems.push(`phone, accepting a delivery: ${p}`);
   await shot(luis, '32-phone-accept-delivery');
   await luis.click('#join-ok');
@@ -1569,6 +1569,8 @@ test('a studio delivers a session to a family: encrypted in its browser, the par
   assert.ok(got.bytes.equals(readRange(file, size - 5000, size)), 'the bytes the studio uploaded');
   await luis.click('.tab[data-view="audit"]');
   await luis.locator('#audit tbody tr[data-action="delivery.handed_off"]', { hasText: 'the family owns its recordings' }).waitFor();
+  assert.match(await luis.locator('#audit tbody tr[data-action="recording.committed"]').first().textContent(),
+    /sara \(studio lumen\)uploaded “Heartbeat at 20 weeks”/, 'the studio that delivered is named');
   await shot(luis, '33-phone-family-after-hand-off');
   await phone.close();
 

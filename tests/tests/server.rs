@@ -2371,7 +2371,7 @@ fn studios_deliver_and_hand_off_to_the_family(backend: Backend) {
     assert!(!about.is_empty() && about.iter().all(|r| r["outcome"] == "denied" && r["actor"] == "bo"), "{about:?}");
 
     // A hand-off date: after the acceptance the studio adds on, seeing only its own.
-    let until = now_ms() + 4_000;
+    let until = now_ms() + 6_000;
     let dated =
         sam.ok(sam.post("/v1/studio/deliveries", json!({ "customer": "Lee family", "contribute_until": until })));
     let (dated_id, dated_family) =
@@ -2391,9 +2391,33 @@ fn studios_deliver_and_hand_off_to_the_family(backend: Backend) {
         StatusCode::NOT_FOUND
     );
     assert_eq!(studio_in.post(&format!("/v1/recordings/{own}/key"), json!({})).status(), StatusCode::NOT_FOUND);
+    // Accepted: the vault is the family's. The studio may add, not erase.
+    let erase_dated = ana.req(Method::DELETE, &format!("/v1/studio/deliveries/{dated_id}")).send().unwrap();
+    assert_eq!(erase_dated.status(), StatusCode::CONFLICT, "the parents accepted: not the studio's to erase");
+    let delete_edited = studio_in.req(Method::DELETE, &format!("/v1/recordings/{edited}")).send().unwrap();
+    assert_eq!(delete_edited.status(), StatusCode::FORBIDDEN, "delivered and accepted: the family's to delete");
     assert_eq!(wait_for_delivery(&sam, &dated_id, "handed-off")["recordings"], 1);
     assert_eq!(studio_in.get("/v1/recordings").status(), StatusCode::GONE);
     assert_eq!(kim.ok(kim.get("/v1/recordings"))["items"].as_array().unwrap().len(), 2);
+
+    // An invitation is only as good as its maker: once they leave the studio's staff,
+    // it admits nobody (the studio sends a new one).
+    ana.ok(ana.post("/v1/studio/staff", json!({ "user_id": "tom", "role": "staff" })));
+    let tom = server.as_user("lumen", "tom");
+    let toms = tom.ok(tom.post("/v1/studio/deliveries", json!({ "customer": "Park family" })));
+    let toms_id = toms["id"].as_str().unwrap().to_owned();
+    let toms_link = tom.ok(tom.post(&format!("/v1/studio/deliveries/{toms_id}/invitation"), json!({})));
+    ana.ok(ana.req(Method::DELETE, "/v1/studio/staff/tom").send().unwrap());
+    let park = server.as_user(toms["family_id"].as_str().unwrap(), "min");
+    assert_eq!(accept(&park, &toms_link["secret"]).status(), StatusCode::GONE, "its maker left the studio");
+    assert_eq!(tom.get("/v1/studio/deliveries").status(), StatusCode::FORBIDDEN);
+    let again = ana.ok(ana.post(&format!("/v1/studio/deliveries/{toms_id}/invitation"), json!({})));
+    assert_eq!(park.ok(accept(&park, &again["secret"]))["role"], "owner");
+    // A delivery never sent an invitation is told to its studio after 30 days, too.
+    let forgotten = sam.ok(sam.post("/v1/studio/deliveries", json!({ "customer": "Forgotten" })));
+    let forgotten_id = forgotten["id"].as_str().unwrap().to_owned();
+    server.sql(&format!("UPDATE deliveries SET created_at = 1 WHERE id = '{forgotten_id}'")).unwrap();
+    assert!(wait_for_delivery(&sam, &forgotten_id, "expired")["erase_after"].is_i64());
 
     // Parents who never accept: the studio is told, then its policy erases the delivery.
     let unclaimed = sam.ok(sam.post("/v1/studio/deliveries", json!({ "customer": "Nobody" })));
@@ -2409,7 +2433,8 @@ fn studios_deliver_and_hand_off_to_the_family(backend: Backend) {
     ana.ok(ana.req(Method::PUT, "/v1/studio/policy").json(&policy).send().unwrap());
     wait_for_delivery(&sam, &lost, "erased");
     let studio_log = ana.ok(ana.get("/v1/studio/audit?limit=500"));
-    let erased = studio_log["items"].as_array().unwrap().iter().find(|r| r["action"] == "delivery.erased").unwrap();
+    let erased = studio_log["items"].as_array().unwrap().iter();
+    let erased = erased.filter(|r| r["action"] == "delivery.erased").find(|r| r["target"] == lost.as_str()).unwrap();
     assert_eq!((erased["target"].as_str(), erased["actor"].as_str()), (Some(lost.as_str()), Some("system")));
     let metadata: Value = serde_json::from_str(erased["metadata"].as_str().unwrap()).unwrap();
     assert!(metadata["receipt"].as_str().is_some_and(|r| r.len() == 36), "{erased}");

@@ -150,16 +150,27 @@ impl Db {
             let role = row.try_get::<String, _>("role").ok().and_then(|r| Role::parse(&r));
             role.is_some_and(|r| if found.role == Role::Owner { r == Role::Owner } else { r.can_manage() })
         });
-        // A studio delivery's current invitation is the studio's: its maker is no member.
-        let delivery = sqlx::query(
-            "SELECT 1 FROM deliveries WHERE family_id = $1 AND invitation_id = $2 \
-             AND handed_off_at IS NULL AND erased_at IS NULL",
-        )
-        .bind(family)
-        .bind(&found.id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
+        // A studio delivery's current invitation is the studio's: its maker is on the
+        // studio's staff (still), not a member. The delivery is claimed here, before
+        // anything else is written, by a statement that re-checks it: a racing re-send
+        // or erasure either went first (and this fails) or waits on the row and then
+        // finds it accepted. Nothing is kept if the acceptance fails further down.
+        let delivery = !maker_may
+            && sqlx::query(
+                "UPDATE deliveries SET accepted_at = $3, handed_off_at = CASE \
+                 WHEN contribute_until IS NULL OR contribute_until <= $3 THEN $3 ELSE NULL END \
+                 WHERE family_id = $1 AND invitation_id = $2 AND accepted_at IS NULL AND handed_off_at IS NULL \
+                 AND erased_at IS NULL AND EXISTS (SELECT 1 FROM studio_staff s \
+                 WHERE s.studio_id = deliveries.studio_id AND s.user_id = $4)",
+            )
+            .bind(family)
+            .bind(&found.id)
+            .bind(now)
+            .bind(&found.created_by)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
         if !maker_may && !delivery {
             return Ok(Acceptance::Withdrawn);
         }
@@ -193,16 +204,6 @@ impl Db {
             other => other?,
         };
         let delivery = if delivery {
-            // The parents own it now; the studio contributes on until its date, if later.
-            sqlx::query(
-                "UPDATE deliveries SET accepted_at = $2, \
-                 handed_off_at = CASE WHEN contribute_until IS NULL OR contribute_until <= $2 THEN $2 ELSE NULL END \
-                 WHERE family_id = $1",
-            )
-            .bind(family)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
             let row = sqlx::query(&format!("SELECT {} FROM deliveries WHERE family_id = $1", super::studios::DELIVERY))
                 .bind(family)
                 .fetch_one(&mut *tx)

@@ -60,6 +60,10 @@ pub(crate) enum StaffChange {
     LastAdmin,
 }
 
+/// A delivery never sent an invitation is treated as one whose invitation expired
+/// this long after its start (so that the studio's policy reaches it too).
+pub(crate) const NEVER_INVITED_MS: i64 = 30 * 86_400_000;
+
 pub(super) const DELIVERY: &str = "id, studio_id, family_id, customer, created_by, created_at, invitation_id, invited_until, \
     contribute_until, accepted_at, handed_off_at, expired_at, erased_at";
 
@@ -359,39 +363,65 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Deliveries whose invitation expired unaccepted and whose studio was not told yet.
+    /// Deliveries whose invitation expired unaccepted (or that were never sent one
+    /// within `NEVER_INVITED_MS` of their start) and whose studio was not told yet.
     pub(crate) async fn newly_expired_deliveries(&self, now: i64) -> Result<Vec<Delivery>, sqlx::Error> {
         let rows = sqlx::query(&format!(
-            "SELECT {DELIVERY} FROM deliveries WHERE invited_until <= $1 AND accepted_at IS NULL \
-             AND expired_at IS NULL AND erased_at IS NULL LIMIT 100"
+            "SELECT {DELIVERY} FROM deliveries WHERE accepted_at IS NULL AND expired_at IS NULL AND erased_at IS NULL \
+             AND (invited_until <= $1 OR (invitation_id IS NULL AND created_at <= $2)) LIMIT 100"
         ))
         .bind(now)
+        .bind(now.saturating_sub(NEVER_INVITED_MS))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(delivery).collect()
     }
 
-    /// Notes that the studio was told; false if a new invitation went out meanwhile.
+    /// Notes that the studio was told; false if an invitation went out meanwhile.
     pub(crate) async fn mark_delivery_expired(&self, d: &Delivery, now: i64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET expired_at = $2 WHERE id = $1 AND invitation_id = $3 AND expired_at IS NULL \
-             AND accepted_at IS NULL",
-        )
-        .bind(&d.id)
+        let sent = if d.invitation_id.is_some() { "invitation_id = $3" } else { "invitation_id IS NULL" };
+        let statement = format!(
+            "UPDATE deliveries SET expired_at = $2 WHERE id = $1 AND {sent} AND expired_at IS NULL \
+             AND accepted_at IS NULL"
+        );
+        let mut query = sqlx::query(&statement).bind(&d.id).bind(now);
+        if let Some(invitation) = &d.invitation_id {
+            query = query.bind(invitation);
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+    }
+
+    /// Marks a delivery nobody accepted as erased, before its family's key is destroyed;
+    /// false if it was accepted, handed off or erased meanwhile (an acceptance racing it
+    /// waits on the row, then finds it erased). With `unclaimed`, only one the studio
+    /// was told about.
+    pub(crate) async fn claim_delivery_erasure(
+        &self,
+        id: &str,
+        now: i64,
+        unclaimed: bool,
+    ) -> Result<bool, sqlx::Error> {
+        let told = if unclaimed { "AND expired_at IS NOT NULL" } else { "" };
+        let done = sqlx::query(&format!(
+            "UPDATE deliveries SET erased_at = $2 WHERE id = $1 AND accepted_at IS NULL AND handed_off_at IS NULL \
+             AND erased_at IS NULL {told}"
+        ))
+        .bind(id)
         .bind(now)
-        .bind(&d.invitation_id)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    /// Deliveries never accepted and kept as long as their studio's policy says.
+    /// Deliveries never accepted and kept as long as their studio's policy says, and
+    /// those marked erased whose family's erasure did not finish (a failure to retry).
     pub(crate) async fn unclaimed_deliveries(&self, now: i64) -> Result<Vec<Delivery>, sqlx::Error> {
+        let columns = DELIVERY.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
         let rows = sqlx::query(&format!(
-            "SELECT {} FROM deliveries d JOIN studios s ON s.id = d.studio_id \
-             WHERE d.expired_at IS NOT NULL AND d.accepted_at IS NULL AND d.erased_at IS NULL \
-             AND d.expired_at + s.unclaimed_days * 86400000 <= $1 LIMIT 100",
-            DELIVERY.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ")
+            "SELECT {columns} FROM deliveries d JOIN studios s ON s.id = d.studio_id \
+             JOIN families f ON f.id = d.family_id WHERE d.accepted_at IS NULL AND f.erased_at IS NULL \
+             AND ((d.erased_at IS NULL AND d.expired_at IS NOT NULL \
+             AND d.expired_at + s.unclaimed_days * 86400000 <= $1) OR d.erased_at IS NOT NULL) LIMIT 100"
         ))
         .bind(now)
         .fetch_all(&self.pool)

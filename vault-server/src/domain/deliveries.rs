@@ -16,6 +16,7 @@
 use serde_json::json;
 
 use super::audit::{Action, Event, Outcome, RequestMeta};
+use super::member::Contributor;
 use super::studios::StaffMember;
 use super::{DomainError, DomainResult, Member, Services};
 use crate::api::ErrorCode;
@@ -39,7 +40,7 @@ pub(crate) fn state(d: &Delivery, now: i64) -> DeliveryState {
         DeliveryState::HandedOff
     } else if d.accepted_at.is_some() {
         DeliveryState::Accepted
-    } else if d.invited_until.is_some_and(|until| until <= now) {
+    } else if d.expired_at.is_some() || d.invited_until.is_some_and(|until| until <= now) {
         DeliveryState::Expired
     } else if d.invitation_id.is_some() {
         DeliveryState::Invited
@@ -141,8 +142,14 @@ pub(crate) async fn erase(s: &Services, st: &StaffMember, id: &str) -> DomainRes
     const ACTION: Action = Action::DeliveryErased;
     st.require_admin(s, ACTION, id).await?;
     let d = find(s, st, id, ACTION).await?;
-    if !d.open() {
-        return Err(DomainError::conflict("this delivery was handed off or erased already: it is not the studio's"));
+    // Once a parent accepted, the vault is the family's, whatever the hand-off date.
+    let refused =
+        || DomainError::conflict("the parents accepted this delivery (or it was erased): it is not the studio's");
+    if !d.open() || d.accepted_at.is_some() {
+        return Err(refused());
+    }
+    if !s.db.claim_delivery_erasure(&d.id, now_ms(), false).await? {
+        return Err(refused());
     }
     let receipt = super::erasure::erase_family(s, &d.family_id, &st.user, &st.meta).await?;
     let metadata = json!({ "family": d.family_id, "receipt": receipt_id(&receipt), "why": "the studio's request" });
@@ -178,7 +185,7 @@ pub(crate) async fn contributor(
         family,
         role: Role::Member,
         meta: st.meta,
-        studio: Some(st.studio.id),
+        studio: Some(Contributor { studio: st.studio.id, accepted: d.accepted_at.is_some() }),
     })
 }
 
@@ -265,6 +272,10 @@ pub(crate) async fn run(s: &Services, now: i64) -> anyhow::Result<usize> {
         }
     }
     for d in s.db.unclaimed_deliveries(now).await? {
+        // Claimed first: a parent accepting at this moment either wins or is refused.
+        if d.erased_at.is_none() && !s.db.claim_delivery_erasure(&d.id, now, true).await? {
+            continue;
+        }
         let receipt = super::erasure::erase_family(s, &d.family_id, super::audit::SYSTEM_ACTOR, &system).await?;
         let metadata = json!({ "family": d.family_id, "receipt": receipt_id(&receipt),
             "why": "unclaimed: the studio's retention policy" });

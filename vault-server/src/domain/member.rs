@@ -23,10 +23,18 @@ pub(crate) struct Member {
     pub role: Role,
     /// Where the request came from, for the audit log.
     pub meta: RequestMeta,
-    /// Set for a studio's staff contributing to a delivery (`super::deliveries`): the
-    /// studio. A contributor has the role `member` and sees only what its studio
-    /// uploaded; only the routes that take `ContributorCall` admit one at all.
-    pub studio: Option<String>,
+    /// Set for a studio's staff contributing to a delivery (`super::deliveries`). A
+    /// contributor has the role `member` and sees only what its studio uploaded; only
+    /// the routes that take `ContributorCall` admit one at all.
+    pub studio: Option<Contributor>,
+}
+
+/// A studio working in one of its deliveries.
+#[derive(Debug, Clone)]
+pub(crate) struct Contributor {
+    pub studio: String,
+    /// A parent accepted it: the recordings are the family's, the studio only adds.
+    pub accepted: bool,
 }
 
 impl Member {
@@ -94,7 +102,7 @@ impl Member {
     /// Whether this caller may see `r`: every member may; a studio's contributor only
     /// what its studio uploaded.
     pub(crate) fn may_see(&self, r: &crate::db::Recording) -> bool {
-        self.studio.is_none() || r.studio_id == self.studio
+        self.studio.as_ref().is_none_or(|c| r.studio_id.as_deref() == Some(c.studio.as_str()))
     }
 
     /// Writes an audit row for an action of this member (a refusal within the
@@ -114,9 +122,9 @@ impl Member {
             return Ok(());
         }
         let mut metadata = metadata;
-        if let (Some(studio), Some(fields)) = (&self.studio, metadata.as_object_mut()) {
+        if let (Some(c), Some(fields)) = (&self.studio, metadata.as_object_mut()) {
             // A contributor's rows say which studio acted.
-            fields.insert("studio".into(), studio.clone().into());
+            fields.insert("studio".into(), c.studio.clone().into());
         }
         let event = Event {
             tenant: self.family.id.clone(),

@@ -60,7 +60,7 @@ pub(crate) async fn create(s: &Services, m: &Member, request: &CreateRecording) 
         object_key: &object_key,
         edks: materials.encrypted_data_keys(),
         created_by: &m.user,
-        studio_id: m.studio.as_deref(),
+        studio_id: m.studio.as_ref().map(|c| c.studio.as_str()),
     })
     .await?;
     let ttl_ms = i64::try_from(s.config.uploads.ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
@@ -101,7 +101,8 @@ pub(crate) async fn list(
         }
         None => None,
     };
-    let rows = s.db.list_recordings(&m.family.id, cursor, limit, false, m.studio.as_deref()).await?;
+    let studio = m.studio.as_ref().map(|c| c.studio.as_str());
+    let rows = s.db.list_recordings(&m.family.id, cursor, limit, false, studio).await?;
     let next = (rows.len() == usize::try_from(limit).unwrap_or(0))
         .then(|| rows.last().map(|r| format!("{}.{}", r.created_at, r.id)))
         .flatten();
@@ -139,6 +140,11 @@ pub(crate) async fn erase(s: &Services, m: &Member, id: &str) -> DomainResult<En
         _ => return Err(m.not_found(s, ACTION, id).await),
     };
     m.require_creator_or_manager(s, ACTION, &r).await?;
+    if m.studio.as_ref().is_some_and(|c| c.accepted) && r.status == RecordingStatus::Committed {
+        // Accepted: what the studio delivered is the family's to keep or delete.
+        let refusal = DomainError::forbidden("the parents accepted this delivery: its recordings are theirs");
+        return Err(m.refuse(s, ACTION, id, refusal).await);
+    }
     super::erasure::erase_recording(s, &r, &m.user, &m.meta)
         .await?
         .ok_or_else(|| DomainError::conflict("the recording changed meanwhile; try again"))
