@@ -396,7 +396,7 @@ function auditSentence(a) {
     case 'delivery.created': return ['started ', ...whose];
     case 'delivery.invited': return [m.again ? 'sent a new invitation for ' : 'invited the parents: ', ...whose];
     case 'delivery.accepted': return ['(a parent) accepted ', ...whose];
-    case 'delivery.handed_off': return ['handed off ', ...whose, ': the family owns it'];
+    case 'delivery.handed_off': return ['hand-off of ', ...whose, ': the family owns it, the studio’s access ended'];
     case 'delivery.invitation_expired': return ['the invitation for ', ...(customer ? [el('bdi', {}, customer)] : ['a delivery']), ' expired unaccepted'];
     case 'delivery.erased': return ['erased ', ...whose, m.why ? ` (${String(m.why)})` : ''];
     default: return [a.action];

@@ -9,7 +9,8 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { startServer, startProxy, launchBrowser, signIn, devCode, makeFile, wavHeader, sha256File, readRange, screenshotDir, accessibilityProblems } from './harness.mjs';
+import { startServer, startProxy, launchBrowser, signIn, devCode, makeFile, wavHeader, sha256File, readRange, screenshotDir, accessibilityProblems,
+  shot, newPage, upload, mediaRange, linkRange } from './harness.mjs';
 
 const MARKER = `PLAINTEXT-MARKER-${crypto.randomBytes(12).toString('hex')}`;
 const MiB = 1 << 20;
@@ -17,49 +18,12 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vault-e2e-files-'));
 let server, proxy, browser, owner, ownerContext;
 const ids = {};
 
-async function shot(page, name) {
-  fs.mkdirSync(screenshotDir, { recursive: true });
-  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
-}
-
-async function newPage(context) {
-  const page = await context.newPage();
-  page.on('dialog', (d) => d.accept());
-  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
-  return page;
-}
-
 /** Chooses `file` in the page's file input and waits for its upload card (the page
  * first compares it with the library, in the browser, for the duplicate warning). */
 async function chooseFile(page, file) {
   const before = await page.locator('#uploads li').count();
   await page.setInputFiles('#files', file);
   await page.locator('#uploads li').nth(before).waitFor({ state: 'attached' });
-}
-
-/** Uploads `file` through the page's file input and waits for the outcome. */
-async function upload(page, file, { timeout = 300_000 } = {}) {
-  const before = await page.locator('#uploads li').count();
-  await page.setInputFiles('#files', file);
-  const item = page.locator('#uploads li').nth(before);
-  await item.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout });
-  const error = await item.getAttribute('data-error');
-  assert.equal(error, null, `upload failed: ${error}`);
-  return item.getAttribute('data-id');
-}
-
-/** The page's decrypted bytes of plaintext range [start, end) of a recording, via the
- * service worker, and the engine that decrypted them (its `x-vault-engine`). */
-async function mediaRange(page, id, start, end) {
-  const { b64, engine } = await page.evaluate(async ([id, start, end]) => {
-    const r = await fetch(`/media/${id}`, { headers: { range: `bytes=${start}-${end - 1}` } });
-    if (r.status !== 206) throw new Error(`status ${r.status}: ${await r.text()}`);
-    const bytes = new Uint8Array(await r.arrayBuffer());
-    let s = '';
-    for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
-    return { b64: btoa(s), engine: r.headers.get('x-vault-engine') };
-  }, [id, start, end]);
-  return { bytes: Buffer.from(b64, 'base64'), engine };
 }
 
 /** The page's decrypted bytes of plaintext range [start, end) of a recording. */
@@ -1317,17 +1281,6 @@ function filesHolding(dir, needle) {
 }
 
 /** The viewer's decrypted bytes of [start, end) of a shared recording, or its refusal. */
-function linkRange(page, id, start, end) {
-  return page.evaluate(async ([id, start, end]) => {
-    const r = await fetch(`/media/link/${id}`, { headers: { range: `bytes=${start}-${end - 1}` } });
-    if (r.status !== 206) return { status: r.status, text: await r.text() };
-    const bytes = new Uint8Array(await r.arrayBuffer());
-    let s = '';
-    for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
-    return { status: r.status, b64: btoa(s) };
-  }, [id, start, end]);
-}
-
 test('a share link plays for someone without an account, on a phone; its secret and the titles never reach the server', async () => {
   await owner.setViewportSize({ width: 1280, height: 800 });
   await owner.click('.tab[data-view="recordings"]');

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -219,3 +220,57 @@ export async function accessibilityProblems(page) {
   });
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.targets.join(', ')}`);
 }
+
+// ---------- what the page tests do with a page ----------
+
+/** A full-page screenshot into the screenshots directory. */
+export async function shot(page, name) {
+  fs.mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+}
+
+/** A page that accepts every dialog and logs its errors. */
+export async function newPage(context) {
+  const page = await context.newPage();
+  page.on('dialog', (d) => d.accept());
+  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  return page;
+}
+
+/** Uploads `file` through the page's file input and waits for the outcome. */
+export async function upload(page, file, { timeout = 300_000 } = {}) {
+  const before = await page.locator('#uploads li').count();
+  await page.setInputFiles('#files', file);
+  const item = page.locator('#uploads li').nth(before);
+  await item.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout });
+  const error = await item.getAttribute('data-error');
+  assert.equal(error, null, `upload failed: ${error}`);
+  return item.getAttribute('data-id');
+}
+
+/** The page's decrypted bytes of plaintext range [start, end) of a recording, via the
+ * service worker, and the engine that decrypted them (its `x-vault-engine`). */
+export async function mediaRange(page, id, start, end) {
+  const { b64, engine } = await page.evaluate(async ([id, start, end]) => {
+    const r = await fetch(`/media/${id}`, { headers: { range: `bytes=${start}-${end - 1}` } });
+    if (r.status !== 206) throw new Error(`status ${r.status}: ${await r.text()}`);
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    return { b64: btoa(s), engine: r.headers.get('x-vault-engine') };
+  }, [id, start, end]);
+  return { bytes: Buffer.from(b64, 'base64'), engine };
+}
+
+/** A share link viewer's decrypted bytes of [start, end) of a recording, via the service worker. */
+export function linkRange(page, id, start, end) {
+  return page.evaluate(async ([id, start, end]) => {
+    const r = await fetch(`/media/link/${id}`, { headers: { range: `bytes=${start}-${end - 1}` } });
+    if (r.status !== 206) return { status: r.status, text: await r.text() };
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    return { status: r.status, b64: btoa(s) };
+  }, [id, start, end]);
+}
+
