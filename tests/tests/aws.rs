@@ -620,3 +620,178 @@ fn an_export_from_s3_and_kms_decrypts_with_the_official_python_sdk() {
     let plain = decrypt_export(archive.path(), &key);
     assert_eq!(plain[&id], plaintext);
 }
+
+/// The rounds of a background job a server ran so far (its `vault_job_rounds_total`).
+fn rounds(server: &Server, job: &str) -> u64 {
+    let metrics = server.http.get(format!("{}/metrics", server.url)).send().unwrap().text().unwrap();
+    let prefix = format!("vault_job_rounds_total{{job=\"{job}\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |n| n.parse().unwrap())
+}
+
+/// Three instances of `vault serve` on one database and one pair of buckets, as behind
+/// a load balancer: recordings uploaded through different instances are each copied to
+/// the replica region once and audited once; the sweep's rounds and the anchors are one
+/// instance's at a time (not three times as many); when the sweep's holder dies,
+/// another instance takes the rounds over.
+#[test]
+fn three_instances_share_the_background_jobs_and_do_each_once() {
+    let aws = AwsEnv::shared();
+    let settings = |i: usize| {
+        vec![
+            ("VAULT_UPLOAD_SWEEP_SECS".to_owned(), "1".to_owned()),
+            ("VAULT_UPLOAD_TTL_SECS".to_owned(), "2".to_owned()),
+            ("VAULT_SCRUB_INTERVAL_SECS".to_owned(), "2".to_owned()),
+            ("VAULT_INSTANCE_ID".to_owned(), format!("instance-{i}")),
+        ]
+    };
+    let mut servers: Vec<Server> = (0..3)
+        .map(|i| {
+            let env = settings(i);
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            Server::start_on(Some(aws.clone()), &env)
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let users: Vec<Api> = servers.iter().map(|s| s.as_user("smiths", "alice")).collect();
+    users[0].create_family("Smiths");
+    let ids: Vec<String> = (0..6).map(|i| users[i % 3].upload(&format!("scan {i}"), &media(50_000 + i, 7)).0).collect();
+    for (i, id) in ids.iter().enumerate() {
+        wait_replicated(&users[(i + 1) % 3], id, Duration::from_secs(60));
+    }
+    std::thread::sleep(Duration::from_secs(3)); // a copy made twice would show by now
+    for id in &ids {
+        let rows = psql(
+            &aws.database,
+            &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'recording.replicated' AND target = '{id}'"),
+        )
+        .unwrap();
+        assert_eq!(rows, "1", "{id} copied and audited once");
+    }
+    let replica_versions = s3(&aws.replica, Method::GET, &format!("{}?versions&prefix=families/", aws.replica_bucket))
+        .1
+        .matches("<Version>")
+        .count();
+    assert_eq!(replica_versions, ids.len(), "one replica version per recording");
+
+    // The sweep runs about once a second in all, not three times; the anchor every 2 s.
+    let anchored = std::time::Instant::now();
+    while s3_keys(&aws.primary, &aws.primary_bucket, "anchors/").len() < 2 || started.elapsed() < Duration::from_secs(8)
+    {
+        assert!(anchored.elapsed() < Duration::from_secs(40), "no anchors written");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let elapsed = started.elapsed().as_secs();
+    let sweeps: u64 = servers.iter().map(|s| rounds(s, "upload_sweep")).sum();
+    assert!(sweeps >= 2 && sweeps <= elapsed + 2, "{sweeps} sweep rounds in {elapsed} s with three instances");
+    let anchors = s3_keys(&aws.primary, &aws.primary_bucket, "anchors/").len() as u64;
+    assert!(anchors >= 1 && anchors <= elapsed / 2 + 2, "{anchors} anchors in {elapsed} s with three instances");
+    let scrubs: u64 = psql(&aws.database, "SELECT COUNT(*) FROM scrub_runs").unwrap().parse().unwrap();
+    assert!(scrubs <= elapsed / 2 + 2, "{scrubs} scrubs in {elapsed} s");
+    eprintln!("three instances, {elapsed} s: {sweeps} sweep rounds, {anchors} anchors, {scrubs} scrubs");
+
+    // The sweep's holder dies: another instance runs the next rounds (an abandoned
+    // upload still expires), and the lease names it.
+    let holder = psql(&aws.database, "SELECT holder FROM job_leases WHERE name = 'sweep'").unwrap();
+    let dead = holder.strip_prefix("instance-").unwrap().parse::<usize>().unwrap();
+    servers[dead].kill();
+    let alive = (dead + 1) % 3;
+    let abandoned =
+        users[alive].create_recording("abandoned", 10, "client")["recording"]["id"].as_str().unwrap().to_owned();
+    let start = std::time::Instant::now();
+    loop {
+        let status = psql(&aws.database, &format!("SELECT status FROM recordings WHERE id = '{abandoned}'")).unwrap();
+        if status == "expired" {
+            break;
+        }
+        // A holder killed mid-round holds the next round up by its round lease (30 s here).
+        assert!(start.elapsed() < Duration::from_secs(60), "nobody took the sweep over: {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let holder = psql(&aws.database, "SELECT holder FROM job_leases WHERE name = 'sweep'").unwrap();
+    assert_ne!(holder, format!("instance-{dead}"));
+}
+
+/// HAProxy from Debian, round-robin per request, in front of three instances, as the
+/// README's several-instances setup: one upload's parts land on different instances
+/// and it commits, is copied once, and reads back the same through the balancer.
+#[test]
+fn behind_haproxy_one_uploads_parts_land_on_three_instances() {
+    let aws = AwsEnv::shared();
+    let lb = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let origin = format!("http://127.0.0.1:{lb}");
+    let servers: Vec<Server> = (0..3)
+        .map(|i| {
+            let id = format!("lb-{i}");
+            let env = [
+                ("VAULT_PUBLIC_ORIGINS", origin.as_str()),
+                ("VAULT_TRUSTED_PROXIES", "127.0.0.1/32"),
+                ("VAULT_INSTANCE_ID", id.as_str()),
+                ("VAULT_PART_SIZE", "5242880"),
+            ];
+            Server::start_on(Some(aws.clone()), &env)
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let backends: String = servers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("    server i{i} {}\n", s.url.trim_start_matches("http://")))
+        .collect();
+    let config = format!(
+        "global\n    maxconn 1000\ndefaults\n    mode http\n    timeout connect 5s\n    timeout client 60s\n    \
+         timeout server 60s\n    option http-server-close\nfrontend vault\n    bind 127.0.0.1:{lb}\n    \
+         default_backend instances\nbackend instances\n    balance roundrobin\n    option forwardfor\n{backends}"
+    );
+    std::fs::write(dir.path().join("haproxy.cfg"), config).unwrap();
+    /// Stopped however the test ends (by its PID: only the process this test started).
+    struct Stopped(std::process::Child);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _haproxy = Stopped(
+        Command::new("haproxy")
+            .args(["-db", "-f", dir.path().join("haproxy.cfg").to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("haproxy (scripts/setup installs it)"),
+    );
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", lb)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10), "haproxy did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let alice = Api { base: origin.clone(), ..servers[0].as_user("smiths", "alice") };
+    alice.create_family("Smiths");
+    let video = media(18 * 1024 * 1024 + 11, 5);
+    let (id, message) = alice.upload("through the balancer", &video);
+    let parts_on = |s: &Server| {
+        let metrics = s.http.get(format!("{}/metrics", s.url)).send().unwrap().text().unwrap();
+        metrics
+            .lines()
+            .filter(|l| l.contains("route=\"/v1/recordings/{id}/parts/{part}\"") && l.contains("status=\"200\""))
+            .filter(|l| l.starts_with("vault_http_requests_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum::<u64>()
+    };
+    let spread: Vec<u64> = servers.iter().map(parts_on).collect();
+    assert_eq!(spread.iter().sum::<u64>(), 4, "four parts: {spread:?}");
+    assert!(spread.iter().filter(|n| **n > 0).count() >= 2, "the parts went to several instances: {spread:?}");
+    assert_eq!(alice.content(&id), message, "read back through the balancer");
+    wait_replicated(&alice, &id, Duration::from_secs(60));
+    let parts = psql(&aws.database, &format!("SELECT COUNT(*) FROM upload_parts WHERE recording_id = '{id}'"));
+    assert_eq!(parts.unwrap(), "0", "the parts' rows went with the commit");
+    for action in ["recording.committed", "recording.replicated"] {
+        let rows = psql(
+            &aws.database,
+            &format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND target = '{id}'"),
+        );
+        assert_eq!(rows.unwrap(), "1", "{action} once");
+    }
+    let audit = alice.ok(alice.get("/v1/family/audit?limit=500"));
+    let mine: Vec<&Value> = audit["items"].as_array().unwrap().iter().filter(|r| r["actor"] == "alice").collect();
+    assert!(!mine.is_empty() && mine.iter().all(|r| r["ip"] == "127.0.0.1"), "the client's address, from the proxy");
+}

@@ -53,6 +53,10 @@ pub(crate) struct Config {
     /// listening port nor one of these is refused: a page elsewhere cannot reach the
     /// service by DNS rebinding.
     pub public_origins: Vec<String>,
+    /// This instance's name among several behind a load balancer (logs, metrics, job
+    /// leases, replication claims). Default: made on first start and kept in the data
+    /// directory.
+    pub instance_id: Option<String>,
     /// `text` or `json` logs.
     pub log_format: LogFormat,
 }
@@ -226,6 +230,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             public_origins: Vec::new(),
+            instance_id: None,
             log_format: LogFormat::Text,
         }
     }
@@ -459,6 +464,9 @@ impl Config {
         if let Some(v) = env("VAULT_PUBLIC_ORIGINS") {
             self.public_origins = list(&v);
         }
+        if let Some(v) = env("VAULT_INSTANCE_ID") {
+            self.instance_id = Some(v);
+        }
         if let Some(v) = env("VAULT_MAX_CONNECTIONS") {
             self.limits.max_connections = parse("VAULT_MAX_CONNECTIONS", &v)?;
         }
@@ -479,6 +487,11 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if let Some(id) = &self.instance_id
+            && !crate::text::is_plain_id(id)
+        {
+            bail!("instance_id must be 1 to 64 characters of [A-Za-z0-9_-], starting with a letter or digit");
+        }
         let frame = self.uploads.frame_length;
         if !(1024..=vault_core::MAX_FRAME_LENGTH).contains(&frame) {
             bail!("uploads.frame_length must be between 1024 and {} bytes", vault_core::MAX_FRAME_LENGTH);

@@ -52,6 +52,9 @@ pub(crate) struct Metrics {
     pub scrub_last_success: Gauge,
     /// Background job rounds that failed (alert on any increase).
     pub job_failures: Family<JobLabels, Counter>,
+    /// Rounds of each background job this instance ran (of several instances, one
+    /// runs each round of a singleton job).
+    pub job_rounds: Family<JobLabels, Counter>,
     /// Unix seconds of each background job's last round that succeeded.
     pub job_last_success: Family<JobLabels, Gauge>,
 }
@@ -89,6 +92,7 @@ impl Default for Metrics {
             scrub_failures: Counter::default(),
             scrub_last_success: Gauge::default(),
             job_failures: Family::default(),
+            job_rounds: Family::default(),
             job_last_success: Family::default(),
             registry: Registry::default(),
         };
@@ -115,6 +119,7 @@ impl Default for Metrics {
             m.scrub_last_success.clone(),
         );
         registry.register("job_failures", "Background job rounds that failed", m.job_failures.clone());
+        registry.register("job_rounds", "Background job rounds this instance ran", m.job_rounds.clone());
         registry.register(
             "job_last_success_timestamp_seconds",
             "End of each background job's last successful round",
@@ -130,6 +135,7 @@ impl Metrics {
     /// pass as a warning in a busy log.
     pub(crate) fn job_round<T, E: std::fmt::Display>(&self, job: &'static str, result: &Result<T, E>) {
         let labels = JobLabels { job };
+        self.job_rounds.get_or_create(&labels).inc();
         match result {
             Ok(_) => {
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();

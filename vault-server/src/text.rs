@@ -48,6 +48,15 @@ pub(crate) fn is_visible_text(s: &str, max: usize) -> bool {
     (1..=max).contains(&count) && !s.trim().is_empty() && !has_deceptive(s)
 }
 
+/// A tenant or instance id (a family's, a studio's, an instance's): 1 to 64 characters
+/// of `[A-Za-z0-9_-]`, starting with a letter or digit, so that it is safe in object
+/// keys and logs and can never be the system audit chain's tenant (`-`).
+pub(crate) fn is_plain_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// An identifier (a token's subject, an invited user id): 1 to 255 bytes, no spaces,
 /// nothing deceptive.
 pub(crate) fn is_visible_id(s: &str) -> bool {

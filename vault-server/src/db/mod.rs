@@ -8,6 +8,7 @@
 mod erasure;
 mod families;
 mod invitations;
+mod leases;
 mod library;
 mod outbox;
 mod recordings;
@@ -74,6 +75,10 @@ impl Db {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub(crate) fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// A transaction that will write. On SQLite it takes the write lock at once

@@ -19,14 +19,39 @@ pub(crate) struct Replication {
 }
 
 impl Db {
-    /// Copies whose time has come, oldest first.
-    pub(crate) async fn due_replications(&self, limit: i64) -> Result<Vec<Replication>, sqlx::Error> {
+    /// Claims up to `limit` copies whose time has come for `holder`, oldest first, for
+    /// `claim_ms` (a copy another instance claimed is left alone until its claim
+    /// lapses; `holder`'s own claims are taken again), and answers them. The claim re-checks each row as it updates it, so
+    /// two instances claiming at once never both get one copy.
+    pub(crate) async fn claim_replications(
+        &self,
+        holder: &str,
+        limit: i64,
+        claim_ms: i64,
+    ) -> Result<Vec<Replication>, sqlx::Error> {
+        let now = now_ms();
+        let until = now.saturating_add(claim_ms);
+        // Free: never claimed, or the claim lapsed, or it is this instance's own (from
+        // before a restart).
+        const FREE: &str =
+            "next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until <= $3 OR claimed_by = $1)";
+        sqlx::query(&format!(
+            "UPDATE replication_outbox SET claimed_by = $1, claimed_until = $2 WHERE recording_id IN \
+             (SELECT recording_id FROM replication_outbox WHERE {FREE} ORDER BY next_attempt_at, recording_id \
+             LIMIT $4) AND {FREE}"
+        ))
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
         let rows = sqlx::query(
             "SELECT recording_id, family_id, object_key, sha256, retain_until, attempts FROM replication_outbox \
-             WHERE next_attempt_at <= $1 ORDER BY next_attempt_at, recording_id LIMIT $2",
+             WHERE claimed_by = $1 AND claimed_until = $2 ORDER BY next_attempt_at, recording_id",
         )
-        .bind(now_ms())
-        .bind(limit)
+        .bind(holder)
+        .bind(until)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -83,8 +108,8 @@ impl Db {
         error: &str,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE replication_outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 \
-             WHERE recording_id = $1",
+            "UPDATE replication_outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3, \
+             claimed_by = NULL, claimed_until = NULL WHERE recording_id = $1",
         )
         .bind(&r.recording_id)
         .bind(retry_at)

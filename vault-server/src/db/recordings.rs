@@ -264,7 +264,7 @@ impl Db {
 
     /// Marks a pending recording committed; false if it was not pending (a lost race).
     /// With `replicate`, the copy to the replica region is queued in the same
-    /// transaction (see [`Db::due_replications`]).
+    /// transaction (see [`Db::claim_replications`]).
     pub(crate) async fn commit_recording(
         &self,
         family: &str,

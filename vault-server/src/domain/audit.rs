@@ -96,9 +96,20 @@ const COLUMNS: &str =
 #[derive(Debug)]
 pub(crate) struct AuditLog {
     db: Db,
-    /// Serialises appends within this process; the primary key (tenant, seq) catches
-    /// a race with another process, which then retries.
-    append: tokio::sync::Mutex<()>,
+    /// Serialises appends to one chain within this process, striped by tenant: the
+    /// chains of unrelated families append side by side. Across instances PostgreSQL's
+    /// advisory lock on the chain does the same (`try_append`), and the primary key
+    /// (tenant, seq) is the last guard (a lost race retries).
+    append: [tokio::sync::Mutex<()>; STRIPES],
+}
+
+/// Lock stripes for appends: tenants that share one only wait for each other.
+const STRIPES: usize = 64;
+
+/// A chain's number: its stripe here, and its advisory lock key in PostgreSQL.
+fn chain_key(tenant: &str) -> i64 {
+    let digest = Sha256::digest(tenant.as_bytes());
+    i64::from_be_bytes([digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7]])
 }
 
 /// The first row where a chain breaks.
@@ -123,7 +134,7 @@ pub(crate) struct VerifyReport {
 
 impl AuditLog {
     pub(crate) fn new(db: Db) -> Self {
-        Self { db, append: tokio::sync::Mutex::new(()) }
+        Self { db, append: std::array::from_fn(|_| tokio::sync::Mutex::new(())) }
     }
 
     /// Appends a row of the service's own (a background job's) to `tenant`'s chain.
@@ -148,7 +159,8 @@ impl AuditLog {
 
     /// Appends one row to the event's tenant chain.
     pub(crate) async fn record(&self, event: &Event, req: &RequestMeta) -> Result<(), sqlx::Error> {
-        let _guard = self.append.lock().await;
+        let stripe = usize::try_from(chain_key(&event.tenant).unsigned_abs() % STRIPES as u64).unwrap_or(0);
+        let _guard = self.append[stripe].lock().await;
         let mut attempts = 0;
         loop {
             match self.try_append(event, req).await {
@@ -160,6 +172,10 @@ impl AuditLog {
 
     async fn try_append(&self, event: &Event, req: &RequestMeta) -> Result<(), sqlx::Error> {
         let mut tx = self.db.begin_write().await?;
+        if self.db.engine() == crate::db::Engine::Postgres {
+            // One appender per chain across instances, until this transaction ends.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(chain_key(&event.tenant)).execute(&mut *tx).await?;
+        }
         let last = sqlx::query("SELECT seq, hash FROM audit_log WHERE tenant = $1 ORDER BY seq DESC LIMIT 1")
             .bind(&event.tenant)
             .fetch_optional(&mut *tx)

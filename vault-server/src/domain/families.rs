@@ -13,9 +13,7 @@ use crate::signing::Envelope;
 /// object keys and logs. They start with a letter or digit, so no family id can be
 /// the system audit chain's tenant (`audit::SYSTEM_TENANT`).
 pub(crate) fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    crate::text::is_plain_id(id)
 }
 
 /// Creates the family `identity`'s token names, with the caller as its first owner,

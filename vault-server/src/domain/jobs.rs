@@ -64,6 +64,7 @@ pub(crate) async fn daily(s: &Services, started: i64) {
     };
     match anchor_due.await {
         Ok(false) => {}
+        Ok(true) if !lease(s, "anchor", now, every).await => {}
         Ok(true) => {
             // Anchored, but over broken chains: a failure to look into, not a success.
             let result = super::anchors::write_anchor(s).await.and_then(|(_, anchor)| match anchor.broken.as_slice() {
@@ -71,6 +72,7 @@ pub(crate) async fn daily(s: &Services, started: i64) {
                 broken => Err(anyhow::anyhow!("audit chains broken (anchored as they stand): {}", broken.join(", "))),
             });
             s.metrics.job_round("anchor", &result);
+            hold_until_next(s, "anchor", now, every).await;
         }
         Err(e) => s.metrics.job_round::<(), _>("anchor", &Err(e)),
     }
@@ -84,43 +86,85 @@ pub(crate) async fn daily(s: &Services, started: i64) {
     }
 }
 
+/// How long a round's lease lasts while the round runs: five intervals, at least 30 s
+/// and at most 10 minutes. An instance that dies mid-round holds the next round up by
+/// at most this long; a round never runs longer than that in practice (each job works
+/// in bounded batches).
+fn round_lease_ms(every_ms: i64) -> i64 {
+    every_ms.saturating_mul(5).clamp(30_000, 600_000)
+}
+
+/// Takes the lease of the singleton job `name` (run every `every_ms`) for a round
+/// starting `now`; false when another instance holds it (that instance runs the
+/// round). A failure to ask counts as the job's failure.
+async fn lease(s: &Services, name: &'static str, now: i64, every_ms: i64) -> bool {
+    match s.db.take_lease(name, &s.instance, now, now.saturating_add(round_lease_ms(every_ms))).await {
+        Ok(taken) => taken,
+        Err(e) => {
+            s.metrics.job_round::<(), _>(name, &Err(anyhow::Error::from(e)));
+            false
+        }
+    }
+}
+
+/// After a round that started at `started`: the lease runs on until just before the
+/// next round is due, so that of several instances one runs each round.
+async fn hold_until_next(s: &Services, name: &'static str, started: i64, every_ms: i64) {
+    let next = started.saturating_add(every_ms).saturating_sub(500);
+    if let Err(e) = s.db.hold_lease_until(name, &s.instance, next).await {
+        tracing::warn!(job = name, error = %e, "cannot move the lease's end");
+    }
+}
+
 async fn sweep_forever(s: Arc<Services>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(s.config.uploads.sweep_secs));
+    let every = Duration::from_secs(s.config.uploads.sweep_secs);
+    let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+    let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        let swept = sweep(&s).await;
-        if let Ok(n @ 1..) = swept {
-            tracing::info!(expired = n, "removed abandoned uploads");
-        }
-        s.metrics.job_round("upload_sweep", &swept);
-        // Erased recordings leave the store as soon as their retention allows.
-        let purged = super::erasure::purge(&s).await;
-        if let Ok(n @ 1..) = purged {
-            tracing::info!(purged = n, "purged erased recordings");
-        }
-        s.metrics.job_round("purge", &purged);
-        // Recordings whose time in the trash ended are erased, as if deleted now.
-        let emptied = super::trash::empty(&s, now_ms()).await;
-        if let Ok(n @ 1..) = emptied {
-            tracing::info!(erased = n, "erased recordings whose time in the trash ended");
-        }
-        s.metrics.job_round("trash", &emptied);
-        // Expired share links keep no sealed keys, and past views go.
-        let forgotten = s.db.forget_dead_links(now_ms()).await;
-        if let Ok(n @ 1..) = forgotten {
-            tracing::info!(sealed_keys = n, "dropped the sealed keys of expired share links");
-        }
-        s.metrics.job_round("share_links", &forgotten);
-        // Studio deliveries: hand-offs on the studio's date, expired invitations
-        // told to their studio, unclaimed deliveries erased by its policy.
-        let deliveries = super::deliveries::run(&s, now_ms()).await;
-        if let Ok(n @ 1..) = deliveries {
-            tracing::info!(deliveries = n, "moved studio deliveries on");
-        }
-        s.metrics.job_round("deliveries", &deliveries);
         s.limits.shrink();
         s.reads.shrink();
+        let started = now_ms();
+        if !lease(&s, "sweep", started, every_ms).await {
+            continue;
+        }
+        sweep_round(&s).await;
+        hold_until_next(&s, "sweep", started, every_ms).await;
     }
+}
+
+/// One round of the sweep's jobs (this instance holds the `sweep` lease).
+async fn sweep_round(s: &Services) {
+    let swept = sweep(s).await;
+    if let Ok(n @ 1..) = swept {
+        tracing::info!(expired = n, "removed abandoned uploads");
+    }
+    s.metrics.job_round("upload_sweep", &swept);
+    // Erased recordings leave the store as soon as their retention allows.
+    let purged = super::erasure::purge(s).await;
+    if let Ok(n @ 1..) = purged {
+        tracing::info!(purged = n, "purged erased recordings");
+    }
+    s.metrics.job_round("purge", &purged);
+    // Recordings whose time in the trash ended are erased, as if deleted now.
+    let emptied = super::trash::empty(s, now_ms()).await;
+    if let Ok(n @ 1..) = emptied {
+        tracing::info!(erased = n, "erased recordings whose time in the trash ended");
+    }
+    s.metrics.job_round("trash", &emptied);
+    // Expired share links keep no sealed keys, and past views go.
+    let forgotten = s.db.forget_dead_links(now_ms()).await;
+    if let Ok(n @ 1..) = forgotten {
+        tracing::info!(sealed_keys = n, "dropped the sealed keys of expired share links");
+    }
+    s.metrics.job_round("share_links", &forgotten);
+    // Studio deliveries: hand-offs on the studio's date, expired invitations
+    // told to their studio, unclaimed deliveries erased by its policy.
+    let deliveries = super::deliveries::run(s, now_ms()).await;
+    if let Ok(n @ 1..) = deliveries {
+        tracing::info!(deliveries = n, "moved studio deliveries on");
+    }
+    s.metrics.job_round("deliveries", &deliveries);
 }
 
 /// Removes uploads whose time ran out: the store's parts, the database rows; the

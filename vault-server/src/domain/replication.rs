@@ -29,7 +29,13 @@ pub(crate) struct Replicator {
     metrics: Arc<Metrics>,
     wake: Notify,
     poll: Duration,
+    /// This instance: copies are claimed under its name, so that of several instances
+    /// one makes each copy (a dead one's claims lapse after `CLAIM_MS`).
+    holder: String,
 }
+
+/// How long a claimed copy is this instance's before another may take it over.
+const CLAIM_MS: i64 = 10 * 60 * 1000;
 
 impl Replicator {
     pub(crate) fn new(
@@ -38,8 +44,9 @@ impl Replicator {
         audit: Arc<AuditLog>,
         metrics: Arc<Metrics>,
         poll: Duration,
+        holder: String,
     ) -> Arc<Self> {
-        Arc::new(Self { db, store, audit, metrics, wake: Notify::new(), poll })
+        Arc::new(Self { db, store, audit, metrics, wake: Notify::new(), poll, holder })
     }
 
     /// Tells the worker a commit queued a copy.
@@ -65,7 +72,7 @@ impl Replicator {
     pub(crate) async fn drain(&self) -> Result<usize, sqlx::Error> {
         let mut copied = 0;
         loop {
-            let due = self.db.due_replications(16).await?;
+            let due = self.db.claim_replications(&self.holder, 16, CLAIM_MS).await?;
             self.metrics.replication_pending.set(self.db.pending_replications().await?);
             if due.is_empty() {
                 return Ok(copied);

@@ -41,6 +41,9 @@ pub(crate) struct Services {
     pub receiving: Arc<Receiving>,
     /// Exports started and waiting for their one-time download.
     pub exports: PendingExports,
+    /// This instance's name (`config.instance_id`, or generated): it holds job leases
+    /// and claims replication copies under it, and says it in logs and metrics.
+    pub instance: String,
 }
 
 impl std::fmt::Debug for Services {
@@ -62,9 +65,13 @@ impl Services {
         let (store, replicated) = crate::backends::store(&config).await?;
         let audit = Arc::new(AuditLog::new(db.clone()));
         let signer = Arc::new(Signer::load_or_create(&config.signing_key_path())?);
+        let instance = match &config.instance_id {
+            Some(id) => id.clone(),
+            None => stored_instance_id(&config.data_dir)?,
+        };
         let replicator = replicated.clone().map(|store| {
             let poll = Duration::from_secs(config.aws.replication_poll_secs);
-            Replicator::new(db.clone(), store, audit.clone(), metrics.clone(), poll)
+            Replicator::new(db.clone(), store, audit.clone(), metrics.clone(), poll, instance.clone())
         });
         let trusted = if config.dev_issuer_enabled() {
             Some(crate::auth::DevIssuer::ISSUER)
@@ -91,6 +98,7 @@ impl Services {
             reads: AuditedReads::default(),
             receiving: Arc::default(),
             exports: PendingExports::default(),
+            instance,
         }))
     }
 
@@ -98,4 +106,25 @@ impl Services {
     pub(crate) fn retain_until(&self) -> time::OffsetDateTime {
         time::OffsetDateTime::now_utc() + self.config.retention()
     }
+}
+
+/// The instance id kept in the data directory (`instance-id`), made on first start as
+/// `<host>-<6 random hex>`: unique among instances (each has its own data directory),
+/// readable in logs, and the same after a restart, so that a restarted instance takes
+/// its own job leases and replication claims back at once instead of waiting for them
+/// to lapse.
+fn stored_instance_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    use rand_core::{OsRng, RngCore};
+    let file = data_dir.join("instance-id");
+    if let Ok(id) = std::fs::read_to_string(&file)
+        && crate::text::is_plain_id(id.trim())
+    {
+        return Ok(id.trim().to_owned());
+    }
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let host: String = host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
+    let host = host.trim_start_matches('-');
+    let id = format!("{}-{:06x}", if host.is_empty() { "vault" } else { host }, OsRng.next_u32() & 0xff_ffff);
+    std::fs::write(&file, format!("{id}\n")).with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(id)
 }

@@ -24,7 +24,9 @@ pub(crate) async fn run(mut config: Config) -> anyhow::Result<()> {
     if state.dev_issuer.is_some() && local.ip().is_loopback() {
         state.dev_sign_in = Some(Arc::new(DevSignIn::start(&services.config.data_dir)?));
     }
-    tracing::info!(address = %local, data_dir = %services.config.data_dir.display(), "vault serving");
+    let instance = &services.instance;
+    tracing::info!(address = %local, instance = %instance, data_dir = %services.config.data_dir.display(), "vault serving");
+    eprintln!("vault: instance {instance}");
     // Scripts and tests read the bound address (the port may be 0 in the configuration).
     eprintln!("vault: listening on http://{local}");
     let jobs = jobs::spawn(&services);

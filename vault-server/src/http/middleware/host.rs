@@ -40,8 +40,10 @@ impl AllowedHosts {
         }
         let name = authority.host().to_ascii_lowercase();
         if is_loopback_name(&name) {
-            // A loopback name without a port means port 80.
-            return authority.port_u16().unwrap_or(80) == self.port;
+            // A loopback name without a port means port 80. Another port is answered
+            // only if it is a configured origin (a load balancer on this machine).
+            let port = authority.port_u16().unwrap_or(80);
+            return port == self.port || self.public.iter().any(|allowed| *allowed == format!("{name}:{port}"));
         }
         let Some(port) = authority.port_u16().or_else(|| self.default_port_of(&name)) else { return false };
         self.public.iter().any(|allowed| *allowed == format!("{name}:{port}"))
@@ -106,5 +108,9 @@ mod tests {
             assert!(!hosts.allows(refused), "{refused}");
         }
         assert!(AllowedHosts::new(80, vec![]).allows("localhost"));
+        // A load balancer on this machine: its loopback origin, when configured.
+        let behind = AllowedHosts::new(8081, vec!["127.0.0.1:8080".into()]);
+        assert!(behind.allows("127.0.0.1:8080") && behind.allows("127.0.0.1:8081"));
+        assert!(!behind.allows("localhost:8080") && !behind.allows("127.0.0.1:8082"));
     }
 }

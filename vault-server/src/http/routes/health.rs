@@ -52,7 +52,13 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        state.services.metrics.encode(),
+        // Which instance answered (behind a load balancer, each is scraped on its own).
+        format!(
+            "# HELP vault_instance_info This instance of vault serve.\n# TYPE vault_instance_info gauge\n\
+             vault_instance_info{{instance=\"{}\"}} 1\n{}",
+            state.services.instance,
+            state.services.metrics.encode()
+        ),
     )
 }
 
