@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { startServer, launchBrowser, makeFile, wavHeader, readRange, shot, newPage, upload, mediaRange, linkRange } from './harness.mjs';
+import { startServer, launchBrowser, makeFile, wavHeader, readRange, shot, newPage, upload, mediaRange, linkRange, createStudio, startDelivery,
+  deliverFile } from './harness.mjs';
 import { available, startIdp, awsSettings } from './aws-backends.mjs';
 
 const MiB = 1 << 20;
@@ -102,25 +103,12 @@ test('on the AWS backends: a studio delivers, the parent accepts on a phone and 
   const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const studio = await newPage(desk);
   await signInWithToken(studio, studioToken);
-  await studio.locator('#create-family:not([hidden])').waitFor();
-  await studio.click('#create-studio summary');
-  await studio.fill('#studio-name', 'Lumen Keepsakes');
-  await studio.click('#studio-form button[type=submit]');
-  await studio.waitForURL(/\/studio\.html$/);
-  await studio.waitForFunction(() => document.body.dataset.ready === 'true');
-  await studio.click('#new-delivery summary');
-  await studio.fill('#delivery-customer', 'Ana and Luis García');
-  await studio.click('#delivery-form button[type=submit]');
-  await studio.locator('#delivery:not([hidden])').waitFor();
+  await createStudio(studio, 'Lumen Keepsakes');
+  await startDelivery(studio, 'Ana and Luis García');
   const file = path.join(work, 'session.wav');
   const size = 3 * MiB;
   makeFile(file, size, 'aws-studio', { header: wavHeader(size - 44) });
-  await studio.fill('#upload-title', 'Heartbeat at 20 weeks');
-  await studio.fill('#upload-date', '2026-11-27');
-  await studio.setInputFiles('#upload-files', file);
-  await studio.click('#upload-form button[type=submit]');
-  await studio.locator('#studio-uploads li[data-done]').waitFor({ timeout: 60_000 });
-  const id = await studio.locator('#studio-uploads li[data-done]').getAttribute('data-id');
+  const id = await deliverFile(studio, file, 'Heartbeat at 20 weeks', '2026-11-27');
   await studio.click('#delivery-close');
   await studio.locator('#deliveries li button', { hasText: 'Invite the parents' }).click();
   await studio.locator('#invitation:not([hidden])').waitFor();

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { startServer, startProxy, launchBrowser, signIn, devCode, makeFile, wavHeader, sha256File, readRange, screenshotDir, accessibilityProblems,
-  shot, newPage, upload, mediaRange, linkRange } from './harness.mjs';
+  shot, newPage, upload, mediaRange, linkRange, createStudio, startDelivery, deliverFile } from './harness.mjs';
 
 const MARKER = `PLAINTEXT-MARKER-${crypto.randomBytes(12).toString('hex')}`;
 const MiB = 1 << 20;
@@ -1448,20 +1448,12 @@ test('a studio delivers a session to a family: encrypted in its browser, the par
   await studio.fill('#dev-family', 'lumen');
   await studio.fill('#dev-code', devCode());
   await studio.click('#dev-form button[type=submit]');
-  await studio.locator('#create-family:not([hidden])').waitFor();
-  await studio.click('#create-studio summary');
-  await studio.fill('#studio-name', 'Lumen Keepsakes');
-  await studio.click('#studio-form button[type=submit]');
-  await studio.waitForURL(/\/studio\.html$/);
-  await studio.waitForFunction(() => document.body.dataset.ready === 'true');
+  await createStudio(studio, 'Lumen Keepsakes');
   assert.match(await studio.textContent('#who'), /sara · Lumen Keepsakes \(admin\)/);
   const problems = (await accessibilityProblems(studio)).map((p) => `studio, empty: ${p}`);
 
   // A delivery for the Garcías, and the session's recording, encrypted in this browser.
-  await studio.click('#new-delivery summary');
-  await studio.fill('#delivery-customer', 'Ana and Luis García');
-  await studio.click('#delivery-form button[type=submit]');
-  await studio.locator('#delivery:not([hidden])').waitFor();
+  await startDelivery(studio, 'Ana and Luis García');
   const token = crypto.randomBytes(6).toString('hex');
   const file = path.join(work, `session-${token}.wav`);
   const size = 3 * MiB;
@@ -1469,12 +1461,7 @@ test('a studio delivers a session to a family: encrypted in its browser, the par
   const sent = [];
   const listen = (r) => sent.push(`${r.method()} ${r.url()} ${r.postData() ?? ''}`);
   studio.on('request', listen);
-  await studio.fill('#upload-title', 'Heartbeat at 20 weeks');
-  await studio.fill('#upload-date', '2026-11-27');
-  await studio.setInputFiles('#upload-files', file);
-  await studio.click('#upload-form button[type=submit]');
-  await studio.locator('#studio-uploads li[data-done]').waitFor({ timeout: 60_000 });
-  const id = await studio.locator('#studio-uploads li[data-done]').getAttribute('data-id');
+  const id = await deliverFile(studio, file, 'Heartbeat at 20 weeks', '2026-11-27');
   await studio.locator('#delivered li', { hasText: 'Heartbeat at 20 weeks' }).waitFor();
   assert.match(await studio.textContent('#delivered li'), /recorded on 2026-11-27/);
   studio.off('request', listen);

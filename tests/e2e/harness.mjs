@@ -274,3 +274,33 @@ export function linkRange(page, id, start, end) {
   }, [id, start, end]);
 }
 
+// ---------- what the studio's tests do on its page ----------
+
+/** From the "create your vault" screen: makes a studio's vault; waits for studio.html. */
+export async function createStudio(page, name) {
+  await page.locator('#create-family:not([hidden])').waitFor();
+  await page.click('#create-studio summary');
+  await page.fill('#studio-name', name);
+  await page.click('#studio-form button[type=submit]');
+  await page.waitForURL(/\/studio\.html$/);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+}
+
+/** Starts a delivery for `customer` on the studio's page; waits for its panel. */
+export async function startDelivery(page, customer) {
+  await page.click('#new-delivery summary');
+  await page.fill('#delivery-customer', customer);
+  await page.click('#delivery-form button[type=submit]');
+  await page.locator('#delivery:not([hidden])').waitFor();
+}
+
+/** Uploads `file` into the open delivery with a title and date; answers its recording id. */
+export async function deliverFile(page, file, title, recordedOn) {
+  await page.fill('#upload-title', title);
+  await page.fill('#upload-date', recordedOn);
+  await page.setInputFiles('#upload-files', file);
+  await page.click('#upload-form button[type=submit]');
+  const done = page.locator('#studio-uploads li[data-done]').last();
+  await done.waitFor({ timeout: 60_000 });
+  return done.getAttribute('data-id');
+}

@@ -90,7 +90,7 @@ pub(crate) async fn create(
     let d = s.db.delivery(&st.studio.id, &id).await?.ok_or_else(|| DomainError::internal("delivery vanished"))?;
     st.audit(s, ACTION, &id, Outcome::Success, json!({ "customer": customer, "family": family_id })).await?;
     let family_row = json!({ "studio": st.studio.id, "studio_name": st.studio.name, "key_id": key.0 });
-    record_in_family(s, &d, &st.user, ACTION, family_row, &st.meta).await?;
+    record(s, Log::Family, &d, &st.user, ACTION, family_row, &st.meta).await?;
     Ok(d)
 }
 
@@ -131,7 +131,7 @@ pub(crate) async fn invite(
     let metadata = json!({ "invitation": invitation.id, "expires_at": invitation.expires_at,
         "again": d.invitation_id.is_some() });
     st.audit(s, ACTION, &d.id, Outcome::Success, metadata.clone()).await?;
-    record_in_family(s, &d, &st.user, ACTION, metadata, &st.meta).await?;
+    record(s, Log::Family, &d, &st.user, ACTION, metadata, &st.meta).await?;
     let d = s.db.delivery(&st.studio.id, id).await?.ok_or_else(|| DomainError::internal("delivery vanished"))?;
     Ok((d, secret))
 }
@@ -193,8 +193,9 @@ pub(crate) async fn contributor(
 /// both logs, and the hand-off's if it happened with the acceptance.
 pub(crate) async fn accepted(s: &Services, d: &Delivery, identity: &Identity, meta: &RequestMeta) -> DomainResult<()> {
     let metadata = json!({ "delivery": d.id, "customer": d.customer, "family": d.family_id });
-    record_in_studio(s, d, &identity.subject, Action::DeliveryAccepted, metadata.clone(), meta).await?;
-    record_in_family(s, d, &identity.subject, Action::DeliveryAccepted, json!({ "studio": d.studio_id }), meta).await?;
+    record(s, Log::Studio, d, &identity.subject, Action::DeliveryAccepted, metadata.clone(), meta).await?;
+    record(s, Log::Family, d, &identity.subject, Action::DeliveryAccepted, json!({ "studio": d.studio_id }), meta)
+        .await?;
     if d.handed_off_at.is_some() {
         handed_off(s, d, &identity.subject, "accepted", meta).await?;
     }
@@ -204,39 +205,33 @@ pub(crate) async fn accepted(s: &Services, d: &Delivery, identity: &Identity, me
 /// The rows of a hand-off, in both logs.
 async fn handed_off(s: &Services, d: &Delivery, actor: &str, why: &str, meta: &RequestMeta) -> DomainResult<()> {
     let metadata = json!({ "studio": d.studio_id, "family": d.family_id, "why": why });
-    record_in_studio(s, d, actor, Action::DeliveryHandedOff, metadata.clone(), meta).await?;
-    record_in_family(s, d, actor, Action::DeliveryHandedOff, metadata, meta).await
+    record(s, Log::Studio, d, actor, Action::DeliveryHandedOff, metadata.clone(), meta).await?;
+    record(s, Log::Family, d, actor, Action::DeliveryHandedOff, metadata, meta).await
 }
 
-async fn record_in_family(
+/// Which log a delivery's row goes to: the family's or the studio's.
+#[derive(Debug, Clone, Copy)]
+enum Log {
+    Family,
+    Studio,
+}
+
+/// A successful row about delivery `d` in one of its two logs.
+async fn record(
     s: &Services,
+    log: Log,
     d: &Delivery,
     actor: &str,
     action: Action,
     metadata: serde_json::Value,
     meta: &RequestMeta,
 ) -> DomainResult<()> {
-    let event = Event {
-        tenant: d.family_id.clone(),
-        actor: actor.to_owned(),
-        action,
-        target: d.id.clone(),
-        outcome: Outcome::Success,
-        metadata,
+    let tenant = match log {
+        Log::Family => &d.family_id,
+        Log::Studio => &d.studio_id,
     };
-    Ok(s.audit.record(&event, meta).await?)
-}
-
-async fn record_in_studio(
-    s: &Services,
-    d: &Delivery,
-    actor: &str,
-    action: Action,
-    metadata: serde_json::Value,
-    meta: &RequestMeta,
-) -> DomainResult<()> {
     let event = Event {
-        tenant: d.studio_id.clone(),
+        tenant: tenant.clone(),
         actor: actor.to_owned(),
         action,
         target: d.id.clone(),

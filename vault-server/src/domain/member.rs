@@ -115,12 +115,6 @@ impl Member {
         outcome: Outcome,
         metadata: serde_json::Value,
     ) -> DomainResult<()> {
-        if outcome == Outcome::Denied
-            && !s.limits.allow_denial_row(&format!("{} {}", self.issuer, self.user), &self.meta.ip)
-        {
-            tracing::debug!(action = action.as_str(), "refusal not recorded: over the refusal-row budget");
-            return Ok(());
-        }
         let mut metadata = metadata;
         if let (Some(c), Some(fields)) = (&self.studio, metadata.as_object_mut()) {
             // A contributor's rows say which studio acted.
@@ -134,7 +128,7 @@ impl Member {
             outcome,
             metadata,
         };
-        Ok(s.audit.record(&event, &self.meta).await?)
+        record_as(s, &self.issuer, &self.user, &event, &self.meta).await
     }
 
     /// Records a refused `action` on `target` with its reason, and returns `refusal`.
@@ -196,7 +190,20 @@ pub(super) async fn record_refusal(
     event: &Event,
     meta: &RequestMeta,
 ) -> DomainResult<()> {
-    if !s.limits.allow_denial_row(&format!("{} {}", who.issuer, who.subject), &meta.ip) {
+    record_as(s, &who.issuer, &who.subject, event, meta).await
+}
+
+/// Writes `event`, an action of (`issuer`, `user`); a refusal only within the caller's
+/// and the address's budget of refusal rows this minute, so that refused requests
+/// cannot flood a log.
+pub(super) async fn record_as(
+    s: &Services,
+    issuer: &str,
+    user: &str,
+    event: &Event,
+    meta: &RequestMeta,
+) -> DomainResult<()> {
+    if event.outcome == Outcome::Denied && !s.limits.allow_denial_row(&format!("{issuer} {user}"), &meta.ip) {
         tracing::debug!(action = event.action.as_str(), "refusal not recorded: over the refusal-row budget");
         return Ok(());
     }

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::audit::{Action, Event, Outcome, RequestMeta, SYSTEM_TENANT};
-use super::member::record_refusal;
+use super::member::{record_as, record_refusal};
 use super::{DomainError, DomainResult, Services};
 use crate::auth::{DevIssuer, Identity};
 use crate::db::{Staff as StaffRow, StaffChange, StaffRole, Studio, is_unique_violation};
@@ -72,11 +72,6 @@ impl StaffMember {
         outcome: Outcome,
         metadata: serde_json::Value,
     ) -> DomainResult<()> {
-        if outcome == Outcome::Denied
-            && !s.limits.allow_denial_row(&format!("{} {}", self.issuer, self.user), &self.meta.ip)
-        {
-            return Ok(());
-        }
         let event = Event {
             tenant: self.studio.id.clone(),
             actor: self.user.clone(),
@@ -85,7 +80,7 @@ impl StaffMember {
             outcome,
             metadata,
         };
-        Ok(s.audit.record(&event, &self.meta).await?)
+        record_as(s, &self.issuer, &self.user, &event, &self.meta).await
     }
 
     /// Records a refused `action` on `target` with its reason, and returns `refusal`.
