@@ -425,6 +425,26 @@ function show(view) {
   if (view === 'studio-audit') loadAudit().catch(fail);
 }
 
+/** Saves the studio's records (one JSON file) through the browser's downloads. */
+async function exportRecords() {
+  const res = await api.request('GET', '/v1/studio/export');
+  const url = URL.createObjectURL(await res.blob());
+  const a = el('a', { href: url, download: `studio-${studio?.id ?? 'records'}.json` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  announce('The studio’s records are downloaded.');
+}
+
+async function eraseRecords() {
+  const id = studio?.id ?? '';
+  const typed = prompt(`Delete the studio’s records for good? Type the studio’s id (${id}) to confirm.`);
+  if (typed === null) return;
+  await api.request('DELETE', '/v1/studio', { json: { confirm: typed.trim() } });
+  signOut();
+}
+
 // ---------- wiring ----------
 async function init() {
   if (!token) return location.assign('/');
@@ -443,6 +463,7 @@ async function init() {
   /** @type {HTMLElement} */ ($('.tab[data-view="studio-audit"]')).hidden = !admin;
   $('#staff-form').hidden = !admin;
   $('#policy-form').hidden = !admin;
+  $('#records').hidden = !admin;
   $input('#policy-days').value = String(s.unclaimed_days);
   scheduleRenewal();
   await loadDeliveries();
@@ -450,6 +471,8 @@ async function init() {
 }
 
 $('#sign-out').addEventListener('click', signOut);
+$('#records-export').addEventListener('click', () => exportRecords().catch(fail));
+$('#records-erase').addEventListener('click', () => eraseRecords().catch(fail));
 $('#delivery-form').addEventListener('submit', (e) => startDelivery(/** @type {SubmitEvent} */ (e)).catch(fail));
 $('#upload-form').addEventListener('submit', (e) => addUploads(/** @type {SubmitEvent} */ (e)));
 $('#staff-form').addEventListener('submit', (e) => addStaff(/** @type {SubmitEvent} */ (e)).catch(fail));

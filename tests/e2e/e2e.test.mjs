@@ -1441,7 +1441,7 @@ test('a share link plays for someone without an account, on a phone; its secret 
 
 test('a studio delivers a session to a family: encrypted in its browser, the parent accepts on a phone and owns it, the studio is cut off', async () => {
   // The studio signs in on a desktop and makes its vault.
-  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   const studio = await newPage(desk);
   await studio.goto(proxy.url);
   await studio.fill('#dev-user', 'sara');
@@ -1527,6 +1527,11 @@ test('a studio delivers a session to a family: encrypted in its browser, the par
     return [(await fetch('/v1/recordings', { headers })).status, (await fetch(`/v1/recordings/${id}/content`, { headers })).status];
   }, [delivery, id]);
   assert.deepEqual(refused, [410, 403]);
+  // The admin downloads the studio's records: one JSON file with the delivery in it.
+  await studio.click('.tab[data-view="staff"]');
+  const [download] = await Promise.all([studio.waitForEvent('download'), studio.click('#records-export')]);
+  const records = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+  assert.ok(records.deliveries.some((d) => d.customer === 'Ana and Luis García' && d.handed_off_at), 'the delivery, handed off');
   await studio.click('.tab[data-view="studio-audit"]');
   await studio.locator('#studio-audit tr[data-action="delivery.handed_off"]', { hasText: 'Ana and Luis García' }).waitFor();
   for (const p of await accessibilityProblems(studio)) problems.push(`studio audit: ${p}`);

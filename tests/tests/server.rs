@@ -1740,6 +1740,8 @@ fn openapi_document_matches_the_routes(backend: Backend) {
         json(json!({})),
     );
     call(studio, (Method::DELETE, "/v1/studio/deliveries/{id}", &delivery), none());
+    call(studio, (Method::GET, "/v1/studio/export", "/v1/studio/export"), none());
+    call(studio, (Method::DELETE, "/v1/studio", "/v1/studio"), json(json!({ "confirm": "lumen" })));
     assert_eq!(
         call(me, (Method::DELETE, "/v1/family", "/v1/family"), json(json!({ "confirm": "smiths" }))).0,
         StatusCode::OK
@@ -2443,6 +2445,38 @@ fn studios_deliver_and_hand_off_to_the_family(backend: Backend) {
         server.sql(&format!("SELECT COUNT(*) FROM families WHERE id = '{lost_family}' AND erased_at IS NOT NULL"));
     assert_eq!(erased.unwrap(), "1", "the family's key destroyed, with a receipt");
     assert_eq!(sam.in_delivery(&lost).get("/v1/recordings").status(), StatusCode::GONE);
+
+    // The studio's records: exported for an admin, then deleted on its request once no
+    // delivery is open (its audit chain, append-only evidence, stays).
+    assert_eq!(sam.get("/v1/studio/export").status(), StatusCode::FORBIDDEN);
+    let exported = ana.get("/v1/studio/export");
+    assert!(exported.headers()["content-disposition"].to_str().unwrap().contains("studio-lumen.json"));
+    let records: Value = exported.json().unwrap();
+    assert_eq!(records["studio"]["name"], "Lumen Studio");
+    assert!(records["deliveries"].as_array().unwrap().iter().any(|d| d["customer"] == "Ana and Luis García"));
+    assert!(records["audit"].as_array().unwrap().iter().any(|r| r["action"] == "delivery.handed_off"));
+    let open = sam.ok(sam.post("/v1/studio/deliveries", json!({ "customer": "Still open" })));
+    let erase =
+        |confirm: &str| ana.req(Method::DELETE, "/v1/studio").json(&json!({ "confirm": confirm })).send().unwrap();
+    assert_eq!(erase("lumen").status(), StatusCode::CONFLICT, "a delivery is open");
+    assert_eq!(erase("other").status(), StatusCode::BAD_REQUEST);
+    ana.ok(ana.req(Method::DELETE, &format!("/v1/studio/deliveries/{}", open["id"].as_str().unwrap())).send().unwrap());
+    assert_eq!(erase("lumen").status(), StatusCode::NO_CONTENT);
+    assert_eq!(ana.get("/v1/studio").status(), StatusCode::GONE);
+    assert_eq!(server.sql("SELECT COUNT(*) FROM studio_staff WHERE studio_id = 'lumen'").unwrap(), "0");
+    assert_eq!(
+        server.sql("SELECT COUNT(*) FROM deliveries WHERE studio_id = 'lumen' AND customer <> ''").unwrap(),
+        "0"
+    );
+    assert!(
+        server.sql("SELECT COUNT(*) FROM audit_log WHERE tenant = 'lumen' AND action = 'studio.erased'").unwrap()
+            == "1"
+    );
+    assert_eq!(
+        luis.ok(luis.get("/v1/recordings"))["items"].as_array().unwrap().len(),
+        1,
+        "the family keeps what it owns"
+    );
 }
 
 fn a_studio_delivers_from_the_cli(backend: Backend) {

@@ -92,6 +92,12 @@ pub(crate) enum Action {
     ScrubCompleted,
     #[serde(rename = "studio.created")]
     StudioCreated,
+    /// An admin downloaded the studio's records.
+    #[serde(rename = "studio.exported")]
+    StudioExported,
+    /// An admin deleted the studio's records (staff, customers' names).
+    #[serde(rename = "studio.erased")]
+    StudioErased,
     /// An admin changed how long unclaimed deliveries are kept.
     #[serde(rename = "studio.policy_changed")]
     StudioPolicyChanged,
@@ -163,6 +169,8 @@ impl Action {
             Self::AuditRead => "audit.read",
             Self::ScrubCompleted => "scrub.completed",
             Self::StudioCreated => "studio.created",
+            Self::StudioExported => "studio.exported",
+            Self::StudioErased => "studio.erased",
             Self::StudioPolicyChanged => "studio.policy_changed",
             Self::StaffAdded => "staff.added",
             Self::StaffRemoved => "staff.removed",

@@ -50,6 +50,14 @@ pub(crate) struct StudioView {
     pub created_at: i64,
 }
 
+/// `DELETE /v1/studio` (admins): deletes the studio's records.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EraseStudio {
+    /// The studio's id, repeated.
+    pub confirm: String,
+}
+
 /// `PUT /v1/studio/policy` (admins)
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -14,6 +14,8 @@ pub(crate) struct Studio {
     pub created_at: i64,
     /// Days a delivery whose invitation expired unaccepted is kept before erasure.
     pub unclaimed_days: u32,
+    /// When its records were deleted on its request (its staff can no longer sign in).
+    pub erased_at: Option<i64>,
 }
 
 /// One of a studio's people.
@@ -91,6 +93,7 @@ fn studio(row: &AnyRow) -> Result<Studio, sqlx::Error> {
         name: row.try_get("name")?,
         created_at: row.try_get("created_at")?,
         unclaimed_days: super::recordings::unsigned(row, "unclaimed_days")?,
+        erased_at: row.try_get("erased_at")?,
     })
 }
 
@@ -120,7 +123,7 @@ pub(crate) struct NewDelivery<'a> {
 
 impl Db {
     pub(crate) async fn studio(&self, id: &str) -> Result<Option<Studio>, sqlx::Error> {
-        let row = sqlx::query("SELECT id, name, created_at, unclaimed_days FROM studios WHERE id = $1")
+        let row = sqlx::query("SELECT id, name, created_at, unclaimed_days, erased_at FROM studios WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -248,6 +251,32 @@ impl Db {
             .await?;
         tx.commit().await?;
         Ok(StaffChange::Done)
+    }
+
+    /// Deletes a studio's records on its request: its staff, its customers' names, its
+    /// own name; answers how many deliveries are still open instead (they must be
+    /// handed off or erased first), or 0 when done.
+    pub(crate) async fn erase_studio(&self, studio: &str, now: i64) -> Result<u64, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        let open: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM deliveries WHERE studio_id = $1 AND handed_off_at IS NULL AND erased_at IS NULL",
+        )
+        .bind(studio)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        if open > 0 {
+            return Ok(u64::try_from(open).unwrap_or(u64::MAX));
+        }
+        sqlx::query("DELETE FROM studio_staff WHERE studio_id = $1").bind(studio).execute(&mut *tx).await?;
+        sqlx::query("UPDATE deliveries SET customer = '' WHERE studio_id = $1").bind(studio).execute(&mut *tx).await?;
+        sqlx::query("UPDATE studios SET erased_at = $2, name = '' WHERE id = $1")
+            .bind(studio)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(0)
     }
 
     /// Creates a delivery and its family (no members yet: the parents join as owners

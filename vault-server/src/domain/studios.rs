@@ -40,6 +40,10 @@ impl StaffMember {
             None => None,
         };
         match (studio, staff) {
+            (Some(studio), _) if studio.erased_at.is_some() => Err(DomainError::Gone {
+                code: crate::api::ErrorCode::Expired,
+                detail: "this studio's records were deleted on its request".into(),
+            }),
             (Some(studio), Some(staff)) => Ok(Self {
                 issuer: identity.issuer,
                 user: identity.subject,
@@ -199,4 +203,55 @@ pub(crate) async fn audit_page(
     let next_before =
         (items.len() == usize::try_from(limit).unwrap_or(0)).then(|| items.last().map(|r| r.seq)).flatten();
     Ok((items, next_before))
+}
+
+/// The studio's records, for an admin who asks (the studio's right to its data): the
+/// studio, its staff, its deliveries and its whole audit log, as one JSON document.
+pub(crate) async fn export(s: &Services, st: &StaffMember) -> DomainResult<serde_json::Value> {
+    const ACTION: Action = Action::StudioExported;
+    st.require_admin(s, ACTION, &st.studio.id).await?;
+    let staff = s.db.staff(&st.studio.id).await?;
+    let deliveries = s.db.deliveries(&st.studio.id).await?;
+    let mut audit = Vec::new();
+    let mut before = None;
+    loop {
+        let page = s.audit.page(&st.studio.id, before, 500).await?;
+        before = page.last().map(|r| r.seq);
+        let full = page.len() == 500;
+        audit.extend(page);
+        if !full {
+            break;
+        }
+    }
+    st.audit(s, ACTION, &st.studio.id, Outcome::Success, json!({ "deliveries": deliveries.len() })).await?;
+    Ok(json!({
+        "studio": { "id": st.studio.id, "name": st.studio.name, "created_at": st.studio.created_at,
+            "unclaimed_days": st.studio.unclaimed_days },
+        "staff": staff.iter().map(|m| json!({ "issuer": m.issuer, "user_id": m.user_id, "role": m.role,
+            "added_at": m.added_at, "added_by": m.added_by })).collect::<Vec<_>>(),
+        "deliveries": deliveries.iter().map(|(d, n)| json!({ "id": d.id, "customer": d.customer,
+            "family_id": d.family_id, "recordings": n, "created_by": d.created_by, "created_at": d.created_at,
+            "invited_until": d.invited_until, "accepted_at": d.accepted_at, "handed_off_at": d.handed_off_at,
+            "expired_at": d.expired_at, "erased_at": d.erased_at })).collect::<Vec<_>>(),
+        "audit": audit,
+    }))
+}
+
+/// Deletes the studio's records on its request (admins; `confirm` repeats its id): its
+/// staff, its customers' names and its name. Refused while a delivery is open: the
+/// families' recordings are handed off or erased first. Its audit log stays, being
+/// append-only evidence, and says so.
+pub(crate) async fn erase(s: &Services, st: &StaffMember, confirm: &str) -> DomainResult<()> {
+    const ACTION: Action = Action::StudioErased;
+    st.require_admin(s, ACTION, &st.studio.id).await?;
+    if confirm != st.studio.id {
+        return Err(DomainError::invalid("confirm must repeat the studio's id"));
+    }
+    match s.db.erase_studio(&st.studio.id, crate::db::now_ms()).await? {
+        0 => st.audit(s, ACTION, &st.studio.id, Outcome::Success, json!({})).await,
+        open => Err(DomainError::conflict(format!(
+            "{open} deliveries are still open: hand them off or erase them first, so that no family's recordings \
+             are left without an owner"
+        ))),
+    }
 }

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use crate::api::Problem;
 use crate::api::audit::{AuditPage, AuditQuery};
 use crate::api::studios::{
-    AddStaff, CreateDelivery, CreateStudio, DeliveryView, InviteParents, ParentsInvited, StaffRole, StaffView,
-    StudioPolicy, StudioView,
+    AddStaff, CreateDelivery, CreateStudio, DeliveryView, EraseStudio, InviteParents, ParentsInvited, StaffRole,
+    StaffView, StudioPolicy, StudioView,
 };
 use crate::db::{Delivery, Staff, Studio, now_ms};
 use crate::domain::{deliveries, studios};
@@ -73,6 +73,25 @@ pub(crate) async fn create(
     responses((status = 200, body = StudioView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn get(call: StaffCall) -> Json<StudioView> {
     Json(studio_view(&call.staff.studio, call.staff.role))
+}
+
+/// Deletes the studio's records (admins; body `{confirm}` = the studio's id): staff,
+/// customers' names, its name. Refused (409) while a delivery is open.
+#[utoipa::path(delete, path = "/v1/studio", tag = "studios", request_body = EraseStudio, security(("bearer" = [])),
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn erase_studio(call: StaffCall, Json(body): Json<EraseStudio>) -> ApiResult<StatusCode> {
+    studios::erase(&call.services, &call.staff, &body.confirm).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The studio's records as one JSON document (admins): the studio, staff, deliveries
+/// and its whole audit log.
+#[utoipa::path(get, path = "/v1/studio/export", tag = "studios", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn export(call: StaffCall) -> ApiResult<impl axum::response::IntoResponse> {
+    let records = studios::export(&call.services, &call.staff).await?;
+    let name = format!("attachment; filename=\"studio-{}.json\"", call.staff.studio.id);
+    Ok(([(axum::http::header::CONTENT_DISPOSITION, name)], Json(records)))
 }
 
 /// Sets how long an unclaimed delivery is kept (admins).
