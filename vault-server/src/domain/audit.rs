@@ -367,8 +367,19 @@ pub(crate) async fn family_page(
     limit: Option<u32>,
 ) -> super::DomainResult<(Vec<AuditRow>, Option<i64>)> {
     m.require_manager(s, Action::AuditRead, "").await?;
+    chain_page(s, &m.family.id, before, limit).await
+}
+
+/// A page of `tenant`'s chain (a family's or a studio's), newest first: at most `limit`
+/// (1 to 500, default 100) rows before sequence number `before`, and the next page's `before`.
+pub(crate) async fn chain_page(
+    s: &super::Services,
+    tenant: &str,
+    before: Option<i64>,
+    limit: Option<u32>,
+) -> super::DomainResult<(Vec<AuditRow>, Option<i64>)> {
     let limit = i64::from(limit.unwrap_or(100).clamp(1, 500));
-    let items = s.audit.page(&m.family.id, before, limit).await?;
+    let items = s.audit.page(tenant, before, limit).await?;
     let next_before =
         (items.len() == usize::try_from(limit).unwrap_or(0)).then(|| items.last().map(|r| r.seq)).flatten();
     Ok((items, next_before))

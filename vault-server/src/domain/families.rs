@@ -16,6 +16,17 @@ pub(crate) fn valid_id(id: &str) -> bool {
     crate::text::is_plain_id(id)
 }
 
+/// Whether `identity` may create its organisation's vault (a family's or a studio's).
+/// Whoever creates one owns it. With an identity provider, only its administrators may
+/// (a plain member of the organisation could otherwise take the vault before them);
+/// the development issuer is one person's machine.
+pub(super) fn may_create_vault(s: &Services, identity: &Identity) -> bool {
+    let creators = &s.config.auth.creator_roles;
+    identity.issuer == DevIssuer::ISSUER
+        || creators.is_empty()
+        || identity.idp_role.as_ref().is_some_and(|r| creators.contains(r))
+}
+
 /// Creates the family `identity`'s token names, with the caller as its first owner,
 /// and the family's customer key.
 pub(crate) async fn create(s: &Services, identity: &Identity, meta: &RequestMeta, name: &str) -> DomainResult<Family> {
@@ -33,12 +44,7 @@ pub(crate) async fn create(s: &Services, identity: &Identity, meta: &RequestMeta
             "the token's family id must be 1 to 64 characters of [A-Za-z0-9_-], starting with a letter or digit",
         ));
     }
-    // Whoever creates a family owns it. With an identity provider, only its
-    // administrators may (a plain member of the organisation could otherwise take the
-    // vault before them); the development issuer is one person's machine.
-    let creators = &s.config.auth.creator_roles;
-    let is_dev = identity.issuer == DevIssuer::ISSUER;
-    if !is_dev && !creators.is_empty() && !identity.idp_role.as_ref().is_some_and(|r| creators.contains(r)) {
+    if !may_create_vault(s, identity) {
         return Err(DomainError::forbidden(
             "only an administrator of your organisation at the identity provider can create its vault; ask one to, \
              or to invite you",

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::audit::{Action, Event, Outcome, RequestMeta, SYSTEM_TENANT};
 use super::member::{record_as, record_refusal};
 use super::{DomainError, DomainResult, Services};
-use crate::auth::{DevIssuer, Identity};
+use crate::auth::Identity;
 use crate::db::{Staff as StaffRow, StaffChange, StaffRole, Studio, is_unique_violation};
 
 /// A verified caller who is on the staff of the studio their token names.
@@ -120,9 +120,7 @@ pub(crate) async fn create(s: &Services, identity: &Identity, meta: &RequestMeta
             "the token's organisation id must be 1 to 64 characters of [A-Za-z0-9_-], starting with a letter or digit",
         ));
     }
-    let creators = &s.config.auth.creator_roles;
-    let is_dev = identity.issuer == DevIssuer::ISSUER;
-    if !is_dev && !creators.is_empty() && !identity.idp_role.as_ref().is_some_and(|r| creators.contains(r)) {
+    if !super::families::may_create_vault(s, identity) {
         return Err(DomainError::forbidden(
             "only an administrator of your organisation at the identity provider can create its studio",
         ));
@@ -198,11 +196,7 @@ pub(crate) async fn audit_page(
     limit: Option<u32>,
 ) -> DomainResult<(Vec<crate::api::audit::AuditEntry>, Option<i64>)> {
     st.require_admin(s, Action::AuditRead, "").await?;
-    let limit = i64::from(limit.unwrap_or(100).clamp(1, 500));
-    let items = s.audit.page(&st.studio.id, before, limit).await?;
-    let next_before =
-        (items.len() == usize::try_from(limit).unwrap_or(0)).then(|| items.last().map(|r| r.seq)).flatten();
-    Ok((items, next_before))
+    super::audit::chain_page(s, &st.studio.id, before, limit).await
 }
 
 /// The studio's records, for an admin who asks (the studio's right to its data): the
