@@ -2434,9 +2434,20 @@ fn studios_deliver_and_hand_off_to_the_family(backend: Backend) {
     assert_eq!(accept(&server.as_user(&lost_family, "x"), &never["secret"]).status(), StatusCode::GONE);
     ana.ok(ana.req(Method::PUT, "/v1/studio/policy").json(&policy).send().unwrap());
     wait_for_delivery(&sam, &lost, "erased");
-    let studio_log = ana.ok(ana.get("/v1/studio/audit?limit=500"));
-    let erased = studio_log["items"].as_array().unwrap().iter();
-    let erased = erased.filter(|r| r["action"] == "delivery.erased").find(|r| r["target"] == lost.as_str()).unwrap();
+    // The job writes its row just after the erasure it records (threat-model.md says so).
+    let started = std::time::Instant::now();
+    let (studio_log, erased) = loop {
+        let log = ana.ok(ana.get("/v1/studio/audit?limit=500"));
+        let rows = log["items"].as_array().unwrap().iter();
+        let row = rows.filter(|r| r["action"] == "delivery.erased").find(|r| r["target"] == lost.as_str()).cloned();
+        match row {
+            Some(row) => break (log, row),
+            None if started.elapsed() < std::time::Duration::from_secs(20) => {
+                std::thread::sleep(std::time::Duration::from_millis(200))
+            }
+            None => panic!("no delivery.erased row for {lost}: {log}"),
+        }
+    };
     assert_eq!((erased["target"].as_str(), erased["actor"].as_str()), (Some(lost.as_str()), Some("system")));
     let metadata: Value = serde_json::from_str(erased["metadata"].as_str().unwrap()).unwrap();
     assert!(metadata["receipt"].as_str().is_some_and(|r| r.len() == 36), "{erased}");
