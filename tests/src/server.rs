@@ -157,6 +157,25 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// `/healthz` once a probe has found `dependency` (in `region`) up or down, waiting
+    /// up to 30 s for it.
+    pub fn health_when(&self, dependency: &str, region: Option<&str>, up: bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let health: Value = self.http.get(format!("{}/healthz", self.url)).send().unwrap().json().unwrap();
+            let found = health["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|d| d["name"] == dependency && d["region"].as_str() == region && d["up"] == up);
+            if found {
+                return health;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "{dependency} {region:?} never up={up}: {health}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
     }

@@ -291,7 +291,10 @@ fn losing_the_database_fails_requests_cleanly_and_everything_resumes_after() {
     let upstream = aws.database.split('@').nth(1).unwrap().split('/').next().unwrap().to_owned();
     let proxy = TcpProxy::start(&upstream);
     let through_proxy = aws.database.replace(&upstream, &proxy.addr);
-    let server = Server::start_on(Some(aws), &[("VAULT_DATABASE_URL", through_proxy.as_str())]);
+    let server = Server::start_on(
+        Some(aws),
+        &[("VAULT_DATABASE_URL", through_proxy.as_str()), ("VAULT_HEALTH_CHECK_SECS", "1")],
+    );
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     let video = media(6 << 20, 3);
@@ -315,6 +318,8 @@ fn losing_the_database_fails_requests_cleanly_and_everything_resumes_after() {
         server.http.get(format!("{}/readyz", server.url)).send().unwrap().status(),
         StatusCode::SERVICE_UNAVAILABLE
     );
+    // Liveness holds (a restart would not bring the database back); the details say why.
+    server.health_when("database", None, false);
     proxy.up();
 
     // After: the upload resumes where it was and commits once; the log verifies.

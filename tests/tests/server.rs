@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest;
 use vault_core::{BodyLayout, DecryptPolicy, HeaderParse, ParsedHeader, RangeDecryptor};
+use vault_tests::aws::{PRIMARY_REGION, REPLICA_REGION};
 use vault_tests::openapi::Contract;
 use vault_tests::*;
 
@@ -1769,6 +1770,25 @@ fn operations_endpoints_headers_and_graceful_shutdown(backend: Backend) {
     let get = |p: &str| server.http.get(format!("{}{p}", server.url)).send().unwrap();
     assert_eq!(get("/healthz").status(), StatusCode::OK);
     assert_eq!(get("/readyz").status(), StatusCode::OK);
+    // /healthz details what the last probe found: here every dependency answers.
+    let health = server.health_when("database", None, true);
+    let (instance, dependencies) = (&health["instance"], health["dependencies"].as_array().unwrap());
+    assert!(instance.as_str().is_some_and(|i| !i.is_empty()) && health["status"] == "ok", "{health}");
+    let named: Vec<String> = dependencies.iter().map(|d| format!("{} {}", d["name"], d["region"])).collect();
+    let expected = match backend {
+        Backend::Aws => vec![
+            "\"database\" null".to_owned(),
+            format!("\"key_service\" \"{PRIMARY_REGION}\""),
+            format!("\"key_service\" \"{REPLICA_REGION}\""),
+            format!("\"object_store\" \"{PRIMARY_REGION}\""),
+            format!("\"object_store\" \"{REPLICA_REGION}\""),
+        ],
+        Backend::Embedded => {
+            ["\"database\" null", "\"key_service\" \"local\"", "\"object_store\" \"local\""].map(str::to_owned).to_vec()
+        }
+    };
+    assert_eq!(named, expected);
+    assert!(dependencies.iter().all(|d| d["up"] == true && d["since"].is_i64()), "{health}");
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     alice.upload("x", &media(100, 1));

@@ -127,8 +127,10 @@ pub(crate) async fn setup(config: &Config) -> anyhow::Result<Vec<String>> {
     }
     if config.keys == KeysBackend::AwsKms {
         let metrics = Metrics::default();
-        keys(config, &metrics).await?.check().await.map_err(|e| anyhow::anyhow!("KMS: {e}"))?;
-        done.push("KMS reachable in the primary region".to_owned());
+        for (region, answer) in keys(config, &metrics).await?.check().await {
+            answer.map_err(|e| anyhow::anyhow!("KMS in {region}: {e}"))?;
+            done.push(format!("KMS reachable in {region}"));
+        }
     }
     Ok(done)
 }

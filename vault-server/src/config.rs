@@ -57,6 +57,9 @@ pub(crate) struct Config {
     /// leases, replication claims). Default: made on first start and kept in the data
     /// directory.
     pub instance_id: Option<String>,
+    /// Seconds between probes of the database, key service and each region's store
+    /// (`/healthz` details, `vault_dependency_up`).
+    pub health_check_secs: u64,
     /// `text` or `json` logs.
     pub log_format: LogFormat,
 }
@@ -231,6 +234,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             public_origins: Vec::new(),
             instance_id: None,
+            health_check_secs: 15,
             log_format: LogFormat::Text,
         }
     }
@@ -467,6 +471,9 @@ impl Config {
         if let Some(v) = env("VAULT_INSTANCE_ID") {
             self.instance_id = Some(v);
         }
+        if let Some(v) = env("VAULT_HEALTH_CHECK_SECS") {
+            self.health_check_secs = parse("VAULT_HEALTH_CHECK_SECS", &v)?;
+        }
         if let Some(v) = env("VAULT_MAX_CONNECTIONS") {
             self.limits.max_connections = parse("VAULT_MAX_CONNECTIONS", &v)?;
         }
@@ -502,6 +509,9 @@ impl Config {
         }
         if self.uploads.part_size < u64::from(frame) + 32 {
             bail!("uploads.part_size must hold at least one frame");
+        }
+        if self.health_check_secs == 0 {
+            bail!("health_check_secs must be positive");
         }
         if self.uploads.ttl_secs == 0 || self.uploads.sweep_secs == 0 {
             bail!("uploads.ttl_secs and uploads.sweep_secs must be positive");

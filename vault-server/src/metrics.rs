@@ -27,6 +27,14 @@ pub(crate) struct JobLabels {
     pub job: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct DependencyLabels {
+    /// `database`, `key_service`, `object_store`.
+    pub dependency: &'static str,
+    /// The region, `local`, or empty for the database.
+    pub region: String,
+}
+
 /// The service's metrics.
 pub(crate) struct Metrics {
     registry: Registry,
@@ -57,6 +65,8 @@ pub(crate) struct Metrics {
     pub job_rounds: Family<JobLabels, Counter>,
     /// Unix seconds of each background job's last round that succeeded.
     pub job_last_success: Family<JobLabels, Gauge>,
+    /// 1 while a dependency answered this instance's last probe (`domain::health`).
+    pub dependency_up: Family<DependencyLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -94,6 +104,7 @@ impl Default for Metrics {
             job_failures: Family::default(),
             job_rounds: Family::default(),
             job_last_success: Family::default(),
+            dependency_up: Family::default(),
             registry: Registry::default(),
         };
         registry.register("http_requests", "HTTP requests answered", requests);
@@ -125,6 +136,11 @@ impl Default for Metrics {
             "End of each background job's last successful round",
             m.job_last_success.clone(),
         );
+        registry.register(
+            "dependency_up",
+            "Whether a dependency answered this instance's last probe",
+            m.dependency_up.clone(),
+        );
         Self { registry, ..m }
     }
 }
@@ -146,6 +162,12 @@ impl Metrics {
                 tracing::error!(job, error = %e, "background job failed");
             }
         }
+    }
+
+    pub(crate) fn dependency_up(&self, dependency: &'static str, region: &str, up: bool) {
+        self.dependency_up
+            .get_or_create(&DependencyLabels { dependency, region: region.to_owned() })
+            .set(i64::from(up));
     }
 
     /// The text exposition format.

@@ -26,7 +26,11 @@ impl Drop for Jobs {
 
 /// Starts every background job.
 pub(crate) fn spawn(s: &Arc<Services>) -> Jobs {
-    let mut tasks = vec![tokio::spawn(sweep_forever(s.clone())), tokio::spawn(daily_forever(s.clone()))];
+    let mut tasks = vec![
+        tokio::spawn(sweep_forever(s.clone())),
+        tokio::spawn(daily_forever(s.clone())),
+        tokio::spawn(super::health::probe_forever(s.clone())),
+    ];
     if let Some(replicator) = &s.replicator {
         tasks.push(tokio::spawn(replicator.clone().run()));
     }

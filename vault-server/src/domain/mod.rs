@@ -12,6 +12,7 @@ pub(crate) mod erasure;
 mod error;
 pub(crate) mod export;
 pub(crate) mod families;
+pub(crate) mod health;
 pub(crate) mod invitations;
 pub(crate) mod jobs;
 pub(crate) mod library;

@@ -44,6 +44,8 @@ pub(crate) struct Services {
     /// This instance's name (`config.instance_id`, or generated): it holds job leases
     /// and claims replication copies under it, and says it in logs and metrics.
     pub instance: String,
+    /// What the dependencies answered the last probe (`/healthz`).
+    pub health: super::health::Health,
 }
 
 impl std::fmt::Debug for Services {
@@ -99,6 +101,7 @@ impl Services {
             receiving: Arc::default(),
             exports: PendingExports::default(),
             instance,
+            health: super::health::Health::default(),
         }))
     }
 

@@ -116,7 +116,7 @@ impl<K: KeyService> KeyService for CachedKeys<K> {
         self.inner.destroy_family_key(key).await
     }
 
-    async fn check(&self) -> Result<(), KeyError> {
+    async fn check(&self) -> Vec<(String, Result<(), KeyError>)> {
         self.inner.check().await
     }
 }
@@ -155,8 +155,8 @@ mod tests {
         async fn destroy_family_key(&self, k: &FamilyKeyId) -> Result<serde_json::Value, KeyError> {
             self.0.destroy_family_key(k).await
         }
-        async fn check(&self) -> Result<(), KeyError> {
-            Ok(())
+        async fn check(&self) -> Vec<(String, Result<(), KeyError>)> {
+            Vec::new()
         }
     }
 

@@ -301,10 +301,15 @@ impl KeyService for KmsKeys {
         Ok(serde_json::json!({ "service": "aws-kms", "operation": "ScheduleKeyDeletion", "keys": scheduled }))
     }
 
-    async fn check(&self) -> Result<(), KeyError> {
-        self.count(&self.primary, "ListKeys");
-        self.primary.client.list_keys().limit(1).send().await.map_err(|e| service_error(&e))?;
-        Ok(())
+    /// One `ListKeys` per region, both at once.
+    async fn check(&self) -> Vec<(String, Result<(), KeyError>)> {
+        async fn check(keys: &KmsKeys, region: &KmsRegion) -> (String, Result<(), KeyError>) {
+            keys.count(region, "ListKeys");
+            let answer = region.client.list_keys().limit(1).send().await;
+            (region.name.clone(), answer.map(drop).map_err(|e| service_error(&e)))
+        }
+        let (primary, replica) = tokio::join!(check(self, &self.primary), check(self, &self.replica));
+        vec![primary, replica]
     }
 }
 

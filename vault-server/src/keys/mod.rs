@@ -58,6 +58,7 @@ pub(crate) trait KeyService: Send + Sync + 'static {
     /// under it can be unwrapped by anyone. Returns what was done, for the receipt.
     async fn destroy_family_key(&self, key: &FamilyKeyId) -> Result<serde_json::Value, KeyError>;
 
-    /// Answers whether the service works (for `/readyz`).
-    async fn check(&self) -> Result<(), KeyError>;
+    /// Whether the service answers, in each region it uses (`/healthz` details,
+    /// `vault setup`): the region's name and its answer.
+    async fn check(&self) -> Vec<(String, Result<(), KeyError>)>;
 }

@@ -1,27 +1,47 @@
-//! Liveness, readiness, metrics, the public signing key.
+//! Liveness (with the dependencies' last answers), readiness, metrics, the public
+//! signing key.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
 use crate::api::session::SigningKey;
+use crate::domain::health::Dependency;
 use crate::http::AppState;
 use crate::http::extract::Json;
 
 /// A readiness answer and when it was made.
 pub(crate) type Readiness = (std::time::Instant, (StatusCode, &'static str));
 
-/// How long a readiness answer is reused: `/readyz` is unauthenticated, and each fresh
-/// answer costs a database query and a KMS call (a flood must not use up KMS quota).
+/// How long a readiness answer is reused: `/readyz` is unauthenticated, and a flood
+/// of checks must not become a flood of database queries.
 const READY_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = String, content_type = "text/plain")))]
-pub(crate) async fn healthz() -> &'static str {
-    "ok"
+/// What `/healthz` says: the process answers, and what its dependencies answered the
+/// last probe (every `health_check_secs`; none before the first).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct HealthReport {
+    /// Always `ok`: this is liveness, whatever the dependencies say.
+    status: &'static str,
+    instance: String,
+    /// When the last probe ended (Unix ms).
+    checked_at: Option<i64>,
+    dependencies: Vec<Dependency>,
 }
 
-/// Readiness: the database and key service answer (checked at most every 5 s).
+/// Liveness, with the dependencies' last answers: a region's outage shows here and in
+/// `vault_dependency_up`, never as a failed liveness or readiness check (every
+/// instance shares the regions, and each fails over by itself).
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = HealthReport)))]
+pub(crate) async fn healthz(State(state): State<AppState>) -> Json<HealthReport> {
+    let s = &state.services;
+    let (checked_at, dependencies) = s.health.last().map_or((None, Vec::new()), |(at, deps)| (Some(at), deps));
+    Json(HealthReport { status: "ok", instance: s.instance.clone(), checked_at, dependencies })
+}
+
+/// Readiness: whether this instance can serve, that is whether its database answers
+/// (checked at most every 5 s). The key service and the regions are shared by every
+/// instance and fail over by themselves: they show in `/healthz`, not here.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = String, content_type = "text/plain"), (status = 503, body = String, content_type = "text/plain")))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
@@ -32,15 +52,12 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     {
         return answer;
     }
-    let s = &state.services;
-    let answer = if let Err(e) = s.db.check().await {
-        tracing::warn!(error = %e, "not ready: database");
-        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-    } else if let Err(e) = s.keys.check().await {
-        tracing::warn!(error = %e, "not ready: key service");
-        (StatusCode::SERVICE_UNAVAILABLE, "key service unavailable")
-    } else {
-        (StatusCode::OK, "ready")
+    let answer = match state.services.db.check().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: database");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
     };
     *cached = Some((std::time::Instant::now(), answer));
     answer
