@@ -13,6 +13,7 @@ pub mod aws;
 pub mod copies;
 pub mod export;
 pub mod fault_proxy;
+pub mod haproxy;
 pub mod idp;
 pub mod messages;
 pub mod openapi;

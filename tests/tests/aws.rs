@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use vault_core::{DecryptPolicy, HeaderParse, ParsedHeader};
 use vault_tests::aws::{AwsEnv, Moto, PRIMARY_REGION, REPLICA_REGION, psql, s3, s3_bytes, s3_keys, shared_moto};
 use vault_tests::fault_proxy::{Fault, FaultProxy};
+use vault_tests::haproxy::Haproxy;
 use vault_tests::*;
 
 /// The encrypted data keys in a message's header (provider id, ARN, blob).
@@ -367,6 +368,9 @@ fn every_background_job_runs_under_the_service_database_role() {
     let link = json!({ "id": "AAAAAAAAAAAAAAAAAAAAAA", "name": "old", "recordings": [{ "recording_id": id, "sealed": "c2VhbGVk" }] });
     alice.ok(alice.post("/v1/family/links", link));
     psql(&owner, "UPDATE share_links SET expires_at = 1").unwrap();
+    // An export link nobody used: the job drops it with its sealed recovery key.
+    alice.ok(alice.post("/v1/family/export", json!({})));
+    psql(&owner, "UPDATE export_links SET expires_at = 1").unwrap();
     // Studio deliveries: one accepted before the studio's date (the job hands it off),
     // one whose invitation expired, kept no days by its studio (the job erases it).
     let ana = server.as_user("lumen", "ana");
@@ -387,7 +391,17 @@ fn every_background_job_runs_under_the_service_database_role() {
     ana.ok(ana.post(&format!("/v1/studio/deliveries/{unclaimed_id}/invitation"), json!({})));
     psql(&owner, &format!("UPDATE deliveries SET invited_until = 1 WHERE id = '{unclaimed_id}'")).unwrap();
     wait_replicated(&alice, &id, Duration::from_secs(30));
-    let jobs = ["anchor", "scrub", "replication", "purge", "upload_sweep", "trash", "share_links", "deliveries"];
+    let jobs = [
+        "anchor",
+        "scrub",
+        "replication",
+        "purge",
+        "upload_sweep",
+        "trash",
+        "share_links",
+        "export_links",
+        "deliveries",
+    ];
     let start = std::time::Instant::now();
     loop {
         let metrics = server.http.get(format!("{}/metrics", server.url)).send().unwrap().text().unwrap();
@@ -400,7 +414,9 @@ fn every_background_job_runs_under_the_service_database_role() {
         let actions = psql(&service_url, "SELECT action FROM audit_log").unwrap();
         let binned_status =
             psql(&service_url, &format!("SELECT status FROM recordings WHERE id = '{binned}'")).unwrap();
-        let sealed = psql(&service_url, "SELECT COUNT(*) FROM share_link_items").unwrap();
+        let sealed =
+            psql(&service_url, "SELECT (SELECT COUNT(*) FROM share_link_items) + (SELECT COUNT(*) FROM export_links)")
+                .unwrap();
         let delivered = psql(
             &service_url,
             "SELECT COUNT(*) FROM deliveries WHERE handed_off_at IS NOT NULL \
@@ -740,7 +756,7 @@ fn three_instances_share_the_background_jobs_and_do_each_once() {
 #[test]
 fn behind_haproxy_one_uploads_parts_land_on_three_instances() {
     let aws = AwsEnv::shared();
-    let lb = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let lb = Haproxy::free_port();
     let origin = format!("http://127.0.0.1:{lb}");
     let servers: Vec<Server> = (0..3)
         .map(|i| {
@@ -754,39 +770,8 @@ fn behind_haproxy_one_uploads_parts_land_on_three_instances() {
             Server::start_on(Some(aws.clone()), &env)
         })
         .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let backends: String = servers
-        .iter()
-        .enumerate()
-        .map(|(i, s)| format!("    server i{i} {}\n", s.url.trim_start_matches("http://")))
-        .collect();
-    let config = format!(
-        "global\n    maxconn 1000\ndefaults\n    mode http\n    timeout connect 5s\n    timeout client 60s\n    \
-         timeout server 60s\n    option http-server-close\nfrontend vault\n    bind 127.0.0.1:{lb}\n    \
-         default_backend instances\nbackend instances\n    balance roundrobin\n    option forwardfor\n{backends}"
-    );
-    std::fs::write(dir.path().join("haproxy.cfg"), config).unwrap();
-    /// Stopped however the test ends (by its PID: only the process this test started).
-    struct Stopped(std::process::Child);
-    impl Drop for Stopped {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _haproxy = Stopped(
-        Command::new("haproxy")
-            .args(["-db", "-f", dir.path().join("haproxy.cfg").to_str().unwrap()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("haproxy (scripts/setup installs it)"),
-    );
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", lb)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(10), "haproxy did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let urls: Vec<&str> = servers.iter().map(|s| s.url.as_str()).collect();
+    let _haproxy = Haproxy::start_on(lb, &urls);
     let alice = Api { base: origin.clone(), ..servers[0].as_user("smiths", "alice") };
     alice.create_family("Smiths");
     let video = media(18 * 1024 * 1024 + 11, 5);
@@ -817,4 +802,103 @@ fn behind_haproxy_one_uploads_parts_land_on_three_instances() {
     let audit = alice.ok(alice.get("/v1/family/audit?limit=500"));
     let mine: Vec<&Value> = audit["items"].as_array().unwrap().iter().filter(|r| r["actor"] == "alice").collect();
     assert!(!mine.is_empty() && mine.iter().all(|r| r["ip"] == "127.0.0.1"), "the client's address, from the proxy");
+}
+
+/// Three instances behind HAProxy, one SIGKILLed mid-copy and another mid-upload: the
+/// copy the first had claimed is made by another instance once its claim lapses; the
+/// CLI's upload goes on through the instances left (a part cut off is sent again, a
+/// refused connection is sent elsewhere by the balancer); each recording is committed,
+/// copied and audited exactly once, with one version in the replica region.
+#[test]
+fn behind_haproxy_instances_killed_mid_copy_and_mid_upload_lose_nothing_and_do_nothing_twice() {
+    let (primary, replica) = (Moto::start(), Moto::start());
+    let aws = AwsEnv::new(&primary.url, &replica.url);
+    let lb = Haproxy::free_port();
+    let origin = format!("http://127.0.0.1:{lb}");
+    let mut servers: Vec<Server> = (0..3)
+        .map(|i| {
+            let id = format!("killed-{i}");
+            let env = [
+                ("VAULT_PUBLIC_ORIGINS", origin.as_str()),
+                ("VAULT_TRUSTED_PROXIES", "127.0.0.1/32"),
+                ("VAULT_INSTANCE_ID", id.as_str()),
+                ("VAULT_PART_SIZE", "5242880"),
+            ];
+            Server::start_on(Some(aws.clone()), &env)
+        })
+        .collect();
+    let urls: Vec<&str> = servers.iter().map(|s| s.url.as_str()).collect();
+    let _haproxy = Haproxy::start_on(lb, &urls);
+    let alice = Api { base: origin.clone(), ..servers[0].as_user("smiths", "alice") };
+    alice.create_family("Smiths");
+
+    // Mid-copy: the replica region hangs, so the instance that claims the copy is
+    // still at it when it is killed.
+    let (first, first_message) = upload_pausing(&alice, "copied by another", &media(3 << 20, 1), &replica);
+    let claimed = |id: &str| {
+        psql(
+            &aws.database,
+            &format!("SELECT COALESCE(claimed_by, '') FROM replication_outbox WHERE recording_id = '{id}'"),
+        )
+        .unwrap()
+    };
+    let started = std::time::Instant::now();
+    let holder = loop {
+        let holder = claimed(&first);
+        if !holder.is_empty() {
+            break holder;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "nobody claimed the copy");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let dead = holder.strip_prefix("killed-").unwrap().parse::<usize>().unwrap();
+    servers[dead].kill();
+    replica.resume();
+    let copied = wait_replicated(&alice, &first, Duration::from_secs(120));
+    assert_eq!(copied["replica"]["sha256"], hex::encode(Sha256::digest(&first_message)).as_str());
+    eprintln!("the copy claimed by {holder} was made by another instance after its death");
+
+    // Mid-upload: the CLI sends 40 MiB in 5 MiB parts through the balancer; once a
+    // few parts are in, a second instance dies.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long video.mp4");
+    let video = media(40 * 1024 * 1024 + 3, 2);
+    std::fs::write(&file, &video).unwrap();
+    let cli = Command::new(vault_bin())
+        .args(["client", "--server", &origin, "upload", file.to_str().unwrap(), "--title", "through a death"])
+        .env("VAULT_TOKEN", servers[(dead + 1) % 3].token("smiths", "alice"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while psql(&aws.database, "SELECT COUNT(*) FROM upload_parts").unwrap().parse::<u32>().unwrap() < 3 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the upload did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = (dead + 1) % 3;
+    servers[second].kill();
+    let out = cli.wait_with_output().unwrap();
+    assert!(out.status.success(), "the upload went on: {}", String::from_utf8_lossy(&out.stderr));
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let message = alice.content(&id);
+    assert_eq!(decrypt_all(&message, &alice.data_key(&id), "smiths", &id), video);
+    wait_replicated(&alice, &id, Duration::from_secs(60));
+
+    std::thread::sleep(Duration::from_secs(2)); // a copy made twice would show by now
+    for target in [&first, &id] {
+        for action in ["recording.committed", "recording.replicated"] {
+            let rows = psql(
+                &aws.database,
+                &format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND target = '{target}'"),
+            );
+            assert_eq!(rows.unwrap(), "1", "{action} of {target} once");
+        }
+    }
+    let versions = s3(&replica.url, Method::GET, &format!("{}?versions&prefix=families/", aws.replica_bucket));
+    assert_eq!(versions.1.matches("<Version>").count(), 2, "one replica version per recording: {}", versions.1);
+    let audit = alice.ok(alice.get("/v1/family/audit?limit=500"));
+    assert!(audit["items"].as_array().unwrap().len() > 4, "the family's log reads through the survivor");
+    let out = servers[3 - dead - second].vault(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -7,6 +7,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -161,7 +163,7 @@ fn the_daily_job_scrubs_and_anchors_on_its_own_and_counts_it_in_metrics(backend:
 }
 
 fn an_export_decrypts_with_the_official_python_sdk_from_the_cli_and_the_owner_api(backend: Backend) {
-    let server = Server::start(backend);
+    let mut server = Server::start(backend);
     let alice = server.as_user("smiths", "alice");
     alice.create_family("Smiths");
     alice.invite("bob", "admin");
@@ -190,7 +192,21 @@ fn an_export_decrypts_with_the_official_python_sdk_from_the_cli_and_the_owner_ap
     let started = alice.ok(alice.post("/v1/family/export", json!({})));
     let (s, _) = status(alice.post("/v1/family/export", json!({})));
     assert_eq!(s, StatusCode::CONFLICT, "one export waits at a time per family");
-    let link = format!("{}{}", server.url, started["download"].as_str().unwrap());
+    // The link waits in the database, opening nothing there: neither the token nor the
+    // recovery key is stored as such. Any instance answers it (here: one restarted).
+    let path = started["download"].as_str().unwrap().to_owned();
+    let token = path.rsplit('/').next().unwrap().to_owned();
+    let recovery_key = started["recovery_key"].as_str().unwrap().to_owned();
+    let stored = server.sql("SELECT token_sha256 || ' ' || sealed || ' ' || export_id FROM export_links").unwrap();
+    assert!(stored.contains(&hex::encode(Sha256::digest(token.as_bytes()))), "{stored}");
+    assert!(!stored.contains(&token) && !stored.contains(&recovery_key), "{stored}");
+    let sealed = B64.decode(stored.split(' ').nth(1).unwrap()).unwrap();
+    let key_bytes = hex::decode(&recovery_key).unwrap();
+    assert!(sealed.windows(32).all(|w| w != key_bytes.as_slice()), "the recovery key is sealed");
+    server.kill_and_restart();
+    let wrong = format!("{}/v1/exports/{}", server.url, "0".repeat(64));
+    assert_eq!(server.http.get(&wrong).send().unwrap().status(), StatusCode::NOT_FOUND);
+    let link = format!("{}{path}", server.url);
     let response = server.http.get(&link).send().unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/x-tar");
@@ -199,6 +215,7 @@ fn an_export_decrypts_with_the_official_python_sdk_from_the_cli_and_the_owner_ap
     let plain = decrypt_export(&from_api, started["recovery_key"].as_str().unwrap());
     assert_eq!((plain[&id_a].len(), plain[&id_b].clone()), (a.len(), b.clone()));
     assert_eq!(server.http.get(&link).send().unwrap().status(), StatusCode::NOT_FOUND, "the link works once");
+    assert_eq!(server.sql("SELECT COUNT(*) FROM export_links").unwrap(), "0", "and is gone once used");
     let rows = actions(&server, "smiths");
     assert_eq!(rows.iter().filter(|a| *a == "family.exported").count(), 2, "{rows:?}");
     assert!(rows.contains(&"family.export_started".to_owned()));

@@ -21,7 +21,8 @@ GRANT USAGE ON SCHEMA public TO vault_service;
 -- runs every background job as this role).
 GRANT SELECT, INSERT, UPDATE, DELETE
     ON families, members, recordings, uploads, upload_parts, replication_outbox, scrub_runs, scrub_findings,
-       invitations, share_links, share_link_items, share_views, studios, studio_staff, deliveries, job_leases
+       invitations, share_links, share_link_items, share_views, studios, studio_staff, deliveries, job_leases,
+       export_links
     TO vault_service;
 GRANT SELECT, INSERT ON audit_log TO vault_service;
 GRANT SELECT ON _sqlx_migrations TO vault_service;

@@ -23,7 +23,8 @@ pub(crate) struct KmsLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct JobLabels {
-    /// `anchor`, `scrub`, `replication`, `purge`, `upload_sweep`.
+    /// `anchor`, `scrub`, `replication`, `purge`, `upload_sweep`, `trash`, `share_links`,
+    /// `export_links`, `deliveries`.
     pub job: &'static str,
 }
 

@@ -60,6 +60,7 @@ impl Db {
         .await?;
         sqlx::query("DELETE FROM replication_outbox WHERE family_id = $1").bind(family).execute(&mut *tx).await?;
         super::share_links::forget_family(&mut tx, family).await?;
+        sqlx::query("DELETE FROM export_links WHERE family_id = $1").bind(family).execute(&mut *tx).await?;
         // A delivery erased before its hand-off shows so to its studio; after it, the
         // family's business is no longer the studio's.
         sqlx::query(

@@ -6,6 +6,7 @@
 //! migrations directory because DDL (triggers) differs.
 
 mod erasure;
+mod export_links;
 mod families;
 mod invitations;
 mod leases;
@@ -18,6 +19,7 @@ mod studios;
 mod trash;
 mod uploads;
 
+pub(crate) use export_links::ExportLinkRow;
 pub(crate) use families::{Family, Member, MemberChange, Role, Sharing};
 pub(crate) use invitations::{Acceptance, Invitation};
 pub(crate) use outbox::Replication;

@@ -80,8 +80,17 @@ impl Db {
         r: &Replication,
         version: &str,
         sha256: &[u8; 32],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<bool, sqlx::Error> {
         let mut tx = self.begin_write().await?;
+        // The outbox row goes first: of two instances that both finished the copy (one
+        // held the claim past its end), only the first records it.
+        let first = sqlx::query("DELETE FROM replication_outbox WHERE recording_id = $1")
+            .bind(&r.recording_id)
+            .execute(&mut *tx)
+            .await?;
+        if first.rows_affected() == 0 {
+            return Ok(false);
+        }
         sqlx::query(
             "UPDATE recordings SET replica_version = $3, replica_sha256 = $4, replicated_at = $5 \
              WHERE family_id = $1 AND id = $2",
@@ -93,27 +102,37 @@ impl Db {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM replication_outbox WHERE recording_id = $1")
-            .bind(&r.recording_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(true)
     }
 
-    /// Puts a failed copy back for a later attempt.
+    /// Keeps `holder`'s running claims until `until` (its copies are under way).
+    pub(crate) async fn extend_replication_claims(&self, holder: &str, until: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE replication_outbox SET claimed_until = $2 WHERE claimed_by = $1 AND claimed_until > $3")
+            .bind(holder)
+            .bind(until)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Puts a failed copy back for a later attempt, if `holder` still holds it.
     pub(crate) async fn replication_failed(
         &self,
         r: &Replication,
+        holder: &str,
         retry_at: i64,
         error: &str,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE replication_outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3, \
-             claimed_by = NULL, claimed_until = NULL WHERE recording_id = $1",
+             claimed_by = NULL, claimed_until = NULL WHERE recording_id = $1 AND claimed_by = $4",
         )
         .bind(&r.recording_id)
         .bind(retry_at)
         .bind(error)
+        .bind(holder)
         .execute(&self.pool)
         .await
         .map(|_| ())

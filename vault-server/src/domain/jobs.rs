@@ -162,6 +162,9 @@ async fn sweep_round(s: &Services) {
         tracing::info!(sealed_keys = n, "dropped the sealed keys of expired share links");
     }
     s.metrics.job_round("share_links", &forgotten);
+    // Export links nobody used go with their sealed recovery keys.
+    let lapsed = s.db.forget_expired_export_links(now_ms()).await;
+    s.metrics.job_round("export_links", &lapsed);
     // Studio deliveries: hand-offs on the studio's date, expired invitations
     // told to their studio, unclaimed deliveries erased by its policy.
     let deliveries = super::deliveries::run(s, now_ms()).await;

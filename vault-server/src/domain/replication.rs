@@ -34,8 +34,10 @@ pub(crate) struct Replicator {
     holder: String,
 }
 
-/// How long a claimed copy is this instance's before another may take it over.
-const CLAIM_MS: i64 = 10 * 60 * 1000;
+/// How long a claimed copy is this instance's before another may take it over: kept
+/// alive every third of it while the batch is copied, so a dead instance's copies are
+/// taken over within a minute, and a long copy is never taken from a live one.
+const CLAIM_MS: i64 = 60 * 1000;
 
 impl Replicator {
     pub(crate) fn new(
@@ -77,23 +79,41 @@ impl Replicator {
             if due.is_empty() {
                 return Ok(copied);
             }
-            let mut progressed = false;
-            for job in due {
-                match self.copy(&job).await {
-                    Ok(()) => {
-                        copied += 1;
-                        progressed = true;
-                    }
-                    Err(e) => {
-                        let retry_at = now_ms() + backoff_ms(job.attempts);
-                        tracing::warn!(recording = %job.recording_id, attempts = job.attempts + 1, error = %e, "replication failed; will retry");
-                        self.metrics.replication_failures.inc();
-                        self.db.replication_failed(&job, retry_at, &e.to_string()).await?;
+            let batch = async {
+                let mut progressed = false;
+                for job in due {
+                    match self.copy(&job).await {
+                        Ok(()) => {
+                            copied += 1;
+                            progressed = true;
+                        }
+                        Err(e) => {
+                            let retry_at = now_ms() + backoff_ms(job.attempts);
+                            tracing::warn!(recording = %job.recording_id, attempts = job.attempts + 1, error = %e, "replication failed; will retry");
+                            self.metrics.replication_failures.inc();
+                            self.db.replication_failed(&job, &self.holder, retry_at, &e.to_string()).await?;
+                        }
                     }
                 }
-            }
+                Ok::<_, sqlx::Error>(progressed)
+            };
+            let progressed = tokio::select! {
+                progressed = batch => progressed?,
+                never = self.keep_claims() => match never {},
+            };
             if !progressed {
                 return Ok(copied);
+            }
+        }
+    }
+
+    /// Moves this instance's claims on every third of [`CLAIM_MS`], until dropped.
+    async fn keep_claims(&self) -> std::convert::Infallible {
+        let every = Duration::from_millis(u64::try_from(CLAIM_MS / 3).unwrap_or(20_000));
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = self.db.extend_replication_claims(&self.holder, now_ms() + CLAIM_MS).await {
+                tracing::warn!(error = %e, "cannot keep this instance's replication claims");
             }
         }
     }
@@ -102,10 +122,15 @@ impl Replicator {
         let until = OffsetDateTime::from_unix_timestamp(job.retain_until / 1000)
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         let info = self.store.replicate(&job.object_key, job.sha256, until).await?;
-        self.db
+        let first = self
+            .db
             .replication_done(job, &info.version, &job.sha256)
             .await
             .map_err(|e| StoreError::Backend(e.to_string()))?;
+        if !first {
+            // Another instance took the copy over and finished it first: its row stands.
+            return Ok(());
+        }
         self.metrics.replications.inc();
         let metadata =
             json!({ "replica_version": info.version, "sha256": hex::encode(job.sha256), "attempts": job.attempts + 1 });

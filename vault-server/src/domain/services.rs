@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::audit::AuditLog;
-use super::export::PendingExports;
 use super::limits::RateLimits;
 use super::reads::AuditedReads;
 use super::receiving::Receiving;
@@ -39,8 +38,6 @@ pub(crate) struct Services {
     pub reads: AuditedReads,
     /// Uploads receiving data now (one request at a time per upload).
     pub receiving: Arc<Receiving>,
-    /// Exports started and waiting for their one-time download.
-    pub exports: PendingExports,
     /// This instance's name (`config.instance_id`, or generated): it holds job leases
     /// and claims replication copies under it, and says it in logs and metrics.
     pub instance: String,
@@ -99,7 +96,6 @@ impl Services {
             metrics,
             reads: AuditedReads::default(),
             receiving: Arc::default(),
-            exports: PendingExports::default(),
             instance,
             health: super::health::Health::default(),
         }))

@@ -81,9 +81,13 @@ impl ExportKey {
         format!("export/{}", self.export_id)
     }
 
-    /// The same key again (the caller shows it; the pending export keeps it).
-    pub(crate) fn duplicate(&self) -> Self {
-        Self { export_id: self.export_id.clone(), key: Zeroizing::new(*self.key) }
+    /// The key of export `export_id`, back from its link.
+    pub(super) fn restore(export_id: String, key: Zeroizing<[u8; 32]>) -> Self {
+        Self { export_id, key }
+    }
+
+    pub(super) fn bytes(&self) -> &Zeroizing<[u8; 32]> {
+        &self.key
     }
 
     fn keyring(&self) -> anyhow::Result<RawAesKeyring> {
