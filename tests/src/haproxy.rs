@@ -35,7 +35,7 @@ impl Haproxy {
         let config = format!(
             "global\n    maxconn 4000\n\
              defaults\n    mode http\n    timeout connect 2s\n    timeout client 60s\n    timeout server 60s\n    \
-             option http-server-close\n    retries 3\n    option redispatch 1\n\
+             retries 3\n    option redispatch 1\n\
              frontend vault\n    bind 127.0.0.1:{port}\n    option forwardfor\n    default_backend instances\n\
              backend instances\n    balance roundrobin\n    option httpchk\n    \
              http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host 127.0.0.1:{port}\n    \
