@@ -204,7 +204,8 @@ export function client(token, scope = () => ({})) {
 /**
  * `GET /v1/recordings/{id}/upload`
  * @typedef {object} UploadStatus
- * @property {number} next_part
+ * @property {number} next_part the first part the server does not hold (after part 1, parts may arrive in any order)
+ * @property {{ part_number: number, size: number, sha256: string, is_final: boolean }[]} parts
  * @property {boolean} ready
  * @property {number} part_frames
  * @property {number} frame_length

@@ -1276,7 +1276,7 @@ async function loadInterrupted() {
       enqueue({ li: uploadItem(file, p.title), file, title: p.title, kind: p.kind, id: p.id });
     });
     const li = el('li', { 'data-id': p.id },
-      el('strong', {}, p.title), ` — ${status.next_part - 1} of ${p.parts} parts stored. `,
+      el('strong', {}, p.title), ` — ${status.parts.length} of ${p.parts} parts stored. `,
       el('label', { class: 'button', for: `resume-${p.id}` }, `Choose "${p.name}" again to resume`), input, ' ',
       el('button', { type: 'button', class: 'danger discard', 'aria-label': `Discard ${p.title}`, onclick: () => {
         if (!confirm(`Discard the interrupted upload of "${p.title}"? What is uploaded so far is deleted.`)) return;

@@ -56,6 +56,8 @@ const api = client(() => token, scope);
 const post = (m) => self.postMessage(m);
 /** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Parts sent at once after part 1 (each a part's size in memory). */
+const PARTS_IN_FLIGHT = 3;
 
 /** Who waits for the page's answer to a `NeedToken`. @type {((token: string | null) => void) | null} */
 let tokenWaiter = null;
@@ -339,36 +341,58 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
     return { n, body: sealed, sha, plainSha, plainLen: to - from };
   };
 
-  let next = startPart <= lastPart ? encrypt(startPart) : null;
+  /** @param {Awaited<ReturnType<typeof encrypt>>} part */
+  const send = async (part) => {
+    await retrying(`part ${part.n}`, async () => {
+      try {
+        await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
+          body: part.body, headers: { 'x-vault-sha256': part.sha }, signal: current?.abort.signal,
+        });
+      } catch (e) {
+        // A part that arrived before the connection broke is recognised by its number.
+        if (e instanceof ApiError && e.retryable) {
+          /** @type {UploadStatus | null} */
+          const status = await api.get(`/v1/recordings/${entry.id}/upload`).catch(() => null);
+          if (status && status.parts.some((p) => p.part_number === part.n)) return;
+        }
+        throw e;
+      }
+    });
+    uploaded += part.plainLen;
+    progress();
+  };
+
+  // Part 1 alone (the server checks the others against its header), then up to
+  // PARTS_IN_FLIGHT at once while the next is sealed: the server verifies and stores
+  // one part while the following ones travel. Memory: that many sealed parts.
+  /** @type {Set<Promise<void>>} */
+  const inFlight = new Set();
+  /** @type {unknown} */
+  let failed = null;
   try {
-    while (next) {
-      const part = await next;
+    for (let n = startPart; n <= lastPart; n++) {
+      const part = await encrypt(n);
+      if (failed) throw failed;
       // Recorded before the first byte of this part leaves: see pending.js.
       if (entry.sent[part.n - 1] !== part.plainSha) {
         entry.sent[part.n - 1] = part.plainSha;
         await pending.put(entry);
       }
-      next = part.n < lastPart ? encrypt(part.n + 1) : null;
-      await retrying(`part ${part.n}`, async () => {
-        try {
-          await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
-            body: part.body, headers: { 'x-vault-sha256': part.sha }, signal: current?.abort.signal,
-          });
-        } catch (e) {
-          // A part that arrived before the connection broke is recognised by its number.
-          if (e instanceof ApiError && e.retryable) {
-            /** @type {UploadStatus | null} */
-            const status = await api.get(`/v1/recordings/${entry.id}/upload`).catch(() => null);
-            if (status && status.next_part > part.n) return;
-          }
-          throw e;
-        }
-      });
-      uploaded += part.plainLen;
-      progress();
+      if (part.n === 1) {
+        await send(part);
+        continue;
+      }
+      /** @type {Promise<void>} */
+      const sending = send(part).catch((e) => { failed ??= e; }).finally(() => inFlight.delete(sending));
+      inFlight.add(sending);
+      while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+      if (failed) throw failed;
     }
+    await Promise.all(inFlight);
+    if (failed) throw failed;
   } finally {
-    // A pause or failure mid-part leaves the next part's encryption running: settle it quietly.
-    next?.catch(() => {});
+    // A pause or failure stops the parts still on their way (their requests share the
+    // abort signal); they settle quietly.
+    await Promise.allSettled(inFlight);
   }
 }

@@ -675,6 +675,69 @@ fn killed_mid_upload_resumes_and_abandoned_uploads_expire(backend: Backend) {
     );
 }
 
+/// After part 1 (it carries the header), a client may send parts in any order and
+/// several at once: each is checked at its own place in the message; the commit
+/// wants them all, without a gap, and only the last ending the message.
+fn parts_after_the_first_arrive_in_any_order_and_at_once(backend: Backend) {
+    let server = Server::start(backend);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let video = media(5 * server.plan().part_plaintext() as usize + 7, 6);
+    let created = alice.create_recording("pipelined", video.len(), "client");
+    let id = created["recording"]["id"].as_str().unwrap().to_owned();
+    let parts = split_parts(&created, &encrypt_for(&created, &video));
+    assert_eq!(parts.len(), 6);
+    // (Refusals come before the body is read: the bodies of these are kept small enough
+    // to be sent whole before the answer.)
+    let (s, body) = status(alice.put_part(&id, 3, &parts[2][..100_000]));
+    assert_eq!(s, StatusCode::CONFLICT, "part 1 first: {body}");
+    assert!(body.contains("upload-busy") && body.contains("part 1"), "retryable, and says why: {body}");
+    alice.ok(alice.put_part(&id, 1, &parts[0]));
+    // A part's bytes sent under another number fail its frames' sequence check.
+    let (s, body) = status(alice.put_part(&id, 2, &parts[2][..100_000]));
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("invalid-ciphertext") && body.contains("out of order"), "{body}");
+    // Parts 5, 3 and 4 at once; 2 and the final part 6 after.
+    let senders: Vec<_> = [5usize, 3, 4]
+        .into_iter()
+        .map(|n| {
+            let (alice, id, part) = (alice.clone(), id.clone(), parts[n - 1].clone());
+            std::thread::spawn(move || alice.ok(alice.put_part(&id, n, &part)))
+        })
+        .collect();
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    let status_now = alice.ok(alice.get(&format!("/v1/recordings/{id}/upload")));
+    assert_eq!((status_now["next_part"].as_u64(), status_now["ready"].as_bool()), (Some(2), Some(false)));
+    let (s, body) = status(alice.post(&format!("/v1/recordings/{id}/complete"), json!({})));
+    assert_eq!(s, StatusCode::CONFLICT, "part 2 is missing: {body}");
+    alice.ok(alice.put_part(&id, 6, &parts[5]));
+    let (s, body) = status(alice.put_part(&id, 7, &parts[5]));
+    assert_eq!(s, StatusCode::CONFLICT, "nothing after the final part: {body}");
+    alice.ok(alice.put_part(&id, 2, &parts[1]));
+    alice.ok(alice.put_part(&id, 4, &parts[3])); // a retry of a stored part is answered as stored
+    let status_now = alice.ok(alice.get(&format!("/v1/recordings/{id}/upload")));
+    assert_eq!((status_now["next_part"].as_u64(), status_now["ready"].as_bool()), (Some(7), Some(true)));
+    alice.ok(alice.post(&format!("/v1/recordings/{id}/complete"), json!({})));
+    let message = alice.get(&format!("/v1/recordings/{id}/content")).bytes().unwrap();
+    assert_eq!(decrypt_all(&message, &alice.data_key(&id), "smiths", &id), video);
+
+    // A message that ends before the declared size is refused at its final part (each
+    // part's place fixes the plaintext before it), and never commits.
+    let short = media(2 * server.plan().part_plaintext() as usize + 5, 7);
+    let created = alice.create_recording("ends early", video.len(), "client");
+    let other = created["recording"]["id"].as_str().unwrap().to_owned();
+    let short_parts = split_parts(&created, &encrypt_for(&created, &short));
+    assert_eq!(short_parts.len(), 3);
+    alice.ok(alice.put_part(&other, 1, &short_parts[0]));
+    let (s, body) = status(alice.put_part(&other, 3, &short_parts[2]));
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "its plaintext falls short of the declared size: {body}");
+    alice.ok(alice.put_part(&other, 2, &short_parts[1]));
+    let (s, _) = status(alice.post(&format!("/v1/recordings/{other}/complete"), json!({})));
+    assert_eq!(s, StatusCode::CONFLICT);
+}
+
 fn refusals_cannot_flood_the_audit_log(backend: Backend) {
     let server = Server::start(backend);
     let alice = server.as_user("smiths", "alice");
@@ -2593,6 +2656,7 @@ per_backend! {
     bad_tokens_are_refused,
     malformed_uploads_are_refused_and_nothing_is_committed,
     killed_mid_upload_resumes_and_abandoned_uploads_expire,
+    parts_after_the_first_arrive_in_any_order_and_at_once,
     refusals_cannot_flood_the_audit_log,
     a_second_request_for_an_upload_being_received_is_refused,
     static_files_never_redirect_off_site_nor_fail_on_long_names,

@@ -21,6 +21,8 @@ pub(crate) struct PartView {
 pub(crate) struct UploadStatus {
     pub recording_id: String,
     pub parts: Vec<PartView>,
+    /// The first part the server does not hold. After part 1 (it carries the
+    /// header), parts may be sent in any order and several at once.
     pub next_part: u32,
     /// Whether the final frame is stored: `POST …/complete` will succeed.
     pub ready: bool,

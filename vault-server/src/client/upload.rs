@@ -1,4 +1,5 @@
-//! Client-side encrypted upload: create → encrypt locally → parts (retried, resumed) → complete.
+//! Client-side encrypted upload: create → encrypt locally → parts (retried, resumed,
+//! several in flight) → complete.
 
 use std::path::Path;
 use std::time::Duration;
@@ -31,6 +32,9 @@ pub(crate) struct UploadOptions {
 
 const CHUNK: usize = 1 << 20;
 const ATTEMPTS: u32 = 8;
+/// Parts in flight at once after part 1: the server verifies and stores one while the
+/// next ones arrive, and this machine encrypts meanwhile. Memory: this many parts.
+const IN_FLIGHT: usize = 4;
 
 /// The encryption materials of a key the server granted (a recording's, the library's).
 pub(crate) fn materials(grant: &DataKeyGrant) -> anyhow::Result<EncryptionMaterials> {
@@ -81,6 +85,7 @@ pub(crate) async fn upload(
     let mut out = Vec::new();
     let mut chunk = vec![0u8; CHUNK];
     let mut part = 1u32;
+    let mut parts = Pipeline { client: client.clone(), id: id.clone(), in_flight: tokio::task::JoinSet::new() };
     loop {
         let n = file.read(&mut chunk).await?;
         if n == 0 {
@@ -90,17 +95,18 @@ pub(crate) async fn upload(
         bar.inc(n as u64);
         while out.len() >= part_len(part) {
             let rest = out.split_off(part_len(part));
-            put_part(client, &id, part, std::mem::replace(&mut out, rest)).await?;
+            parts.send(part, std::mem::replace(&mut out, rest)).await?;
             part += 1;
         }
     }
     encryptor.finish(&mut out)?;
     if out.len() > part_len(part) {
         let rest = out.split_off(part_len(part));
-        put_part(client, &id, part, std::mem::replace(&mut out, rest)).await?;
+        parts.send(part, std::mem::replace(&mut out, rest)).await?;
         part += 1;
     }
-    put_part(client, &id, part, out).await?;
+    parts.send(part, out).await?;
+    parts.finish().await?;
     let mut last = None;
     for attempt in 0..ATTEMPTS {
         match client.post::<RecordingView>(&format!("/v1/recordings/{id}/complete"), &serde_json::json!({})).await {
@@ -121,6 +127,36 @@ pub(crate) async fn upload(
     Err(last.unwrap_or_else(|| anyhow::anyhow!("could not complete the upload")))
 }
 
+/// The parts on their way: part 1 alone (it carries the header the server checks the
+/// others against), then up to [`IN_FLIGHT`] at once, each retried on its own.
+struct Pipeline {
+    client: ApiClient,
+    id: String,
+    in_flight: tokio::task::JoinSet<anyhow::Result<()>>,
+}
+
+impl Pipeline {
+    async fn send(&mut self, n: u32, bytes: Vec<u8>) -> anyhow::Result<()> {
+        if n == 1 {
+            return put_part(&self.client, &self.id, n, bytes).await;
+        }
+        while self.in_flight.len() >= IN_FLIGHT {
+            self.in_flight.join_next().await.context("no part in flight")???;
+        }
+        let (client, id) = (self.client.clone(), self.id.clone());
+        self.in_flight.spawn(async move { put_part(&client, &id, n, bytes).await });
+        Ok(())
+    }
+
+    /// Waits for every part still in flight.
+    async fn finish(mut self) -> anyhow::Result<()> {
+        while let Some(sent) = self.in_flight.join_next().await {
+            sent??;
+        }
+        Ok(())
+    }
+}
+
 /// Sends one part, retrying on connection loss and server errors; a part that did
 /// arrive before the connection broke is recognised by its checksum.
 async fn put_part(client: &ApiClient, id: &str, n: u32, bytes: Vec<u8>) -> anyhow::Result<()> {
@@ -139,7 +175,7 @@ async fn put_part(client: &ApiClient, id: &str, n: u32, bytes: Vec<u8>) -> anyho
                 last = Some(e);
                 backoff(attempt).await;
                 if let Ok(status) = client.get::<UploadStatus>(&format!("/v1/recordings/{id}/upload")).await
-                    && status.next_part > n
+                    && status.parts.iter().any(|p| p.part_number == n)
                 {
                     return Ok(());
                 }

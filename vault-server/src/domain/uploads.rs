@@ -261,7 +261,8 @@ pub(crate) async fn put_part(
         return Err(DomainError::invalid("part numbers start at 1"));
     }
     let (r, upload) = pending(s, m, id, Action::UploadPartStored).await?;
-    let _receiving = receive(s, id)?;
+    // Parts may come at once (a client keeps several in flight), each part once.
+    let _receiving = receive(s, &format!("{id}/{n}"))?;
     if r.encryption != Encryption::Client {
         return Err(DomainError::conflict("this recording is encrypted by the server: send its plaintext instead"));
     }
@@ -274,12 +275,16 @@ pub(crate) async fn put_part(
             Err(DomainError::conflict(format!("part {n} is already stored with other content")))
         };
     }
-    if parts.last().is_some_and(|p| p.is_final) {
-        return Err(DomainError::conflict("the final part is already stored; complete the upload"));
+    if let Some(last) = parts.iter().find(|p| p.is_final)
+        && n > last.part_number
+    {
+        return Err(DomainError::conflict(format!("part {} is the final part; complete the upload", last.part_number)));
     }
-    let next = u32::try_from(parts.len() + 1).map_err(|_| invalid("too many parts"))?;
-    if n != next {
-        return Err(DomainError::conflict(format!("parts go in order: the next part is {next}")));
+    if n > 1 && upload.header.is_none() {
+        return Err(DomainError::Conflict {
+            code: ErrorCode::UploadBusy,
+            detail: "part 1 (it carries the message header) must be stored before the others".into(),
+        });
     }
     let max_len = r.plan.full_part_len(n, MAX_HEADER);
     if len > max_len {
@@ -293,7 +298,9 @@ pub(crate) async fn put_part(
     };
     let check = PartCheck {
         first_sequence: r.plan.first_sequence(n).ok_or_else(|| invalid("too many parts"))?,
-        plaintext_before: parts.iter().map(|p| p.plaintext_len).sum(),
+        // Every part before the final one holds exactly its plan's frames, full: so
+        // a part's place fixes what comes before it, whichever parts arrived yet.
+        plaintext_before: u64::from(n - 1).saturating_mul(r.plan.part_plaintext()),
         data_key,
         header,
         recording: r.clone(),
@@ -307,6 +314,9 @@ pub(crate) async fn put_part(
     );
     s.metrics.uploads_in_flight.dec();
     let outcome = fed?;
+    if outcome.is_final && parts.iter().any(|p| p.part_number > n) {
+        return Err(DomainError::conflict(format!("part {n} ends the message, but later parts are stored")));
+    }
     let receipt = stored.map_err(|e| match e {
         StoreError::SizeMismatch => DomainError::invalid("the body's length does not match Content-Length"),
         other => other.into(),
@@ -341,8 +351,11 @@ pub(crate) async fn complete(s: &Services, m: &Member, id: &str) -> DomainResult
 /// store is then adopted if it is the one these parts make.
 async fn commit(s: &Services, m: &Member, r: &Recording, upload: &Upload) -> DomainResult<Recording> {
     let parts = s.db.parts(&r.id).await?;
+    // Parts may have arrived in any order: they must now run from 1 without a gap,
+    // and only the last may end the message.
     let joined = parts.iter().zip(1u32..).all(|(p, n)| p.part_number == n);
-    if parts.is_empty() || !joined || !parts.last().is_some_and(|p| p.is_final) {
+    let ends = parts.iter().filter(|p| p.is_final).count() == 1;
+    if parts.is_empty() || !joined || !ends || !parts.last().is_some_and(|p| p.is_final) {
         return Err(DomainError::conflict("the upload is not complete: its final part is missing"));
     }
     if parts.iter().map(|p| p.plaintext_len).sum::<u64>() != r.plaintext_size {

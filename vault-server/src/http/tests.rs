@@ -249,7 +249,7 @@ async fn every_refusal_of_a_part_has_its_status_and_code_and_changes_nothing() {
             StatusCode::BAD_REQUEST,
             "invalid-path",
         ),
-        ("part 2 before part 1", up.put(2, &up.parts[1]), StatusCode::CONFLICT, "conflict"),
+        ("part 2 before part 1 (retried once it is in)", up.put(2, &up.parts[1]), StatusCode::CONFLICT, "upload-busy"),
         ("more bytes than a part holds", up.put(1, &too_long), StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
         ("one bit flipped", up.put(1, &flipped), StatusCode::UNPROCESSABLE_ENTITY, "invalid-ciphertext"),
         ("another family's context", up.put(1, &foreign), StatusCode::UNPROCESSABLE_ENTITY, "invalid-ciphertext"),
@@ -291,7 +291,7 @@ async fn every_refusal_of_a_part_has_its_status_and_code_and_changes_nothing() {
     assert_eq!((got, code(&answer)), (StatusCode::FORBIDDEN, "forbidden"), "not its creator: {answer}");
     assert_eq!(next_part(&app, &token, id).await, 1);
 
-    // The right parts still go in, in order; then the refusals of a stored part.
+    // The right parts still go in (part 1 first); then the refusals of a stored part.
     let (got, _) = app.send(Some(&token), up.put(1, &up.parts[0])).await;
     assert_eq!(got, StatusCode::OK);
     let (got, _) = app.send(Some(&token), up.put(1, &up.parts[0])).await;

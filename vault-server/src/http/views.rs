@@ -50,12 +50,22 @@ pub(crate) fn part(p: &PartRow) -> PartView {
     PartView { part_number: p.part_number, size: p.size, sha256: hex::encode(p.sha256), is_final: p.is_final }
 }
 
+/// The first part the server does not hold (parts may arrive out of order).
+fn first_missing(parts: &[PartRow]) -> u32 {
+    parts
+        .iter()
+        .zip(1u32..)
+        .find(|(p, n)| p.part_number != *n)
+        .map_or_else(|| u32::try_from(parts.len() + 1).unwrap_or(u32::MAX), |(_, n)| n)
+}
+
 pub(crate) fn upload_status(s: &Status) -> UploadStatus {
     let r = &s.recording;
     UploadStatus {
         recording_id: r.id.clone(),
-        next_part: u32::try_from(s.parts.len() + 1).unwrap_or(u32::MAX),
-        ready: s.parts.last().is_some_and(|p| p.is_final),
+        next_part: first_missing(&s.parts),
+        ready: first_missing(&s.parts) > s.parts.last().map_or(0, |p| p.part_number)
+            && s.parts.last().is_some_and(|p| p.is_final),
         parts: s.parts.iter().map(part).collect(),
         part_frames: r.plan.part_frames(),
         frame_length: r.plan.frame_length(),
