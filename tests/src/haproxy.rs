@@ -6,7 +6,27 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::aws::AwsEnv;
+use crate::server::Server;
 use crate::workspace::KillOnDrop;
+
+/// `count` instances of `vault serve` on one database and pair of buckets, named
+/// `<name>-<i>`, answering to the balancer's `origins` (comma list) and believing its
+/// `X-Forwarded-For`; `extra` settings on top.
+pub fn instances(aws: &AwsEnv, origins: &str, name: &str, count: usize, extra: &[(&str, &str)]) -> Vec<Server> {
+    (0..count)
+        .map(|i| {
+            let id = format!("{name}-{i}");
+            let mut env = vec![
+                ("VAULT_PUBLIC_ORIGINS", origins),
+                ("VAULT_TRUSTED_PROXIES", "127.0.0.1/32"),
+                ("VAULT_INSTANCE_ID", id.as_str()),
+            ];
+            env.extend_from_slice(extra);
+            Server::start_on(Some(aws.clone()), &env)
+        })
+        .collect()
+}
 
 /// A running HAProxy; stopped (by its PID) when dropped.
 pub struct Haproxy {

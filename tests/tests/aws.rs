@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use vault_core::{DecryptPolicy, HeaderParse, ParsedHeader};
 use vault_tests::aws::{AwsEnv, Moto, PRIMARY_REGION, REPLICA_REGION, psql, s3, s3_bytes, s3_keys, shared_moto};
 use vault_tests::fault_proxy::{Fault, FaultProxy};
-use vault_tests::haproxy::Haproxy;
+use vault_tests::haproxy::{self, Haproxy};
 use vault_tests::*;
 
 /// The encrypted data keys in a message's header (provider id, ARN, blob).
@@ -758,18 +758,8 @@ fn behind_haproxy_one_uploads_parts_land_on_three_instances() {
     let aws = AwsEnv::shared();
     let lb = Haproxy::free_port();
     let origin = format!("http://127.0.0.1:{lb}");
-    let servers: Vec<Server> = (0..3)
-        .map(|i| {
-            let id = format!("lb-{i}");
-            let env = [
-                ("VAULT_PUBLIC_ORIGINS", origin.as_str()),
-                ("VAULT_TRUSTED_PROXIES", "127.0.0.1/32"),
-                ("VAULT_INSTANCE_ID", id.as_str()),
-                ("VAULT_PART_SIZE", "5242880"),
-            ];
-            Server::start_on(Some(aws.clone()), &env)
-        })
-        .collect();
+    // 5 MiB parts: a small upload has several.
+    let servers = haproxy::instances(&aws, &origin, "lb", 3, &[("VAULT_PART_SIZE", "5242880")]);
     let urls: Vec<&str> = servers.iter().map(|s| s.url.as_str()).collect();
     let _haproxy = Haproxy::start_on(lb, &urls);
     let alice = Api { base: origin.clone(), ..servers[0].as_user("smiths", "alice") };
@@ -815,18 +805,8 @@ fn behind_haproxy_instances_killed_mid_copy_and_mid_upload_lose_nothing_and_do_n
     let aws = AwsEnv::new(&primary.url, &replica.url);
     let lb = Haproxy::free_port();
     let origin = format!("http://127.0.0.1:{lb}");
-    let mut servers: Vec<Server> = (0..3)
-        .map(|i| {
-            let id = format!("killed-{i}");
-            let env = [
-                ("VAULT_PUBLIC_ORIGINS", origin.as_str()),
-                ("VAULT_TRUSTED_PROXIES", "127.0.0.1/32"),
-                ("VAULT_INSTANCE_ID", id.as_str()),
-                ("VAULT_PART_SIZE", "5242880"),
-            ];
-            Server::start_on(Some(aws.clone()), &env)
-        })
-        .collect();
+    // 5 MiB parts: a small upload has several.
+    let mut servers = haproxy::instances(&aws, &origin, "killed", 3, &[("VAULT_PART_SIZE", "5242880")]);
     let urls: Vec<&str> = servers.iter().map(|s| s.url.as_str()).collect();
     let _haproxy = Haproxy::start_on(lb, &urls);
     let alice = Api { base: origin.clone(), ..servers[0].as_user("smiths", "alice") };

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use vault_tests::haproxy::Haproxy;
+use vault_tests::haproxy::{self, Haproxy};
 use vault_tests::tcp_proxy::TcpProxy;
 use vault_tests::*;
 
@@ -512,18 +512,7 @@ fn two_hundred_clients_through_haproxy_on_one_then_three_instances_with_no_error
     let aws = aws::AwsEnv::shared();
     let (one, three) = (Haproxy::free_port(), Haproxy::free_port());
     let origins = format!("http://127.0.0.1:{one},http://127.0.0.1:{three}");
-    let servers: Vec<Server> = (0..3)
-        .map(|i| {
-            let id = format!("load-{i}");
-            let env = [
-                ("VAULT_KEY_RELEASES_PER_MINUTE", "100000"),
-                ("VAULT_PUBLIC_ORIGINS", origins.as_str()),
-                ("VAULT_TRUSTED_PROXIES", "127.0.0.1/32"),
-                ("VAULT_INSTANCE_ID", id.as_str()),
-            ];
-            Server::start_on(Some(aws.clone()), &env)
-        })
-        .collect();
+    let servers = haproxy::instances(&aws, &origins, "load", 3, &[("VAULT_KEY_RELEASES_PER_MINUTE", "100000")]);
     let seconds = load_seconds();
     let mut reports = Vec::new();
     for (port, count) in [(one, 1), (three, 3)] {

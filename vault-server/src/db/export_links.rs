@@ -56,6 +56,15 @@ impl Db {
         token_sha256: &str,
         now: i64,
     ) -> Result<Option<ExportLinkRow>, sqlx::Error> {
+        // A read first: guessed links (the route needs no sign-in) never take SQLite's
+        // one write lock, which uploads need.
+        let known: Option<(i64,)> = sqlx::query_as("SELECT expires_at FROM export_links WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        if known.is_none() {
+            return Ok(None);
+        }
         let row: Option<ExportLinkRow> = sqlx::query_as(
             "DELETE FROM export_links WHERE token_sha256 = $1 \
              RETURNING family_id, issuer, actor, export_id, sealed, expires_at",

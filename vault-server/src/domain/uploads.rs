@@ -261,6 +261,10 @@ pub(crate) async fn put_part(
         return Err(DomainError::invalid("part numbers start at 1"));
     }
     let (r, upload) = pending(s, m, id, Action::UploadPartStored).await?;
+    let last = r.plan.part_count(r.plaintext_size);
+    if u64::from(n) > last {
+        return Err(DomainError::invalid(format!("this recording has {last} parts")));
+    }
     // Parts may come at once (a client keeps several in flight), each part once.
     let _receiving = receive(s, &format!("{id}/{n}"))?;
     if r.encryption != Encryption::Client {
@@ -332,8 +336,17 @@ pub(crate) async fn put_part(
         plaintext_len: outcome.plaintext_len,
     };
     match s.db.insert_part(id, outcome.header.as_deref(), &row).await {
+        // The same part arrived at once through another instance (a client's retry):
+        // the same bytes are stored; other bytes are refused, retryably.
         Err(e) if crate::db::is_unique_violation(&e) => {
-            return Err(DomainError::conflict(format!("part {n} arrived twice at once")));
+            let stored = s.db.parts(id).await?.into_iter().find(|p| p.part_number == n);
+            return match stored {
+                Some(p) if p.sha256 == row.sha256 => Ok(p),
+                _ => Err(DomainError::Conflict {
+                    code: ErrorCode::UploadBusy,
+                    detail: format!("part {n} arrived twice at once; ask for the upload's status and go on").into(),
+                }),
+            };
         }
         other => other?,
     }

@@ -306,7 +306,7 @@ async fn every_refusal_of_a_part_has_its_status_and_code_and_changes_nothing() {
     }
     let extra = up.parts.len() + 1;
     let (got, answer) = app.send(Some(&token), up.put(extra, &up.parts[1])).await;
-    assert_eq!((got, code(&answer)), (StatusCode::CONFLICT, "conflict"), "a part after the final one: {answer}");
+    assert_eq!((got, code(&answer)), (StatusCode::BAD_REQUEST, "bad-request"), "a part after the final one: {answer}");
     let done = app.ok(&token, Method::POST, &format!("/v1/recordings/{id}/complete"), json!({})).await;
     assert_eq!(done["status"], "committed");
     let (got, answer) = app.send(Some(&token), up.put(1, &up.parts[0])).await;

@@ -95,11 +95,16 @@ pub(crate) async fn start(s: &Services, m: &Member) -> DomainResult<Started> {
         expires_at: now.saturating_add(i64::try_from(LINK_TTL.as_millis()).unwrap_or(i64::MAX)),
     };
     let token = hex::encode(token.as_ref());
-    if !s.db.insert_export_link(&super::secret_digest(&token), &row, now).await? {
+    let digest = super::secret_digest(&token);
+    if !s.db.insert_export_link(&digest, &row, now).await? {
         return Err(DomainError::conflict("an export of this family is already waiting for its download"));
     }
     let metadata = json!({ "export_id": key.export_id });
-    m.audit(s, Action::FamilyExportStarted, family, Outcome::Success, metadata).await?;
+    if let Err(e) = m.audit(s, Action::FamilyExportStarted, family, Outcome::Success, metadata).await {
+        // Unaudited, the link is not given out; nor may it block the next request.
+        let _ = s.db.take_export_link(&digest, now).await;
+        return Err(e);
+    }
     Ok(Started { key, token })
 }
 
