@@ -1,14 +1,16 @@
-//! Uploads whose data is being received right now: one request at a time per upload.
+//! Uploads whose data is being received right now: one request at a time per part
+//! (`<recording>/<part>`), or per upload for a server-encrypted one (`<recording>`).
 //!
 //! Two requests sending the same part at once would both reach the store (the later
-//! replacing the earlier) while the database records only the first: the committed
-//! object would then not be the one verified. So a second request for an upload that
-//! is already receiving is refused (409 `upload-busy`; clients retry).
+//! replacing the earlier) while the database records only the first. So a second
+//! request for a part already being received is refused (409 `upload-busy`; clients
+//! retry). Across instances the database's key on (recording, part) keeps one row, and
+//! the store's per-part checksum makes a commit of other bytes fail rather than pass.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-/// The uploads receiving data in this process.
+/// The uploads (or parts) receiving data in this process.
 #[derive(Debug, Default)]
 pub(crate) struct Receiving(Mutex<HashSet<String>>);
 
