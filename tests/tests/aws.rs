@@ -882,3 +882,53 @@ fn behind_haproxy_instances_killed_mid_copy_and_mid_upload_lose_nothing_and_do_n
     let out = servers[3 - dead - second].vault(&["audit", "verify"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// An instance frozen (SIGSTOP) while it holds a copy, past its claim: another
+/// instance takes the copy over and records it; when the frozen one wakes and ends
+/// its own copy, it records nothing (the first to finish does) and stores no second
+/// version, so the copy is audited once.
+#[test]
+fn a_frozen_instance_waking_after_its_copy_was_taken_over_records_nothing_twice() {
+    let (primary, replica) = (Moto::start(), Moto::start());
+    let aws = AwsEnv::new(&primary.url, &replica.url);
+    let servers: Vec<Server> =
+        (0..2).map(|i| Server::start_on(Some(aws.clone()), &[("VAULT_INSTANCE_ID", &format!("frozen-{i}"))])).collect();
+    let alice = servers[0].as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let (id, message) = upload_pausing(&alice, "copied twice", &media(3 << 20, 4), &replica);
+    let started = std::time::Instant::now();
+    let holder = loop {
+        let holder = psql(
+            &aws.database,
+            &format!("SELECT COALESCE(claimed_by, '') FROM replication_outbox WHERE recording_id = '{id}'"),
+        )
+        .unwrap();
+        if !holder.is_empty() {
+            break holder;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "nobody claimed the copy");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let frozen = holder.strip_prefix("frozen-").unwrap().parse::<usize>().unwrap();
+    let signal = |sig: &str| {
+        let pid = servers[frozen].pid().to_string();
+        assert!(Command::new("kill").args([sig, &pid]).status().unwrap().success());
+    };
+    signal("-STOP");
+    replica.resume();
+    let awake = servers[1 - frozen].as_user("smiths", "alice");
+    let copied = wait_replicated(&awake, &id, Duration::from_secs(120));
+    assert_eq!(copied["replica"]["sha256"], hex::encode(Sha256::digest(&message)).as_str());
+    signal("-CONT");
+    std::thread::sleep(Duration::from_secs(10)); // the woken instance ends its copy meanwhile
+    let rows = psql(
+        &aws.database,
+        &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'recording.replicated' AND target = '{id}'"),
+    );
+    assert_eq!(rows.unwrap(), "1", "the copy is recorded once");
+    let versions = s3(&replica.url, Method::GET, &format!("{}?versions&prefix=families/", aws.replica_bucket));
+    // The woken copy's completion is refused (write-once: `If-None-Match: *`).
+    assert_eq!(versions.1.matches("<Version>").count(), 1, "one replica version: {}", versions.1);
+    let out = servers[frozen].vault(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

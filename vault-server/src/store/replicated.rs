@@ -193,6 +193,19 @@ impl ObjectStore for ReplicatedStore {
 /// write-once object or, with `new_version`, as a new version over a damaged copy.
 /// With `expected`, bytes of another SHA-256 are never committed (the upload is
 /// aborted): a source that changed since it was checked cannot spread.
+/// How long a copy waits for the source's next bytes before it gives up (and is tried
+/// again later): a source that hangs must not hold the copy, nor its claim, for ever.
+const STALL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The source's next chunk, or an error if none comes within `limit`.
+async fn next_within(source: &mut ByteStream, limit: std::time::Duration) -> Result<Option<bytes::Bytes>, StoreError> {
+    match tokio::time::timeout(limit, source.next()).await {
+        Err(_) => Err(StoreError::Backend(format!("the source sent nothing for {} s", limit.as_secs()))),
+        Ok(None) => Ok(None),
+        Ok(Some(chunk)) => chunk.map(Some).map_err(|e| StoreError::Backend(e.to_string())),
+    }
+}
+
 pub(crate) async fn copy_object(
     from: &dyn ObjectStore,
     to: &dyn ObjectStore,
@@ -210,9 +223,8 @@ pub(crate) async fn copy_object(
         let mut hasher = Sha256::new();
         let mut done = false;
         while !done {
-            match source.next().await {
+            match next_within(&mut source, STALL).await? {
                 Some(chunk) => {
-                    let chunk = chunk.map_err(|e| StoreError::Backend(e.to_string()))?;
                     hasher.update(&chunk);
                     buffer.extend_from_slice(&chunk);
                 }
@@ -238,4 +250,22 @@ pub(crate) async fn copy_object(
         let _ = to.abort_upload(key, &upload).await;
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_source_that_stops_sending_fails_the_copy_instead_of_holding_it() {
+        let chunk = bytes::Bytes::from_static(b"frames");
+        let mut source: ByteStream =
+            Box::pin(futures_util::stream::iter([Ok(chunk.clone())]).chain(futures_util::stream::pending()));
+        let limit = std::time::Duration::from_millis(50);
+        assert_eq!(next_within(&mut source, limit).await.unwrap(), Some(chunk));
+        let stalled = next_within(&mut source, limit).await;
+        assert!(matches!(&stalled, Err(StoreError::Backend(m)) if m.contains("sent nothing")), "{stalled:?}");
+        let mut ended: ByteStream = Box::pin(futures_util::stream::empty());
+        assert_eq!(next_within(&mut ended, limit).await.unwrap(), None);
+    }
 }
