@@ -783,15 +783,37 @@ fn behind_haproxy_one_uploads_parts_land_on_three_instances() {
     let parts = psql(&aws.database, &format!("SELECT COUNT(*) FROM upload_parts WHERE recording_id = '{id}'"));
     assert_eq!(parts.unwrap(), "0", "the parts' rows went with the commit");
     for action in ["recording.committed", "recording.replicated"] {
-        let rows = psql(
-            &aws.database,
-            &format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND target = '{id}'"),
-        );
-        assert_eq!(rows.unwrap(), "1", "{action} once");
+        assert_eq!(audit_rows(&aws, action, &id), "1", "{action} once");
     }
     let audit = alice.ok(alice.get("/v1/family/audit?limit=500"));
     let mine: Vec<&Value> = audit["items"].as_array().unwrap().iter().filter(|r| r["actor"] == "alice").collect();
     assert!(!mine.is_empty() && mine.iter().all(|r| r["ip"] == "127.0.0.1"), "the client's address, from the proxy");
+}
+
+/// How many audit rows of `action` name `target`.
+fn audit_rows(aws: &AwsEnv, action: &str, target: &str) -> String {
+    psql(&aws.database, &format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND target = '{target}'"))
+        .unwrap()
+}
+
+/// How many object versions the replica bucket holds under `families/`.
+fn replica_versions(aws: &AwsEnv) -> usize {
+    let listed = s3(&aws.replica, Method::GET, &format!("{}?versions&prefix=families/", aws.replica_bucket));
+    listed.1.matches("<Version>").count()
+}
+
+/// The instance that claimed the copy of recording `id`, once one has (30 s at most).
+fn copy_holder(aws: &AwsEnv, id: &str) -> String {
+    let claim = format!("SELECT COALESCE(claimed_by, '') FROM replication_outbox WHERE recording_id = '{id}'");
+    let started = std::time::Instant::now();
+    loop {
+        let holder = psql(&aws.database, &claim).unwrap();
+        if !holder.is_empty() {
+            return holder;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "nobody claimed the copy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Three instances behind HAProxy, one SIGKILLed mid-copy and another mid-upload: the
@@ -815,22 +837,7 @@ fn behind_haproxy_instances_killed_mid_copy_and_mid_upload_lose_nothing_and_do_n
     // Mid-copy: the replica region hangs, so the instance that claims the copy is
     // still at it when it is killed.
     let (first, first_message) = upload_pausing(&alice, "copied by another", &media(3 << 20, 1), &replica);
-    let claimed = |id: &str| {
-        psql(
-            &aws.database,
-            &format!("SELECT COALESCE(claimed_by, '') FROM replication_outbox WHERE recording_id = '{id}'"),
-        )
-        .unwrap()
-    };
-    let started = std::time::Instant::now();
-    let holder = loop {
-        let holder = claimed(&first);
-        if !holder.is_empty() {
-            break holder;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "nobody claimed the copy");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let holder = copy_holder(&aws, &first);
     let dead = holder.strip_prefix("killed-").unwrap().parse::<usize>().unwrap();
     servers[dead].kill();
     replica.resume();
@@ -868,15 +875,10 @@ fn behind_haproxy_instances_killed_mid_copy_and_mid_upload_lose_nothing_and_do_n
     std::thread::sleep(Duration::from_secs(2)); // a copy made twice would show by now
     for target in [&first, &id] {
         for action in ["recording.committed", "recording.replicated"] {
-            let rows = psql(
-                &aws.database,
-                &format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND target = '{target}'"),
-            );
-            assert_eq!(rows.unwrap(), "1", "{action} of {target} once");
+            assert_eq!(audit_rows(&aws, action, target), "1", "{action} of {target} once");
         }
     }
-    let versions = s3(&replica.url, Method::GET, &format!("{}?versions&prefix=families/", aws.replica_bucket));
-    assert_eq!(versions.1.matches("<Version>").count(), 2, "one replica version per recording: {}", versions.1);
+    assert_eq!(replica_versions(&aws), 2, "one replica version per recording");
     let audit = alice.ok(alice.get("/v1/family/audit?limit=500"));
     assert!(audit["items"].as_array().unwrap().len() > 4, "the family's log reads through the survivor");
     let out = servers[3 - dead - second].vault(&["audit", "verify"]);
@@ -896,19 +898,7 @@ fn a_frozen_instance_waking_after_its_copy_was_taken_over_records_nothing_twice(
     let alice = servers[0].as_user("smiths", "alice");
     alice.create_family("Smiths");
     let (id, message) = upload_pausing(&alice, "copied twice", &media(3 << 20, 4), &replica);
-    let started = std::time::Instant::now();
-    let holder = loop {
-        let holder = psql(
-            &aws.database,
-            &format!("SELECT COALESCE(claimed_by, '') FROM replication_outbox WHERE recording_id = '{id}'"),
-        )
-        .unwrap();
-        if !holder.is_empty() {
-            break holder;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "nobody claimed the copy");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let holder = copy_holder(&aws, &id);
     let frozen = holder.strip_prefix("frozen-").unwrap().parse::<usize>().unwrap();
     let signal = |sig: &str| {
         let pid = servers[frozen].pid().to_string();
@@ -921,14 +911,9 @@ fn a_frozen_instance_waking_after_its_copy_was_taken_over_records_nothing_twice(
     assert_eq!(copied["replica"]["sha256"], hex::encode(Sha256::digest(&message)).as_str());
     signal("-CONT");
     std::thread::sleep(Duration::from_secs(10)); // the woken instance ends its copy meanwhile
-    let rows = psql(
-        &aws.database,
-        &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'recording.replicated' AND target = '{id}'"),
-    );
-    assert_eq!(rows.unwrap(), "1", "the copy is recorded once");
-    let versions = s3(&replica.url, Method::GET, &format!("{}?versions&prefix=families/", aws.replica_bucket));
+    assert_eq!(audit_rows(&aws, "recording.replicated", &id), "1", "the copy is recorded once");
     // The woken copy's completion is refused (write-once: `If-None-Match: *`).
-    assert_eq!(versions.1.matches("<Version>").count(), 1, "one replica version: {}", versions.1);
+    assert_eq!(replica_versions(&aws), 1, "one replica version");
     let out = servers[frozen].vault(&["audit", "verify"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
