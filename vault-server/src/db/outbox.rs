@@ -21,8 +21,9 @@ pub(crate) struct Replication {
 impl Db {
     /// Claims up to `limit` copies whose time has come for `holder`, oldest first, for
     /// `claim_ms` (a copy another instance claimed is left alone until its claim
-    /// lapses; `holder`'s own claims are taken again), and answers them. The claim re-checks each row as it updates it, so
-    /// two instances claiming at once never both get one copy.
+    /// lapses; `holder`'s own claims are taken again), and answers them. The claim
+    /// re-checks each row as it updates it, so two instances claiming at once never
+    /// both get one copy.
     pub(crate) async fn claim_replications(
         &self,
         holder: &str,

@@ -109,24 +109,25 @@ async fn reachable(store: &dyn ObjectStore) -> bool {
     matches!(tokio::time::timeout(PROBE_TIMEOUT, store.head(&key)).await, Ok(Ok(_) | Err(StoreError::NotFound)))
 }
 
+/// The AWS regions, primary first.
+fn aws_regions(s: &Services) -> Vec<String> {
+    vec![s.config.aws.primary.region.clone(), s.config.aws.replica.region.clone()]
+}
+
 /// The regions the key service uses, for a probe that ran out of time.
 fn key_regions(s: &Services) -> Vec<String> {
     match s.config.keys {
-        crate::config::KeysBackend::AwsKms => {
-            vec![s.config.aws.primary.region.clone(), s.config.aws.replica.region.clone()]
-        }
+        crate::config::KeysBackend::AwsKms => aws_regions(s),
         crate::config::KeysBackend::Local => vec!["local".to_owned()],
     }
 }
 
-/// Each region's store with its name.
+/// Each region's store (as the anchors see them: the primary, then any replica) with
+/// its name.
 fn store_regions(s: &Services) -> Vec<(String, Arc<dyn ObjectStore>)> {
     let names = match s.config.store {
-        StoreBackend::S3 => [s.config.aws.primary.region.clone(), s.config.aws.replica.region.clone()],
-        StoreBackend::Local => ["local".to_owned(), "local-replica".to_owned()],
+        StoreBackend::S3 => aws_regions(s),
+        StoreBackend::Local => vec!["local".to_owned(), "local-replica".to_owned()],
     };
-    match &s.replicated {
-        Some(r) => names.into_iter().zip([r.primary().clone(), r.replica().clone()]).collect(),
-        None => vec![(names[0].clone(), s.store.clone())],
-    }
+    names.into_iter().zip(super::anchors::regions(s)).map(|(name, (_, store))| (name, store)).collect()
 }

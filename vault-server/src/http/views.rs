@@ -61,11 +61,11 @@ fn first_missing(parts: &[PartRow]) -> u32 {
 
 pub(crate) fn upload_status(s: &Status) -> UploadStatus {
     let r = &s.recording;
+    let next_part = first_missing(&s.parts);
     UploadStatus {
         recording_id: r.id.clone(),
-        next_part: first_missing(&s.parts),
-        ready: first_missing(&s.parts) > s.parts.last().map_or(0, |p| p.part_number)
-            && s.parts.last().is_some_and(|p| p.is_final),
+        next_part,
+        ready: next_part > s.parts.last().map_or(0, |p| p.part_number) && s.parts.last().is_some_and(|p| p.is_final),
         parts: s.parts.iter().map(part).collect(),
         part_frames: r.plan.part_frames(),
         frame_length: r.plan.frame_length(),
