@@ -438,6 +438,34 @@ fn cross_tenant_matrix_denies_and_audits(backend: Backend) {
         }
     }
     assert!(contributor.ok(contributor.get("/v1/recordings"))["items"].as_array().unwrap().is_empty());
+    // A link viewer (no account) holding a view of another family's link: the Smiths'
+    // recordings are not in it, and the view is no token for any family route.
+    let (theirs, _) = mallory.upload("Evil's own", &media(1000, 2));
+    let link_id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 16]);
+    let sealed = base64::engine::general_purpose::STANDARD.encode(b"sealed under the link's secret");
+    let link = json!({ "id": link_id, "name": "viewer", "recordings": [{ "recording_id": theirs, "sealed": sealed }] });
+    mallory.ok(mallory.post("/v1/family/links", link));
+    let anyone = |method: Method, path: &str| client().request(method, format!("{}{path}", server.url));
+    let opened: Value = anyone(Method::POST, &format!("/v1/links/{link_id}/open")).send().unwrap().json().unwrap();
+    let view = opened["view"].as_str().unwrap().to_owned();
+    for id in [&committed, &pending] {
+        let read = anyone(Method::GET, &format!("/v1/links/{link_id}/recordings/{id}/content"))
+            .header("x-vault-view", &view)
+            .header("range", "bytes=0-9")
+            .send()
+            .unwrap();
+        assert_eq!(read.status(), StatusCode::NOT_FOUND, "a recording not in the link");
+        for (method, path, _) in routes(id) {
+            let (status, text) = status(anyone(method.clone(), &path).bearer_auth(&view).send().unwrap());
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "viewer {method} {path}: {text}");
+        }
+    }
+    let mine = anyone(Method::GET, &format!("/v1/links/{link_id}/recordings/{theirs}/content"))
+        .header("x-vault-view", &view)
+        .header("range", "bytes=0-9")
+        .send()
+        .unwrap();
+    assert_eq!(mine.status(), StatusCode::PARTIAL_CONTENT, "what the link holds is readable");
     // Alice's recording is untouched.
     assert_eq!(alice.ok(alice.get(&format!("/v1/recordings/{committed}")))["status"], "committed");
 }
@@ -1815,6 +1843,21 @@ fn openapi_document_matches_the_routes(backend: Backend) {
         json(json!({})),
     );
     call(studio, (Method::DELETE, "/v1/studio/deliveries/{id}", &delivery), none());
+    // A family invites the studio into its own vault, and ends its access.
+    let invitations = "/v1/family/studio-invitations";
+    let (_, invited) = call(me, (Method::POST, invitations, invitations), json(json!({ "name": "Lumen" })));
+    let (_, unused) = call(me, (Method::POST, invitations, invitations), json(json!({ "name": "Other" })));
+    call(me, (Method::GET, invitations, invitations), none());
+    let unused = format!("{invitations}/{}", unused["invitation"]["id"].as_str().unwrap());
+    call(me, (Method::DELETE, "/v1/family/studio-invitations/{id}", &unused), none());
+    let (_, into) = call(
+        studio,
+        (Method::POST, "/v1/studio/deliveries", "/v1/studio/deliveries"),
+        json(json!({ "customer": "Smiths", "family_invitation": invited["secret"] })),
+    );
+    call(me, (Method::GET, "/v1/family/deliveries", "/v1/family/deliveries"), none());
+    let end = format!("/v1/family/deliveries/{}/end", into["id"].as_str().unwrap());
+    call(me, (Method::POST, "/v1/family/deliveries/{id}/end", &end), json(json!({})));
     call(studio, (Method::GET, "/v1/studio/export", "/v1/studio/export"), none());
     call(studio, (Method::DELETE, "/v1/studio", "/v1/studio"), json(json!({ "confirm": "lumen" })));
     assert_eq!(
@@ -2584,6 +2627,133 @@ fn studios_deliver_and_hand_off_to_the_family(backend: Backend) {
     );
 }
 
+/// Parents who keep their recordings in Vault already invite the studio into their own
+/// vault: the delivery starts accepted, with the family's key; the studio sees only
+/// what it uploads in that delivery, never the family's other recordings, and its
+/// access ends at its date or when an owner ends it, audibly in both logs.
+fn a_family_invites_a_studio_into_its_own_vault(backend: Backend) {
+    let server = Server::start_with(backend, &[("VAULT_UPLOAD_SWEEP_SECS", "1")]);
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let (own, _) = alice.upload("our own video", &media(3000, 1));
+    alice.ok(alice.post("/v1/family/members", json!({ "user_id": "dave", "role": "member" })));
+    let dave = server.as_user("smiths", "dave");
+    let ana = server.as_user("lumen", "ana");
+    ana.ok(ana.post("/v1/studios", json!({ "name": "Lumen Studio" })));
+    ana.ok(ana.post("/v1/studio/staff", json!({ "user_id": "sam", "role": "staff" })));
+    let sam = server.as_user("lumen", "sam");
+
+    // Owners and admins invite a studio; members do not.
+    let invite = |who: &Api, body: Value| who.post("/v1/family/studio-invitations", body);
+    assert_eq!(invite(&dave, json!({ "name": "Lumen" })).status(), StatusCode::FORBIDDEN);
+    assert_eq!(invite(&alice, json!({ "name": "" })).status(), StatusCode::BAD_REQUEST);
+    assert_eq!(invite(&alice, json!({ "name": "x", "expires_in_days": 31 })).status(), StatusCode::BAD_REQUEST);
+    let made = alice.ok(invite(&alice, json!({ "name": "Lumen" })));
+    let secret = made["secret"].as_str().unwrap().to_owned();
+    assert_eq!(made["invitation"]["state"], "pending");
+    let digest = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
+    let stored = server.sql("SELECT secret_sha256 FROM studio_invitations").unwrap();
+    assert_eq!(stored, digest, "only the secret's digest is kept");
+
+    // The studio starts its delivery with the secret: once, into the family's vault.
+    let start = |body: Value| sam.post("/v1/studio/deliveries", body);
+    assert_eq!(start(json!({ "customer": "Smiths", "family_invitation": "short" })).status(), StatusCode::BAD_REQUEST);
+    let guess = "A".repeat(43);
+    assert_eq!(start(json!({ "customer": "Smiths", "family_invitation": guess })).status(), StatusCode::NOT_FOUND);
+    let d = sam.ok(start(json!({ "customer": "Smiths", "family_invitation": secret })));
+    assert_eq!((d["state"].as_str(), d["family_id"].as_str()), (Some("accepted"), Some("smiths")));
+    assert_eq!(d["into_family_vault"], true);
+    let week = d["contribute_until"].as_i64().unwrap() - now_ms();
+    assert!((6 * 86_400_000..=7 * 86_400_000).contains(&week), "a week by default: {d}");
+    let delivery = d["id"].as_str().unwrap().to_owned();
+    assert_eq!(start(json!({ "customer": "Smiths", "family_invitation": secret })).status(), StatusCode::GONE);
+    assert_eq!(alice.ok(alice.get("/v1/family/studio-invitations"))[0]["state"], "accepted");
+
+    // A contributor: never the family's own recordings, members, log or export.
+    let contributor = sam.in_delivery(&delivery);
+    assert!(contributor.ok(contributor.get("/v1/recordings"))["items"].as_array().unwrap().is_empty());
+    assert_eq!(contributor.get(&format!("/v1/recordings/{own}")).status(), StatusCode::NOT_FOUND);
+    assert_eq!(contributor.post(&format!("/v1/recordings/{own}/key"), json!({})).status(), StatusCode::NOT_FOUND);
+    for path in ["/v1/family", "/v1/family/members", "/v1/family/audit", "/v1/family/deliveries"] {
+        assert_eq!(contributor.get(path).status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let scan = media(200_000, 2);
+    let (scan_id, _) = contributor.upload("", &scan);
+    let seen = contributor.ok(contributor.get("/v1/recordings"));
+    assert_eq!(seen["items"].as_array().unwrap().len(), 1);
+    assert_eq!(seen["items"][0]["id"], scan_id.as_str());
+    // The family's from the start: the studio neither erases the delivery nor deletes
+    // what it delivered; another studio reaches none of it.
+    let erase_it = ana.req(Method::DELETE, &format!("/v1/studio/deliveries/{delivery}")).send().unwrap();
+    assert_eq!(erase_it.status(), StatusCode::CONFLICT);
+    let delete_scan = contributor.req(Method::DELETE, &format!("/v1/recordings/{scan_id}")).send().unwrap();
+    assert_eq!(delete_scan.status(), StatusCode::FORBIDDEN);
+    let bo = server.as_user("bright", "bo");
+    bo.ok(bo.post("/v1/studios", json!({ "name": "Bright" })));
+    assert_eq!(bo.in_delivery(&delivery).get("/v1/recordings").status(), StatusCode::NOT_FOUND);
+
+    // The family plays it, sees the studio at work, and ends its access.
+    assert_eq!(decrypt_all(&alice.content(&scan_id), &alice.data_key(&scan_id), "smiths", &scan_id), scan);
+    assert_eq!(dave.get("/v1/family/deliveries").status(), StatusCode::FORBIDDEN);
+    let studios = alice.ok(alice.get("/v1/family/deliveries"));
+    assert_eq!(studios[0]["studio_name"], "Lumen Studio");
+    assert_eq!((studios[0]["state"].as_str(), studios[0]["recordings"].as_u64()), (Some("accepted"), Some(1)));
+    let end = |id: &str| alice.post(&format!("/v1/family/deliveries/{id}/end"), json!({}));
+    assert_eq!(dave.post(&format!("/v1/family/deliveries/{delivery}/end"), json!({})).status(), StatusCode::FORBIDDEN);
+    assert_eq!(end("00000000-0000-0000-0000-000000000000").status(), StatusCode::NOT_FOUND);
+    assert_eq!(end(&delivery).status(), StatusCode::NO_CONTENT);
+    assert_eq!(end(&delivery).status(), StatusCode::CONFLICT, "ended already");
+    assert_eq!(contributor.get("/v1/recordings").status(), StatusCode::GONE);
+    assert_eq!(wait_for_delivery(&sam, &delivery, "handed-off")["recordings"], 1);
+    let studio_log = ana.ok(ana.get("/v1/studio/audit?limit=500"));
+    let family_log = alice.ok(alice.get("/v1/family/audit?limit=500"));
+    for (log, actions) in [
+        (&studio_log, &["delivery.created", "delivery.handed_off"][..]),
+        (&family_log, &["studio.invited", "delivery.created", "recording.created", "delivery.handed_off"][..]),
+    ] {
+        for action in actions {
+            let rows = log["items"].as_array().unwrap();
+            assert!(rows.iter().any(|r| r["action"] == *action && r["outcome"] == "success"), "{action}: {log}");
+        }
+    }
+    let ended = family_log["items"].as_array().unwrap().iter().find(|r| r["action"] == "delivery.handed_off").unwrap();
+    assert_eq!(ended["actor"], "alice");
+
+    // Invited back for another session: that delivery sees nothing of the first, and
+    // the studio's date ends it (the job, as the hand-off of any delivery).
+    let again = alice.ok(invite(&alice, json!({ "name": "Lumen again" })));
+    let until = now_ms() + 5_000;
+    let second = sam.ok(start(json!({ "customer": "Smiths", "family_invitation": again["secret"],
+        "contribute_until": until })));
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    let back = sam.in_delivery(&second_id);
+    assert!(back.ok(back.get("/v1/recordings"))["items"].as_array().unwrap().is_empty());
+    assert_eq!(back.get(&format!("/v1/recordings/{scan_id}")).status(), StatusCode::NOT_FOUND);
+    back.upload("", &media(1000, 3));
+    wait_for_delivery(&sam, &second_id, "handed-off");
+    assert_eq!(back.get("/v1/recordings").status(), StatusCode::GONE);
+    assert_eq!(alice.ok(alice.get("/v1/recordings"))["items"].as_array().unwrap().len(), 3);
+
+    // Revoked, expired, or made by someone no longer an admin: it admits no studio.
+    let revoked = alice.ok(invite(&alice, json!({ "name": "r" })));
+    let id = revoked["invitation"]["id"].as_str().unwrap();
+    alice.ok(alice.req(Method::DELETE, &format!("/v1/family/studio-invitations/{id}")).send().unwrap());
+    assert_eq!(start(json!({ "customer": "x", "family_invitation": revoked["secret"] })).status(), StatusCode::GONE);
+    let expired = alice.ok(invite(&alice, json!({ "name": "e" })));
+    let id = expired["invitation"]["id"].as_str().unwrap();
+    server.sql(&format!("UPDATE studio_invitations SET expires_at = 1 WHERE id = '{id}'")).unwrap();
+    assert_eq!(start(json!({ "customer": "x", "family_invitation": expired["secret"] })).status(), StatusCode::GONE);
+    alice.ok(alice.req(Method::PATCH, "/v1/family/members/dave").json(&json!({ "role": "admin" })).send().unwrap());
+    let daves = dave.ok(invite(&dave, json!({ "name": "d" })));
+    alice.ok(alice.req(Method::PATCH, "/v1/family/members/dave").json(&json!({ "role": "member" })).send().unwrap());
+    assert_eq!(start(json!({ "customer": "x", "family_invitation": daves["secret"] })).status(), StatusCode::GONE);
+    // No studio's retention policy reaches the family's own vault.
+    ana.ok(ana.req(Method::PUT, "/v1/studio/policy").json(&json!({ "unclaimed_days": 0 })).send().unwrap());
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(server.sql("SELECT COUNT(*) FROM families WHERE id = 'smiths' AND erased_at IS NULL").unwrap(), "1");
+    assert_eq!(alice.ok(alice.get("/v1/recordings"))["items"].as_array().unwrap().len(), 3);
+}
+
 fn a_studio_delivers_from_the_cli(backend: Backend) {
     let server = Server::start(backend);
     let dir = tempfile::tempdir().unwrap();
@@ -2655,6 +2825,32 @@ fn a_studio_delivers_from_the_cli(backend: Backend) {
     let delivery = listed.split('\t').next().unwrap().to_owned();
     let late = vault(&["deliver", "--delivery", &delivery, scan.to_str().unwrap()]);
     assert!(!late.status.success() && err(&late).contains("handed off"), "{}", err(&late));
+
+    // Into a family's own vault, with the family's link (from the environment, off the
+    // command line) and a hand-off date.
+    let alice = server.as_user("smiths", "alice");
+    alice.create_family("Smiths");
+    let invited = alice.ok(alice.post("/v1/family/studio-invitations", json!({ "name": "Lumen" })));
+    let link = format!("{}/studio.html#family-invite={}", server.url, invited["secret"].as_str().unwrap());
+    let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(3);
+    let until = format!("{:04}-{:02}-{:02}", day.year(), u8::from(day.month()), day.day());
+    let into = Command::new(vault_bin())
+        .args(["client", "--server", &server.url, "deliver", "--customer", "Smiths", "--until", &until])
+        .arg(story.to_str().unwrap())
+        .env("VAULT_TOKEN", &ana.token)
+        .env("VAULT_FAMILY_INVITE", &link)
+        .output()
+        .unwrap();
+    assert!(into.status.success(), "{}", err(&into));
+    assert!(err(&into).contains("1 recording(s), accepted"), "{}", err(&into));
+    assert!(err(&into).contains("delivered into the family's own vault; the studio may add until"), "{}", err(&into));
+    let mine = alice.ok(alice.get("/v1/recordings"))["items"].as_array().unwrap().clone();
+    assert_eq!(mine.len(), 1);
+    let id = mine[0]["id"].as_str().unwrap();
+    assert_eq!(decrypt_all(&alice.content(id), &alice.data_key(id), "smiths", id), story_bytes);
+    let studios = alice.ok(alice.get("/v1/family/deliveries"));
+    let end_of_day = day.with_hms(23, 59, 59).unwrap().assume_utc().unix_timestamp() * 1000;
+    assert_eq!(studios[0]["contribute_until"].as_i64(), Some(end_of_day), "the end of --until's day");
 }
 
 per_backend! {
@@ -2675,6 +2871,7 @@ per_backend! {
     invitation_links_let_a_relative_join_once_before_they_expire,
     share_links_open_without_an_account_within_their_limits,
     studios_deliver_and_hand_off_to_the_family,
+    a_family_invites_a_studio_into_its_own_vault,
     a_studio_delivers_from_the_cli,
     the_library_keeps_details_and_posters_encrypted_and_erasure_clears_them,
     key_release_is_rate_limited,

@@ -22,7 +22,7 @@ GRANT USAGE ON SCHEMA public TO vault_service;
 GRANT SELECT, INSERT, UPDATE, DELETE
     ON families, members, recordings, uploads, upload_parts, replication_outbox, scrub_runs, scrub_findings,
        invitations, share_links, share_link_items, share_views, studios, studio_staff, deliveries, job_leases,
-       export_links
+       export_links, studio_invitations
     TO vault_service;
 GRANT SELECT, INSERT ON audit_log TO vault_service;
 GRANT SELECT ON _sqlx_migrations TO vault_service;

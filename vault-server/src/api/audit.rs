@@ -101,11 +101,17 @@ pub(crate) enum Action {
     /// An admin changed how long unclaimed deliveries are kept.
     #[serde(rename = "studio.policy_changed")]
     StudioPolicyChanged,
+    /// An owner or admin invited a studio to deliver into the family's vault.
+    #[serde(rename = "studio.invited")]
+    StudioInvited,
+    #[serde(rename = "studio.invitation_revoked")]
+    StudioInvitationRevoked,
     #[serde(rename = "staff.added")]
     StaffAdded,
     #[serde(rename = "staff.removed")]
     StaffRemoved,
-    /// A studio made a family vault for a customer (both logs).
+    /// A studio made a family vault for a customer, or started delivering into a
+    /// family's own vault with its invitation (both logs).
     #[serde(rename = "delivery.created")]
     DeliveryCreated,
     /// The parents' invitation was sent or sent again.
@@ -172,6 +178,8 @@ impl Action {
             Self::StudioExported => "studio.exported",
             Self::StudioErased => "studio.erased",
             Self::StudioPolicyChanged => "studio.policy_changed",
+            Self::StudioInvited => "studio.invited",
+            Self::StudioInvitationRevoked => "studio.invitation_revoked",
             Self::StaffAdded => "staff.added",
             Self::StaffRemoved => "staff.removed",
             Self::DeliveryCreated => "delivery.created",

@@ -86,7 +86,7 @@ pub(crate) struct AddStaff {
 }
 
 /// `POST /v1/studio/deliveries`
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateDelivery {
     /// Who the recordings are for, as the studio knows them ("Ana and Luis García").
@@ -98,6 +98,24 @@ pub(crate) struct CreateDelivery {
     /// parents accepted (at most 30 days ahead). Without it the hand-off is the acceptance.
     #[serde(default)]
     pub contribute_until: Option<i64>,
+    /// The secret of a family's invitation to the studio (`POST
+    /// /v1/family/studio-invitations`): the delivery goes into that family's own vault,
+    /// accepted from the start, and `contribute_until` (default 7 days) is its
+    /// hand-off; `family_name` does not apply.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub family_invitation: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for CreateDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateDelivery")
+            .field("customer", &self.customer)
+            .field("family_name", &self.family_name)
+            .field("contribute_until", &self.contribute_until)
+            .field("family_invitation", &self.family_invitation.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Where a delivery is in its life.
@@ -146,6 +164,71 @@ pub(crate) struct DeliveryView {
     /// When the studio's policy erases it, for a delivery whose invitation expired.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub erase_after: Option<i64>,
+    /// The family invited the studio into its own vault (no parents' invitation).
+    pub into_family_vault: bool,
+}
+
+/// A studio's delivery as the family sees it (`GET /v1/family/deliveries`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub(crate) struct FamilyDeliveryView {
+    pub id: String,
+    pub studio_id: String,
+    pub studio_name: String,
+    pub state: DeliveryState,
+    /// Committed recordings the studio delivered in it.
+    pub recordings: u64,
+    /// Unix milliseconds, like every time below.
+    pub created_at: i64,
+    /// The hand-off date, when the studio's access ends by itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contribute_until: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handed_off_at: Option<i64>,
+    pub into_family_vault: bool,
+}
+
+/// `POST /v1/family/studio-invitations`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateStudioInvitation {
+    /// The studio, as the family knows it ("Little Moments Studio").
+    pub name: String,
+    /// Days the link works, 1 to 30 (default 14).
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A family's invitation to a studio, without its secret.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub(crate) struct StudioInvitationView {
+    pub id: String,
+    pub name: String,
+    /// `accepted`: a studio started a delivery with it.
+    pub state: crate::api::invitations::InvitationState,
+    pub created_by: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub expires_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
+}
+
+/// The answer to `POST /v1/family/studio-invitations`: the link's secret, shown once.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct StudioInvitationCreated {
+    pub invitation: StudioInvitationView,
+    /// 256 random bits, base64url: the studio's link is `<origin>/studio.html#family-invite=<secret>`.
+    /// Only its SHA-256 is kept.
+    #[schema(value_type = String)]
+    pub secret: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for StudioInvitationCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StudioInvitationCreated").field("invitation", &self.invitation).finish_non_exhaustive()
+    }
 }
 
 /// `POST /v1/studio/deliveries/{id}/invitation`: sends (or re-sends) the parents' invitation.

@@ -132,6 +132,7 @@ enum ClientCommand {
     /// A studio's delivery (studio staff): make a family vault for a customer, upload
     /// the files into it (encrypted here, titles sealed), and print the parents'
     /// invitation link. Whoever accepts it owns the vault; the studio's access ends.
+    /// With a family's link for the studio, deliver into that family's own vault.
     Deliver {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -156,6 +157,14 @@ enum ClientCommand {
         /// Only upload: invite the parents later (from the studio's page, or again here).
         #[arg(long)]
         no_invite: bool,
+        /// The hand-off date, YYYY-MM-DD (at most 30 days ahead): the studio may add
+        /// until the end of that day (UTC), even after the parents accepted.
+        #[arg(long)]
+        until: Option<String>,
+        /// A family's link for the studio (or its secret): deliver into that family's
+        /// own vault; no parents' invitation (the hand-off is --until, or a week).
+        #[arg(long, env = "VAULT_FAMILY_INVITE", hide_env_values = true, conflicts_with_all = ["delivery", "family_name"])]
+        family_invite: Option<String>,
     },
     /// The studio's deliveries and where each stands (studio staff).
     Deliveries,
@@ -373,13 +382,35 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
                 link.clone()
             });
         }
-        ClientCommand::Deliver { files, customer, family_name, delivery, title, recorded_on, days, no_invite } => {
+        ClientCommand::Deliver {
+            files,
+            customer,
+            family_name,
+            delivery,
+            title,
+            recorded_on,
+            days,
+            no_invite,
+            until,
+            family_invite,
+        } => {
             let today = time::OffsetDateTime::now_utc();
             let today = format!("{:04}-{:02}-{:02}", today.year(), u8::from(today.month()), today.day());
             let recorded_on = recorded_on.unwrap_or(today);
             if time::Date::parse(&recorded_on, time::macros::format_description!("[year]-[month]-[day]")).is_err() {
                 anyhow::bail!("--recorded-on takes a date such as 2026-11-27");
             }
+            let contribute_until = match until {
+                Some(day) => {
+                    let day = time::Date::parse(&day, time::macros::format_description!("[year]-[month]-[day]"))
+                        .map_err(|_| anyhow::anyhow!("--until takes a date such as 2026-12-24"))?;
+                    let end = day.with_hms(23, 59, 59).expect("a valid time").assume_utc();
+                    Some(i64::try_from(end.unix_timestamp_nanos() / 1_000_000)?)
+                }
+                None => None,
+            };
+            let family_invitation =
+                family_invite.map(|l| l.rsplit("family-invite=").next().unwrap_or_default().to_owned());
             let mut planned = Vec::new();
             for file in files {
                 let (kind, content_type) = guess(&file);
@@ -400,7 +431,9 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
                 delivery: delivery.as_deref(),
                 files: planned,
                 recorded_on: &recorded_on,
-                invite_days: (!no_invite).then_some(days),
+                invite_days: (!no_invite && family_invitation.is_none()).then_some(days),
+                contribute_until,
+                family_invitation: family_invitation.as_deref(),
             };
             let done = deliver(client, request, &bar).await?;
             bar.finish_and_clear();
@@ -420,7 +453,13 @@ async fn run_command(client: &ApiClient, args: ClientArgs) -> anyhow::Result<()>
                         eprintln!("send this link to the parents; it works once, until {until}");
                         link.clone()
                     }
-                    None => d["id"].as_str().unwrap_or_default().to_owned(),
+                    None => {
+                        if d["into_family_vault"] == true {
+                            let until = d["contribute_until"].as_i64().map(display::when).unwrap_or_default();
+                            eprintln!("delivered into the family's own vault; the studio may add until {until}");
+                        }
+                        d["id"].as_str().unwrap_or_default().to_owned()
+                    }
                 }
             });
         }

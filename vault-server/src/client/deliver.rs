@@ -29,6 +29,10 @@ pub(crate) struct DeliveryRequest<'a> {
     pub recorded_on: &'a str,
     /// Days the parents' invitation works, if one is to be sent.
     pub invite_days: Option<u32>,
+    /// The hand-off date (Unix milliseconds), for a new delivery.
+    pub contribute_until: Option<i64>,
+    /// A family's invitation's secret: the new delivery goes into that family's vault.
+    pub family_invitation: Option<&'a str>,
 }
 
 /// What a delivery came to: the delivery, its new recordings, and the parents' link.
@@ -65,6 +69,12 @@ pub(crate) async fn deliver(
             let mut body = json!({ "customer": r.customer });
             if let Some(name) = r.family_name {
                 body["family_name"] = json!(name);
+            }
+            if let Some(until) = r.contribute_until {
+                body["contribute_until"] = json!(until);
+            }
+            if let Some(secret) = r.family_invitation {
+                body["family_invitation"] = json!(secret);
             }
             studio.post("/v1/studio/deliveries", &body).await?
         }

@@ -24,7 +24,7 @@ pub(crate) struct Invitation {
 pub(crate) enum Acceptance {
     /// A member now; with the studio delivery the invitation came with, as it stands
     /// after the acceptance (handed off at once unless the studio set a later date).
-    Joined(Member, Option<super::Delivery>),
+    Joined(Member, Option<Box<super::Delivery>>),
     /// The invitation exists but is used, revoked or expired.
     Spent(Invitation),
     /// The caller already is a member: the invitation stays unused.
@@ -204,11 +204,15 @@ impl Db {
             other => other?,
         };
         let delivery = if delivery {
-            let row = sqlx::query(&format!("SELECT {} FROM deliveries WHERE family_id = $1", super::studios::DELIVERY))
-                .bind(family)
-                .fetch_one(&mut *tx)
-                .await?;
-            Some(super::studios::delivery(&row)?)
+            let row = sqlx::query(&format!(
+                "SELECT {} FROM deliveries WHERE family_id = $1 AND invitation_id = $2",
+                super::studios::DELIVERY
+            ))
+            .bind(family)
+            .bind(&found.id)
+            .fetch_one(&mut *tx)
+            .await?;
+            Some(Box::new(super::studios::delivery(&row)?))
         } else {
             None
         };

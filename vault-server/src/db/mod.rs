@@ -15,6 +15,7 @@ mod outbox;
 mod recordings;
 mod scrub;
 mod share_links;
+mod studio_invitations;
 mod studios;
 mod trash;
 mod uploads;
@@ -26,6 +27,7 @@ pub(crate) use outbox::Replication;
 pub(crate) use recordings::{Committed, NewRecording, Recording, RecordingStatus};
 pub(crate) use scrub::{ClaimError, Finding, ScrubRun};
 pub(crate) use share_links::{ShareLink, SharedItem, ViewCount};
+pub(crate) use studio_invitations::{InvitedDelivery, Redemption, StudioInvitation};
 pub(crate) use studios::{Delivery, NewDelivery, Staff, StaffChange, StaffRole, Studio};
 pub(crate) use uploads::{PartRow, Upload};
 

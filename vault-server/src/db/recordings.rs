@@ -44,8 +44,9 @@ pub(crate) struct Recording {
     pub details: Option<Vec<u8>>,
     /// The encrypted poster's size, if it has one (the bytes are read on their own).
     pub poster_size: Option<u64>,
-    /// The studio that contributed it (`crate::domain::deliveries`), if one did.
-    pub studio_id: Option<String>,
+    /// The studio delivery it came in (`crate::domain::deliveries`), if a studio
+    /// contributed it.
+    pub delivery_id: Option<String>,
 }
 
 /// A recording's stay in the trash.
@@ -81,12 +82,14 @@ pub(crate) struct NewRecording<'a> {
     pub created_by: &'a str,
     /// The contributing studio, for a delivery's recording.
     pub studio_id: Option<&'a str>,
+    /// That delivery.
+    pub delivery_id: Option<&'a str>,
 }
 
 pub(super) const COLUMNS: &str = "id, family_id, title, kind, content_type, plaintext_size, encryption, frame_length, \
     part_frames, status, object_key, edks, created_by, created_at, committed_at, ciphertext_size, sha256, \
     header_len, version, retain_until, replica_version, replica_sha256, replicated_at, trashed_at, trashed_by, \
-    trash_until, details, poster_size, studio_id";
+    trash_until, details, poster_size, delivery_id";
 
 /// What an erased recording loses, set by every statement that erases one: its
 /// wrapped data keys and its sealed details and poster (`crate::domain::erasure`).
@@ -177,7 +180,7 @@ pub(super) fn recording(row: &AnyRow) -> Result<Recording, sqlx::Error> {
             .transpose()
             .map_err(|_| decode_error("details", "base64"))?,
         poster_size: unsigned_opt(row, "poster_size")?,
-        studio_id: row.try_get("studio_id")?,
+        delivery_id: row.try_get("delivery_id")?,
     })
 }
 
@@ -200,8 +203,8 @@ impl Db {
     pub(crate) async fn insert_recording(&self, r: &NewRecording<'_>) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO recordings (id, family_id, title, kind, content_type, plaintext_size, encryption, \
-             frame_length, part_frames, status, object_key, edks, created_by, created_at, studio_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12, $13, $14)",
+             frame_length, part_frames, status, object_key, edks, created_by, created_at, studio_id, delivery_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12, $13, $14, $15)",
         )
         .bind(r.id)
         .bind(r.family_id)
@@ -217,6 +220,7 @@ impl Db {
         .bind(r.created_by)
         .bind(now_ms())
         .bind(r.studio_id)
+        .bind(r.delivery_id)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -234,18 +238,18 @@ impl Db {
 
     /// Committed recordings of `family`, newest first, `limit` after the cursor
     /// `(created_at, id)`; those in the trash only `with_trash` (the export has them);
-    /// only those `studio` contributed, if given (what a studio's contributor sees).
+    /// only those that came in `delivery`, if given (what a studio's contributor sees).
     pub(crate) async fn list_recordings(
         &self,
         family: &str,
         before: Option<(i64, &str)>,
         limit: i64,
         with_trash: bool,
-        studio: Option<&str>,
+        delivery: Option<&str>,
     ) -> Result<Vec<Recording>, sqlx::Error> {
         let (at, id) = before.unwrap_or((i64::MAX, ""));
         let trash = if with_trash { "" } else { "AND trashed_at IS NULL" };
-        let only = if studio.is_some() { "AND studio_id = $5" } else { "" };
+        let only = if delivery.is_some() { "AND delivery_id = $5" } else { "" };
         let query = format!(
             "SELECT {COLUMNS} FROM recordings WHERE family_id = $1 AND status = 'committed' {trash} {only} \
              AND (created_at < $2 OR (created_at = $2 AND id < $3)) ORDER BY created_at DESC, id DESC LIMIT $4"
@@ -255,8 +259,8 @@ impl Db {
             .bind(at)
             .bind(if before.is_some() { id } else { "\u{10FFFF}" })
             .bind(limit);
-        if let Some(studio) = studio {
-            query = query.bind(studio);
+        if let Some(delivery) = delivery {
+            query = query.bind(delivery);
         }
         let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(recording).collect()

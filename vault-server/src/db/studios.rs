@@ -28,7 +28,8 @@ pub(crate) struct Staff {
     pub added_by: String,
 }
 
-/// A family vault a studio made for a customer, and where its hand-off stands.
+/// A studio's contribution to a family vault (one it made for a customer, or the
+/// family's own that the family invited it into), and where its hand-off stands.
 #[derive(Debug, Clone)]
 pub(crate) struct Delivery {
     pub id: String,
@@ -44,6 +45,9 @@ pub(crate) struct Delivery {
     pub handed_off_at: Option<i64>,
     pub expired_at: Option<i64>,
     pub erased_at: Option<i64>,
+    /// The family's invitation that let the studio into the family's own vault (none
+    /// when the studio made the vault for its customer).
+    pub studio_invitation_id: Option<String>,
 }
 
 impl Delivery {
@@ -67,7 +71,7 @@ pub(crate) enum StaffChange {
 pub(crate) const NEVER_INVITED_MS: i64 = 30 * 86_400_000;
 
 pub(super) const DELIVERY: &str = "id, studio_id, family_id, customer, created_by, created_at, invitation_id, invited_until, \
-    contribute_until, accepted_at, handed_off_at, expired_at, erased_at";
+    contribute_until, accepted_at, handed_off_at, expired_at, erased_at, studio_invitation_id";
 
 pub(super) fn delivery(row: &AnyRow) -> Result<Delivery, sqlx::Error> {
     Ok(Delivery {
@@ -84,6 +88,7 @@ pub(super) fn delivery(row: &AnyRow) -> Result<Delivery, sqlx::Error> {
         handed_off_at: row.try_get("handed_off_at")?,
         expired_at: row.try_get("expired_at")?,
         erased_at: row.try_get("erased_at")?,
+        studio_invitation_id: row.try_get("studio_invitation_id")?,
     })
 }
 
@@ -313,7 +318,7 @@ impl Db {
     pub(crate) async fn deliveries(&self, studio: &str) -> Result<Vec<(Delivery, u64)>, sqlx::Error> {
         let rows = sqlx::query(&format!(
             "SELECT {DELIVERY}, (SELECT COUNT(*) FROM recordings r WHERE r.family_id = d.family_id \
-             AND r.studio_id = d.studio_id AND r.status = 'committed') AS recordings \
+             AND r.delivery_id = d.id AND r.status = 'committed') AS recordings \
              FROM deliveries d WHERE studio_id = $1 ORDER BY created_at DESC, id DESC LIMIT 500"
         ))
         .bind(studio)

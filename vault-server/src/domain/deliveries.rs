@@ -12,6 +12,12 @@
 //! unaccepted is noted in the studio's log and on its page; the studio may send a new
 //! one until its policy's days have passed, then the family is erased (with the usual
 //! signed receipt).
+//!
+//! Parents who already have a vault may instead invite the studio into it
+//! (`super::studio_invitations`): the delivery then starts accepted, in the family's
+//! own vault and key, and the studio contributes until its hand-off date (7 days by
+//! default) or until an owner or admin ends its access. Such a delivery is never the
+//! studio's to erase, and no retention policy of the studio reaches it.
 
 use serde_json::json;
 
@@ -22,7 +28,7 @@ use super::{DomainError, DomainResult, Member, Services};
 use crate::api::ErrorCode;
 use crate::api::studios::DeliveryState;
 use crate::auth::Identity;
-use crate::db::{Delivery, NewDelivery, Role, now_ms};
+use crate::db::{Delivery, InvitedDelivery, NewDelivery, Redemption, Role, now_ms};
 use crate::signing::Envelope;
 
 const DAY_MS: i64 = 86_400_000;
@@ -31,6 +37,8 @@ const DEFAULT_DAYS: u32 = 14;
 const MAX_DAYS: u32 = 30;
 /// The latest hand-off date a studio may set, in days from the delivery's start.
 const MAX_CONTRIBUTE_DAYS: i64 = 30;
+/// The hand-off date of a delivery into a family's own vault, unless the studio sets one.
+const DEFAULT_CONTRIBUTE_DAYS: i64 = 7;
 
 /// Where `d` is in its life at `now`.
 pub(crate) fn state(d: &Delivery, now: i64) -> DeliveryState {
@@ -92,6 +100,87 @@ pub(crate) async fn create(
     let family_row = json!({ "studio": st.studio.id, "studio_name": st.studio.name, "key_id": key.0 });
     record(s, Log::Family, &d, &st.user, ACTION, family_row, &st.meta).await?;
     Ok(d)
+}
+
+/// Starts a delivery into the family's own vault, with the family's invitation whose
+/// secret the studio's staff member holds; the hand-off is `contribute_until` (7 days
+/// from now by default, 30 at most).
+pub(crate) async fn create_in_family(
+    s: &Services,
+    st: &StaffMember,
+    secret: &str,
+    customer: &str,
+    contribute_until: Option<i64>,
+) -> DomainResult<Delivery> {
+    const ACTION: Action = Action::DeliveryCreated;
+    use base64::Engine;
+    if secret.len() != 43 || base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(secret).is_err() {
+        return Err(DomainError::invalid("family_invitation is not a family's invitation: copy the whole link"));
+    }
+    let customer = customer.trim();
+    if !crate::text::is_visible_text(customer, 100) {
+        return Err(DomainError::invalid("customer must be 1 to 100 visible characters, such as Ana and Luis García"));
+    }
+    let now = now_ms();
+    let until = contribute_until.unwrap_or(now + DEFAULT_CONTRIBUTE_DAYS * DAY_MS);
+    if !(now..=now + MAX_CONTRIBUTE_DAYS * DAY_MS).contains(&until) {
+        return Err(DomainError::invalid("contribute_until must be within the next 30 days"));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let new =
+        InvitedDelivery { id: &id, studio_id: &st.studio.id, customer, created_by: &st.user, contribute_until: until };
+    let gone = |detail: &'static str| DomainError::Gone { code: ErrorCode::Expired, detail: detail.into() };
+    let (d, invitation) = match s.db.redeem_studio_invitation(&super::secret_digest(secret), &new).await? {
+        Redemption::Started(d, invitation) => (*d, invitation),
+        Redemption::NoSuchInvitation => {
+            // A guess: within the address's budget, as for members' invitations.
+            if !s.limits.allow_auth_failure(&st.meta.ip) {
+                return Err(DomainError::RateLimited);
+            }
+            return Err(st.refuse(s, ACTION, "", DomainError::NotFound).await);
+        }
+        Redemption::Spent => {
+            let refusal = gone("this invitation was used, withdrawn or has expired: ask the family for a new one");
+            return Err(st.refuse(s, ACTION, "", refusal).await);
+        }
+        Redemption::Withdrawn => {
+            let refusal = gone("whoever made this invitation can no longer invite: ask the family for a new one");
+            return Err(st.refuse(s, ACTION, "", refusal).await);
+        }
+    };
+    let metadata = json!({ "customer": customer, "family": d.family_id, "into_family_vault": true,
+        "contribute_until": until });
+    st.audit(s, ACTION, &id, Outcome::Success, metadata).await?;
+    let family_row = json!({ "studio": st.studio.id, "studio_name": st.studio.name, "invitation": invitation.id,
+        "invited_as": invitation.name, "contribute_until": until });
+    record(s, Log::Family, &d, &st.user, ACTION, family_row, &st.meta).await?;
+    Ok(d)
+}
+
+/// The deliveries into the member's family, newest first, with each studio's name and
+/// count of delivered recordings (owners and admins).
+pub(crate) async fn in_family(s: &Services, m: &Member) -> DomainResult<Vec<(Delivery, String, u64)>> {
+    m.require_manager(s, Action::DeliveryHandedOff, "").await?;
+    Ok(s.db.family_deliveries(&m.family.id).await?)
+}
+
+/// Ends a studio's access to the member's family now, before its hand-off date
+/// (owners and admins): rows in both logs.
+pub(crate) async fn end_by_family(s: &Services, m: &Member, id: &str) -> DomainResult<()> {
+    const ACTION: Action = Action::DeliveryHandedOff;
+    m.require_manager(s, ACTION, id).await?;
+    let Some(d) = s.db.family_deliveries(&m.family.id).await?.into_iter().map(|(d, _, _)| d).find(|d| d.id == id)
+    else {
+        return Err(m.not_found(s, ACTION, id).await);
+    };
+    if d.accepted_at.is_none() {
+        // Not the family's yet: its parents' invitation is what hands it over.
+        return Err(m.refuse(s, ACTION, id, DomainError::conflict("this delivery was not accepted yet")).await);
+    }
+    if !s.db.end_family_delivery(&m.family.id, id, now_ms()).await? {
+        return Err(DomainError::conflict("the studio's access to this delivery has ended already"));
+    }
+    handed_off(s, &d, &m.user, "the family ended it", &m.meta).await
 }
 
 /// The studio's deliveries, newest first, each with its delivered recordings' count.
@@ -185,7 +274,7 @@ pub(crate) async fn contributor(
         family,
         role: Role::Member,
         meta: st.meta,
-        studio: Some(Contributor { studio: st.studio.id, accepted: d.accepted_at.is_some() }),
+        studio: Some(Contributor { studio: st.studio.id, delivery: d.id, accepted: d.accepted_at.is_some() }),
     })
 }
 

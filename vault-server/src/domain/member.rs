@@ -33,6 +33,8 @@ pub(crate) struct Member {
 #[derive(Debug, Clone)]
 pub(crate) struct Contributor {
     pub studio: String,
+    /// The delivery it works in: it sees only the recordings that came in it.
+    pub delivery: String,
     /// A parent accepted it: the recordings are the family's, the studio only adds.
     pub accepted: bool,
 }
@@ -100,9 +102,9 @@ impl Member {
     }
 
     /// Whether this caller may see `r`: every member may; a studio's contributor only
-    /// what its studio uploaded.
+    /// what its studio uploaded in this delivery.
     pub(crate) fn may_see(&self, r: &crate::db::Recording) -> bool {
-        self.studio.as_ref().is_none_or(|c| r.studio_id.as_deref() == Some(c.studio.as_str()))
+        self.studio.as_ref().is_none_or(|c| r.delivery_id.as_deref() == Some(c.delivery.as_str()))
     }
 
     /// Writes an audit row for an action of this member (a refusal within the

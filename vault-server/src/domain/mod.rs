@@ -29,6 +29,7 @@ pub(crate) mod replication;
 pub(crate) mod scrub;
 mod services;
 pub(crate) mod share_links;
+pub(crate) mod studio_invitations;
 pub(crate) mod studios;
 pub(crate) mod trash;
 pub(crate) mod uploads;

@@ -61,6 +61,7 @@ pub(crate) async fn create(s: &Services, m: &Member, request: &CreateRecording) 
         edks: materials.encrypted_data_keys(),
         created_by: &m.user,
         studio_id: m.studio.as_ref().map(|c| c.studio.as_str()),
+        delivery_id: m.studio.as_ref().map(|c| c.delivery.as_str()),
     })
     .await?;
     let ttl_ms = i64::try_from(s.config.uploads.ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
@@ -101,8 +102,8 @@ pub(crate) async fn list(
         }
         None => None,
     };
-    let studio = m.studio.as_ref().map(|c| c.studio.as_str());
-    let rows = s.db.list_recordings(&m.family.id, cursor, limit, false, studio).await?;
+    let delivery = m.studio.as_ref().map(|c| c.delivery.as_str());
+    let rows = s.db.list_recordings(&m.family.id, cursor, limit, false, delivery).await?;
     let next = (rows.len() == usize::try_from(limit).unwrap_or(0))
         .then(|| rows.last().map(|r| format!("{}.{}", r.created_at, r.id)))
         .flatten();

@@ -19,8 +19,8 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::ApiError;
 use super::routes::{
-    audit, export, families, health, invitations, library, members, playback, recordings, share_links, studios, trash,
-    uploads, web,
+    audit, export, families, family_studios, health, invitations, library, members, playback, recordings, share_links,
+    studios, trash, uploads, web,
 };
 use crate::api::ErrorCode;
 use crate::metrics::RequestLabels;
@@ -62,6 +62,10 @@ fn json_api() -> OpenApiRouter<AppState> {
         .routes(routes!(studios::create_delivery, studios::deliveries))
         .routes(routes!(studios::invite))
         .routes(routes!(studios::erase))
+        .routes(routes!(family_studios::create, family_studios::list))
+        .routes(routes!(family_studios::revoke))
+        .routes(routes!(family_studios::deliveries))
+        .routes(routes!(family_studios::end))
         .routes(routes!(web::dev_token))
         .routes(routes!(web::dev_renew))
 }

@@ -4,6 +4,7 @@
 pub(crate) mod audit;
 pub(crate) mod export;
 pub(crate) mod families;
+pub(crate) mod family_studios;
 pub(crate) mod health;
 pub(crate) mod invitations;
 pub(crate) mod library;

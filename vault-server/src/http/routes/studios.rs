@@ -53,6 +53,7 @@ fn delivery_view(d: &Delivery, recordings: u64, studio: &Studio) -> DeliveryView
         expired_at: d.expired_at,
         erased_at: d.erased_at,
         erase_after,
+        into_family_vault: d.studio_invitation_id.is_some(),
     }
 }
 
@@ -133,21 +134,30 @@ pub(crate) async fn audit(call: StaffCall, Query(q): Query<AuditQuery>) -> ApiRe
     Ok(Json(AuditPage { items, next_before }))
 }
 
-/// Starts a delivery: a new family vault for the customer, with its own key.
+/// Starts a delivery: a new family vault for the customer, with its own key; or, with
+/// a family's invitation, a delivery into that family's own vault.
 #[utoipa::path(post, path = "/v1/studio/deliveries", tag = "studios", request_body = CreateDelivery, security(("bearer" = [])),
     responses((status = 201, body = DeliveryView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn create_delivery(
     call: StaffCall,
     Json(body): Json<CreateDelivery>,
 ) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
-    let d = deliveries::create(
-        &call.services,
-        &call.staff,
-        &body.customer,
-        body.family_name.as_deref(),
-        body.contribute_until,
-    )
-    .await?;
+    let d = match &body.family_invitation {
+        Some(secret) => {
+            deliveries::create_in_family(&call.services, &call.staff, secret, &body.customer, body.contribute_until)
+                .await?
+        }
+        None => {
+            deliveries::create(
+                &call.services,
+                &call.staff,
+                &body.customer,
+                body.family_name.as_deref(),
+                body.contribute_until,
+            )
+            .await?
+        }
+    };
     Ok((StatusCode::CREATED, Json(delivery_view(&d, 0, &call.staff.studio))))
 }
 
