@@ -266,6 +266,40 @@ export function client(token, scope = () => ({})) {
  */
 
 /**
+ * A family's invitation to a studio (`/v1/family/studio-invitations`).
+ * @typedef {object} StudioInvitationView
+ * @property {string} id
+ * @property {string} name the studio, as the family named it
+ * @property {'pending' | 'accepted' | 'revoked' | 'expired'} state `accepted`: a studio started its delivery with it
+ * @property {string} created_by
+ * @property {number} created_at
+ * @property {number} expires_at
+ * @property {number} [used_at]
+ * @property {string} [delivery_id]
+ */
+
+/**
+ * `POST /v1/family/studio-invitations`: the link's secret, shown once.
+ * @typedef {object} StudioInvitationCreated
+ * @property {StudioInvitationView} invitation
+ * @property {string} secret
+ */
+
+/**
+ * A studio's delivery as the family sees it (`GET /v1/family/deliveries`).
+ * @typedef {object} FamilyDeliveryView
+ * @property {string} id
+ * @property {string} studio_id
+ * @property {string} studio_name
+ * @property {'uploading' | 'invited' | 'accepted' | 'handed-off' | 'expired' | 'erased'} state
+ * @property {number} recordings
+ * @property {number} created_at
+ * @property {number} [contribute_until]
+ * @property {number} [handed_off_at]
+ * @property {boolean} into_family_vault
+ */
+
+/**
  * @typedef {object} AuditEntry
  * @property {number} at
  * @property {string} actor

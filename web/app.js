@@ -396,6 +396,44 @@ async function makeInvitation(e) {
   await loadInvitations();
 }
 
+/** Studios the family invited, and their deliveries into the vault, with "End access". */
+async function loadFamilyStudios() {
+  /** @type {[import('./api.js').StudioInvitationView[], import('./api.js').FamilyDeliveryView[]]} */
+  const [invited, delivering] = await Promise.all([api.get('/v1/family/studio-invitations'), api.get('/v1/family/deliveries')]);
+  const count = (/** @type {number} */ n) => n === 1 ? '1 recording' : `${n} recordings`;
+  const waiting = invited.filter((i) => i.state === 'pending').map((i) => el('li', { 'data-id': i.id, 'data-state': 'invited' },
+    el('div', {}, el('bdi', { class: 'title' }, i.name), el('span', { class: 'meta' }, `invited · the link works until ${fmtLongDay(i.expires_at)}`)),
+    el('button', { type: 'button', class: 'secondary', 'aria-label': `Withdraw the invitation for ${i.name}`,
+      onclick: () => api.request('DELETE', `/v1/family/studio-invitations/${i.id}`).then(loadFamilyStudios).catch(fail) }, 'Withdraw')));
+  const studios = delivering.map((d) => el('li', { 'data-id': d.id, 'data-state': d.state },
+    el('div', {}, el('bdi', { class: 'title' }, d.studio_name), el('span', { class: 'meta' }, d.state === 'accepted'
+      ? `delivering until ${fmtLongDay(d.contribute_until ?? 0)} · ${count(d.recordings)}`
+      : `access ended on ${fmtLongDay(d.handed_off_at ?? 0)} · ${count(d.recordings)}`)),
+    d.state === 'accepted' ? el('button', { type: 'button', class: 'danger', 'aria-label': `End the access of ${d.studio_name}`, onclick: () => {
+      if (!confirm(`End ${d.studio_name}’s access now? What it delivered stays yours.`)) return;
+      api.request('POST', `/v1/family/deliveries/${d.id}/end`, { json: {} })
+        .then(() => { announce(`${d.studio_name} no longer reaches this vault.`); return loadFamilyStudios(); }).catch(fail);
+    } }, 'End access') : null));
+  $('#family-deliveries').replaceChildren(...waiting, ...studios);
+  $('#family-deliveries').hidden = waiting.length + studios.length === 0;
+}
+
+/** @param {Event} e */
+async function inviteStudio(e) {
+  e.preventDefault();
+  const name = $input('#studio-invite-name').value.trim();
+  /** @type {import('./api.js').StudioInvitationCreated} */
+  const made = await api.json('POST', '/v1/family/studio-invitations', { name });
+  $input('#studio-invite-link').value = `${location.origin}/studio.html#family-invite=${made.secret}`;
+  $('#studio-invite-for').textContent = name;
+  $('#studio-invite-until').textContent = `Works once, until ${fmtLongDay(made.invitation.expires_at)}.`;
+  $('#studio-invite-result').hidden = false;
+  $input('#studio-invite-name').value = '';
+  $input('#studio-invite-link').focus();
+  $input('#studio-invite-link').select();
+  await loadFamilyStudios();
+}
+
 // ---------- views ----------
 /** @param {string} view */
 function show(view) {
@@ -1318,6 +1356,7 @@ async function loadMembers() {
   const members = await api.get('/v1/family/members');
   for (const m of members) if (m.display_name) names.set(m.user_id, m.display_name);
   loadInvitations().catch(fail);
+  loadFamilyStudios().catch(fail);
   const body = $('#members tbody');
   body.replaceChildren();
   for (const m of members) {
@@ -1349,7 +1388,7 @@ const KIND_OF_ACTION = {
   'recording.trashed': 'delete', 'recording.restored': 'delete',
   'member.invited': 'members', 'member.role_changed': 'members', 'member.removed': 'members', 'family.created': 'members',
   'member.joined': 'members', 'invitation.created': 'members', 'invitation.revoked': 'members', 'member.renamed': 'members',
-  'delivery.created': 'members', 'delivery.invited': 'members', 'delivery.accepted': 'members', 'delivery.handed_off': 'members',
+  'delivery.created': 'members', 'delivery.invited': 'members', 'studio.invited': 'members', 'studio.invitation_revoked': 'members', 'delivery.accepted': 'members', 'delivery.handed_off': 'members',
   'auth.failed': 'security', 'authz.denied': 'security',
   'link.created': 'sharing', 'link.revoked': 'sharing', 'link.opened': 'sharing', 'link.played': 'sharing',
 };
@@ -1400,10 +1439,15 @@ function auditSentence(a) {
     case 'member.role_changed': return ['made ', who(), ` ${String(m.to ?? '')}`.trimEnd() + (m.from ? ` (was ${String(m.from)})` : '')];
     case 'member.removed': return a.target === a.actor ? ['left the family'] : ['removed ', who(), ' from the family'];
     case 'family.created': return ['created the family vault'];
-    case 'delivery.created': return ['(the studio ', el('bdi', {}, String(m.studio_name ?? m.studio ?? '')), ') made this family vault for its customer'];
+    case 'delivery.created': return m.invitation
+      ? ['(the studio ', el('bdi', {}, String(m.studio_name ?? m.studio ?? '')), ') started delivering into this vault, on the family’s invitation']
+      : ['(the studio ', el('bdi', {}, String(m.studio_name ?? m.studio ?? '')), ') made this family vault for its customer'];
+    case 'studio.invited': return ['invited the studio ', el('bdi', {}, String(m.name ?? '')), ' to deliver into this vault'];
+    case 'studio.invitation_revoked': return ['withdrew an invitation to a studio'];
     case 'delivery.invited': return [m.again ? '(a studio) sent a new invitation to the parents' : '(a studio) invited the parents'];
     case 'delivery.accepted': return ['accepted the studio’s delivery and became an owner'];
-    case 'delivery.handed_off': return ['the studio’s access ended: the family owns its recordings'];
+    case 'delivery.handed_off': return [m.why === 'the family ended it' ? 'ended the studio’s access: the family owns its recordings'
+      : 'the studio’s access ended: the family owns its recordings'];
     case 'delivery.erased': return ['the studio’s delivery was erased'];
     case 'family.export_started': return ['started an export of every recording'];
     case 'family.exported': return ['downloaded the export'];
@@ -1607,6 +1651,11 @@ $('#join-no').addEventListener('click', () => {
   $('#create-family').hidden = false;
 });
 $('#invite-link-form').addEventListener('submit', (e) => makeInvitation(e).catch(fail));
+$('#studio-invite-form').addEventListener('submit', (e) => inviteStudio(e).catch(fail));
+$('#studio-invite-copy').addEventListener('click', () => {
+  navigator.clipboard?.writeText($input('#studio-invite-link').value)
+    .then(() => announce('The studio’s link is copied.'), () => $input('#studio-invite-link').select());
+});
 $('#share-form').addEventListener('submit', (e) => makeShareLink(e).catch((err) => {
   /** @type {HTMLDialogElement} */ ($('#share-dialog')).close();
   fail(err);

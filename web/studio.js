@@ -40,6 +40,7 @@ import { $, el, fmtSize, fmtDay } from './dom.js';
  * @property {number} [expired_at]
  * @property {number} [erased_at]
  * @property {number} [erase_after]
+ * @property {boolean} into_family_vault the family invited the studio into its own vault
  *
  * @typedef {{ issuer: string, user_id: string, role: 'admin' | 'staff', added_at: number, added_by: string }} StaffView
  *
@@ -124,7 +125,8 @@ function stateLine(d) {
   switch (d.state) {
     case 'uploading': return 'Upload the recordings, then invite the parents.';
     case 'invited': return `The invitation works until ${fmtLongDay(d.invited_until ?? 0)}.`;
-    case 'accepted': return `A parent accepted on ${fmtLongDay(d.accepted_at ?? 0)}; you can add recordings until `
+    case 'accepted': return `${d.into_family_vault ? 'Into the family’s own vault, on their invitation'
+      : `A parent accepted on ${fmtLongDay(d.accepted_at ?? 0)}`}; you can add recordings until `
       + `${fmtLongDay(d.contribute_until ?? 0)}.`;
     case 'handed-off': return `Handed off on ${fmtLongDay(d.handed_off_at ?? 0)}: the family owns the recordings, `
       + 'and the studio no longer reaches them.';
@@ -142,7 +144,7 @@ async function loadDeliveries() {
   $('#deliveries').replaceChildren(...deliveries.map((d) => el('li', { 'data-id': d.id, 'data-state': d.state },
     el('div', { class: 'what' },
       el('strong', { class: 'title' }, el('bdi', {}, d.customer)),
-      el('span', { class: `badge ${d.state}` }, STATE_TEXT[d.state]),
+      el('span', { class: `badge ${d.state}` }, d.into_family_vault && d.state === 'accepted' ? 'In the family’s vault' : STATE_TEXT[d.state]),
       el('span', { class: 'meta' }, `${d.recordings === 1 ? '1 recording' : `${d.recordings} recordings`} · started `
         + `${fmtDay(d.created_at)} by `, el('bdi', {}, d.created_by)),
       el('span', { class: 'meta' }, stateLine(d))),
@@ -167,9 +169,14 @@ async function startDelivery(e) {
   // The end of the chosen day, here.
   const until = day ? new Date(`${day}T23:59:59`).getTime() : undefined;
   const family = $input('#delivery-family').value.trim();
+  // The family's link, or only its secret, pasted.
+  const pasted = $input('#delivery-family-invite').value.trim();
+  const invitation = pasted.split('family-invite=').pop() ?? '';
   /** @type {DeliveryView} */
   const d = await api.json('POST', '/v1/studio/deliveries', { customer: $input('#delivery-customer').value.trim(),
-    ...(family ? { family_name: family } : {}), ...(until ? { contribute_until: until } : {}) });
+    ...(invitation ? { family_invitation: invitation } : family ? { family_name: family } : {}),
+    ...(until ? { contribute_until: until } : {}) });
+  sessionStorage.removeItem(FAMILY_INVITE);
   /** @type {HTMLFormElement} */ ($('#delivery-form')).reset();
   /** @type {HTMLDetailsElement} */ ($('#new-delivery')).open = false;
   await loadDeliveries();
@@ -446,7 +453,26 @@ async function eraseRecords() {
 }
 
 // ---------- wiring ----------
+/** Where a family's link for the studio waits while its staff member signs in. */
+const FAMILY_INVITE = 'vault.family-invite';
+
+/** Keeps a family's link for the studio from the address (out of the address bar and
+ * its history) until the delivery starts; offers it once signed in. */
+function takeFamilyInvite() {
+  const invited = new URLSearchParams(location.hash.slice(1)).get('family-invite');
+  if (invited) {
+    sessionStorage.setItem(FAMILY_INVITE, invited);
+    history.replaceState(null, '', location.pathname);
+  }
+  const waiting = sessionStorage.getItem(FAMILY_INVITE);
+  if (!waiting || !studio) return;
+  $input('#delivery-family-invite').value = waiting;
+  /** @type {HTMLDetailsElement} */ ($('#new-delivery')).open = true;
+  announce('A family invited the studio into its vault: name the customer and start the delivery.');
+}
+
 async function init() {
+  takeFamilyInvite();
   if (!token) return location.assign('/');
   config = await fetch('/web-config.json').then((r) => r.json(), () => ({}));
   try {
@@ -466,11 +492,13 @@ async function init() {
   $('#records').hidden = !admin;
   $input('#policy-days').value = String(s.unclaimed_days);
   scheduleRenewal();
+  takeFamilyInvite();
   await loadDeliveries();
   document.body.dataset.ready = 'true';
 }
 
 $('#sign-out').addEventListener('click', signOut);
+window.addEventListener('hashchange', () => { show('deliveries'); takeFamilyInvite(); });
 $('#records-export').addEventListener('click', () => exportRecords().catch(fail));
 $('#records-erase').addEventListener('click', () => eraseRecords().catch(fail));
 $('#delivery-form').addEventListener('submit', (e) => startDelivery(/** @type {SubmitEvent} */ (e)).catch(fail));

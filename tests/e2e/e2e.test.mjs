@@ -1545,3 +1545,86 @@ test('a studio delivers a session to a family: encrypted in its browser, the par
   assert.deepEqual(proxy.stats.markerHits, [], 'no request held the plaintext');
   assert.deepEqual(problems, []);
 });
+
+test('a family already in Vault invites its studio: the studio delivers into the family’s own vault from a phone, and the family ends its access', async () => {
+  const token = crypto.randomBytes(6).toString('hex');
+  // The parents make a link for the studio on the members page.
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const maria = await newPage(desk);
+  await signIn(maria, proxy.url, 'maria', `ortiz-${token}`);
+  await maria.click('.tab[data-view="members"]');
+  await maria.fill('#studio-invite-name', 'Bright Keepsakes');
+  await maria.click('#studio-invite-form button[type=submit]');
+  await maria.locator('#studio-invite-result:not([hidden])').waitFor();
+  const link = await maria.inputValue('#studio-invite-link');
+  assert.match(link, /\/studio\.html#family-invite=[A-Za-z0-9_-]{43}$/);
+  await maria.locator('#family-deliveries li[data-state="invited"]', { hasText: 'Bright Keepsakes' }).waitFor();
+  const problems = (await accessibilityProblems(maria)).map((p) => `family, studio invited: ${p}`);
+  await shot(maria, '36-family-invites-a-studio-desktop');
+
+  // The studio's staff member opens it on a phone, signs in, and delivers.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const sol = await newPage(phone);
+  await sol.goto(proxy.url);
+  await sol.fill('#dev-user', 'sol');
+  await sol.fill('#dev-family', `bright-${token}`);
+  await sol.fill('#dev-code', devCode());
+  await sol.click('#dev-form button[type=submit]');
+  await createStudio(sol, 'Bright Keepsakes');
+  await sol.goto(link.replace(/^https?:\/\/[^/]+/, proxy.url));
+  await sol.waitForFunction(() => document.body.dataset.ready === 'true'
+    && /** @type {HTMLInputElement} */ (document.querySelector('#delivery-family-invite')).value !== '');
+  assert.equal(await sol.evaluate(() => location.hash), '', 'the secret leaves the address bar');
+  assert.equal(await sol.inputValue('#delivery-family-invite'), link.split('family-invite=')[1]);
+  assert.match(await sol.textContent('#status'), /A family invited the studio into its vault/);
+  await sol.fill('#delivery-customer', 'María Ortiz');
+  await sol.click('#delivery-form button[type=submit]');
+  await sol.locator('#delivery:not([hidden])').waitFor();
+  const file = path.join(work, `bright-${token}.wav`);
+  const size = 2 * MiB;
+  makeFile(file, size, `bright-${token}`, { header: wavHeader(size - 44), marker: MARKER, offsets: [MiB] });
+  const id = await deliverFile(sol, file, 'Our 4D session', '2026-11-30');
+  await sol.click('#delivery-close');
+  const row = sol.locator('#deliveries li', { hasText: 'María Ortiz' });
+  await row.waitFor();
+  assert.equal(await row.getAttribute('data-state'), 'accepted');
+  assert.match(await row.textContent(), /In the family’s vault.*1 recording.*Into the family’s own vault, on their invitation; you can add recordings until/s);
+  assert.equal(await row.locator('button', { hasText: /Invite|Erase/ }).count(), 0, 'no invitation to send, nothing to erase');
+  for (const p of await accessibilityProblems(sol)) problems.push(`studio on a phone, into a family's vault: ${p}`);
+  await shot(sol, '37-studio-delivers-into-a-family-phone');
+
+  // The family has it next to its own, plays it, and ends the studio's access.
+  await maria.reload();
+  await maria.waitForFunction(() => document.body.dataset.ready === 'true');
+  const theirs = maria.locator(`#recordings tbody tr[data-id="${id}"]`);
+  await theirs.waitFor();
+  assert.match(await theirs.textContent(), /Our 4D session/);
+  const got = await mediaRange(maria, id, size - 4000, size);
+  assert.ok(got.bytes.equals(readRange(file, size - 4000, size)), 'the bytes the studio uploaded');
+  await maria.click('.tab[data-view="members"]');
+  const studioRow = maria.locator('#family-deliveries li[data-state="accepted"]', { hasText: 'Bright Keepsakes' });
+  await studioRow.waitFor();
+  assert.match(await studioRow.textContent(), /delivering until .* · 1 recording/);
+  await studioRow.locator('button', { hasText: 'End access' }).click();
+  await maria.locator('#family-deliveries li[data-state="handed-off"]', { hasText: 'Bright Keepsakes' }).waitFor();
+  await maria.click('.tab[data-view="audit"]');
+  await maria.locator('#audit tbody tr[data-action="delivery.handed_off"]', { hasText: 'ended the studio’s access' }).waitFor();
+  assert.match(await maria.locator('#audit tbody tr[data-action="delivery.created"]').first().textContent(),
+    /started delivering into this vault, on the family’s invitation/);
+  await desk.close();
+
+  // The studio is cut off at once.
+  await sol.reload();
+  await sol.waitForFunction(() => document.body.dataset.ready === 'true');
+  const ended = sol.locator('#deliveries li[data-state="handed-off"]', { hasText: 'María Ortiz' });
+  await ended.waitFor();
+  const delivery = await ended.getAttribute('data-id');
+  const refused = await sol.evaluate(async (delivery) => {
+    const headers = { authorization: `Bearer ${sessionStorage.getItem('vault.token')}`, 'x-vault-delivery': delivery };
+    return (await fetch('/v1/recordings', { headers })).status;
+  }, delivery);
+  assert.equal(refused, 410);
+  await phone.close();
+  assert.deepEqual(proxy.stats.markerHits, [], 'no request held the plaintext');
+  assert.deepEqual(problems, []);
+});
