@@ -53,6 +53,8 @@ import { $, el, fmtSize, fmtDay } from './dom.js';
  */
 
 let token = sessionStorage.getItem('vault.token');
+/** Where a family's link for the studio waits while its staff member signs in. */
+const FAMILY_INVITE = 'vault.family-invite';
 const api = client(() => token);
 /** @type {WebConfig} */
 let config = {};
@@ -86,6 +88,7 @@ const fmtLongDay = (ms) => new Date(ms).toLocaleDateString(undefined, { dateStyl
 
 function signOut() {
   sessionStorage.removeItem('vault.token');
+  sessionStorage.removeItem(FAMILY_INVITE);
   for (const lib of libraries.values()) lib.forget();
   location.assign('/');
 }
@@ -172,11 +175,22 @@ async function startDelivery(e) {
   // The family's link, or only its secret, pasted.
   const pasted = $input('#delivery-family-invite').value.trim();
   const invitation = pasted.split('family-invite=').pop() ?? '';
+  const customer = $input('#delivery-customer').value.trim();
+  // What goes into a family's own vault stays the family's: make sure it is theirs.
+  if (invitation && !confirm(`Deliver ${customer}’s recordings into the vault of the family that sent this link? `
+    + 'Once there they are the family’s: the studio can discard its own uploads only until its access ends.')) return;
   /** @type {DeliveryView} */
-  const d = await api.json('POST', '/v1/studio/deliveries', { customer: $input('#delivery-customer').value.trim(),
-    ...(invitation ? { family_invitation: invitation } : family ? { family_name: family } : {}),
-    ...(until ? { contribute_until: until } : {}) });
-  sessionStorage.removeItem(FAMILY_INVITE);
+  let d;
+  try {
+    d = await api.json('POST', '/v1/studio/deliveries', { customer,
+      ...(invitation ? { family_invitation: invitation } : family ? { family_name: family } : {}),
+      ...(until ? { contribute_until: until } : {}) });
+  } catch (e) {
+    // A link that cannot be used is not offered again.
+    if (invitation && e instanceof ApiError && ['expired', 'not-found', 'bad-request'].includes(e.code)) forgetFamilyInvite();
+    throw e;
+  }
+  forgetFamilyInvite();
   /** @type {HTMLFormElement} */ ($('#delivery-form')).reset();
   /** @type {HTMLDetailsElement} */ ($('#new-delivery')).open = false;
   await loadDeliveries();
@@ -453,8 +467,11 @@ async function eraseRecords() {
 }
 
 // ---------- wiring ----------
-/** Where a family's link for the studio waits while its staff member signs in. */
-const FAMILY_INVITE = 'vault.family-invite';
+/** Drops a family's link from this tab and from the form. */
+function forgetFamilyInvite() {
+  sessionStorage.removeItem(FAMILY_INVITE);
+  $input('#delivery-family-invite').value = '';
+}
 
 /** Keeps a family's link for the studio from the address (out of the address bar and
  * its history) until the delivery starts; offers it once signed in. */

@@ -2627,6 +2627,18 @@ fn studios_deliver_and_hand_off_to_the_family(backend: Backend) {
     );
 }
 
+/// The family's audit rows of `action` with `outcome`.
+fn family_of(owner: &Api, action: &str, outcome: &str) -> Vec<Value> {
+    let log = owner.ok(owner.get("/v1/family/audit?limit=500"));
+    log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == action && r["outcome"] == outcome)
+        .cloned()
+        .collect()
+}
+
 /// Parents who keep their recordings in Vault already invite the studio into their own
 /// vault: the delivery starts accepted, with the family's key; the studio sees only
 /// what it uploads in that delivery, never the family's other recordings, and its
@@ -2682,12 +2694,15 @@ fn a_family_invites_a_studio_into_its_own_vault(backend: Backend) {
     let seen = contributor.ok(contributor.get("/v1/recordings"));
     assert_eq!(seen["items"].as_array().unwrap().len(), 1);
     assert_eq!(seen["items"][0]["id"], scan_id.as_str());
-    // The family's from the start: the studio neither erases the delivery nor deletes
-    // what it delivered; another studio reaches none of it.
+    // The family's vault: the studio cannot erase the delivery, nor anything of the
+    // family's; while its access lasts it may discard a mistake of its own. Another
+    // studio reaches none of it.
     let erase_it = ana.req(Method::DELETE, &format!("/v1/studio/deliveries/{delivery}")).send().unwrap();
     assert_eq!(erase_it.status(), StatusCode::CONFLICT);
-    let delete_scan = contributor.req(Method::DELETE, &format!("/v1/recordings/{scan_id}")).send().unwrap();
-    assert_eq!(delete_scan.status(), StatusCode::FORBIDDEN);
+    let (mistake, _) = contributor.upload("", &media(500, 9));
+    contributor.ok(contributor.req(Method::DELETE, &format!("/v1/recordings/{mistake}")).send().unwrap());
+    let delete_own = contributor.req(Method::DELETE, &format!("/v1/recordings/{own}")).send().unwrap();
+    assert_eq!(delete_own.status(), StatusCode::NOT_FOUND);
     let bo = server.as_user("bright", "bo");
     bo.ok(bo.post("/v1/studios", json!({ "name": "Bright" })));
     assert_eq!(bo.in_delivery(&delivery).get("/v1/recordings").status(), StatusCode::NOT_FOUND);
@@ -2743,10 +2758,21 @@ fn a_family_invites_a_studio_into_its_own_vault(backend: Backend) {
     let id = expired["invitation"]["id"].as_str().unwrap();
     server.sql(&format!("UPDATE studio_invitations SET expires_at = 1 WHERE id = '{id}'")).unwrap();
     assert_eq!(start(json!({ "customer": "x", "family_invitation": expired["secret"] })).status(), StatusCode::GONE);
-    alice.ok(alice.req(Method::PATCH, "/v1/family/members/dave").json(&json!({ "role": "admin" })).send().unwrap());
+    let tried = family_of(&alice, "delivery.created", "denied");
+    assert!(tried.iter().any(|r| r["target"] == id), "the family sees its withdrawn link tried: {tried:?}");
+    let role = |to: &str| {
+        let body = json!({ "role": to });
+        alice.ok(alice.req(Method::PATCH, "/v1/family/members/dave").json(&body).send().unwrap());
+    };
+    role("admin");
     let daves = dave.ok(invite(&dave, json!({ "name": "d" })));
-    alice.ok(alice.req(Method::PATCH, "/v1/family/members/dave").json(&json!({ "role": "member" })).send().unwrap());
+    let let_in = dave.ok(invite(&dave, json!({ "name": "l" })));
+    let by_dave = sam.ok(start(json!({ "customer": "x", "family_invitation": let_in["secret"] })));
+    let by_dave = sam.in_delivery(by_dave["id"].as_str().unwrap());
+    by_dave.ok(by_dave.get("/v1/recordings"));
+    role("member");
     assert_eq!(start(json!({ "customer": "x", "family_invitation": daves["secret"] })).status(), StatusCode::GONE);
+    assert_eq!(by_dave.get("/v1/recordings").status(), StatusCode::GONE, "its inviter is no longer an admin");
     // No studio's retention policy reaches the family's own vault.
     ana.ok(ana.req(Method::PUT, "/v1/studio/policy").json(&json!({ "unclaimed_days": 0 })).send().unwrap());
     std::thread::sleep(std::time::Duration::from_secs(3));

@@ -38,9 +38,9 @@ pub(crate) enum Redemption {
     /// The delivery started, in the invitation's family.
     Started(Box<Delivery>, Box<StudioInvitation>),
     /// The invitation exists but is used, revoked or expired, or its family was erased.
-    Spent,
+    Spent(Box<StudioInvitation>),
     /// Its maker is no longer an owner or admin of the family.
-    Withdrawn,
+    Withdrawn(Box<StudioInvitation>),
     NoSuchInvitation,
 }
 
@@ -60,7 +60,45 @@ fn studio_invitation(row: &sqlx::any::AnyRow) -> Result<StudioInvitation, sqlx::
     })
 }
 
+/// Whether the maker of `i` is still an owner or admin of its family.
+async fn maker_may<'c, E>(executor: E, i: &StudioInvitation) -> Result<bool, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let maker = sqlx::query("SELECT role FROM members WHERE family_id = $1 AND user_id = $2")
+        .bind(&i.family_id)
+        .bind(&i.created_by)
+        .fetch_all(executor)
+        .await?;
+    Ok(maker
+        .iter()
+        .any(|row| row.try_get::<String, _>("role").ok().and_then(|r| Role::parse(&r)).is_some_and(Role::can_manage)))
+}
+
 impl Db {
+    /// Whether the maker of the invitation `id` is still an owner or admin of its family
+    /// (a studio it let in keeps its access only so long).
+    pub(crate) async fn studio_invitation_maker_may(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM studio_invitations WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row.as_ref().map(studio_invitation).transpose()? {
+            Some(i) => maker_may(&self.pool, &i).await,
+            None => Ok(false),
+        }
+    }
+
+    /// A delivery into `family`; None for another family's.
+    pub(crate) async fn family_delivery(&self, family: &str, id: &str) -> Result<Option<Delivery>, sqlx::Error> {
+        let row = sqlx::query(&format!("SELECT {DELIVERY} FROM deliveries WHERE family_id = $1 AND id = $2"))
+            .bind(family)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(delivery).transpose()
+    }
+
     /// Records an invitation to a studio under the hash of its secret.
     pub(crate) async fn insert_studio_invitation(
         &self,
@@ -127,16 +165,8 @@ impl Db {
             return Ok(Redemption::NoSuchInvitation);
         };
         // An invitation is only as good as its maker's place in the family.
-        let maker = sqlx::query("SELECT role FROM members WHERE family_id = $1 AND user_id = $2")
-            .bind(&found.family_id)
-            .bind(&found.created_by)
-            .fetch_all(&mut *tx)
-            .await?;
-        let maker_may = maker.iter().any(|row| {
-            row.try_get::<String, _>("role").ok().and_then(|r| Role::parse(&r)).is_some_and(Role::can_manage)
-        });
-        if !maker_may {
-            return Ok(Redemption::Withdrawn);
+        if !maker_may(&mut *tx, &found).await? {
+            return Ok(Redemption::Withdrawn(Box::new(found)));
         }
         let used = sqlx::query(
             "UPDATE studio_invitations SET used_at = $2, delivery_id = $3 WHERE id = $1 \
@@ -149,7 +179,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if used.rows_affected() != 1 {
-            return Ok(Redemption::Spent);
+            return Ok(Redemption::Spent(Box::new(found)));
         }
         sqlx::query(
             "INSERT INTO deliveries (id, studio_id, family_id, customer, created_by, created_at, contribute_until, \

@@ -28,7 +28,7 @@ use super::{DomainError, DomainResult, Member, Services};
 use crate::api::ErrorCode;
 use crate::api::studios::DeliveryState;
 use crate::auth::Identity;
-use crate::db::{Delivery, InvitedDelivery, NewDelivery, Redemption, Role, now_ms};
+use crate::db::{Delivery, InvitedDelivery, NewDelivery, Redemption, Role, StudioInvitation, now_ms};
 use crate::signing::Envelope;
 
 const DAY_MS: i64 = 86_400_000;
@@ -139,13 +139,13 @@ pub(crate) async fn create_in_family(
             }
             return Err(st.refuse(s, ACTION, "", DomainError::NotFound).await);
         }
-        Redemption::Spent => {
+        Redemption::Spent(invitation) => {
             let refusal = gone("this invitation was used, withdrawn or has expired: ask the family for a new one");
-            return Err(st.refuse(s, ACTION, "", refusal).await);
+            return Err(refused_in_family(s, st, &invitation, refusal).await);
         }
-        Redemption::Withdrawn => {
+        Redemption::Withdrawn(invitation) => {
             let refusal = gone("whoever made this invitation can no longer invite: ask the family for a new one");
-            return Err(st.refuse(s, ACTION, "", refusal).await);
+            return Err(refused_in_family(s, st, &invitation, refusal).await);
         }
     };
     let metadata = json!({ "customer": customer, "family": d.family_id, "into_family_vault": true,
@@ -157,10 +157,33 @@ pub(crate) async fn create_in_family(
     Ok(d)
 }
 
+/// A refused use of a family's invitation, in both logs: the family learns that its
+/// link was tried (a sign that it leaked), the studio that it was refused.
+async fn refused_in_family(
+    s: &Services,
+    st: &StaffMember,
+    invitation: &StudioInvitation,
+    refusal: DomainError,
+) -> DomainError {
+    const ACTION: Action = Action::DeliveryCreated;
+    let event = Event {
+        tenant: invitation.family_id.clone(),
+        actor: st.user.clone(),
+        action: ACTION,
+        target: invitation.id.clone(),
+        outcome: Outcome::Denied,
+        metadata: json!({ "studio": st.studio.id, "studio_name": st.studio.name, "reason": refusal.to_string() }),
+    };
+    if let Err(e) = s.audit.record(&event, &st.meta).await {
+        return e.into();
+    }
+    st.refuse(s, ACTION, &invitation.id, refusal).await
+}
+
 /// The deliveries into the member's family, newest first, with each studio's name and
 /// count of delivered recordings (owners and admins).
 pub(crate) async fn in_family(s: &Services, m: &Member) -> DomainResult<Vec<(Delivery, String, u64)>> {
-    m.require_manager(s, Action::DeliveryHandedOff, "").await?;
+    m.require_manager(s, Action::AuditRead, "deliveries").await?;
     Ok(s.db.family_deliveries(&m.family.id).await?)
 }
 
@@ -169,8 +192,7 @@ pub(crate) async fn in_family(s: &Services, m: &Member) -> DomainResult<Vec<(Del
 pub(crate) async fn end_by_family(s: &Services, m: &Member, id: &str) -> DomainResult<()> {
     const ACTION: Action = Action::DeliveryHandedOff;
     m.require_manager(s, ACTION, id).await?;
-    let Some(d) = s.db.family_deliveries(&m.family.id).await?.into_iter().map(|(d, _, _)| d).find(|d| d.id == id)
-    else {
+    let Some(d) = s.db.family_delivery(&m.family.id, id).await? else {
         return Err(m.not_found(s, ACTION, id).await);
     };
     if d.accepted_at.is_none() {
@@ -257,9 +279,18 @@ pub(crate) async fn contributor(
 ) -> DomainResult<Member> {
     let st = StaffMember::resolve(s, identity, meta, target).await?;
     let d = find(s, &st, id, Action::AuthzDenied).await?;
-    if !d.open() {
+    // The hand-off date ends access on the dot, not when the job next runs; and a studio
+    // let in by a family's invitation is only as welcome as whoever invited it.
+    let past_date = d.accepted_at.is_some() && d.contribute_until.is_some_and(|until| until <= now_ms());
+    let uninvited = match &d.studio_invitation_id {
+        Some(invitation) => !s.db.studio_invitation_maker_may(invitation).await?,
+        None => false,
+    };
+    if !d.open() || past_date || uninvited {
         let detail = if d.erased_at.is_some() {
             "this delivery was erased"
+        } else if uninvited {
+            "the family member who invited the studio can no longer invite: the studio's access has ended"
         } else {
             "this delivery was handed off: the family owns it now, and the studio's access has ended"
         };
@@ -274,7 +305,13 @@ pub(crate) async fn contributor(
         family,
         role: Role::Member,
         meta: st.meta,
-        studio: Some(Contributor { studio: st.studio.id, delivery: d.id, accepted: d.accepted_at.is_some() }),
+        // In the family's own vault the studio may still discard what it uploaded while
+        // its access lasts; in a vault it made, not once the parents accepted it.
+        studio: Some(Contributor {
+            studio: st.studio.id,
+            delivery: d.id,
+            accepted: d.accepted_at.is_some() && d.studio_invitation_id.is_none(),
+        }),
     })
 }
 
