@@ -697,7 +697,8 @@ fn killed_mid_upload_resumes_and_abandoned_uploads_expire(backend: Backend) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(last_part.elapsed() >= std::time::Duration::from_secs(TTL_SECS), "expired early");
-    let (s, _) = status(alice.put_part(&gone, 2, &parts[1]));
+    // A small body: refused before it is read, a large one may meet a closed connection.
+    let (s, _) = status(alice.put_part(&gone, 2, &parts[1][..1000]));
     assert!(s == StatusCode::NOT_FOUND || s == StatusCode::GONE, "{s}");
     assert_eq!(alice.get(&format!("/v1/recordings/{gone}")).status(), StatusCode::NOT_FOUND);
     assert_eq!(server.store_uploads(), 0, "expired parts left behind");

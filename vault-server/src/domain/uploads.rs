@@ -312,8 +312,17 @@ pub(crate) async fn put_part(
     let (tx, mut rx) = mpsc::channel(8);
     let stream: ByteStream = Box::pin(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
     s.metrics.uploads_in_flight.inc();
+    // Where the part lies in the message: part 1 at its start; a later one after part 1
+    // (the header and a full part's frames) and the full parts between.
+    let offset = match &upload.header {
+        Some(h) if n > 1 => {
+            let first = r.plan.full_part_len(1, u64::try_from(h.len()).unwrap_or(u64::MAX));
+            first.saturating_add(u64::from(n - 2).saturating_mul(r.plan.full_part_len(2, 0)))
+        }
+        _ => 0,
+    };
     let (stored, fed) = tokio::join!(
-        s.store.put_part(&r.object_key, &upload.store_upload_id, n, len, sha256, stream),
+        s.store.put_part(&r.object_key, &upload.store_upload_id, n, Some(offset), len, sha256, stream),
         feed(body, tx, check, r.plan.part_frames())
     );
     s.metrics.uploads_in_flight.dec();
@@ -504,7 +513,7 @@ impl PartWriter<'_> {
         let sha: [u8; 32] = Sha256::digest(&bytes).into();
         let len = bytes.len() as u64;
         let stream: ByteStream = Box::pin(futures_util::stream::iter([Ok(Bytes::from(bytes))]));
-        let receipt = self.s.store.put_part(&self.r.object_key, &self.upload_id, n, len, sha, stream).await?;
+        let receipt = self.s.store.put_part(&self.r.object_key, &self.upload_id, n, None, len, sha, stream).await?;
         self.s.metrics.upload_bytes.inc_by(receipt.size);
         let first = u64::from(plan.first_sequence(n).ok_or_else(|| DomainError::internal("too many parts"))?);
         let row = PartRow {

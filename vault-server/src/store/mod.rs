@@ -119,11 +119,15 @@ pub(crate) trait ObjectStore: Send + Sync + 'static {
     async fn create_upload(&self, key: &ObjectKey, retain_until: OffsetDateTime) -> Result<String, StoreError>;
     /// Stores part `part_number` (1..=10000) of `len` bytes; it counts only if the
     /// whole body arrived with this length and SHA-256. Re-sending replaces it.
+    /// `offset`, when the caller knows it, is where the part lies in the object: a
+    /// store may then write it in place rather than copy it at the commit.
+    #[allow(clippy::too_many_arguments, reason = "one request's facts, as S3's UploadPart takes them")]
     async fn put_part(
         &self,
         key: &ObjectKey,
         upload_id: &str,
         part_number: u32,
+        offset: Option<u64>,
         len: u64,
         sha256: [u8; 32],
         body: ByteStream,
@@ -176,7 +180,7 @@ pub(crate) async fn put_part_bytes(
     let len = part.len() as u64;
     let body: ByteStream = Box::pin(futures_util::stream::once(async move { Ok(part) }));
     let n = u32::try_from(n).map_err(|_| StoreError::Backend("too many parts".into()))?;
-    store.put_part(key, upload, n, len, sha, body).await
+    store.put_part(key, upload, n, None, len, sha, body).await
 }
 
 /// Stores a small object (a signed report, an audit anchor) in one part, write-once.

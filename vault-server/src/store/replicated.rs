@@ -115,11 +115,12 @@ impl ObjectStore for ReplicatedStore {
         key: &ObjectKey,
         upload_id: &str,
         part_number: u32,
+        offset: Option<u64>,
         len: u64,
         sha256: [u8; 32],
         body: ByteStream,
     ) -> Result<PartReceipt, StoreError> {
-        self.primary.put_part(key, upload_id, part_number, len, sha256, body).await
+        self.primary.put_part(key, upload_id, part_number, offset, len, sha256, body).await
     }
 
     async fn complete_upload(

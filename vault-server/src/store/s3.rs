@@ -301,6 +301,7 @@ impl ObjectStore for S3Store {
         key: &ObjectKey,
         upload_id: &str,
         part_number: u32,
+        _offset: Option<u64>,
         len: u64,
         sha256: [u8; 32],
         body: ByteStream,
