@@ -345,9 +345,12 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
   const send = async (part) => {
     await retrying(`part ${part.n}`, async () => {
       try {
-        await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
+        const res = await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
           body: part.body, headers: { 'x-vault-sha256': part.sha }, signal: current?.abort.signal,
         });
+        // Read to its end: until then Chromium keeps the request, and this part's body
+        // with it, for the garbage collector (a 1 GiB upload held ~3 GiB of them).
+        await res.arrayBuffer();
       } catch (e) {
         // A part that arrived before the connection broke is recognised by its number.
         if (e instanceof ApiError && e.retryable) {

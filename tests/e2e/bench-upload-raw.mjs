@@ -5,6 +5,10 @@
 // browser has no such observer. This drives Chromium over the bare DevTools protocol
 // (page navigation, DOM, Runtime only) so the figure is the page's own.
 //
+// It also samples the resident memory of Chromium's processes during the upload; with
+// GC=1 it then has DevTools collect the upload worker's garbage and samples again,
+// which tells memory the page holds from garbage the browser has not collected yet.
+//
 // Run: scripts/build-wasm && cargo build --release --bin vault &&
 //      (cd tests/e2e && MIB=512 node --experimental-websocket bench-upload-raw.mjs)
 import { startServer, devCode, makeFile, chromiumArgs } from './harness.mjs';
@@ -24,11 +28,13 @@ const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()
 const ws = new WebSocket(targets.find((t) => t.type === 'page').webSocketDebuggerUrl);
 await new Promise((r) => { ws.onopen = r; });
 let seq = 0; const waiting = new Map();
-ws.onmessage = (m) => { const d = JSON.parse(m.data); if (d.id && waiting.has(d.id)) { waiting.get(d.id)(d); waiting.delete(d.id); } };
-const send = (method, params = {}) => new Promise((r) => { const id = ++seq; waiting.set(id, r); ws.send(JSON.stringify({ id, method, params })); });
+const workers = [];
+ws.onmessage = (m) => { const d = JSON.parse(m.data); if (d.method === 'Target.attachedToTarget') workers.push(d.params.sessionId); if (d.id && waiting.has(d.id)) { waiting.get(d.id)(d); waiting.delete(d.id); } };
+const send = (method, params = {}, sessionId) => new Promise((r) => { const id = ++seq; waiting.set(id, r); ws.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) })); });
 const evaluate = async (expr) => (await send('Runtime.evaluate', { expression: expr, awaitPromise: true, returnByValue: true })).result?.result?.value;
 const until = async (expr, ms = 120_000) => { const t = Date.now(); while (!(await evaluate(expr))) { if (Date.now() - t > ms) throw new Error(`timeout: ${expr}: ${await evaluate("document.querySelector('main')?.innerText.slice(0, 1500)")}`); await new Promise((r) => setTimeout(r, 200)); } };
 try {
+  if (process.env.GC) await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true });
   await send('Page.navigate', { url: server.url });
   await until(`!!document.querySelector('#dev-user')`);
   await evaluate(`(() => { const f = (s, v) => { const i = document.querySelector(s); i.value = v; i.dispatchEvent(new Event('input', { bubbles: true })); };
@@ -40,11 +46,41 @@ try {
   makeFile(file, sizeMiB * MiB, 'raw');
   const doc = await send('DOM.getDocument', {});
   const node = await send('DOM.querySelector', { nodeId: doc.result.root.nodeId, selector: '#files' });
+  // Chromium's processes of this profile, by type, sampled for their resident memory.
+  const peak = new Map();
+  const sample = () => {
+    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let cmd, status;
+      try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'); status = fs.readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { continue; }
+      if (!cmd.includes(profile)) continue;
+      const type = /--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser';
+      const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      const key = type === 'utility' ? (cmd.includes('NetworkService') ? 'network' : 'utility') : type;
+      peak.set(key, Math.max(peak.get(key) ?? 0, kib));
+    }
+  };
+  sample();
+  const idle = new Map(peak);
+  const sampler = setInterval(sample, 250);
   const t0 = Date.now();
   await send('DOM.setFileInputFiles', { nodeId: node.result.nodeId, files: [file] });
   await until(`!!document.querySelector('#uploads li:last-child[data-done], #uploads li:last-child[data-error]')`);
   const s = (Date.now() - t0) / 1000;
+  clearInterval(sampler);
   console.log(`page upload, no Playwright: ${sizeMiB} MiB in ${s.toFixed(1)} s = ${(sizeMiB * MiB / 1e6 / s).toFixed(0)} MB/s; error: ${await evaluate(`document.querySelector('#uploads li:last-child').dataset.error ?? 'none'`)}`);
+  const mib = (kib) => `${(kib / 1024).toFixed(0)} MiB`;
+  console.log(`peak RSS by process (idle → during): ${[...peak].map(([k, v]) => `${k} ${mib(idle.get(k) ?? 0)} → ${mib(v)}`).join(', ')}`);
+  if (process.env.GC) {
+    const rss = () => { peak.clear(); sample(); return mib(peak.get('renderer')); };
+    console.log('renderer now', rss(), 'workers', workers.length);
+    for (const w of workers) {
+      console.log('worker heap', JSON.stringify((await send('Runtime.getHeapUsage', {}, w)).result));
+      await send('HeapProfiler.collectGarbage', {}, w);
+    }
+    await send('HeapProfiler.collectGarbage', {});
+    await new Promise((r) => setTimeout(r, 2000));
+    console.log('renderer after GC', rss());
+  }
   fs.rmSync(file);
 
 } finally {
