@@ -113,8 +113,7 @@ pub(crate) async fn create_in_family(
     contribute_until: Option<i64>,
 ) -> DomainResult<Delivery> {
     const ACTION: Action = Action::DeliveryCreated;
-    use base64::Engine;
-    if secret.len() != 43 || base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(secret).is_err() {
+    if !super::invitations::looks_like_secret(secret) {
         return Err(DomainError::invalid("family_invitation is not a family's invitation: copy the whole link"));
     }
     let customer = customer.trim();

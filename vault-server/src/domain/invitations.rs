@@ -50,11 +50,22 @@ pub(crate) async fn create(
     Ok((invitation, secret))
 }
 
-/// A new invitation and its secret (256 random bits; only the digest is stored).
-pub(super) fn mint(family: &str, role: Role, name: &str, by: &str, days: u32) -> (Invitation, Zeroizing<String>) {
+/// A new invitation link's secret: 256 random bits, base64url (only its digest is stored).
+pub(super) fn new_secret() -> Zeroizing<String> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     OsRng.fill_bytes(bytes.as_mut());
-    let secret = Zeroizing::new(B64URL.encode(bytes.as_ref()));
+    Zeroizing::new(B64URL.encode(bytes.as_ref()))
+}
+
+/// Whether `secret` has the shape of an invitation link's secret (checked before any
+/// lookup, so that a mangled link gets a plain answer).
+pub(super) fn looks_like_secret(secret: &str) -> bool {
+    secret.len() == 43 && B64URL.decode(secret).is_ok()
+}
+
+/// A new invitation and its secret (only the digest is stored).
+pub(super) fn mint(family: &str, role: Role, name: &str, by: &str, days: u32) -> (Invitation, Zeroizing<String>) {
+    let secret = new_secret();
     let now = now_ms();
     let invitation = Invitation {
         id: uuid::Uuid::new_v4().to_string(),
@@ -96,7 +107,7 @@ pub(crate) async fn accept(
     secret: &str,
 ) -> DomainResult<(Family, MemberRow)> {
     const ACTION: Action = Action::MemberJoined;
-    if secret.len() != 43 || B64URL.decode(secret).is_err() {
+    if !looks_like_secret(secret) {
         return Err(DomainError::invalid("this is not an invitation link's secret: copy the whole link"));
     }
     let family = match &identity.family {

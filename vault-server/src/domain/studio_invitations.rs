@@ -8,9 +8,6 @@
 //! studio is then the family's contributor until the hand-off date, or until an
 //! owner or admin ends its access; it sees only what it uploads in that delivery.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use rand_core::{OsRng, RngCore};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -39,9 +36,7 @@ pub(crate) async fn create(
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(DomainError::invalid("an invitation works for 1 to 30 days"));
     }
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    OsRng.fill_bytes(bytes.as_mut());
-    let secret = Zeroizing::new(B64URL.encode(bytes.as_ref()));
+    let secret = super::invitations::new_secret();
     let now = now_ms();
     let invitation = StudioInvitation {
         id: uuid::Uuid::new_v4().to_string(),

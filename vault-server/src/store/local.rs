@@ -347,47 +347,9 @@ fn superseded_path(data: &Path, version: &str) -> PathBuf {
     data.with_extension(format!("data.superseded-{version}"))
 }
 
-/// Streams `body` into a new file at `path`, hashing it; removes the file on any failure.
-pub(super) async fn write_stream(path: &Path, mut body: ByteStream, len: u64) -> Result<(u64, [u8; 32]), StoreError> {
-    let result = async {
-        // Buffered: tokio's file writes each go to a blocking thread.
-        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, fs::File::create(path).await?);
-        let mut hasher = Sha256::new();
-        let mut written = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(StoreError::Body)?;
-            written += chunk.len() as u64;
-            if written > len {
-                return Err(StoreError::SizeMismatch);
-            }
-            hasher.update(&chunk);
-            file.write_all(&chunk).await?;
-        }
-        if written != len {
-            return Err(StoreError::SizeMismatch);
-        }
-        file.flush().await?;
-        file.get_ref().sync_all().await?;
-        Ok((written, hasher.finalize().into()))
-    }
-    .await;
-    if result.is_err() {
-        let _ = fs::remove_file(path).await;
-    }
-    result
-}
-
-/// Streams `body` into the file at `path` (made if missing) from `offset`, hashing it;
-/// the bytes are on disk when it returns. The file is shared by an upload's parts:
-/// nothing is removed on failure (the part's record is already gone).
-async fn write_stream_at(
-    path: &Path,
-    offset: u64,
-    mut body: ByteStream,
-    len: u64,
-) -> Result<(u64, [u8; 32]), StoreError> {
-    let mut file = fs::OpenOptions::new().write(true).create(true).truncate(false).open(path).await?;
-    file.seek(std::io::SeekFrom::Start(offset)).await?;
+/// Writes exactly `len` bytes of `body` to `file` from where it stands, hashing them;
+/// answers the file (flushed, not yet synced) and the bytes' SHA-256.
+async fn write_hashed(file: fs::File, mut body: ByteStream, len: u64) -> Result<(fs::File, [u8; 32]), StoreError> {
     // Buffered: tokio's file writes each go to a blocking thread.
     let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
     let mut hasher = Sha256::new();
@@ -405,8 +367,32 @@ async fn write_stream_at(
         return Err(StoreError::SizeMismatch);
     }
     file.flush().await?;
-    file.get_ref().sync_data().await?;
-    Ok((written, hasher.finalize().into()))
+    Ok((file.into_inner(), hasher.finalize().into()))
+}
+
+/// Streams `body` into a new file at `path`, hashing it; removes the file on any failure.
+pub(super) async fn write_stream(path: &Path, body: ByteStream, len: u64) -> Result<(u64, [u8; 32]), StoreError> {
+    let result = async {
+        let (file, sha256) = write_hashed(fs::File::create(path).await?, body, len).await?;
+        file.sync_all().await?;
+        Ok((len, sha256))
+    }
+    .await;
+    if result.is_err() {
+        let _ = fs::remove_file(path).await;
+    }
+    result
+}
+
+/// Streams `body` into the file at `path` (made if missing) from `offset`, hashing it;
+/// the bytes are on disk when it returns. The file is shared by an upload's parts:
+/// nothing is removed on failure (the part's record is already gone).
+async fn write_stream_at(path: &Path, offset: u64, body: ByteStream, len: u64) -> Result<(u64, [u8; 32]), StoreError> {
+    let mut file = fs::OpenOptions::new().write(true).create(true).truncate(false).open(path).await?;
+    file.seek(std::io::SeekFrom::Start(offset)).await?;
+    let (file, sha256) = write_hashed(file, body, len).await?;
+    file.sync_data().await?;
+    Ok((len, sha256))
 }
 
 /// The SHA-256 of the first `len` bytes of `file` (all of them: it was cut to `len`),
