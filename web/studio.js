@@ -139,6 +139,9 @@ function stateLine(d) {
   }
 }
 
+/** The invitation button's words (its accessible name starts with them). @param {DeliveryView} d */
+const inviteText = (d) => (d.state === 'uploading' ? 'Invite the parents' : 'Send a new invitation');
+
 /** Whether the studio may still add to `d`. @param {DeliveryView} d */
 const isOpen = (d) => d.state !== 'handed-off' && d.state !== 'erased';
 
@@ -154,8 +157,8 @@ async function loadDeliveries() {
     el('div', { class: 'actions' },
       isOpen(d) ? el('button', { type: 'button', class: 'secondary', 'aria-label': `Open the delivery for ${d.customer}`,
         onclick: () => openDelivery(d).catch(fail) }, 'Open') : null,
-      isOpen(d) && d.state !== 'accepted' ? el('button', { type: 'button', 'aria-label': `Invite the parents: ${d.customer}`,
-        onclick: () => invite(d).catch(fail) }, d.state === 'uploading' ? 'Invite the parents' : 'Send a new invitation') : null,
+      isOpen(d) && d.state !== 'accepted' ? el('button', { type: 'button', 'aria-label': `${inviteText(d)}: ${d.customer}`,
+        onclick: () => invite(d).catch(fail) }, inviteText(d)) : null,
       isOpen(d) && d.state !== 'accepted' && studio?.role === 'admin' ? el('button', { type: 'button', class: 'danger', 'aria-label': `Erase the delivery for ${d.customer}`,
         onclick: () => erase(d).catch(fail) }, 'Erase') : null))));
   $('#no-deliveries').hidden = deliveries.length > 0;

@@ -1152,7 +1152,9 @@ test('an upload interrupted by signing out goes on when the same person signs in
     await page.waitForFunction(() => document.body.dataset.ready === 'true' && !document.querySelector('#app').hidden);
   };
   const file = path.join(work, 'signed-out.webm');
-  makeFile(file, 96 * MiB + 7, 'signed-out');
+  // Large enough that signing out lands mid-upload at the page's full speed (~110 MB/s
+  // on loopback since the server writes parts in place; 96 MiB could finish first).
+  makeFile(file, 320 * MiB + 7, 'signed-out');
   await chooseFile(page, file);
   const item = page.locator('#uploads li').last();
   await page.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
@@ -1536,6 +1538,31 @@ test('a studio delivers a session to a family: encrypted in its browser, the par
   await studio.locator('#studio-audit tr[data-action="delivery.handed_off"]', { hasText: 'Ana and Luis García' }).waitFor();
   for (const p of await accessibilityProblems(studio)) problems.push(`studio audit: ${p}`);
   await shot(studio, '34-studio-audit-desktop');
+  // An invitation that expires unaccepted: the page says so, and the studio sends a
+  // new one (the first link no longer works).
+  await studio.click('.tab[data-view="deliveries"]');
+  await startDelivery(studio, 'The Lee family');
+  await studio.click('#delivery-close');
+  const lees = studio.locator('#deliveries li', { hasText: 'The Lee family' });
+  await lees.locator('button', { hasText: 'Invite the parents' }).click();
+  await studio.locator('#invitation:not([hidden])').waitFor();
+  const firstLink = await studio.inputValue('#invitation-link');
+  await studio.click('#delivery-close');
+  await studio.locator('#deliveries li[data-state="invited"]', { hasText: 'The Lee family' }).waitFor();
+  const leesId = await lees.getAttribute('data-id');
+  execFileSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()',
+    path.join(server.dataDir, 'vault.db'), `UPDATE deliveries SET invited_until = 1 WHERE id = '${leesId}'`]);
+  await studio.reload();
+  await studio.waitForFunction(() => document.body.dataset.ready === 'true');
+  const expired = studio.locator('#deliveries li[data-state="expired"]', { hasText: 'The Lee family' });
+  await expired.waitFor();
+  assert.match(await expired.textContent(), /Invitation expired.*The invitation expired unaccepted\. Send a new one/s);
+  await expired.locator('button', { hasText: 'Send a new invitation' }).click();
+  await studio.locator('#invitation:not([hidden])').waitFor();
+  const secondLink = await studio.inputValue('#invitation-link');
+  assert.notEqual(secondLink, firstLink, 'a new link');
+  await studio.click('#delivery-close');
+  await studio.locator('#deliveries li[data-state="invited"]', { hasText: 'The Lee family' }).waitFor();
   // And on a phone.
   await studio.setViewportSize({ width: 390, height: 844 });
   await studio.click('.tab[data-view="deliveries"]');
