@@ -1567,6 +1567,9 @@ test('a studio delivers a session to a family: encrypted in its browser, the par
   await studio.setViewportSize({ width: 390, height: 844 });
   await studio.click('.tab[data-view="deliveries"]');
   for (const p of await accessibilityProblems(studio)) problems.push(`studio on a phone: ${p}`);
+  const outside = await studio.evaluate(() => [...document.querySelectorAll('#deliveries button')]
+    .filter((b) => b.getBoundingClientRect().right > document.documentElement.clientWidth).map((b) => b.textContent));
+  assert.deepEqual(outside, [], 'every button within the phone\'s width');
   await shot(studio, '35-studio-deliveries-phone');
   await desk.close();
   assert.deepEqual(proxy.stats.markerHits, [], 'no request held the plaintext');
