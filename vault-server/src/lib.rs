@@ -37,6 +37,7 @@ pub(crate) mod api;
 pub(crate) mod auth;
 pub(crate) mod aws;
 pub(crate) mod backends;
+pub(crate) mod claims;
 pub mod cli;
 pub(crate) mod client;
 pub(crate) mod clock;

@@ -53,6 +53,20 @@ fn invitation(row: &sqlx::any::AnyRow) -> Result<Invitation, sqlx::Error> {
     })
 }
 
+/// The roles `user` (of any issuer) holds in `family`: what an invitation's maker may
+/// still let in is judged by them.
+pub(super) async fn roles_in<'c, E>(executor: E, family: &str, user: &str) -> Result<Vec<Role>, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let rows = sqlx::query("SELECT role FROM members WHERE family_id = $1 AND user_id = $2")
+        .bind(family)
+        .bind(user)
+        .fetch_all(executor)
+        .await?;
+    Ok(rows.iter().filter_map(|row| row.try_get::<String, _>("role").ok().and_then(|r| Role::parse(&r))).collect())
+}
+
 /// Records an invitation under the hash of its secret, in `tx`.
 pub(super) async fn insert(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -141,15 +155,10 @@ impl Db {
         }
         // A link is only as good as its maker: one made by someone since removed or
         // demoted (an admin who made themselves a way back in) admits nobody.
-        let maker = sqlx::query("SELECT role FROM members WHERE family_id = $1 AND user_id = $2")
-            .bind(family)
-            .bind(&found.created_by)
-            .fetch_all(&mut *tx)
-            .await?;
-        let maker_may = maker.iter().any(|row| {
-            let role = row.try_get::<String, _>("role").ok().and_then(|r| Role::parse(&r));
-            role.is_some_and(|r| if found.role == Role::Owner { r == Role::Owner } else { r.can_manage() })
-        });
+        let maker_may = roles_in(&mut *tx, family, &found.created_by)
+            .await?
+            .into_iter()
+            .any(|r| if found.role == Role::Owner { r == Role::Owner } else { r.can_manage() });
         // A studio delivery's current invitation is the studio's: its maker is on the
         // studio's staff (still), not a member. The delivery is claimed here, before
         // anything else is written, by a statement that re-checks it: a racing re-send

@@ -3,7 +3,8 @@
 
 use sqlx::Row;
 
-use super::studios::{DELIVERY, delivery};
+use super::invitations::roles_in;
+use super::studios::{DELIVERY, delivery, delivery_columns};
 use super::{Db, Delivery, Role, now_ms};
 
 /// One invitation to a studio (never its secret).
@@ -60,33 +61,20 @@ fn studio_invitation(row: &sqlx::any::AnyRow) -> Result<StudioInvitation, sqlx::
     })
 }
 
-/// Whether the maker of `i` is still an owner or admin of its family.
-async fn maker_may<'c, E>(executor: E, i: &StudioInvitation) -> Result<bool, sqlx::Error>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
-    let maker = sqlx::query("SELECT role FROM members WHERE family_id = $1 AND user_id = $2")
-        .bind(&i.family_id)
-        .bind(&i.created_by)
-        .fetch_all(executor)
-        .await?;
-    Ok(maker
-        .iter()
-        .any(|row| row.try_get::<String, _>("role").ok().and_then(|r| Role::parse(&r)).is_some_and(Role::can_manage)))
-}
-
 impl Db {
     /// Whether the maker of the invitation `id` is still an owner or admin of its family
-    /// (a studio it let in keeps its access only so long).
+    /// (a studio it let in keeps its access only so long). Asked on every contributor
+    /// request, so in one query.
     pub(crate) async fn studio_invitation_maker_may(&self, id: &str) -> Result<bool, sqlx::Error> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM studio_invitations WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        match row.as_ref().map(studio_invitation).transpose()? {
-            Some(i) => maker_may(&self.pool, &i).await,
-            None => Ok(false),
-        }
+        let rows = sqlx::query(
+            "SELECT m.role FROM studio_invitations i JOIN members m              ON m.family_id = i.family_id AND m.user_id = i.created_by WHERE i.id = $1",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().any(|row| {
+            row.try_get::<String, _>("role").ok().and_then(|r| Role::parse(&r)).is_some_and(Role::can_manage)
+        }))
     }
 
     /// A delivery into `family`; None for another family's.
@@ -165,7 +153,7 @@ impl Db {
             return Ok(Redemption::NoSuchInvitation);
         };
         // An invitation is only as good as its maker's place in the family.
-        if !maker_may(&mut *tx, &found).await? {
+        if !roles_in(&mut *tx, &found.family_id, &found.created_by).await?.into_iter().any(Role::can_manage) {
             return Ok(Redemption::Withdrawn(Box::new(found)));
         }
         let used = sqlx::query(
@@ -207,7 +195,7 @@ impl Db {
     /// The deliveries into `family`, newest first, each with its studio's name and
     /// the count of recordings the studio delivered in it.
     pub(crate) async fn family_deliveries(&self, family: &str) -> Result<Vec<(Delivery, String, u64)>, sqlx::Error> {
-        let columns = DELIVERY.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
+        let columns = delivery_columns("d");
         let rows = sqlx::query(&format!(
             "SELECT {columns}, s.name AS studio_name, (SELECT COUNT(*) FROM recordings r \
              WHERE r.family_id = d.family_id AND r.delivery_id = d.id \

@@ -73,6 +73,11 @@ pub(crate) const NEVER_INVITED_MS: i64 = 30 * 86_400_000;
 pub(super) const DELIVERY: &str = "id, studio_id, family_id, customer, created_by, created_at, invitation_id, invited_until, \
     contribute_until, accepted_at, handed_off_at, expired_at, erased_at, studio_invitation_id";
 
+/// [`DELIVERY`]'s columns of the table named `alias` in a join.
+pub(super) fn delivery_columns(alias: &str) -> String {
+    DELIVERY.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
+}
+
 pub(super) fn delivery(row: &AnyRow) -> Result<Delivery, sqlx::Error> {
     Ok(Delivery {
         id: row.try_get("id")?,
@@ -450,7 +455,7 @@ impl Db {
     /// Deliveries never accepted and kept as long as their studio's policy says, and
     /// those marked erased whose family's erasure did not finish (a failure to retry).
     pub(crate) async fn unclaimed_deliveries(&self, now: i64) -> Result<Vec<Delivery>, sqlx::Error> {
-        let columns = DELIVERY.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
+        let columns = delivery_columns("d");
         let rows = sqlx::query(&format!(
             "SELECT {columns} FROM deliveries d JOIN studios s ON s.id = d.studio_id \
              JOIN families f ON f.id = d.family_id WHERE d.accepted_at IS NULL AND f.erased_at IS NULL \

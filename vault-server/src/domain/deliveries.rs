@@ -57,6 +57,23 @@ pub(crate) fn state(d: &Delivery, now: i64) -> DeliveryState {
     }
 }
 
+/// The customer's name as given, trimmed, if it is one.
+fn customer_name(customer: &str) -> DomainResult<&str> {
+    let customer = customer.trim();
+    if !crate::text::is_visible_text(customer, 100) {
+        return Err(DomainError::invalid("customer must be 1 to 100 visible characters, such as Ana and Luis García"));
+    }
+    Ok(customer)
+}
+
+/// A hand-off date a studio may set at `now`: not past, at most 30 days ahead.
+fn check_hand_off(until: i64, now: i64) -> DomainResult<()> {
+    if !(now..=now + MAX_CONTRIBUTE_DAYS * DAY_MS).contains(&until) {
+        return Err(DomainError::invalid("contribute_until must be within the next 30 days"));
+    }
+    Ok(())
+}
+
 /// Starts a delivery for `customer`: a new family vault with its own key.
 pub(crate) async fn create(
     s: &Services,
@@ -66,19 +83,13 @@ pub(crate) async fn create(
     contribute_until: Option<i64>,
 ) -> DomainResult<Delivery> {
     const ACTION: Action = Action::DeliveryCreated;
-    let customer = customer.trim();
-    if !crate::text::is_visible_text(customer, 100) {
-        return Err(DomainError::invalid("customer must be 1 to 100 visible characters, such as Ana and Luis García"));
-    }
+    let customer = customer_name(customer)?;
     let family_name = family_name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(customer);
     if !crate::text::is_visible_text(family_name, 200) {
         return Err(DomainError::invalid("family_name must be 1 to 200 visible characters"));
     }
-    let now = now_ms();
-    if let Some(until) = contribute_until
-        && !(now..=now + MAX_CONTRIBUTE_DAYS * DAY_MS).contains(&until)
-    {
-        return Err(DomainError::invalid("contribute_until must be within the next 30 days"));
+    if let Some(until) = contribute_until {
+        check_hand_off(until, now_ms())?;
     }
     let id = uuid::Uuid::new_v4().to_string();
     // Vault's own id for a family no identity provider organisation named.
@@ -116,15 +127,10 @@ pub(crate) async fn create_in_family(
     if !super::invitations::looks_like_secret(secret) {
         return Err(DomainError::invalid("family_invitation is not a family's invitation: copy the whole link"));
     }
-    let customer = customer.trim();
-    if !crate::text::is_visible_text(customer, 100) {
-        return Err(DomainError::invalid("customer must be 1 to 100 visible characters, such as Ana and Luis García"));
-    }
+    let customer = customer_name(customer)?;
     let now = now_ms();
     let until = contribute_until.unwrap_or(now + DEFAULT_CONTRIBUTE_DAYS * DAY_MS);
-    if !(now..=now + MAX_CONTRIBUTE_DAYS * DAY_MS).contains(&until) {
-        return Err(DomainError::invalid("contribute_until must be within the next 30 days"));
-    }
+    check_hand_off(until, now)?;
     let id = uuid::Uuid::new_v4().to_string();
     let new =
         InvitedDelivery { id: &id, studio_id: &st.studio.id, customer, created_by: &st.user, contribute_until: until };

@@ -174,11 +174,17 @@ pub(crate) async fn accept(
 
 /// Where an invitation is in its life at `now`.
 pub(crate) fn state(i: &Invitation, now: i64) -> InvitationState {
-    if i.accepted_at.is_some() {
+    state_of(i.accepted_at.is_some(), i.revoked_at.is_some(), i.expires_at, now)
+}
+
+/// Where a link that is used once, may be withdrawn and expires stands at `now`
+/// (invitations to members and to studios alike): a use counts whatever came after.
+pub(super) fn state_of(used: bool, revoked: bool, expires_at: i64, now: i64) -> InvitationState {
+    if used {
         InvitationState::Accepted
-    } else if i.revoked_at.is_some() {
+    } else if revoked {
         InvitationState::Revoked
-    } else if i.expires_at <= now {
+    } else if expires_at <= now {
         InvitationState::Expired
     } else {
         InvitationState::Pending

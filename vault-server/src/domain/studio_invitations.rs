@@ -74,13 +74,5 @@ pub(crate) async fn revoke(s: &Services, m: &Member, id: &str) -> DomainResult<(
 /// Where an invitation to a studio is in its life at `now` (`Accepted`: a delivery
 /// started with it).
 pub(crate) fn state(i: &StudioInvitation, now: i64) -> InvitationState {
-    if i.used_at.is_some() {
-        InvitationState::Accepted
-    } else if i.revoked_at.is_some() {
-        InvitationState::Revoked
-    } else if i.expires_at <= now {
-        InvitationState::Expired
-    } else {
-        InvitationState::Pending
-    }
+    super::invitations::state_of(i.used_at.is_some(), i.revoked_at.is_some(), i.expires_at, now)
 }

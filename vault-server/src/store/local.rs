@@ -19,10 +19,9 @@
 //! as absent and may be rewritten. Parts written in place make the commit one read
 //! (for the object's SHA-256) instead of a second copy of every byte.
 
-use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -31,6 +30,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::fs;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use crate::claims::{Claim, Claims};
 
 use super::{ByteStream, ListedVersion, ObjectInfo, ObjectKey, ObjectStore, PartReceipt, StoreError};
 
@@ -41,7 +42,7 @@ const CHUNK: usize = 64 * 1024;
 pub(crate) struct LocalStore {
     root: PathBuf,
     /// Parts being written in place (`<upload>/<part>`): one writer per region.
-    writing: Arc<Mutex<HashSet<String>>>,
+    writing: Arc<Claims>,
 }
 
 /// Where a part written in place lies in its upload's `object` file, and what it holds.
@@ -50,18 +51,6 @@ struct Placed {
     offset: u64,
     size: u64,
     sha256: String,
-}
-
-/// A part's region, held by its one writer; given back on drop.
-struct Writing {
-    set: Arc<Mutex<HashSet<String>>>,
-    id: String,
-}
-
-impl Drop for Writing {
-    fn drop(&mut self) {
-        self.set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
-    }
 }
 
 /// The upload's object file, for parts written in place.
@@ -101,13 +90,10 @@ impl LocalStore {
     }
 
     /// Claims part `n` of `upload` for one writer.
-    fn claim(&self, upload: &str, n: u32) -> Result<Writing, StoreError> {
-        let id = format!("{upload}/{n}");
-        let mut set = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !set.insert(id.clone()) {
-            return Err(StoreError::Backend(format!("part {n} is being written by another request")));
-        }
-        Ok(Writing { set: self.writing.clone(), id })
+    fn claim(&self, upload: &str, n: u32) -> Result<Claim, StoreError> {
+        self.writing
+            .claim(&format!("{upload}/{n}"))
+            .ok_or_else(|| StoreError::Backend(format!("part {n} is being written by another request")))
     }
 
     /// Writes part `n` at `offset` in the upload's object file: its old record goes
@@ -211,8 +197,8 @@ impl LocalStore {
             let object = object_in(&dir);
             let file = fs::OpenOptions::new().read(true).write(true).open(&object).await?;
             file.set_len(len).await?;
-            let (size, sha256) = hash_file(file, len).await?;
-            return self.publish(key, &dir, &object, false, size, sha256, meta.retain_until, new_version).await;
+            let sha256 = hash_file(file, len).await?;
+            return self.publish(key, &dir, &object, false, len, sha256, meta.retain_until, new_version).await;
         }
         let tmp = self.tmp_path();
         let assembled = async {
@@ -395,9 +381,8 @@ async fn write_stream_at(path: &Path, offset: u64, body: ByteStream, len: u64) -
     Ok((len, sha256))
 }
 
-/// The SHA-256 of the first `len` bytes of `file` (all of them: it was cut to `len`),
-/// and the file made durable.
-async fn hash_file(mut file: fs::File, len: u64) -> Result<(u64, [u8; 32]), StoreError> {
+/// The SHA-256 of `file`, which was cut to `len` bytes, and the file made durable.
+async fn hash_file(mut file: fs::File, len: u64) -> Result<[u8; 32], StoreError> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
@@ -413,7 +398,7 @@ async fn hash_file(mut file: fs::File, len: u64) -> Result<(u64, [u8; 32]), Stor
         return Err(StoreError::SizeMismatch);
     }
     file.sync_all().await?;
-    Ok((size, hasher.finalize().into()))
+    Ok(hasher.finalize().into())
 }
 
 async fn sync_dir(dir: &Path) -> Result<(), StoreError> {
