@@ -82,6 +82,7 @@ const DETAIL_SAYS_IT = new Set(['bad-request', 'conflict', 'invalid-body', 'rang
  * @property {BodyInit} [body] a body sent as it is
  * @property {Record<string, string>} [headers]
  * @property {AbortSignal} [signal]
+ * @property {(url: string, init: RequestInit) => Promise<Response>} [fetcher] what sends it, if not `fetch`
  */
 
 /** A server detail as a sentence: capitalised, with a full stop.
@@ -105,7 +106,7 @@ export function client(token, scope = () => ({})) {
    * @param {RequestOptions} [options]
    * @returns {Promise<Response>} an answer with a 2xx status; anything else throws an `ApiError`
    */
-  async function request(method, path, { json, body, headers = {}, signal } = {}) {
+  async function request(method, path, { json, body, headers = {}, signal, fetcher = fetch } = {}) {
     const bearer = token();
     // No token: a request anyone may make (a share link's), sent without one.
     /** @type {Record<string, string>} */
@@ -120,7 +121,7 @@ export function client(token, scope = () => ({})) {
     }
     let res;
     try {
-      res = await fetch(path, init);
+      res = await fetcher(path, init);
     } catch (e) {
       if (e instanceof Error && e.name === 'AbortError') throw e;
       throw new ApiError(0, MESSAGES.network ?? '', 'network');

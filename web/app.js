@@ -8,7 +8,7 @@ import { pending } from './pending.js';
 import { ToUploader, FromUploader, ToServiceWorker, FromServiceWorker, PLAYBACK_ERROR_HEADER } from './messages.js';
 import { Library, makePoster, mediaDuration, fingerprint, isoDay, kindOf } from './library.js';
 import { newLink, wrappingKey, sealItem, base64, base64url } from './links.js';
-import { swReady, postToServiceWorker } from './worker-channel.js';
+import { swReady, partsReady, postToServiceWorker } from './worker-channel.js';
 import { claims, renewalDelay, renewed } from './session.js';
 import { $, el, fmtSize, fmtDay } from './dom.js';
 
@@ -289,6 +289,7 @@ async function start() {
     library = null;
   }
   await swReady();
+  partsReady();
   await tellServiceWorker();
   $('#create-family').hidden = true;
   // Ids and names are isolated from the text around them (no bidirectional spill).

@@ -1,6 +1,7 @@
 // @ts-check
-// The messages between the page (app.js), its upload worker (upload-worker.js) and its
-// service worker (sw.js): their names and shapes, defined once, here. Senders and
+// The messages between the page (app.js), its upload worker (upload-worker.js), the
+// upload worker's part senders (parts/sender.js) and the service worker (sw.js): their
+// names and shapes, defined once, here. Senders and
 // receivers use these names, and `scripts/typecheck` holds both to these shapes.
 
 /** Page → upload worker. */
@@ -145,6 +146,23 @@ export const FromServiceWorker = Object.freeze({
  */
 
 /** @typedef {UploadCreated | UploadProgress | UploadPaused | UploadRetrying | UploadDone | UploadFailed | NeedToken} FromUploaderMessage */
+
+// ---------- upload worker ↔ part sender (parts/sender.js) ----------
+
+/**
+ * One part's PUT, with a port for its answer (a message on that port aborts it).
+ * @typedef {object} PartRequest
+ * @property {string} url
+ * @property {Record<string, string>} headers
+ * @property {string} digestInto the header to add, holding the body's SHA-256 (hex)
+ * @property {Uint8Array<ArrayBuffer>} body transferred, and transferred back in the answer
+ */
+
+/**
+ * The server's answer to a part's PUT, or why there is none; either way the body back.
+ * @typedef {{ status: number, contentType: string, text: string | null, body: Uint8Array<ArrayBuffer> }
+ *   | { failed: 'network' | 'aborted', body: Uint8Array<ArrayBuffer> }} PartAnswer
+ */
 
 // ---------- page ↔ service worker ----------
 

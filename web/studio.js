@@ -8,6 +8,7 @@
 // it uploaded, nothing more, and nothing at all after the hand-off.
 import { client, ApiError } from './api.js';
 import { ToUploader, FromUploader } from './messages.js';
+import { partsReady } from './worker-channel.js';
 import { Library, makePoster, mediaDuration, fingerprint, isoDay, kindOf } from './library.js';
 import { claims, renewalDelay, renewed } from './session.js';
 import { $, el, fmtSize, fmtDay } from './dom.js';
@@ -492,6 +493,7 @@ function takeFamilyInvite() {
 }
 
 async function init() {
+  partsReady();
   takeFamilyInvite();
   if (!token) return location.assign('/');
   config = await fetch('/web-config.json').then((r) => r.json(), () => ({}));

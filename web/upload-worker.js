@@ -8,6 +8,7 @@ import { loadWasm, cryptoMode, frameKeyFor, sealFrames, framesBy, isFormatError,
 import { client, ApiError } from './api.js';
 import { pending } from './pending.js';
 import { ToUploader, FromUploader } from './messages.js';
+import { PartSenders } from './part-senders.js';
 
 /**
  * @typedef {import('./messages.js').ToUploaderMessage} ToUploaderMessage
@@ -58,6 +59,8 @@ const post = (m) => self.postMessage(m);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Parts sent at once after part 1 (each a part's size in memory). */
 const PARTS_IN_FLIGHT = 3;
+/** Parts one part sender sends before it is replaced (part-senders.js): ~128 MiB. */
+const PARTS_PER_SENDER = 16;
 
 /** Who waits for the page's answer to a `NeedToken`. @type {((token: string | null) => void) | null} */
 let tokenWaiter = null;
@@ -316,41 +319,70 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
   });
   progress();
 
-  /** @param {number} n */
-  const encrypt = async (n) => {
+  /**
+   * Part `n`'s plaintext, read from the file (the next part is read while this one is
+   * sealed: the read waits on the browser process, the sealing on WebCrypto).
+   * @param {number} n
+   */
+  const read = (n) => {
     const from = plan.plaintextStart(n, total), to = plan.plaintextEnd(n, total);
-    const plain = new Uint8Array(await file.slice(from, to).arrayBuffer());
-    const plainSha = await sha256hex(plain);
+    const bytes = file.slice(from, to).arrayBuffer().then((b) => new Uint8Array(b));
+    bytes.catch(() => {}); // awaited below, or dropped when the upload stops
+    return { n, to, plainLen: to - from, bytes };
+  };
+
+  /**
+   * Part `n` sealed, with its plaintext's digest (for the resume check, pending.js).
+   * @param {ReturnType<typeof read>} reading
+   */
+  const encrypt = async ({ n, to, plainLen, bytes }) => {
+    const plain = await bytes;
+    // The digest is taken while the part is sealed, and checked before the part may
+    // leave (below): sealed bytes that never leave reuse no IV anyone sees.
+    const plainSha = sha256hex(plain);
+    plainSha.catch(() => {});
+    let body = await sealFrames(sealer, key, plain, n === lastPart);
+    const checked = await plainSha;
+    plain.fill(0);
     // Checked at resume for the whole file; this catches a file that changes meanwhile.
-    if (entry.sent[n - 1] !== undefined && entry.sent[n - 1] !== plainSha) {
+    if (entry.sent[n - 1] !== undefined && entry.sent[n - 1] !== checked) {
+      body.fill(0);
       throw new UploadError('file-changed', 'The file changed since the upload started; start a new upload instead.');
     }
-    let body = await sealFrames(sealer, key, plain, n === lastPart);
-    plain.fill(0);
     if (n === 1) {
       const withHeader = new Uint8Array(sealer.header.length + body.length);
       withHeader.set(sealer.header);
       withHeader.set(body, sealer.header.length);
       body = withHeader;
     }
-    const sealed = /** @type {Uint8Array<ArrayBuffer>} */ (body);
-    // The body's digest (the server checks it) is taken here too, off the wire's path.
-    const sha = await sha256hex(sealed);
     encrypted = to;
     progress();
-    return { n, body: sealed, sha, plainSha, plainLen: to - from };
+    // The body's digest, which the server checks, is the part sender's to take.
+    return { n, body: /** @type {Uint8Array<ArrayBuffer>} */ (body), plainSha: checked, plainLen };
   };
 
+  let recorded = Promise.resolve();
+  /**
+   * Records that part `n` may leave this device (see pending.js). One write at a time,
+   * in the order parts are sealed, so that no older copy of the record lands last.
+   * @param {Awaited<ReturnType<typeof encrypt>>} part
+   */
+  const record = (part) => {
+    if (entry.sent[part.n - 1] === part.plainSha) return recorded;
+    entry.sent[part.n - 1] = part.plainSha;
+    recorded = recorded.then(() => pending.put(entry));
+    return recorded;
+  };
+
+  const senders = new PartSenders(PARTS_PER_SENDER);
   /** @param {Awaited<ReturnType<typeof encrypt>>} part */
   const send = async (part) => {
     await retrying(`part ${part.n}`, async () => {
       try {
-        const res = await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
-          body: part.body, headers: { 'x-vault-sha256': part.sha }, signal: current?.abort.signal,
+        await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
+          body: part.body, signal: current?.abort.signal,
+          fetcher: (url, init) => senders.put(url, init, { digestInto: 'x-vault-sha256', giveBack: (body) => { part.body = body; } }),
         });
-        // Read to its end: until then Chromium keeps the request, and this part's body
-        // with it, for the garbage collector (a 1 GiB upload held ~3 GiB of them).
-        await res.arrayBuffer();
       } catch (e) {
         // A part that arrived before the connection broke is recognised by its number.
         if (e instanceof ApiError && e.retryable) {
@@ -366,27 +398,31 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
   };
 
   // Part 1 alone (the server checks the others against its header), then up to
-  // PARTS_IN_FLIGHT at once while the next is sealed: the server verifies and stores
-  // one part while the following ones travel. Memory: that many sealed parts.
+  // PARTS_IN_FLIGHT at once while the next is read and sealed: the server verifies and
+  // stores one part while the following ones travel, this device's record of a part is
+  // written, and its digest taken (by its sender), while the next one is sealed.
+  // Memory: that many sealed parts, and the plaintext of two.
   /** @type {Set<Promise<void>>} */
   const inFlight = new Set();
   /** @type {unknown} */
   let failed = null;
   try {
+    let next = read(startPart);
     for (let n = startPart; n <= lastPart; n++) {
-      const part = await encrypt(n);
+      const reading = next;
+      await reading.bytes;
+      if (n < lastPart) next = read(n + 1);
+      const part = await encrypt(reading);
       if (failed) throw failed;
-      // Recorded before the first byte of this part leaves: see pending.js.
-      if (entry.sent[part.n - 1] !== part.plainSha) {
-        entry.sent[part.n - 1] = part.plainSha;
-        await pending.put(entry);
-      }
+      // Recorded before the first byte of this part leaves.
+      const written = record(part);
       if (part.n === 1) {
+        await written;
         await send(part);
         continue;
       }
       /** @type {Promise<void>} */
-      const sending = send(part).catch((e) => { failed ??= e; }).finally(() => inFlight.delete(sending));
+      const sending = written.then(() => send(part)).catch((e) => { failed ??= e; }).finally(() => inFlight.delete(sending));
       inFlight.add(sending);
       while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
       if (failed) throw failed;
@@ -397,5 +433,6 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
     // A pause or failure stops the parts still on their way (their requests share the
     // abort signal); they settle quietly.
     await Promise.allSettled(inFlight);
+    senders.close();
   }
 }

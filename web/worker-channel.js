@@ -1,7 +1,8 @@
 // @ts-check
-// The pages' side of the service worker (sw.js): registering it so that it controls the
-// page, and handing it messages (messages.js). The family page (app.js) and the share
-// link viewer (share.js) both use it.
+// The pages' side of the service workers: registering sw.js so that it controls the
+// page, and handing it messages (messages.js); the family page (app.js) and the share
+// link viewer (share.js) both use it. And registering parts/sw.js for the pages that
+// upload (app.js, studio.js).
 
 /**
  * Registers sw.js and waits until it controls this page: /media/ requests go to it
@@ -14,6 +15,15 @@ export async function swReady() {
   if (!navigator.serviceWorker.controller) {
     await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
   }
+}
+
+/**
+ * Registers parts/sw.js, under which the upload worker's part senders run outside
+ * sw.js (parts/sw.js says why). Uploads work without it, only slower and with more
+ * memory, so a failure is not the page's to report.
+ */
+export function partsReady() {
+  navigator.serviceWorker?.register('/parts/sw.js', { type: 'module', scope: '/parts/' }).catch(() => {});
 }
 
 /**

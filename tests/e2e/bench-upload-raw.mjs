@@ -5,9 +5,11 @@
 // browser has no such observer. This drives Chromium over the bare DevTools protocol
 // (page navigation, DOM, Runtime only) so the figure is the page's own.
 //
-// It also samples the resident memory of Chromium's processes during the upload; with
-// GC=1 it then has DevTools collect the upload worker's garbage and samples again,
-// which tells memory the page holds from garbage the browser has not collected yet.
+// It also samples the resident memory of Chromium's processes during the upload, and
+// reports the CPU time each process (the server's too) spent on it: THREADS=1 splits it
+// by thread (and its kernel share, "sys"). With GC=1 it then has DevTools collect the
+// workers' garbage and samples again, which tells memory the page holds from garbage
+// the browser has not collected yet; CONSOLE=1 prints what the workers log.
 //
 // Run: scripts/build-wasm && cargo build --release --bin vault &&
 //      (cd tests/e2e && MIB=512 node --experimental-websocket bench-upload-raw.mjs)
@@ -29,12 +31,20 @@ const ws = new WebSocket(targets.find((t) => t.type === 'page').webSocketDebugge
 await new Promise((r) => { ws.onopen = r; });
 let seq = 0; const waiting = new Map();
 const workers = [];
-ws.onmessage = (m) => { const d = JSON.parse(m.data); if (d.method === 'Target.attachedToTarget') workers.push(d.params.sessionId); if (d.id && waiting.has(d.id)) { waiting.get(d.id)(d); waiting.delete(d.id); } };
+ws.onmessage = (m) => {
+  const d = JSON.parse(m.data);
+  if (d.method === 'Target.attachedToTarget') {
+    workers.push(d.params.sessionId);
+    if (process.env.CONSOLE) ws.send(JSON.stringify({ id: 1e9 + workers.length, method: 'Runtime.enable', sessionId: d.params.sessionId }));
+  }
+  if (d.method === 'Runtime.consoleAPICalled') console.log('console:', d.params.args.map((a) => a.value ?? a.description).join(' '));
+  if (d.id && waiting.has(d.id)) { waiting.get(d.id)(d); waiting.delete(d.id); }
+};
 const send = (method, params = {}, sessionId) => new Promise((r) => { const id = ++seq; waiting.set(id, r); ws.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) })); });
 const evaluate = async (expr) => (await send('Runtime.evaluate', { expression: expr, awaitPromise: true, returnByValue: true })).result?.result?.value;
 const until = async (expr, ms = 120_000) => { const t = Date.now(); while (!(await evaluate(expr))) { if (Date.now() - t > ms) throw new Error(`timeout: ${expr}: ${await evaluate("document.querySelector('main')?.innerText.slice(0, 1500)")}`); await new Promise((r) => setTimeout(r, 200)); } };
 try {
-  if (process.env.GC) await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true });
+  if (process.env.GC || process.env.CONSOLE) await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true });
   await send('Page.navigate', { url: server.url });
   await until(`!!document.querySelector('#dev-user')`);
   await evaluate(`(() => { const f = (s, v) => { const i = document.querySelector(s); i.value = v; i.dispatchEvent(new Event('input', { bubbles: true })); };
@@ -59,8 +69,36 @@ try {
       peak.set(key, Math.max(peak.get(key) ?? 0, kib));
     }
   };
+  // CPU seconds by process over the upload (utime + stime, in clock ticks of 1/100 s).
+  const cpu = () => {
+    const by = new Map();
+    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let cmd, stat;
+      try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'); stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
+      const type = Number(pid) === server.pid ? 'server' : cmd.includes(profile)
+        ? ((t) => (t === 'utility' ? (cmd.includes('NetworkService') ? 'network' : 'utility') : t))(/--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser')
+        : null;
+      if (!type) continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      by.set(type, (by.get(type) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+      if (process.env.THREADS) {
+        for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+          try {
+            const t = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+            const name = t.slice(t.indexOf('(') + 1, t.lastIndexOf(')'));
+            const g = t.slice(t.lastIndexOf(')') + 2).split(' ');
+            const k = `${type}/${name}`;
+            by.set(k, (by.get(k) ?? 0) + (Number(g[11]) + Number(g[12])) / 100);
+            by.set(`${k} sys`, (by.get(`${k} sys`) ?? 0) + Number(g[12]) / 100);
+          } catch { /* gone */ }
+        }
+      }
+    }
+    return by;
+  };
   sample();
   const idle = new Map(peak);
+  const cpuBefore = cpu();
   const sampler = setInterval(sample, 250);
   const t0 = Date.now();
   await send('DOM.setFileInputFiles', { nodeId: node.result.nodeId, files: [file] });
@@ -68,6 +106,8 @@ try {
   const s = (Date.now() - t0) / 1000;
   clearInterval(sampler);
   console.log(`page upload, no Playwright: ${sizeMiB} MiB in ${s.toFixed(1)} s = ${(sizeMiB * MiB / 1e6 / s).toFixed(0)} MB/s; error: ${await evaluate(`document.querySelector('#uploads li:last-child').dataset.error ?? 'none'`)}`);
+  const cpuAfter = cpu();
+  console.log(`CPU seconds during the upload (${s.toFixed(1)} s wall, ${os.cpus().length} cores): ${[...cpuAfter].map(([k, v]) => `${k} ${(v - (cpuBefore.get(k) ?? 0)).toFixed(1)}`).join(', ')}`);
   const mib = (kib) => `${(kib / 1024).toFixed(0)} MiB`;
   console.log(`peak RSS by process (idle → during): ${[...peak].map(([k, v]) => `${k} ${mib(idle.get(k) ?? 0)} → ${mib(v)}`).join(', ')}`);
   if (process.env.GC) {

@@ -119,7 +119,26 @@ test('a 200 MiB recording: encrypted upload, listed, played and seeked near the 
   const offsets = [5 * MiB + 3, 100 * MiB, 199 * MiB + 17];
   makeFile(file, size, 'wav', { marker: MARKER, offsets, header: wavHeader(size - 44) });
   const bodyBefore = proxy.stats.bodyBytes, scanFrom = proxy.stats.bodies.length;
+  // The upload worker's part senders (web/part-senders.js): each is ended after its parts.
+  const senders = [];
+  const onWorker = (w) => {
+    if (new URL(w.url()).pathname !== '/parts/sender.js') return;
+    const sender = { ended: false };
+    w.on('close', () => { sender.ended = true; });
+    senders.push(sender);
+  };
+  owner.on('worker', onWorker);
   ids.wav = await upload(owner, file);
+  owner.off('worker', onWorker);
+  // 25 parts, 16 per sender: part 1 to 16 through one, 17 to 25 through the next.
+  assert.equal(senders.length, 2, 'two part senders');
+  for (let i = 0; i < 100 && !senders.every((x) => x.ended); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(senders.every((x) => x.ended), 'every part sender is ended once the upload is done');
+  // They run under parts/sw.js, which has no fetch handler: sw.js never sees a part.
+  assert.deepEqual(await owner.evaluate(async () => {
+    const r = await navigator.serviceWorker.getRegistration('/parts/sender.js');
+    return [new URL(r?.scope ?? '/').pathname, new URL(r?.active?.scriptURL ?? '/').pathname];
+  }), ['/parts/', '/parts/sw.js']);
   assert.ok(ids.wav, 'the upload names its recording');
   assert.ok(proxy.stats.bodyBytes - bodyBefore >= size, 'the whole upload passed the proxy and was scanned');
   assertScanned(scanFrom, ids.wav, size);

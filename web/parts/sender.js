@@ -1,0 +1,39 @@
+// @ts-check
+// Sends upload parts for the upload worker (upload-worker.js, through part-senders.js):
+// one PUT per message, with the body's SHA-256 in the header the message names. The
+// body is transferred here and back with the answer: no part is copied between them.
+// It lives under /parts/ to be outside sw.js (parts/sw.js says why), and is replaced
+// every few parts: Chromium keeps each request's body until this worker's garbage is
+// collected, which a worker that only sends requests never hurries, so ending the
+// worker is what frees them.
+
+/**
+ * @typedef {import('../messages.js').PartRequest} PartRequest
+ * @typedef {import('../messages.js').PartAnswer} PartAnswer
+ */
+
+/** @param {Uint8Array} bytes */
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+
+/** Statuses whose answer has no body (the Response constructor refuses one). */
+const NO_BODY = new Set([101, 103, 204, 205, 304]);
+
+self.onmessage = (/** @type {MessageEvent<PartRequest>} */ e) => {
+  const { url, headers, digestInto, body } = e.data;
+  const port = e.ports[0];
+  if (!port) return;
+  const abort = new AbortController();
+  port.onmessage = () => abort.abort();
+  /** @param {PartAnswer} answer */
+  const answer = (answer) => {
+    port.postMessage(answer, [answer.body.buffer]);
+    port.close();
+  };
+  crypto.subtle.digest('SHA-256', body)
+    .then((d) => fetch(url, { method: 'PUT', headers: { ...headers, [digestInto]: hex(new Uint8Array(d)) }, body, signal: abort.signal }))
+    .then(async (res) => answer({
+      status: res.status, contentType: res.headers.get('content-type') ?? '',
+      text: NO_BODY.has(res.status) ? null : await res.text(), body,
+    }))
+    .catch((err) => answer({ failed: err instanceof Error && err.name === 'AbortError' ? 'aborted' : 'network', body }));
+};
