@@ -16,8 +16,10 @@
 //! `hard_link` into place: atomic, and it fails if the target exists, so an object is
 //! never overwritten. The meta file is written before the data is linked, so a visible
 //! data file always has its meta; a meta file without data (crash in between) counts
-//! as absent and may be rewritten. Parts written in place make the commit one read
-//! (for the object's SHA-256) instead of a second copy of every byte.
+//! as absent and may be rewritten. Parts written in place make the commit no copy at
+//! all, and the object's SHA-256 is taken while they land (`prefix`).
+
+mod prefix;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,7 @@ use tokio::fs;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::claims::{Claim, Claims};
+use prefix::Prefixes;
 
 use super::{ByteStream, ListedVersion, ObjectInfo, ObjectKey, ObjectStore, PartReceipt, StoreError};
 
@@ -43,6 +46,8 @@ pub(crate) struct LocalStore {
     root: PathBuf,
     /// Parts being written in place (`<upload>/<part>`): one writer per region.
     writing: Arc<Claims>,
+    /// The digests of the objects being written in place.
+    prefixes: Arc<Prefixes>,
 }
 
 /// Where a part written in place lies in its upload's `object` file, and what it holds.
@@ -86,7 +91,7 @@ impl LocalStore {
         for dir in ["objects", "uploads", "tmp"] {
             std::fs::create_dir_all(root.join(dir))?;
         }
-        Ok(Self { root: root.to_path_buf(), writing: Arc::default() })
+        Ok(Self { root: root.to_path_buf(), writing: Arc::default(), prefixes: Arc::default() })
     }
 
     /// Claims part `n` of `upload` for one writer.
@@ -99,8 +104,10 @@ impl LocalStore {
     /// Writes part `n` at `offset` in the upload's object file: its old record goes
     /// first (durably), so that a crash mid-write leaves no record that vouches for
     /// the bytes; the new one follows the bytes to disk.
+    #[allow(clippy::too_many_arguments, reason = "a part's facts, in one place")]
     async fn put_in_place(
         &self,
+        upload_id: &str,
         dir: &Path,
         n: u32,
         offset: u64,
@@ -109,6 +116,7 @@ impl LocalStore {
         body: ByteStream,
     ) -> Result<(u64, [u8; 32]), StoreError> {
         let record = placed_path(dir, n);
+        self.prefixes.rewriting(upload_id, offset).await;
         match fs::remove_file(&record).await {
             Ok(()) => sync_dir(dir).await?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -123,6 +131,7 @@ impl LocalStore {
         fs::write(&tmp, serde_json::to_vec(&placed).map_err(|e| StoreError::Backend(e.to_string()))?).await?;
         fs::rename(&tmp, &record).await?;
         sync_dir(dir).await?;
+        self.prefixes.placed(upload_id, &object_in(dir), offset, size).await;
         Ok((size, actual))
     }
 
@@ -193,11 +202,18 @@ impl LocalStore {
         let dir = self.upload_dir(upload_id)?;
         if let Some(len) = self.placed(&dir, parts).await? {
             // Written in place: the object is there; cut what a longer failed final
-            // part left beyond its end, read it once for its digest, make it durable.
+            // part left beyond its end, take its digest (read it if the prefix has
+            // none), make it durable.
             let object = object_in(&dir);
             let file = fs::OpenOptions::new().read(true).write(true).open(&object).await?;
             file.set_len(len).await?;
-            let sha256 = hash_file(file, len).await?;
+            let sha256 = match self.prefixes.finish(upload_id, &object, len).await {
+                Some(sha256) => {
+                    file.sync_all().await?;
+                    sha256
+                }
+                None => hash_file(file, len).await?,
+            };
             return self.publish(key, &dir, &object, false, len, sha256, meta.retain_until, new_version).await;
         }
         let tmp = self.tmp_path();
@@ -435,7 +451,7 @@ impl ObjectStore for LocalStore {
         if let Some(offset) = offset {
             let _writing = self.claim(upload_id, part_number)?;
             let dir = self.upload_dir(upload_id)?;
-            let (size, sha256) = self.put_in_place(&dir, part_number, offset, len, sha256, body).await?;
+            let (size, sha256) = self.put_in_place(upload_id, &dir, part_number, offset, len, sha256, body).await?;
             return Ok(PartReceipt { part_number, size, sha256, etag: hex::encode(&sha256[..16]) });
         }
         let tmp = self.tmp_path();
@@ -471,6 +487,7 @@ impl ObjectStore for LocalStore {
     async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StoreError> {
         match self.upload_meta(key, upload_id).await {
             Ok(_) => {
+                self.prefixes.forget(upload_id);
                 fs::remove_dir_all(self.upload_dir(upload_id)?).await?;
                 Ok(())
             }
@@ -589,6 +606,7 @@ impl ObjectStore for LocalStore {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use std::os::unix::fs::FileExt;
     use time::Duration;
 
     fn body(parts: Vec<std::io::Result<Bytes>>) -> ByteStream {
@@ -765,6 +783,80 @@ mod tests {
         assert!(s.put_part(&key, &id, 1, Some(0), 3, sha(b"xyz"), broken).await.is_err());
         assert!(matches!(s.complete_upload(&key, &id, &[first]).await, Err(StoreError::UploadNotFound)));
         assert!(matches!(s.head(&key).await, Err(StoreError::NotFound)));
+    }
+
+    /// The commit takes the digest the parts made as they landed, in any order; a part
+    /// rewritten after it was hashed, or a restart, has the commit read the object.
+    #[tokio::test]
+    async fn the_object_digest_is_taken_as_parts_land() {
+        let (dir, s) = store().await;
+        let parts: Vec<Vec<u8>> = vec![vec![1u8; 3000], vec![2u8; 3000], vec![3u8; 3000], vec![4u8; 10]];
+        let offsets = [0u64, 3000, 6000, 9000];
+        let whole = parts.concat();
+        let start = |name: &str| {
+            let s = s.clone();
+            let key = ObjectKey::new(name).unwrap();
+            async move {
+                let id = s.create_upload(&key, OffsetDateTime::now_utc()).await.unwrap();
+                (key, id)
+            }
+        };
+        let put = |key: &ObjectKey, id: &str, n: usize, bytes: Vec<u8>| {
+            let (s, key, id) = (s.clone(), key.clone(), id.to_owned());
+            async move {
+                let (len, sha) = (bytes.len() as u64, sha(&bytes));
+                s.put_part(&key, &id, n as u32 + 1, Some(offsets[n]), len, sha, body(vec![Ok(Bytes::from(bytes))]))
+                    .await
+                    .unwrap()
+            }
+        };
+        let object = |id: &str| dir.path().join("uploads").join(id).join("object");
+
+        // In any order, at once: by the last part the whole object is hashed. Bytes
+        // changed on disk after that (as by a failing disk) do not change the digest
+        // the commit records, which is how this test knows the commit did not read them.
+        let (key, id) = start("a/prefix").await;
+        let (r3, r1, r4, r2) = tokio::join!(
+            put(&key, &id, 2, parts[2].clone()),
+            put(&key, &id, 0, parts[0].clone()),
+            put(&key, &id, 3, parts[3].clone()),
+            put(&key, &id, 1, parts[1].clone())
+        );
+        assert_eq!(s.prefixes.hashed(&id).await, Some(whole.len() as u64));
+        std::fs::OpenOptions::new().write(true).open(object(&id)).unwrap().write_all_at(b"rot", 10).unwrap();
+        let info = s.complete_upload(&key, &id, &[r1, r2, r3, r4]).await.unwrap();
+        assert_eq!((info.size, info.sha256), (whole.len() as u64, sha(&whole)));
+        assert_eq!(s.prefixes.hashed(&id).await, None, "forgotten at the commit");
+
+        // Part 1 rewritten with other bytes after it was hashed: the commit reads them.
+        let (key, id) = start("a/rewritten").await;
+        let mut receipts = Vec::new();
+        for (n, part) in parts.iter().enumerate() {
+            receipts.push(put(&key, &id, n, part.clone()).await);
+        }
+        receipts[0] = put(&key, &id, 0, vec![9u8; 3000]).await;
+        let info = s.complete_upload(&key, &id, &receipts).await.unwrap();
+        let changed = [vec![9u8; 3000], parts[1..].concat()].concat();
+        assert_eq!(info.sha256, sha(&changed));
+        assert_eq!(collect(s.get(&key, None).await.unwrap()).await, changed);
+
+        // A restart forgets the prefix: the commit reads the object.
+        let (key, id) = start("a/restarted").await;
+        let mut receipts = Vec::new();
+        for (n, part) in parts.iter().enumerate() {
+            receipts.push(put(&key, &id, n, part.clone()).await);
+        }
+        let restarted = LocalStore::open(dir.path()).unwrap();
+        std::fs::OpenOptions::new().write(true).open(object(&id)).unwrap().write_all_at(&[5u8], 0).unwrap();
+        let info = restarted.complete_upload(&key, &id, &receipts).await.unwrap();
+        let rotten = [vec![5u8], whole[1..].to_vec()].concat();
+        assert_eq!(info.sha256, sha(&rotten), "read from the disk");
+
+        // Aborted: forgotten.
+        let (key, id) = start("a/aborted").await;
+        put(&key, &id, 0, parts[0].clone()).await;
+        s.abort_upload(&key, &id).await.unwrap();
+        assert_eq!(s.prefixes.hashed(&id).await, None);
     }
 
     #[test]
