@@ -154,7 +154,6 @@ export const FromServiceWorker = Object.freeze({
  * @typedef {object} PartRequest
  * @property {string} url
  * @property {Record<string, string>} headers
- * @property {string} digestInto the header to add, holding the body's SHA-256 (hex)
  * @property {Uint8Array<ArrayBuffer>} body transferred, and transferred back in the answer
  */
 

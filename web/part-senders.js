@@ -4,8 +4,7 @@
 // parts is replaced and, once its last answer is in, ended. Ending it is what frees the
 // copies of the bodies Chromium keeps for its garbage collector: the page's memory stays
 // about `perSender` parts whatever the file's size (it grew by ~1.3 GB per GiB before).
-// The senders also take each body's digest and the requests' own work off the worker
-// that encrypts, which then only reads and seals.
+// The senders also take the requests' own work off the worker that encrypts.
 
 /**
  * @typedef {import('./messages.js').PartRequest} PartRequest
@@ -52,12 +51,10 @@ export class PartSenders {
    * an AbortError.
    * @param {string} url
    * @param {RequestInit} init
-   * @param {object} how
-   * @param {string} how.digestInto the header the sender sets to the body's SHA-256 (hex)
-   * @param {(body: Uint8Array<ArrayBuffer>) => void} how.giveBack receives the body once answered
+   * @param {(body: Uint8Array<ArrayBuffer>) => void} giveBack receives the body once answered
    * @returns {Promise<Response>}
    */
-  put(url, init, { digestInto, giveBack }) {
+  put(url, init, giveBack) {
     const body = /** @type {Uint8Array<ArrayBuffer>} */ (init.body);
     const signal = init.signal;
     if (signal?.aborted) return Promise.reject(new DOMException('The part was not sent.', 'AbortError'));
@@ -88,7 +85,7 @@ export class PartSenders {
       sender.waiting.add(settle);
       channel.port1.onmessage = (e) => settle(e.data);
       /** @type {PartRequest} */
-      const request = { url, headers: /** @type {Record<string, string>} */ (init.headers ?? {}), digestInto, body };
+      const request = { url, headers: /** @type {Record<string, string>} */ (init.headers ?? {}), body };
       sender.worker.postMessage(request, [channel.port2, body.buffer]);
     });
   }

@@ -1,10 +1,11 @@
 // @ts-check
 // Uploads not yet committed, kept in IndexedDB so that a reload or a crash resumes
 // them. Holds no key and no plaintext: the recording id, the file's identity, the
-// message header (public: message id, wrapped keys, context) and the SHA-256 of the
-// plaintext of every part that may have left this device, recorded before its first
-// byte did. A resumed upload re-encrypts a part under the same frame IVs, so it goes
-// on only if the file holds those same plaintexts (upload-worker.js, `unchanged`).
+// message header (public: message id, wrapped keys, context) and the SHA-256 of every
+// part that may have left this device, as sealed and sent (the digest the server
+// checks), recorded before its first byte left. A resumed upload re-encrypts a part
+// under the same frame IVs, so it goes on only if the file's parts, sealed again, come
+// out as those same bytes (upload-worker.js, `unchanged`).
 const DB = 'vault', STORE = 'pending-uploads';
 
 /**
@@ -20,7 +21,7 @@ const DB = 'vault', STORE = 'pending-uploads';
  * @property {number} frame_length the part plan the server announced
  * @property {number} part_frames
  * @property {number} parts how many parts the upload has
- * @property {string[]} sent SHA-256 (hex) of the plaintext of parts 1, 2, … that may have left this device
+ * @property {string[]} sealed SHA-256 (hex) of the sealed parts 1, 2, … that may have left this device
  * @property {number} created_at Unix milliseconds
  */
 

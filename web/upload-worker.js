@@ -155,7 +155,7 @@ async function run(msg) {
     if (msg.type === ToUploader.resume) {
       const entry = await pending.get(msg.id);
       if (!entry) throw new UploadError('unknown-upload', 'This upload is not known on this device any more.');
-      job = await resume(msg.file, entry);
+      job = await resume(msg.file, entry, engine);
       // Not the file the upload started with: a new recording, with a new data key
       // and message id. The interrupted one stays as it was (resumable with its own
       // file until it expires).
@@ -225,7 +225,7 @@ async function create(file, title, kind, owner, replaces) {
     const entry = {
       id, owner, title, kind, name: file.name, size: file.size, lastModified: file.lastModified,
       header: hex(sealer.header), frame_length: plan.frameLength, part_frames: plan.partFrames,
-      parts: plan.partCount(file.size), sent: [], created_at: Date.now(),
+      parts: plan.partCount(file.size), sealed: [], created_at: Date.now(),
     };
     await pending.put(entry);
     post({ type: FromUploader.created, id, recording: created.recording, replaces });
@@ -242,9 +242,10 @@ async function create(file, title, kind, owner, replaces) {
  * with (a part that may have been sent holds other bytes in it).
  * @param {File} file
  * @param {PendingUpload} entry
+ * @param {Engine} engine
  * @returns {Promise<Job | null>}
  */
-async function resume(file, entry) {
+async function resume(file, entry, engine) {
   if (file.name !== entry.name || file.size !== entry.size || file.lastModified !== entry.lastModified) {
     throw new UploadError('other-file', `Choose the same file to resume: "${entry.name}", ${entry.size} bytes.`);
   }
@@ -253,18 +254,29 @@ async function resume(file, entry) {
   if (status.header && status.header !== entry.header) {
     throw new UploadError('header-mismatch', 'The stored upload does not match this device’s record.');
   }
+  // A record that cannot tell (fewer digests than stored parts, or one from before
+  // records held sealed parts' digests) counts as another file.
+  if (!Array.isArray(entry.sealed) || entry.sealed.length < status.next_part - 1) return null;
   const plan = new PartPlan(status.frame_length, status.part_frames);
   try {
-    if (!await unchanged(file, plan, entry, status.next_part)) {
-      plan.free();
-      return null;
-    }
-    if (status.ready) return { entry, plan, sealer: null, startPart: status.next_part }; // only the commit is missing
     /** @type {KeyRelease} */
     const release = await retrying('the key', () => api.json('POST', `/v1/recordings/${entry.id}/key`, {}));
     const dataKey = unbase64(release.data_key);
     try {
-      const sealer = Sealer.resume(unhex(entry.header), dataKey, plan, status.next_part);
+      const header = unhex(entry.header);
+      const checker = Sealer.resume(header, dataKey, plan, 1);
+      let same;
+      try {
+        same = await unchanged(file, plan, checker, engine, entry.sealed);
+      } finally {
+        checker.free();
+      }
+      if (!same) {
+        plan.free();
+        return null;
+      }
+      if (status.ready) return { entry, plan, sealer: null, startPart: status.next_part }; // only the commit is missing
+      const sealer = Sealer.resume(header, dataKey, plan, status.next_part);
       return { entry, plan, sealer, startPart: status.next_part };
     } finally {
       dataKey.fill(0);
@@ -277,25 +289,49 @@ async function resume(file, entry) {
 
 /**
  * Whether `file` holds, in every part that may have left this device, the plaintext
- * that part held then. A resumed part is encrypted again under the same frame IVs
- * (AES-GCM must never see two plaintexts under one IV), and the stored parts must
- * belong to the same file as the rest. A record that cannot tell (fewer hashes than
- * stored parts) counts as changed.
+ * that part held then: sealed again with the same key and frame IVs, each must come
+ * out as the bytes whose digest was recorded before they were first sent. A resumed
+ * part is encrypted again under those IVs, so AES-GCM would otherwise see two
+ * plaintexts under one IV; the bytes sealed for this check never leave the worker.
  * @param {File} file
  * @param {PartPlan} plan
- * @param {PendingUpload} entry
- * @param {number} nextPart the first part the server does not hold
+ * @param {Sealer} checker positioned at part 1
+ * @param {Engine} engine
+ * @param {string[]} sealed the recorded digests, parts 1, 2, …
  */
-async function unchanged(file, plan, entry, nextPart) {
-  if (!Array.isArray(entry.sent) || entry.sent.length < nextPart - 1) return false;
-  for (let n = 1; n <= entry.sent.length; n++) {
-    const from = plan.plaintextStart(n, file.size), to = plan.plaintextEnd(n, file.size);
-    const plain = new Uint8Array(await file.slice(from, to).arrayBuffer());
-    const same = await sha256hex(plain) === entry.sent[n - 1];
+async function unchanged(file, plan, checker, engine, sealed) {
+  const key = await frameKeyFor(checker, engine);
+  const lastPart = plan.partCount(file.size);
+  for (let n = 1; n <= sealed.length; n++) {
+    const plain = new Uint8Array(await file.slice(plan.plaintextStart(n, file.size), plan.plaintextEnd(n, file.size)).arrayBuffer());
+    const { body, sha } = await sealPart(checker, key, plain, n, lastPart);
     plain.fill(0);
-    if (!same) return false;
+    body.fill(0);
+    if (sha !== sealed[n - 1]) return false;
   }
   return true;
+}
+
+/**
+ * Part `n` sealed as the server takes it (part 1 begins with the message header),
+ * and its SHA-256, which the server checks and a resume compares (`unchanged`).
+ * @param {Sealer} sealer positioned at part `n`
+ * @param {CryptoKey | null} key from `frameKeyFor`
+ * @param {Uint8Array<ArrayBuffer>} plain
+ * @param {number} n
+ * @param {number} lastPart
+ */
+async function sealPart(sealer, key, plain, n, lastPart) {
+  let body = await sealFrames(sealer, key, plain, n === lastPart);
+  if (n === 1) {
+    const withHeader = new Uint8Array(sealer.header.length + body.length);
+    withHeader.set(sealer.header);
+    withHeader.set(body, sealer.header.length);
+    body.fill(0);
+    body = withHeader;
+  }
+  const sealed = /** @type {Uint8Array<ArrayBuffer>} */ (body);
+  return { body: sealed, sha: await sha256hex(sealed) };
 }
 
 /**
@@ -332,33 +368,22 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
   };
 
   /**
-   * Part `n` sealed, with its plaintext's digest (for the resume check, pending.js).
+   * Part `n` sealed, with its digest.
    * @param {ReturnType<typeof read>} reading
    */
   const encrypt = async ({ n, to, plainLen, bytes }) => {
     const plain = await bytes;
-    // The digest is taken while the part is sealed, and checked before the part may
-    // leave (below): sealed bytes that never leave reuse no IV anyone sees.
-    const plainSha = sha256hex(plain);
-    plainSha.catch(() => {});
-    let body = await sealFrames(sealer, key, plain, n === lastPart);
-    const checked = await plainSha;
+    const { body, sha } = await sealPart(sealer, key, plain, n, lastPart);
     plain.fill(0);
-    // Checked at resume for the whole file; this catches a file that changes meanwhile.
-    if (entry.sent[n - 1] !== undefined && entry.sent[n - 1] !== checked) {
+    // Checked at resume for the whole file; this catches a file that changes meanwhile
+    // (the sealed bytes go no further: see `unchanged`).
+    if (entry.sealed[n - 1] !== undefined && entry.sealed[n - 1] !== sha) {
       body.fill(0);
       throw new UploadError('file-changed', 'The file changed since the upload started; start a new upload instead.');
     }
-    if (n === 1) {
-      const withHeader = new Uint8Array(sealer.header.length + body.length);
-      withHeader.set(sealer.header);
-      withHeader.set(body, sealer.header.length);
-      body = withHeader;
-    }
     encrypted = to;
     progress();
-    // The body's digest, which the server checks, is the part sender's to take.
-    return { n, body: /** @type {Uint8Array<ArrayBuffer>} */ (body), plainSha: checked, plainLen };
+    return { n, body, sha, plainLen };
   };
 
   let recorded = Promise.resolve();
@@ -368,8 +393,8 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
    * @param {Awaited<ReturnType<typeof encrypt>>} part
    */
   const record = (part) => {
-    if (entry.sent[part.n - 1] === part.plainSha) return recorded;
-    entry.sent[part.n - 1] = part.plainSha;
+    if (entry.sealed[part.n - 1] === part.sha) return recorded;
+    entry.sealed[part.n - 1] = part.sha;
     recorded = recorded.then(() => pending.put(entry));
     return recorded;
   };
@@ -380,8 +405,8 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
     await retrying(`part ${part.n}`, async () => {
       try {
         await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
-          body: part.body, signal: current?.abort.signal,
-          fetcher: (url, init) => senders.put(url, init, { digestInto: 'x-vault-sha256', giveBack: (body) => { part.body = body; } }),
+          body: part.body, headers: { 'x-vault-sha256': part.sha }, signal: current?.abort.signal,
+          fetcher: (url, init) => senders.put(url, init, (body) => { part.body = body; }),
         });
       } catch (e) {
         // A part that arrived before the connection broke is recognised by its number.
@@ -399,8 +424,8 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
 
   // Part 1 alone (the server checks the others against its header), then up to
   // PARTS_IN_FLIGHT at once while the next is read and sealed: the server verifies and
-  // stores one part while the following ones travel, this device's record of a part is
-  // written, and its digest taken (by its sender), while the next one is sealed.
+  // stores one part while the following ones travel, and this device's record of a
+  // part is written while the next one is sealed.
   // Memory: that many sealed parts, and the plaintext of two.
   /** @type {Set<Promise<void>>} */
   const inFlight = new Set();

@@ -46,7 +46,8 @@ const until = async (expr, ms = 120_000) => { const t = Date.now(); while (!(awa
 try {
   if (process.env.GC || process.env.CONSOLE) await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true });
   await send('Page.navigate', { url: server.url });
-  await until(`!!document.querySelector('#dev-user')`);
+  // The form is in the HTML before app.js runs; it shows it once it handles it.
+  await until(`document.querySelector('#dev-form')?.hidden === false`);
   await evaluate(`(() => { const f = (s, v) => { const i = document.querySelector(s); i.value = v; i.dispatchEvent(new Event('input', { bubbles: true })); };
     f('#dev-user', 'raw'); f('#dev-family', 'rawfam'); f('#dev-code', ${JSON.stringify(devCode())}); document.querySelector('#dev-form button[type=submit]').click(); })()`);
   await until(`!document.querySelector('#create-family').hidden || document.body.dataset.ready === 'true'`);

@@ -262,11 +262,14 @@ test('resuming with a changed file of the same name, size and date never reuses 
   await owner.evaluate(() => document.querySelector('#uploads li:last-child .pause').click());
   await item.getByRole('button', { name: 'Resume' }).waitFor();
   const oldId = await item.getAttribute('data-id');
-  const stored = (await uploadStatus(owner, oldId)).next_part;
+  const status = await uploadStatus(owner, oldId);
+  const stored = status.next_part;
   const record = await owner.evaluate(async (id) => (await import('/pending.js')).pending.get(id), oldId);
+  // The device's record holds each sent part's digest as sealed: the one the server checked.
+  for (const part of status.parts) assert.equal(record.sealed[part.part_number - 1], part.sha256, `part ${part.part_number}`);
   // Parts whose bytes may have left the device (recorded before each was sent): at
   // least the stored ones, perhaps one more that was on the wire at the pause.
-  const sent = record.sent.length;
+  const sent = record.sealed.length;
   const partPlain = record.part_frames * record.frame_length;
   assert.ok(sent >= stored - 1 && sent >= 1 && sent < record.parts, `${sent} parts sent, ${stored - 1} stored, of ${record.parts}`);
 
@@ -295,8 +298,9 @@ test('resuming with a changed file of the same name, size and date never reuses 
   const newId = await fresh.getAttribute('data-id');
   assert.ok(newId && newId !== oldId, 'a new recording, with its own data key and message id');
   const since = proxy.stats.bodies.slice(scanFrom).map((b) => `${b.method} ${b.url}`);
-  assert.deepEqual(since.filter((r) => r.includes(`/v1/recordings/${oldId}/`) && !r.endsWith('/upload')), [],
-    'nothing was sent for the interrupted upload, and its key was not even asked for');
+  // Its key was asked for, to seal the parts again and compare; nothing was sent.
+  assert.deepEqual(since.filter((r) => r.includes(`/v1/recordings/${oldId}/`) && !r.endsWith('/upload')),
+    [`POST /v1/recordings/${oldId}/key`], 'nothing was sent for the interrupted upload');
   assert.equal((await uploadStatus(owner, oldId)).next_part, stored, 'the interrupted upload is as it was');
   const oldHeader = Buffer.from(record.header, 'hex');
   assert.notDeepEqual(readRange(server.objectPath(newId), 0, oldHeader.length), oldHeader, 'another message header');

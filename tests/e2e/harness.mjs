@@ -74,12 +74,18 @@ export async function startServer(env = {}) {
  * `n` requests whose path matches a pattern half-way through their body.
  * `stats.bodies` lists every request once its body has passed (or was cut):
  * `{ method, url, bytes, marker }`, `bytes` being how many body bytes were scanned.
+ *
+ * Upload parts pass at `partBytesPerSecond` at most (all parts together): the tests
+ * that pause, reload or sign out mid-upload need an upload that lasts, whatever the
+ * machine (the page's part senders are outside Playwright's network instrumentation,
+ * which used to slow uploads to ~13 MB/s; bench-upload-raw.mjs measures the page).
  */
-export async function startProxy(target, marker) {
+export async function startProxy(target, marker, { partBytesPerSecond = 16 << 20 } = {}) {
   const t = new URL(target);
   const stats = { requests: 0, bodyBytes: 0, markerHits: [], contentRanges: [], cuts: [], bodies: [] };
   const needle = Buffer.from(marker);
   let cutRule = null; // { pattern, remaining }
+  let partsFreeAt = 0; // when the part bytes passed so far have had their time
   const server = http.createServer((req, res) => {
     stats.requests++;
     const scanHead = `${req.url} ${JSON.stringify(req.headers)}`;
@@ -126,6 +132,14 @@ export async function startProxy(target, marker) {
         return;
       }
       if (!upstream.destroyed) upstream.write(chunk);
+      if (req.method === 'PUT' && req.url.includes('/parts/')) {
+        partsFreeAt = Math.max(partsFreeAt, Date.now()) + (chunk.length / partBytesPerSecond) * 1000;
+        const wait = partsFreeAt - Date.now();
+        if (wait > 1) {
+          req.pause();
+          setTimeout(() => req.resume(), wait);
+        }
+      }
     });
     req.on('end', () => { log(); if (!upstream.destroyed) upstream.end(); });
     req.on('close', log); // a body the browser gave up on (a pause)

@@ -1,7 +1,7 @@
 // @ts-check
 // Sends upload parts for the upload worker (upload-worker.js, through part-senders.js):
-// one PUT per message, with the body's SHA-256 in the header the message names. The
-// body is transferred here and back with the answer: no part is copied between them.
+// one PUT per message, its body transferred here and back with the answer, so that no
+// part is copied between the two.
 // It lives under /parts/ to be outside sw.js (parts/sw.js says why), and is replaced
 // every few parts: Chromium keeps each request's body until this worker's garbage is
 // collected, which a worker that only sends requests never hurries, so ending the
@@ -12,14 +12,11 @@
  * @typedef {import('../messages.js').PartAnswer} PartAnswer
  */
 
-/** @param {Uint8Array} bytes */
-const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-
 /** Statuses whose answer has no body (the Response constructor refuses one). */
 const NO_BODY = new Set([101, 103, 204, 205, 304]);
 
 self.onmessage = (/** @type {MessageEvent<PartRequest>} */ e) => {
-  const { url, headers, digestInto, body } = e.data;
+  const { url, headers, body } = e.data;
   const port = e.ports[0];
   if (!port) return;
   const abort = new AbortController();
@@ -29,8 +26,7 @@ self.onmessage = (/** @type {MessageEvent<PartRequest>} */ e) => {
     port.postMessage(answer, [answer.body.buffer]);
     port.close();
   };
-  crypto.subtle.digest('SHA-256', body)
-    .then((d) => fetch(url, { method: 'PUT', headers: { ...headers, [digestInto]: hex(new Uint8Array(d)) }, body, signal: abort.signal }))
+  fetch(url, { method: 'PUT', headers, body, signal: abort.signal })
     .then(async (res) => answer({
       status: res.status, contentType: res.headers.get('content-type') ?? '',
       text: NO_BODY.has(res.status) ? null : await res.text(), body,
