@@ -123,7 +123,9 @@ export function client(token, scope = () => ({})) {
     try {
       res = await fetcher(path, init);
     } catch (e) {
-      if (e instanceof Error && e.name === 'AbortError') throw e;
+      // fetch fails with a TypeError when the network does; anything else (an abort, a
+      // fetcher's own failure) is not the network's, and is not to be retried as such.
+      if (!(e instanceof TypeError)) throw e;
       throw new ApiError(0, MESSAGES.network ?? '', 'network');
     }
     if (res.ok) return res;

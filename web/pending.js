@@ -45,10 +45,13 @@ async function run(mode, fn) {
   const db = await open();
   try {
     return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
+      // Strict: a record is on disk when the write completes (browsers default to
+      // relaxed durability), since a part may leave as soon as its record is written.
+      const tx = db.transaction(STORE, mode, { durability: mode === 'readwrite' ? 'strict' : 'default' });
       const req = fn(tx.objectStore(STORE));
       tx.oncomplete = () => resolve(req.result);
       tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error ?? new Error('This device could not keep the upload’s record (is its storage full?).'));
     });
   } finally {
     db.close();

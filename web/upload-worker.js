@@ -1,7 +1,10 @@
 // @ts-check
 // Encrypts and uploads recordings off the main thread. One upload at a time per
-// worker (the page queues); memory is two parts (~16 MiB) whatever the file's size:
-// part n+1 is encrypted while part n is on the wire. The parts are vault-core's
+// worker (the page queues), and one tab at a time per upload (a Web Lock). Memory is a
+// few parts whatever the file's size: the plaintext of the part being sealed and of the
+// next (read ahead), and PARTS_IN_FLIGHT sealed parts on the wire, sent by the part
+// senders (part-senders.js), which keep PARTS_PER_SENDER of Chromium's copies of their
+// bodies at most. The parts are vault-core's
 // (`PartPlan`, from the numbers the server announced), so each is the one the server
 // checks. Messages: messages.js (`ToUploader` in, `FromUploader` out).
 import { loadWasm, cryptoMode, frameKeyFor, sealFrames, framesBy, isFormatError, Sealer, PartPlan, hex, unhex, unbase64, sha256hex } from './crypto.js';
@@ -47,7 +50,7 @@ function codeOf(e) {
 let token = '';
 /** The studio delivery the running upload goes into, if any. */
 let delivery = '';
-/** @type {{ id: string | undefined, abort: AbortController, paused: boolean } | null} */
+/** @type {{ id: string | undefined, abort: AbortController, paused: boolean, locks: Array<() => void> } | null} */
 let current = null;
 /** @returns {Record<string, string>} */
 const scope = () => (delivery ? { 'x-vault-delivery': delivery } : {});
@@ -146,13 +149,14 @@ async function retrying(what, fn) {
 /** @param {StartUpload | ResumeUpload} msg */
 async function run(msg) {
   if (current) throw new UploadError('busy', 'An upload is already running in this worker.');
-  const me = current = { id: msg.type === ToUploader.resume ? msg.id : undefined, abort: new AbortController(), paused: false };
+  const me = current = { id: msg.type === ToUploader.resume ? msg.id : undefined, abort: new AbortController(), paused: false, locks: /** @type {Array<() => void>} */ ([]) };
   /** @type {Job | null} */
   let job = null;
   try {
     await loadWasm();
     const engine = cryptoMode(msg.mode);
     if (msg.type === ToUploader.resume) {
+      if (!await holdUpload(msg.id)) throw new UploadError('busy', 'This upload is going on in another tab or window.');
       const entry = await pending.get(msg.id);
       if (!entry) throw new UploadError('unknown-upload', 'This upload is not known on this device any more.');
       job = await resume(msg.file, entry, engine);
@@ -186,8 +190,33 @@ async function run(msg) {
   } finally {
     job?.sealer?.free(); // wipes the frame key from WASM memory
     job?.plan.free();
+    for (const release of me.locks) release();
     current = null;
   }
+}
+
+/**
+ * Holds upload `id`'s lock, across this browser's tabs, until the running upload ends:
+ * two tabs sending one upload's parts could seal different files' bytes under the same
+ * IVs. False if another tab or window holds it. Without Web Locks (older browsers) an
+ * upload runs unguarded.
+ * @param {string} id
+ * @returns {Promise<boolean>}
+ */
+function holdUpload(id) {
+  const locks = /** @type {LockManager | undefined} */ (navigator.locks);
+  const held = current?.locks;
+  if (!locks || !held) return Promise.resolve(true);
+  return new Promise((resolve, reject) => {
+    locks.request(`vault-upload:${id}`, { ifAvailable: true }, (lock) => {
+      if (!lock) return resolve(false);
+      // The lock is held until this promise settles: when the upload ends.
+      return new Promise((release) => {
+        held.push(() => release(undefined));
+        resolve(true);
+      });
+    }).catch(reject);
+  });
 }
 
 /**
@@ -221,6 +250,7 @@ async function create(file, title, kind, owner, replaces) {
   try {
     const id = created.recording.id;
     if (current) current.id = id;
+    await holdUpload(id); // a new id: nobody else has it yet
     /** @type {PendingUpload} */
     const entry = {
       id, owner, title, kind, name: file.name, size: file.size, lastModified: file.lastModified,
@@ -303,10 +333,16 @@ async function unchanged(file, plan, checker, engine, sealed) {
   const key = await frameKeyFor(checker, engine);
   const lastPart = plan.partCount(file.size);
   for (let n = 1; n <= sealed.length; n++) {
+    if (current?.abort.signal.aborted) throw new DOMException('Paused while checking the file.', 'AbortError');
     const plain = new Uint8Array(await file.slice(plan.plaintextStart(n, file.size), plan.plaintextEnd(n, file.size)).arrayBuffer());
-    const { body, sha } = await sealPart(checker, key, plain, n, lastPart);
-    plain.fill(0);
-    body.fill(0);
+    let sha;
+    try {
+      const part = await sealPart(checker, key, plain, n, lastPart);
+      part.body.fill(0);
+      sha = part.sha;
+    } finally {
+      plain.fill(0);
+    }
     if (sha !== sealed[n - 1]) return false;
   }
   return true;
@@ -373,8 +409,13 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
    */
   const encrypt = async ({ n, to, plainLen, bytes }) => {
     const plain = await bytes;
-    const { body, sha } = await sealPart(sealer, key, plain, n, lastPart);
-    plain.fill(0);
+    let sealedPart;
+    try {
+      sealedPart = await sealPart(sealer, key, plain, n, lastPart);
+    } finally {
+      plain.fill(0);
+    }
+    const { body, sha } = sealedPart;
     // Checked at resume for the whole file; this catches a file that changes meanwhile
     // (the sealed bytes go no further: see `unchanged`).
     if (entry.sealed[n - 1] !== undefined && entry.sealed[n - 1] !== sha) {
@@ -431,8 +472,8 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
   const inFlight = new Set();
   /** @type {unknown} */
   let failed = null;
+  let next = read(startPart);
   try {
-    let next = read(startPart);
     for (let n = startPart; n <= lastPart; n++) {
       const reading = next;
       await reading.bytes;
@@ -447,7 +488,12 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
         continue;
       }
       /** @type {Promise<void>} */
-      const sending = written.then(() => send(part)).catch((e) => { failed ??= e; }).finally(() => inFlight.delete(sending));
+      const sending = written.then(() => send(part))
+        .catch((e) => {
+          failed ??= e;
+          current?.abort.abort(); // the other parts stop too: the upload has failed
+        })
+        .finally(() => inFlight.delete(sending));
       inFlight.add(sending);
       while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
       if (failed) throw failed;
@@ -456,8 +502,9 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
     if (failed) throw failed;
   } finally {
     // A pause or failure stops the parts still on their way (their requests share the
-    // abort signal); they settle quietly.
+    // abort signal); they settle quietly. A part read ahead is wiped when it arrives.
     await Promise.allSettled(inFlight);
     senders.close();
+    next.bytes.then((b) => b.fill(0), () => {});
   }
 }

@@ -23,7 +23,7 @@ export async function swReady() {
  * memory, so a failure is not the page's to report.
  */
 export function partsReady() {
-  navigator.serviceWorker?.register('/parts/sw.js', { type: 'module', scope: '/parts/' }).catch(() => {});
+  navigator.serviceWorker?.register('/parts/sw.js', { scope: '/parts/' }).catch(() => {});
 }
 
 /**

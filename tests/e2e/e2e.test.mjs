@@ -397,6 +397,52 @@ test("vault-wasm's errors reach the page as Errors with a code; the page reads t
   assert.deepEqual({ ...seen.cut, message: undefined }, { ...format, code: 'truncated', message: undefined, tampered: true });
 });
 
+test('part senders answer as fetch would, give every body back, end the senders they replace, and say when a part is lost', async () => {
+  const out = await owner.evaluate(async () => {
+    const { PartSenders, SenderLost } = await import('/part-senders.js');
+    const senders = new PartSenders(2);
+    const MiB = 1 << 20;
+    // Five PUTs where the server takes none: each answered with its problem document
+    // (405), each body given back whole, through three senders.
+    const answers = await Promise.all([1, 2, 3, 4, 5].map(async (i) => {
+      // Small enough to be sent whole before the refusal (the server does not read it).
+      const body = new Uint8Array(1024).fill(i);
+      let back = null;
+      const res = await senders.put('/v1/no-such-place', { method: 'PUT', body, headers: { 'x-test': `${i}` } }, (b) => { back = b; });
+      return { status: res.status, type: res.headers.get('content-type'), lent: body.byteLength === 0,
+        back: back?.length === 1024 && back.every((x) => x === i), problem: (await res.json()).type };
+    }));
+    const live = senders.live.size;
+    // Aborted before it is sent, and while it is out: an AbortError, and the body back.
+    const before = new AbortController();
+    before.abort();
+    const early = await senders.put('/v1/x', { method: 'PUT', body: new Uint8Array(4), signal: before.signal }, () => {}).catch((e) => e.name);
+    const during = new AbortController();
+    let abortedBack = null;
+    const late = senders.put('/v1/x', { method: 'PUT', body: new Uint8Array(64 * MiB), signal: during.signal }, (b) => { abortedBack = b; }).catch((e) => e.name);
+    during.abort();
+    const lateName = await late;
+    // A body already given away is refused at once, and nothing is left waiting for it.
+    const gone = new Uint8Array(8);
+    structuredClone(gone.buffer, { transfer: [gone.buffer] });
+    const detached = await senders.put('/v1/x', { method: 'PUT', body: gone }, () => {}).catch((e) => e.name);
+    const waiting = [...senders.live].reduce((n, s) => n + s.waiting.size, 0);
+    // Ended with a part still out: that part is lost (not a network failure to retry).
+    const out = senders.put('/v1/x', { method: 'PUT', body: new Uint8Array(64 * MiB) }, () => {}).catch((e) => e instanceof SenderLost && !(e instanceof TypeError));
+    senders.close();
+    return { answers, live, early, lateName, abortedBack: abortedBack?.length, detached, waiting, lost: await out, closed: senders.live.size };
+  });
+  assert.deepEqual(out.answers, [1, 2, 3, 4, 5].map(() => ({ status: 405, type: 'application/problem+json', lent: true, back: true, problem: 'urn:vault:method-not-allowed' })));
+  assert.equal(out.live, 1, 'the two replaced senders were ended with their last answer');
+  assert.equal(out.early, 'AbortError');
+  assert.equal(out.lateName, 'AbortError');
+  assert.equal(out.abortedBack, 64 << 20, 'an aborted part comes back');
+  assert.equal(out.detached, 'DataCloneError');
+  assert.equal(out.waiting, 0);
+  assert.equal(out.lost, true, 'a part lost with its sender fails as such');
+  assert.equal(out.closed, 0);
+});
+
 test('another family sees nothing of these recordings', async () => {
   const context = await browser.newContext();
   const page = await newPage(context);
@@ -1402,7 +1448,9 @@ test('a share link plays for someone without an account, on a phone; its secret 
   await owner.click('.tab[data-view="members"]');
   await owner.click('.tab[data-view="recordings"]');
   const listed = owner.locator(`#links li[data-id="${linkId}"]`);
-  await listed.waitFor();
+  // The list shown before the tab came back may still be there until it is read again.
+  await owner.waitForFunction((id) => / opened once /.test(document.querySelector(`#links li[data-id="${id}"]`)?.textContent ?? ''), linkId, { timeout: 10_000 })
+    .catch(() => {});
   assert.match(await listed.textContent(), /Grandpa Joe1 recording · works until .* · opened once · may save copies/);
   await listed.locator('summary', { hasText: 'Who opened it' }).click();
   await listed.locator('.openings li', { hasText: 'HeadlessChrome' }).waitFor();

@@ -23,8 +23,13 @@ self.onmessage = (/** @type {MessageEvent<PartRequest>} */ e) => {
   port.onmessage = () => abort.abort();
   /** @param {PartAnswer} answer */
   const answer = (answer) => {
-    port.postMessage(answer, [answer.body.buffer]);
-    port.close();
+    try {
+      port.postMessage(answer, [answer.body.buffer]);
+      port.close();
+    } catch (e) {
+      // Uncaught, it reaches the upload worker as this sender's error event: the part fails.
+      setTimeout(() => { throw e; });
+    }
   };
   fetch(url, { method: 'PUT', headers, body, signal: abort.signal })
     .then(async (res) => answer({

@@ -86,13 +86,16 @@ impl Prefixes {
     }
 }
 
-/// Hashes the waiting parts that continue the prefix, in order.
+/// Hashes the waiting parts that continue the prefix, in order. The state changes only
+/// once a part is hashed: a request dropped while it waits (its client gone) leaves the
+/// prefix as it was, the part still waiting.
 async fn advance(p: &mut Prefix, object: &Path) {
     while !p.spoiled {
-        let Some(size) = p.waiting.remove(&p.hashed) else { return };
-        let (hasher, path, from) = (std::mem::take(&mut p.hasher), object.to_path_buf(), p.hashed);
+        let Some(&size) = p.waiting.get(&p.hashed) else { return };
+        let (hasher, path, from) = (p.hasher.clone(), object.to_path_buf(), p.hashed);
         match tokio::task::spawn_blocking(move || hash_range(hasher, &path, from, size)).await {
             Ok(Ok(hasher)) => {
+                p.waiting.remove(&from);
                 p.hasher = hasher;
                 p.hashed += size;
             }
@@ -116,4 +119,28 @@ fn hash_range(mut hasher: Sha256, path: &PathBuf, from: u64, size: u64) -> std::
         at += n as u64;
     }
     Ok(hasher)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    /// A part's request dropped while its bytes are hashed (its client gone) leaves the
+    /// prefix whole: the part, sent again, is hashed from where the prefix stood.
+    #[tokio::test]
+    async fn a_request_dropped_while_hashing_leaves_the_prefix_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let object = dir.path().join("object");
+        let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&object, &bytes).unwrap();
+        let prefixes = Prefixes::default();
+        prefixes.placed("u", &object, 0, 1_000_000).await;
+        assert!(prefixes.placed("u", &object, 1_000_000, 2_000_000).now_or_never().is_none(), "dropped mid-hash");
+        prefixes.rewriting("u", 1_000_000).await;
+        prefixes.placed("u", &object, 1_000_000, 2_000_000).await;
+        let whole: [u8; 32] = Sha256::digest(&bytes).into();
+        assert_eq!(prefixes.finish("u", &object, 3_000_000).await, Some(whole));
+    }
 }
