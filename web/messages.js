@@ -1,8 +1,8 @@
 // @ts-check
 // The messages between the page (app.js), its upload worker (upload-worker.js), the
 // upload worker's part senders (parts/sender.js) and the service worker (sw.js): their
-// names and shapes, defined once, here. Senders and
-// receivers use these names, and `scripts/typecheck` holds both to these shapes.
+// names and shapes, defined once, here. Senders and receivers use these names, and
+// `scripts/typecheck` holds both to these shapes.
 
 /** Page → upload worker. */
 export const ToUploader = Object.freeze({ start: 'start', resume: 'resume', pause: 'pause', token: 'token' });

@@ -57,42 +57,46 @@ try {
   makeFile(file, sizeMiB * MiB, 'raw');
   const doc = await send('DOM.getDocument', {});
   const node = await send('DOM.querySelector', { nodeId: doc.result.root.nodeId, selector: '#files' });
-  // Chromium's processes of this profile, by type, sampled for their resident memory.
+  // The processes measured: Chromium's of this profile by kind (the network service
+  // apart from other utilities), and the server.
+  const processes = () => fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((pid) => {
+    if (Number(pid) === server.pid) return [{ pid, kind: 'server' }];
+    let cmd;
+    try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return []; }
+    if (!cmd.includes(profile)) return [];
+    const type = /--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser';
+    return [{ pid, kind: type === 'utility' && cmd.includes('NetworkService') ? 'network' : type }];
+  });
+  // Chromium's resident memory by kind, at its peak.
   const peak = new Map();
   const sample = () => {
-    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      let cmd, status;
-      try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'); status = fs.readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { continue; }
-      if (!cmd.includes(profile)) continue;
-      const type = /--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser';
-      const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      const key = type === 'utility' ? (cmd.includes('NetworkService') ? 'network' : 'utility') : type;
-      peak.set(key, Math.max(peak.get(key) ?? 0, kib));
+    for (const { pid, kind } of processes()) {
+      if (kind === 'server') continue;
+      let status;
+      try { status = fs.readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { continue; }
+      peak.set(kind, Math.max(peak.get(kind) ?? 0, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)));
     }
   };
-  // CPU seconds by process over the upload (utime + stime, in clock ticks of 1/100 s).
+  // CPU seconds (user + kernel) and kernel seconds in a /proc stat line (ticks of 1/100 s).
+  const seconds = (stat) => {
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { all: (Number(f[11]) + Number(f[12])) / 100, sys: Number(f[12]) / 100 };
+  };
+  // CPU seconds by kind so far, and with THREADS=1 by thread too.
   const cpu = () => {
     const by = new Map();
-    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      let cmd, stat;
-      try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'); stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
-      const type = Number(pid) === server.pid ? 'server' : cmd.includes(profile)
-        ? ((t) => (t === 'utility' ? (cmd.includes('NetworkService') ? 'network' : 'utility') : t))(/--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser')
-        : null;
-      if (!type) continue;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      by.set(type, (by.get(type) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
-      if (process.env.THREADS) {
-        for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-          try {
-            const t = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-            const name = t.slice(t.indexOf('(') + 1, t.lastIndexOf(')'));
-            const g = t.slice(t.lastIndexOf(')') + 2).split(' ');
-            const k = `${type}/${name}`;
-            by.set(k, (by.get(k) ?? 0) + (Number(g[11]) + Number(g[12])) / 100);
-            by.set(`${k} sys`, (by.get(`${k} sys`) ?? 0) + Number(g[12]) / 100);
-          } catch { /* gone */ }
-        }
+    const add = (k, v) => by.set(k, (by.get(k) ?? 0) + v);
+    for (const { pid, kind } of processes()) {
+      try { add(kind, seconds(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')).all); } catch { continue; }
+      if (!process.env.THREADS) continue;
+      for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+        try {
+          const t = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+          const k = `${kind}/${t.slice(t.indexOf('(') + 1, t.lastIndexOf(')'))}`;
+          const { all, sys } = seconds(t);
+          add(k, all);
+          add(`${k} sys`, sys);
+        } catch { /* gone */ }
       }
     }
     return by;

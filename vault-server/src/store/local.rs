@@ -212,7 +212,7 @@ impl LocalStore {
                     file.sync_all().await?;
                     sha256
                 }
-                None => hash_file(file, len).await?,
+                None => hash_file(file, &object, len).await?,
             };
             return self.publish(key, &dir, &object, false, len, sha256, meta.retain_until, new_version).await;
         }
@@ -397,22 +397,14 @@ async fn write_stream_at(path: &Path, offset: u64, body: ByteStream, len: u64) -
     Ok((len, sha256))
 }
 
-/// The SHA-256 of `file`, which was cut to `len` bytes, and the file made durable.
-async fn hash_file(mut file: fs::File, len: u64) -> Result<[u8; 32], StoreError> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    if size != len {
-        return Err(StoreError::SizeMismatch);
-    }
+/// The SHA-256 of the object file `file` at `path`, which was cut to `len` bytes, and
+/// the file made durable.
+async fn hash_file(file: fs::File, path: &Path, len: u64) -> Result<[u8; 32], StoreError> {
+    let path = path.to_path_buf();
+    let hasher = tokio::task::spawn_blocking(move || prefix::hash_range(Sha256::new(), &path, 0, len))
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+        .map_err(|e| if e.kind() == std::io::ErrorKind::UnexpectedEof { StoreError::SizeMismatch } else { e.into() })?;
     file.sync_all().await?;
     Ok(hasher.finalize().into())
 }

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex as SyncMutex};
 
 use sha2::{Digest, Sha256};
@@ -104,8 +104,9 @@ async fn advance(p: &mut Prefix, object: &Path) {
     }
 }
 
-/// `hasher` fed with `size` bytes of the file at `path` from `from`.
-fn hash_range(mut hasher: Sha256, path: &PathBuf, from: u64, size: u64) -> std::io::Result<Sha256> {
+/// `hasher` fed with `size` bytes of the file at `path` from `from` (the commit's
+/// reading of a whole object too); a file that ends before is `UnexpectedEof`.
+pub(super) fn hash_range(mut hasher: Sha256, path: &Path, from: u64, size: u64) -> std::io::Result<Sha256> {
     let file = std::fs::File::open(path)?;
     let mut buf = vec![0u8; (1 << 20).min(usize::try_from(size).unwrap_or(usize::MAX))];
     let mut at = 0u64;
