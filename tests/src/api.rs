@@ -56,11 +56,48 @@ impl Api {
         headers: &[(&str, &str)],
         content_length: usize,
     ) -> (StatusCode, String) {
-        use std::io::{BufRead, BufReader, Read, Write};
+        let mut stream = self.raw_head(method, path, headers, content_length);
+        read_answer(&mut stream)
+    }
+
+    /// Sends a request with all of `body` but its last byte, waits `pause` for an answer
+    /// (there should be none: the request is not whole), then the last byte, and reads
+    /// the answer. Returns whether an answer (or the connection's end) came early, and
+    /// the answer.
+    pub fn all_but_the_last_byte(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        pause: std::time::Duration,
+    ) -> (bool, StatusCode, String) {
+        use std::io::Write;
+        let mut stream = self.raw_head(method, path, headers, body.len());
+        let (most, last) = body.split_at(body.len() - 1);
+        stream.write_all(most).unwrap();
+        stream.set_read_timeout(Some(pause)).unwrap();
+        let early = match stream.peek(&mut [0; 1]) {
+            Ok(n) => n > 0,
+            Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        };
+        let _ = stream.write_all(last);
+        let (status, text) = read_answer(&mut stream);
+        (early, status, text)
+    }
+
+    /// A fresh connection with a request's head sent.
+    fn raw_head(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        content_length: usize,
+    ) -> std::net::TcpStream {
+        use std::io::Write;
         let addr = self.base.trim_start_matches("http://");
         let host = self.host.as_deref().unwrap_or(addr);
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {}\r\ncontent-length: {content_length}\r\n",
             self.token
@@ -70,26 +107,7 @@ impl Api {
         }
         head.push_str("\r\n");
         stream.write_all(head.as_bytes()).unwrap();
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let status = StatusCode::from_u16(line.split(' ').nth(1).unwrap().parse().unwrap()).unwrap();
-        let mut length = 0;
-        loop {
-            line.clear();
-            reader.read_line(&mut line).unwrap();
-            if line.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        (status, String::from_utf8_lossy(&body).into_owned())
+        stream
     }
 
     pub fn get(&self, path: &str) -> Response {
@@ -163,4 +181,30 @@ impl Api {
 pub fn status(r: Response) -> (StatusCode, String) {
     let s = r.status();
     (s, r.text().unwrap_or_default())
+}
+
+/// Reads one HTTP/1.1 answer with a Content-Length body.
+fn read_answer(stream: &mut std::net::TcpStream) -> (StatusCode, String) {
+    use std::io::{BufRead, BufReader, Read};
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = StatusCode::from_u16(line.split(' ').nth(1).unwrap().parse().unwrap()).unwrap();
+    let mut length = 0;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
 }

@@ -154,6 +154,18 @@ async fn feed(
     result
 }
 
+/// Reads a body to its end, checking that it is the bytes its digest names.
+async fn drain_matching(mut body: ByteStream, sha256: [u8; 32]) -> DomainResult<()> {
+    let mut digest = Sha256::new();
+    while let Some(chunk) = next_chunk(&mut body).await? {
+        digest.update(&chunk);
+    }
+    if digest.finalize().as_slice() != sha256 {
+        return Err(StoreError::ChecksumMismatch.into());
+    }
+    Ok(())
+}
+
 async fn next_chunk(stream: &mut ByteStream) -> DomainResult<Option<Bytes>> {
     match tokio::time::timeout(IDLE, stream.next()).await {
         Err(_) => Err(DomainError::Invalid { code: ErrorCode::Timeout, detail: "the upload stalled".into() }),
@@ -272,8 +284,11 @@ pub(crate) async fn put_part(
     }
     let parts = s.db.parts(id).await?;
     if let Some(existing) = parts.iter().find(|p| p.part_number == n) {
-        // A retry of a part that did arrive: fine if it is the same part.
-        return if existing.sha256 == sha256 {
+        // A retry of a part that did arrive: fine if it is the same part. Its body is
+        // read first: an answer before the body would close the connection under a
+        // client still sending it, which then sees a broken pipe, not the answer.
+        return if existing.sha256 == sha256 && existing.size == len {
+            drain_matching(body, sha256).await?;
             Ok(existing.clone())
         } else {
             Err(DomainError::conflict(format!("part {n} is already stored with other content")))
