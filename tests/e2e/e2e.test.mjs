@@ -287,6 +287,7 @@ test('resuming with a changed file of the same name, size and date never reuses 
   await owner.reload();
   await owner.waitForFunction(() => document.body.dataset.ready === 'true');
   await owner.locator(`#interrupted-list li[data-id="${oldId}"]`).waitFor();
+  await proxy.settled(); // the part the pause stopped is listed before, not after, the mark
   const scanFrom = proxy.stats.bodies.length;
   await owner.setInputFiles(`#resume-${oldId}`, changed);
   const fresh = owner.locator(`#uploads li[data-replaces="${oldId}"]`);

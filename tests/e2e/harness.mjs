@@ -73,7 +73,8 @@ export async function startServer(env = {}) {
  * `marker`, counts body bytes, logs content range requests, and can cut the next
  * `n` requests whose path matches a pattern half-way through their body.
  * `stats.bodies` lists every request once its body has passed (or was cut):
- * `{ method, url, bytes, marker }`, `bytes` being how many body bytes were scanned.
+ * `{ method, url, bytes, marker }`, `bytes` being how many body bytes were scanned;
+ * `settled()` waits until every request's body so far is listed.
  *
  * Upload parts pass at `partBytesPerSecond` at most (all parts together): the tests
  * that pause, reload or sign out mid-upload need an upload that lasts, whatever the
@@ -82,12 +83,13 @@ export async function startServer(env = {}) {
  */
 export async function startProxy(target, marker, { partBytesPerSecond = 16 << 20 } = {}) {
   const t = new URL(target);
-  const stats = { requests: 0, bodyBytes: 0, markerHits: [], contentRanges: [], cuts: [], bodies: [] };
+  const stats = { requests: 0, bodyBytes: 0, markerHits: [], contentRanges: [], cuts: [], bodies: [], open: 0 };
   const needle = Buffer.from(marker);
   let cutRule = null; // { pattern, remaining }
   let partsFreeAt = 0; // when the part bytes passed so far have had their time
   const server = http.createServer((req, res) => {
     stats.requests++;
+    stats.open++;
     const scanHead = `${req.url} ${JSON.stringify(req.headers)}`;
     if (scanHead.includes(marker)) stats.markerHits.push(`${req.method} ${req.url} (head)`);
     if (req.url.includes('/content') && req.headers.range) stats.contentRanges.push(req.headers.range);
@@ -111,7 +113,9 @@ export async function startProxy(target, marker, { partBytesPerSecond = 16 << 20
     res.on('error', () => upstream.destroy());
     let tail = Buffer.alloc(0), seen = 0, hit = false, logged = false;
     const log = () => {
-      if (!logged) stats.bodies.push({ method: req.method, url: req.url, bytes: seen, marker: hit });
+      if (logged) return;
+      stats.bodies.push({ method: req.method, url: req.url, bytes: seen, marker: hit });
+      stats.open--;
       logged = true;
     };
     req.on('data', (chunk) => {
@@ -150,6 +154,15 @@ export async function startProxy(target, marker, { partBytesPerSecond = 16 << 20
     url: `http://127.0.0.1:${server.address().port}`,
     stats,
     cutNext(pattern, n) { cutRule = { pattern, remaining: n }; },
+    /** Waits (30 s at most) until no body is on its way: a part the browser gave up on
+     * shows here only once the proxy reads again from its connection, after the
+     * throttle's wait. */
+    async settled() {
+      for (let waited = 0; stats.open > 0; waited += 50) {
+        if (waited > 30_000) throw new Error(`${stats.open} request bodies still open at the proxy`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     stop: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
   };
 }
