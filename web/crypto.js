@@ -100,19 +100,25 @@ const buffer = (bytes) => /** @type {Uint8Array<ArrayBuffer>} */ (bytes);
 
 /**
  * Encrypts one upload part's plaintext as the message's next frames (whole frames
- * unless `last`, which also writes the final frame). Returns the frames' bytes.
+ * unless `last`, which also writes the final frame). Returns `prefix` (part 1's
+ * header, or nothing) and the frames' bytes, written into `alloc(length)`.
  * @param {Sealer} sealer
  * @param {CryptoKey | null} key from `frameKeyFor`
  * @param {Uint8Array<ArrayBuffer>} plain
  * @param {boolean} last
- * @returns {Promise<Uint8Array>}
+ * @param {Uint8Array} prefix
+ * @param {(length: number) => Uint8Array<ArrayBuffer>} alloc
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
  */
-export async function sealFrames(sealer, key, plain, last) {
+export async function sealFrames(sealer, key, plain, last, prefix, alloc) {
   if (!key) {
     const before = sealer.nextSequence;
     const sealed = sealer.seal(plain, last);
     framesBy.wasm += sealer.nextSequence - before;
-    return sealed;
+    const out = alloc(prefix.length + sealed.length);
+    out.set(prefix);
+    out.set(sealed, prefix.length);
+    return out;
   }
   // Plans are taken in order (the sealer numbers frames and checks the piece's
   // length); the AES runs concurrently.
@@ -124,10 +130,11 @@ export async function sealFrames(sealer, key, plain, last) {
   const sealed = await Promise.all(plans.map((p) =>
     crypto.subtle.encrypt({ name: 'AES-GCM', iv: p.iv, additionalData: p.aad, tagLength: 128 }, key, plain.subarray(p.start, p.end))));
   framesBy.webcrypto += plans.length;
-  let size = 0;
+  let size = prefix.length;
   plans.forEach((p, i) => { size += p.prefix.length + sealed[i].byteLength; });
-  const out = new Uint8Array(size);
-  let at = 0;
+  const out = alloc(size);
+  out.set(prefix);
+  let at = prefix.length;
   plans.forEach((p, i) => {
     out.set(p.prefix, at); at += p.prefix.length;
     out.set(new Uint8Array(sealed[i]), at); at += sealed[i].byteLength;
