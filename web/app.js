@@ -1024,6 +1024,8 @@ async function saveDetailsForm() {
  * @property {boolean} [cancelled] Cancel was chosen: discarded once the worker stops
  * @property {Promise<void>} [sealed] its details and poster on their way to the server
  * @property {boolean} [resumeAfterPause] its person signed in again before the pause took effect
+ * @property {string} [supersedes] an interrupted upload no file can resume (see `because`),
+ *   discarded once this one is stored
  */
 
 /** @type {Worker | null} */
@@ -1106,8 +1108,9 @@ function enqueue(job) {
 /**
  * Deletes what the server holds of an unfinished upload and this device's record of it.
  * @param {{ id?: string, title: string, li: HTMLElement }} job
+ * @param {string} [said] what screen readers are told, if not that it was cancelled
  */
-async function discard(job) {
+async function discard(job, said = `The upload of ${job.title} was cancelled and deleted.`) {
   if (job.id) {
     try {
       await api.request('DELETE', `/v1/recordings/${job.id}`);
@@ -1118,7 +1121,7 @@ async function discard(job) {
     await pending.remove(job.id);
   }
   job.li.remove();
-  announce(`The upload of ${job.title} was cancelled and deleted.`);
+  announce(said);
 }
 
 function pump() {
@@ -1149,10 +1152,17 @@ function onWorker(job, m) {
     li.dataset.id = m.id;
     job.sealed = saveDetails(job, m.id);
     if (m.replaces) {
-      // The file chosen to resume an upload was not that upload's file.
+      // The file chosen to resume an upload was not that upload's file, or this
+      // device's record of the upload could not tell.
       li.dataset.replaces = m.replaces;
-      const note = 'This is not the file the interrupted upload started with: it is uploaded as a new recording '
-        + '(the interrupted one stays listed, for its own file).';
+      // A record that cannot tell would refuse every file: that upload can never go on,
+      // so it is discarded once this one is stored.
+      if (m.because === 'unverifiable') job.supersedes = m.replaces;
+      const note = m.because === 'unverifiable'
+        ? 'This device cannot check that this is the file the interrupted upload started with (its record of that upload '
+          + 'is from an older version of Vault): it is uploaded as a new recording, and the interrupted one is discarded once this one is stored.'
+        : 'This is not the file the interrupted upload started with: it is uploaded as a new recording '
+          + '(the interrupted one stays listed, for its own file).';
       li.append(el('p', { class: 'note' }, note));
       announce(`${job.title}: ${note}`);
     }
@@ -1190,7 +1200,11 @@ function onWorker(job, m) {
       announce(`${job.title} uploaded`);
       // A resumed upload (no `created` in this page) gets its details now.
       (job.sealed ?? saveDetails(job, job.id ?? '')).then(() => loadRecordings(true)).catch(fail);
-      loadInterrupted().catch(fail);
+      const superseded = job.supersedes;
+      (superseded
+        ? discard({ id: superseded, title: job.title, li: el('li') }, `The interrupted upload of ${job.title} was discarded.`)
+        : Promise.resolve())
+        .then(() => loadInterrupted()).catch(fail);
     } else if (m.type === FromUploader.paused && job.resumeAfterPause) {
       job.resumeAfterPause = false;
       queue.unshift(job);

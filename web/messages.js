@@ -80,7 +80,16 @@ export const FromServiceWorker = Object.freeze({
  * @property {string} id
  * @property {RecordingView} recording
  * @property {string} [replaces] the interrupted upload this one was asked to resume, when the file
- *   chosen was not that upload's (a part already sent differs): that upload is left as it was
+ *   chosen was not that upload's (a part already sent differs), or this device's record of it
+ *   cannot tell: that upload is left as it was
+ * @property {ReplacedBecause} [because] which of the two
+ */
+
+/**
+ * Why a resume became a new recording: the file differs from the one the upload
+ * started with, or this device's record cannot tell (it predates the digests a resume
+ * compares, or lacks some).
+ * @typedef {'changed' | 'unverifiable'} ReplacedBecause
  */
 
 /**

@@ -19,6 +19,7 @@ import { PartSenders } from './part-senders.js';
  * @typedef {import('./messages.js').StartUpload} StartUpload
  * @typedef {import('./messages.js').ResumeUpload} ResumeUpload
  * @typedef {import('./messages.js').UploadErrorCode} UploadErrorCode
+ * @typedef {import('./messages.js').ReplacedBecause} ReplacedBecause
  * @typedef {import('./crypto.js').Engine} Engine
  * @typedef {import('./pending.js').PendingUpload} PendingUpload
  * @typedef {import('./api.js').Created} Created
@@ -159,11 +160,13 @@ async function run(msg) {
       if (!await holdUpload(msg.id)) throw new UploadError('busy', 'This upload is going on in another tab or window.');
       const entry = await pending.get(msg.id);
       if (!entry) throw new UploadError('unknown-upload', 'This upload is not known on this device any more.');
-      job = await resume(msg.file, entry, engine);
-      // Not the file the upload started with: a new recording, with a new data key
-      // and message id. The interrupted one stays as it was (resumable with its own
-      // file until it expires).
-      job ??= await create(msg.file, entry.title, entry.kind, msg.owner, entry.id);
+      const resumed = await resume(msg.file, entry, engine);
+      // Not the file the upload started with (or no way to tell): a new recording, with
+      // a new data key and message id. The interrupted one stays as it was (resumable
+      // with its own file until it expires).
+      job = typeof resumed === 'string'
+        ? await create(msg.file, entry.title, entry.kind, msg.owner, { id: entry.id, because: resumed })
+        : resumed;
     } else {
       job = await create(msg.file, msg.title, msg.kind, msg.owner);
     }
@@ -225,7 +228,7 @@ function holdUpload(id) {
  * @param {string} title
  * @param {import('./api.js').RecordingKind} kind
  * @param {string} owner
- * @param {string} [replaces] the interrupted upload the file was chosen to resume
+ * @param {{ id: string, because: ReplacedBecause }} [replaces] the interrupted upload the file was chosen to resume
  * @returns {Promise<Job>}
  */
 async function create(file, title, kind, owner, replaces) {
@@ -258,7 +261,7 @@ async function create(file, title, kind, owner, replaces) {
       parts: plan.partCount(file.size), sealed: [], created_at: Date.now(),
     };
     await pending.put(entry);
-    post({ type: FromUploader.created, id, recording: created.recording, replaces });
+    post({ type: FromUploader.created, id, recording: created.recording, replaces: replaces?.id, because: replaces?.because });
     return { entry, plan, sealer, startPart: 1 };
   } catch (e) {
     sealer.free();
@@ -268,12 +271,13 @@ async function create(file, title, kind, owner, replaces) {
 }
 
 /**
- * Continues `entry` with `file`; null when `file` is not the file the upload started
- * with (a part that may have been sent holds other bytes in it).
+ * Continues `entry` with `file`; or says why it cannot: `file` is not the file the
+ * upload started with (a part that may have been sent holds other bytes in it), or
+ * the record cannot tell.
  * @param {File} file
  * @param {PendingUpload} entry
  * @param {Engine} engine
- * @returns {Promise<Job | null>}
+ * @returns {Promise<Job | ReplacedBecause>}
  */
 async function resume(file, entry, engine) {
   if (file.name !== entry.name || file.size !== entry.size || file.lastModified !== entry.lastModified) {
@@ -285,8 +289,8 @@ async function resume(file, entry, engine) {
     throw new UploadError('header-mismatch', 'The stored upload does not match this device’s record.');
   }
   // A record that cannot tell (fewer digests than stored parts, or one from before
-  // records held sealed parts' digests) counts as another file.
-  if (!Array.isArray(entry.sealed) || entry.sealed.length < status.next_part - 1) return null;
+  // records held sealed parts' digests) is treated as another file.
+  if (!Array.isArray(entry.sealed) || entry.sealed.length < status.next_part - 1) return 'unverifiable';
   const plan = new PartPlan(status.frame_length, status.part_frames);
   try {
     /** @type {KeyRelease} */
@@ -303,7 +307,7 @@ async function resume(file, entry, engine) {
       }
       if (!same) {
         plan.free();
-        return null;
+        return 'changed';
       }
       if (status.ready) return { entry, plan, sealer: null, startPart: status.next_part }; // only the commit is missing
       const sealer = Sealer.resume(header, dataKey, plan, status.next_part);

@@ -336,6 +336,54 @@ test('resuming with a changed file of the same name, size and date never reuses 
   assert.deepEqual(proxy.stats.markerHits, []);
 });
 
+test('resuming from a record an older Vault wrote (no sealed digests) says it cannot check the file, starts a new recording and discards the old', async () => {
+  const context = await browser.newContext();
+  const page = await newPage(context);
+  await signIn(page, proxy.url, 'lena', 'older-records');
+  const file = path.join(work, 'older-record.webm');
+  makeFile(file, 40 * MiB + 17, 'older', { marker: MARKER, offsets: [MiB] });
+  await chooseFile(page, file);
+  const item = page.locator('#uploads li').last();
+  await page.waitForFunction(() => Number(document.querySelector('#uploads li:last-child')?.dataset.uploaded ?? 0) >= 8 * 1024 * 1024, null, { timeout: 120_000 });
+  await page.evaluate(() => document.querySelector('#uploads li:last-child .pause').click());
+  await item.getByRole('button', { name: 'Resume' }).waitFor();
+  const oldId = await item.getAttribute('data-id');
+  const stored = (await uploadStatus(page, oldId)).next_part;
+  // The record as the page wrote it before it kept sealed parts' digests.
+  await page.evaluate(async (id) => {
+    const { pending } = await import('/pending.js');
+    const record = await pending.get(id);
+    const legacy = { ...record, sent: record.sealed.length };
+    delete legacy.sealed;
+    await pending.put(legacy);
+  }, oldId);
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  await page.locator(`#interrupted-list li[data-id="${oldId}"]`).waitFor();
+  await proxy.settled();
+  const scanFrom = proxy.stats.bodies.length;
+  await page.setInputFiles(`#resume-${oldId}`, file);
+  const fresh = page.locator(`#uploads li[data-replaces="${oldId}"]`);
+  await fresh.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout: 120_000 });
+  assert.equal(await fresh.getAttribute('data-error'), null);
+  const text = await fresh.textContent();
+  assert.match(text, /cannot check that this is the file the interrupted upload started with/);
+  assert.doesNotMatch(text, /This is not the file/, 'it does not say the file changed: it cannot know');
+  // No file could resume it from that record: it is discarded, on the server and here.
+  await page.locator(`#interrupted-list li[data-id="${oldId}"]`).waitFor({ state: 'detached' });
+  await page.waitForFunction(() => !document.querySelector('#interrupted-list li'));
+  await shot(page, '05c-older-record-new-recording');
+  assert.equal(await page.evaluate(async (id) => (await (await import('/pending.js')).pending.get(id)) ?? null, oldId), null);
+  assert.equal((await uploadStatus(page, oldId)).status, 404, 'the server holds nothing of it');
+  // Nothing was asked or sent for it, not even its key: only its deletion.
+  await proxy.settled();
+  const since = proxy.stats.bodies.slice(scanFrom).map((b) => `${b.method} ${b.url}`);
+  assert.deepEqual(since.filter((r) => r.includes(`/v1/recordings/${oldId}`) && !r.endsWith('/upload')), [`DELETE /v1/recordings/${oldId}`]);
+  assert.ok(stored >= 2, 'it had stored parts');
+  assert.deepEqual(proxy.stats.markerHits, []);
+  await context.close();
+});
+
 test('the pure-WASM fallback encrypts and decrypts the same format as WebCrypto', async () => {
   const context = await browser.newContext();
   const page = await newPage(context);
