@@ -44,7 +44,7 @@ const DEFAULT_CONTRIBUTE_DAYS: i64 = 7;
 pub(crate) fn state(d: &Delivery, now: i64) -> DeliveryState {
     if d.erased_at.is_some() {
         DeliveryState::Erased
-    } else if d.handed_off_at.is_some() {
+    } else if handed_off_at(d, now).is_some() {
         DeliveryState::HandedOff
     } else if d.accepted_at.is_some() {
         DeliveryState::Accepted
@@ -55,6 +55,17 @@ pub(crate) fn state(d: &Delivery, now: i64) -> DeliveryState {
     } else {
         DeliveryState::Uploading
     }
+}
+
+/// When the studio's access to `d` ended, as of `now`. The deliveries job records a
+/// hand-off once its date has come (at once when there is none); until it runs the
+/// access has ended all the same, and the views say so.
+pub(crate) fn handed_off_at(d: &Delivery, now: i64) -> Option<i64> {
+    d.handed_off_at.or(match (d.accepted_at, d.erased_at, d.contribute_until) {
+        (Some(accepted), None, None) => Some(accepted),
+        (Some(_), None, Some(until)) if until <= now => Some(until),
+        _ => None,
+    })
 }
 
 /// The customer's name as given, trimmed, if it is one.
@@ -409,4 +420,42 @@ pub(crate) async fn run(s: &Services, now: i64) -> anyhow::Result<usize> {
         changed += 1;
     }
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepted(contribute_until: Option<i64>) -> Delivery {
+        Delivery {
+            id: "d".into(),
+            studio_id: "s".into(),
+            family_id: "f".into(),
+            customer: "c".into(),
+            created_by: "u".into(),
+            created_at: 1,
+            invitation_id: None,
+            invited_until: None,
+            contribute_until,
+            accepted_at: Some(10),
+            handed_off_at: None,
+            expired_at: None,
+            erased_at: None,
+            studio_invitation_id: None,
+        }
+    }
+
+    #[test]
+    fn a_passed_hand_off_date_shows_as_handed_off_before_the_job_records_it() {
+        let d = accepted(Some(1_000));
+        assert_eq!((state(&d, 999), handed_off_at(&d, 999)), (DeliveryState::Accepted, None));
+        assert_eq!((state(&d, 1_000), handed_off_at(&d, 1_000)), (DeliveryState::HandedOff, Some(1_000)));
+        // No date: handed off on acceptance.
+        assert_eq!(handed_off_at(&accepted(None), 11), Some(10));
+        // What the job recorded wins; an erased delivery stays erased.
+        let recorded = Delivery { handed_off_at: Some(1_200), ..d.clone() };
+        assert_eq!(handed_off_at(&recorded, 5_000), Some(1_200));
+        let erased = Delivery { erased_at: Some(1_100), ..d };
+        assert_eq!((state(&erased, 5_000), handed_off_at(&erased, 5_000)), (DeliveryState::Erased, None));
+    }
 }

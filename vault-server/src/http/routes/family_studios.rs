@@ -63,6 +63,7 @@ pub(crate) async fn deliveries(call: MemberCall) -> ApiResult<Json<Vec<FamilyDel
         list.into_iter()
             .map(|(d, studio_name, recordings)| FamilyDeliveryView {
                 state: deliveries::state(&d, now),
+                handed_off_at: deliveries::handed_off_at(&d, now),
                 into_family_vault: d.studio_invitation_id.is_some(),
                 id: d.id,
                 studio_id: d.studio_id,
@@ -70,7 +71,6 @@ pub(crate) async fn deliveries(call: MemberCall) -> ApiResult<Json<Vec<FamilyDel
                 recordings,
                 created_at: d.created_at,
                 contribute_until: d.contribute_until,
-                handed_off_at: d.handed_off_at,
             })
             .collect(),
     ))

@@ -38,18 +38,19 @@ fn delivery_view(d: &Delivery, recordings: u64, studio: &Studio) -> DeliveryView
         (Some(expired), None, None) => Some(expired.saturating_add(i64::from(studio.unclaimed_days) * 86_400_000)),
         _ => None,
     };
+    let now = now_ms();
     DeliveryView {
         id: d.id.clone(),
         customer: d.customer.clone(),
         family_id: d.family_id.clone(),
-        state: deliveries::state(d, now_ms()),
+        state: deliveries::state(d, now),
         recordings,
         created_by: d.created_by.clone(),
         created_at: d.created_at,
         invited_until: d.invited_until,
         contribute_until: d.contribute_until,
         accepted_at: d.accepted_at,
-        handed_off_at: d.handed_off_at,
+        handed_off_at: deliveries::handed_off_at(d, now),
         expired_at: d.expired_at,
         erased_at: d.erased_at,
         erase_after,
