@@ -86,6 +86,35 @@ impl Api {
         (early, status, text)
     }
 
+    /// Sends a request's head with `headers` (none added but host and authorization)
+    /// and then `body` as it is, leaves the connection open, and waits up to `wait` for
+    /// an answer: None if none came.
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        wait: std::time::Duration,
+    ) -> Option<(StatusCode, String)> {
+        use std::io::Write;
+        let addr = self.base.trim_start_matches("http://");
+        let host = self.host.as_deref().unwrap_or(addr);
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {}\r\n", self.token);
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        let _ = stream.write_all(body);
+        stream.set_read_timeout(Some(wait)).unwrap();
+        match stream.peek(&mut [0; 1]) {
+            Ok(n) if n > 0 => Some(read_answer(&mut stream)),
+            _ => None,
+        }
+    }
+
     /// A fresh connection with a request's head sent.
     fn raw_head(
         &self,

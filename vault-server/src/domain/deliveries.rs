@@ -215,7 +215,9 @@ pub(crate) async fn end_by_family(s: &Services, m: &Member, id: &str) -> DomainR
         // Not the family's yet: its parents' invitation is what hands it over.
         return Err(m.refuse(s, ACTION, id, DomainError::conflict("this delivery was not accepted yet")).await);
     }
-    if !s.db.end_family_delivery(&m.family.id, id, now_ms()).await? {
+    let now = now_ms();
+    // Its date came (the job records that hand-off): the family did not end it.
+    if handed_off_at(&d, now).is_some() || !s.db.end_family_delivery(&m.family.id, id, now).await? {
         return Err(DomainError::conflict("the studio's access to this delivery has ended already"));
     }
     handed_off(s, &d, &m.user, "the family ended it", &m.meta).await
@@ -389,6 +391,29 @@ fn receipt_id(receipt: &Envelope) -> Option<String> {
     payload.get("receipt_id")?.as_str().map(str::to_owned)
 }
 
+/// Records the hand-off of `d`, accepted and due at `now`, on its date (the one the
+/// views showed since): false if it was recorded already.
+async fn hand_off_on_its_date(s: &Services, d: &Delivery, now: i64) -> anyhow::Result<bool> {
+    let on = handed_off_at(d, now).unwrap_or(now);
+    if !s.db.hand_off(&d.id, on).await? {
+        return Ok(false);
+    }
+    handed_off(s, d, super::audit::SYSTEM_ACTOR, "the studio's date", &RequestMeta::default()).await?;
+    Ok(true)
+}
+
+/// Before a family is erased: the hand-offs whose date came and that the job has not
+/// recorded yet, so that the erasure reaches only deliveries still the studio's (an
+/// erasure after its hand-off is not the studio's business).
+pub(crate) async fn hand_off_due_in_family(s: &Services, family_id: &str, now: i64) -> anyhow::Result<()> {
+    for (d, _, _) in s.db.family_deliveries(family_id).await? {
+        if d.handed_off_at.is_none() && d.erased_at.is_none() && handed_off_at(&d, now).is_some() {
+            hand_off_on_its_date(s, &d, now).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The deliveries job: hands off accepted deliveries whose date came, tells studios
 /// of invitations that expired unaccepted, and erases deliveries their studio's
 /// policy no longer keeps. Answers how many deliveries it changed.
@@ -396,10 +421,7 @@ pub(crate) async fn run(s: &Services, now: i64) -> anyhow::Result<usize> {
     let system = RequestMeta::default();
     let mut changed = 0;
     for d in s.db.deliveries_to_hand_off(now).await? {
-        if s.db.hand_off(&d.id, now).await? {
-            handed_off(s, &d, super::audit::SYSTEM_ACTOR, "the studio's date", &system).await?;
-            changed += 1;
-        }
+        changed += usize::from(hand_off_on_its_date(s, &d, now).await?);
     }
     for d in s.db.newly_expired_deliveries(now).await? {
         if s.db.mark_delivery_expired(&d, now).await? {

@@ -144,6 +144,7 @@ pub(crate) async fn erase_family(
     meta: &RequestMeta,
 ) -> anyhow::Result<Envelope> {
     let family = state.db.family(family_id).await?.ok_or_else(|| anyhow::anyhow!("no family {family_id:?}"))?;
+    super::deliveries::hand_off_due_in_family(state, family_id, now_ms()).await?;
     let recordings = state.db.all_recordings(family_id).await?;
     for r in recordings.iter().filter(|r| r.status == RecordingStatus::Pending) {
         abort_upload(state, r).await?;

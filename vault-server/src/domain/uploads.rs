@@ -154,11 +154,19 @@ async fn feed(
     result
 }
 
-/// Reads a body to its end, checking that it is the bytes its digest names.
-async fn drain_matching(mut body: ByteStream, sha256: [u8; 32]) -> DomainResult<()> {
+/// Reads a body to its end, checking that it is the `len` bytes its digest names.
+async fn drain_matching(mut body: ByteStream, len: u64, sha256: [u8; 32]) -> DomainResult<()> {
     let mut digest = Sha256::new();
+    let mut read = 0u64;
     while let Some(chunk) = next_chunk(&mut body).await? {
+        read = read.saturating_add(chunk.len() as u64);
+        if read > len {
+            break;
+        }
         digest.update(&chunk);
+    }
+    if read != len {
+        return Err(DomainError::invalid("the body's length does not match Content-Length"));
     }
     if digest.finalize().as_slice() != sha256 {
         return Err(StoreError::ChecksumMismatch.into());
@@ -288,7 +296,7 @@ pub(crate) async fn put_part(
         // read first: an answer before the body would close the connection under a
         // client still sending it, which then sees a broken pipe, not the answer.
         return if existing.sha256 == sha256 && existing.size == len {
-            drain_matching(body, sha256).await?;
+            drain_matching(body, len, sha256).await?;
             Ok(existing.clone())
         } else {
             Err(DomainError::conflict(format!("part {n} is already stored with other content")))
