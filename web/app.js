@@ -1124,6 +1124,23 @@ async function discard(job, said = `The upload of ${job.title} was cancelled and
   announce(said);
 }
 
+/**
+ * Deletes an interrupted upload no file can resume (`UploadJob.supersedes`), if it is
+ * still one: a tab of an older page may have committed it meanwhile.
+ * @param {string} id
+ * @param {string} title
+ */
+async function discardSuperseded(id, title) {
+  try {
+    await api.get(`/v1/recordings/${id}/upload`);
+  } catch (e) {
+    // Gone already (404), or complete (409): nothing to discard.
+    if (e instanceof ApiError && (e.status === 404 || e.status === 409)) return;
+    throw e;
+  }
+  await discard({ id, title, li: el('li') }, `The interrupted upload of ${title} was discarded.`);
+}
+
 function pump() {
   const job = running ? undefined : queue.shift();
   if (!job) return;
@@ -1201,10 +1218,7 @@ function onWorker(job, m) {
       // A resumed upload (no `created` in this page) gets its details now.
       (job.sealed ?? saveDetails(job, job.id ?? '')).then(() => loadRecordings(true)).catch(fail);
       const superseded = job.supersedes;
-      (superseded
-        ? discard({ id: superseded, title: job.title, li: el('li') }, `The interrupted upload of ${job.title} was discarded.`)
-        : Promise.resolve())
-        .then(() => loadInterrupted()).catch(fail);
+      (superseded ? discardSuperseded(superseded, job.title) : Promise.resolve()).then(() => loadInterrupted()).catch(fail);
     } else if (m.type === FromUploader.paused && job.resumeAfterPause) {
       job.resumeAfterPause = false;
       queue.unshift(job);

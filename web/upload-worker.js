@@ -164,6 +164,12 @@ async function run(msg) {
       // Not the file the upload started with (or no way to tell): a new recording, with
       // a new data key and message id. The interrupted one stays as it was (resumable
       // with its own file until it expires).
+      if (resumed === 'unverifiable') {
+        // No file can ever resume it from this record: not offered again (the page
+        // deletes it from the server once the new recording is stored; if it never
+        // is, the server lets the upload expire).
+        await pending.remove(entry.id);
+      }
       job = typeof resumed === 'string'
         ? await create(msg.file, entry.title, entry.kind, msg.owner, { id: entry.id, because: resumed })
         : resumed;
@@ -288,10 +294,15 @@ async function resume(file, entry, engine) {
   if (status.header && status.header !== entry.header) {
     throw new UploadError('header-mismatch', 'The stored upload does not match this device’s record.');
   }
+  const plan = new PartPlan(status.frame_length, status.part_frames);
+  // Every part stored: only the commit is missing, which needs neither file nor key.
+  if (status.ready) return { entry, plan, sealer: null, startPart: status.next_part };
   // A record that cannot tell (fewer digests than stored parts, or one from before
   // records held sealed parts' digests) is treated as another file.
-  if (!Array.isArray(entry.sealed) || entry.sealed.length < status.next_part - 1) return 'unverifiable';
-  const plan = new PartPlan(status.frame_length, status.part_frames);
+  if (!Array.isArray(entry.sealed) || entry.sealed.length < status.next_part - 1) {
+    plan.free();
+    return 'unverifiable';
+  }
   try {
     /** @type {KeyRelease} */
     const release = await retrying('the key', () => api.json('POST', `/v1/recordings/${entry.id}/key`, {}));
@@ -309,7 +320,6 @@ async function resume(file, entry, engine) {
         plan.free();
         return 'changed';
       }
-      if (status.ready) return { entry, plan, sealer: null, startPart: status.next_part }; // only the commit is missing
       const sealer = Sealer.resume(header, dataKey, plan, status.next_part);
       return { entry, plan, sealer, startPart: status.next_part };
     } finally {
@@ -483,11 +493,12 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
           fetcher: (url, init) => senders.put(url, init, (body) => { part.body = body; }),
         });
       } catch (e) {
-        // A part that arrived before the connection broke is recognised by its number.
+        // A part that arrived before the connection broke is recognised by its number
+        // and its digest (a refusal answered before the body was read looks the same).
         if (e instanceof ApiError && e.retryable) {
           /** @type {UploadStatus | null} */
           const status = await api.get(`/v1/recordings/${entry.id}/upload`).catch(() => null);
-          if (status && status.parts.some((p) => p.part_number === part.n)) return;
+          if (status && status.parts.some((p) => p.part_number === part.n && p.sha256 === part.sha)) return;
         }
         throw e;
       }

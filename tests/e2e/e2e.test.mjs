@@ -384,6 +384,54 @@ test('resuming from a record an older Vault wrote (no sealed digests) says it ca
   await context.close();
 });
 
+test('an upload whose parts are all stored commits from a record an older Vault wrote, with no new recording', async () => {
+  const context = await browser.newContext();
+  const page = await newPage(context);
+  await signIn(page, proxy.url, 'lena', 'older-records');
+  const file = path.join(work, 'older-ready.webm');
+  makeFile(file, 3 * MiB + 5, 'ready', { marker: MARKER, offsets: [MiB] });
+  proxy.refuse(/^POST \/v1\/recordings\/[^/]+\/complete$/);
+  let id;
+  try {
+    await chooseFile(page, file);
+    const item = page.locator('#uploads li').last();
+    await page.waitForFunction(() => document.querySelector('#uploads li:last-child')?.dataset.id);
+    id = await item.getAttribute('data-id');
+    // Every part stored, the commit refused (retried meanwhile).
+    for (let tries = 0; !(await uploadStatus(page, id)).ready; tries++) {
+      assert.ok(tries < 200, 'the parts were stored');
+      await page.waitForTimeout(100);
+    }
+    await page.evaluate(async (id) => {
+      const { pending } = await import('/pending.js');
+      const record = await pending.get(id);
+      const legacy = { ...record, sent: record.sealed.length };
+      delete legacy.sealed;
+      await pending.put(legacy);
+    }, id);
+    await page.reload();
+  } finally {
+    proxy.refuse(null);
+  }
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  await page.locator(`#interrupted-list li[data-id="${id}"]`).waitFor();
+  await proxy.settled();
+  const scanFrom = proxy.stats.bodies.length;
+  await page.setInputFiles(`#resume-${id}`, file);
+  const resumed = page.locator(`#uploads li[data-id="${id}"]`);
+  await resumed.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout: 60_000 });
+  assert.equal(await resumed.getAttribute('data-error'), null);
+  assert.equal(await resumed.getAttribute('data-replaces'), null, 'committed, not replaced');
+  await proxy.settled();
+  const since = proxy.stats.bodies.slice(scanFrom).map((b) => `${b.method} ${b.url}`).filter((r) => !r.endsWith('/upload'));
+  // The commit (and, sometime after, the sealed details a resumed upload saves).
+  assert.deepEqual(since.filter((r) => r.includes('/v1/recordings') && !r.startsWith('GET') && !r.endsWith('/details')),
+    [`POST /v1/recordings/${id}/complete`], 'no part sent again, no key, no new recording, no deletion');
+  assert.deepEqual(await pageRange(page, id, 0, 4096), readRange(file, 0, 4096));
+  assert.deepEqual(proxy.stats.markerHits, []);
+  await context.close();
+});
+
 test('the pure-WASM fallback encrypts and decrypts the same format as WebCrypto', async () => {
   const context = await browser.newContext();
   const page = await newPage(context);

@@ -86,10 +86,21 @@ export async function startProxy(target, marker, { partBytesPerSecond = 16 << 20
   const stats = { requests: 0, bodyBytes: 0, markerHits: [], contentRanges: [], cuts: [], bodies: [], open: 0 };
   const needle = Buffer.from(marker);
   let cutRule = null; // { pattern, remaining }
+  let refusing = null; // a pattern of requests answered 503 while it is set
   let partsFreeAt = 0; // when the part bytes passed so far have had their time
   const server = http.createServer((req, res) => {
     stats.requests++;
     stats.open++;
+    if (refusing?.test(`${req.method} ${req.url}`)) {
+      req.resume();
+      req.on('end', () => {
+        stats.bodies.push({ method: req.method, url: req.url, bytes: 0, marker: false, refused: true });
+        stats.open--;
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('refused by the test proxy');
+      });
+      return;
+    }
     const scanHead = `${req.url} ${JSON.stringify(req.headers)}`;
     if (scanHead.includes(marker)) stats.markerHits.push(`${req.method} ${req.url} (head)`);
     if (req.url.includes('/content') && req.headers.range) stats.contentRanges.push(req.headers.range);
@@ -154,6 +165,8 @@ export async function startProxy(target, marker, { partBytesPerSecond = 16 << 20
     url: `http://127.0.0.1:${server.address().port}`,
     stats,
     cutNext(pattern, n) { cutRule = { pattern, remaining: n }; },
+    /** Answers requests matching `pattern` ("METHOD /path") with 503 until called with null. */
+    refuse(pattern) { refusing = pattern; },
     /** Waits (30 s at most) until no body is on its way: a part the browser gave up on
      * shows here only once the proxy reads again from its connection, after the
      * throttle's wait. */
