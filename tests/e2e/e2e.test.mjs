@@ -79,6 +79,26 @@ function uploadStatus(page, id) {
     .then((r) => r.json()), id);
 }
 
+/** Rewrites this device's record of upload `id` as a Vault before sealed parts' digests wrote it. */
+function makeRecordOlder(page, id) {
+  return page.evaluate(async (id) => {
+    const { pending } = await import('/pending.js');
+    const record = await pending.get(id);
+    const older = { ...record, sent: record.sealed.length };
+    delete older.sealed;
+    await pending.put(older);
+  }, id);
+}
+
+/** After a reload: waits until upload `id` is offered to resume and no request body is
+ * on its way; answers where the proxy's list of bodies stands. */
+async function backToInterrupted(page, id) {
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  await page.locator(`#interrupted-list li[data-id="${id}"]`).waitFor();
+  await proxy.settled();
+  return proxy.stats.bodies.length;
+}
+
 before(async () => {
   server = await startServer();
   proxy = await startProxy(server.url, MARKER);
@@ -285,10 +305,8 @@ test('resuming with a changed file of the same name, size and date never reuses 
   fs.utimesSync(changed, when, when);
 
   await owner.reload();
-  await owner.waitForFunction(() => document.body.dataset.ready === 'true');
-  await owner.locator(`#interrupted-list li[data-id="${oldId}"]`).waitFor();
-  await proxy.settled(); // the part the pause stopped is listed before, not after, the mark
-  const scanFrom = proxy.stats.bodies.length;
+  // (The part the pause stopped is listed before, not after, the mark.)
+  const scanFrom = await backToInterrupted(owner, oldId);
   await owner.setInputFiles(`#resume-${oldId}`, changed);
   const fresh = owner.locator(`#uploads li[data-replaces="${oldId}"]`);
   await fresh.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout: 300_000 });
@@ -349,19 +367,9 @@ test('resuming from a record an older Vault wrote (no sealed digests) says it ca
   await item.getByRole('button', { name: 'Resume' }).waitFor();
   const oldId = await item.getAttribute('data-id');
   const stored = (await uploadStatus(page, oldId)).next_part;
-  // The record as the page wrote it before it kept sealed parts' digests.
-  await page.evaluate(async (id) => {
-    const { pending } = await import('/pending.js');
-    const record = await pending.get(id);
-    const legacy = { ...record, sent: record.sealed.length };
-    delete legacy.sealed;
-    await pending.put(legacy);
-  }, oldId);
+  await makeRecordOlder(page, oldId);
   await page.reload();
-  await page.waitForFunction(() => document.body.dataset.ready === 'true');
-  await page.locator(`#interrupted-list li[data-id="${oldId}"]`).waitFor();
-  await proxy.settled();
-  const scanFrom = proxy.stats.bodies.length;
+  const scanFrom = await backToInterrupted(page, oldId);
   await page.setInputFiles(`#resume-${oldId}`, file);
   const fresh = page.locator(`#uploads li[data-replaces="${oldId}"]`);
   await fresh.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout: 120_000 });
@@ -402,21 +410,12 @@ test('an upload whose parts are all stored commits from a record an older Vault 
       assert.ok(tries < 200, 'the parts were stored');
       await page.waitForTimeout(100);
     }
-    await page.evaluate(async (id) => {
-      const { pending } = await import('/pending.js');
-      const record = await pending.get(id);
-      const legacy = { ...record, sent: record.sealed.length };
-      delete legacy.sealed;
-      await pending.put(legacy);
-    }, id);
-    await page.reload();
+    await makeRecordOlder(page, id);
+    await page.reload(); // before the commit may pass
   } finally {
     proxy.refuse(null);
   }
-  await page.waitForFunction(() => document.body.dataset.ready === 'true');
-  await page.locator(`#interrupted-list li[data-id="${id}"]`).waitFor();
-  await proxy.settled();
-  const scanFrom = proxy.stats.bodies.length;
+  const scanFrom = await backToInterrupted(page, id);
   await page.setInputFiles(`#resume-${id}`, file);
   const resumed = page.locator(`#uploads li[data-id="${id}"]`);
   await resumed.locator('xpath=self::*[@data-done or @data-error]').waitFor({ timeout: 60_000 });
