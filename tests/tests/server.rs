@@ -626,7 +626,12 @@ fn malformed_uploads_are_refused_and_nothing_is_committed(backend: Backend) {
     // Oversized part (by Content-Length) and oversized JSON.
     let c = alice.create_recording("huge", plaintext.len(), "client");
     let oversized = 2 * server.plan().part_plaintext() as usize;
-    refused(&c, 1, &vec![0u8; oversized], StatusCode::PAYLOAD_TOO_LARGE, "oversized part");
+    // Refused by its head (a client still sending 16 MiB may see a broken pipe instead
+    // of the answer, as CI once did), so the head alone is sent.
+    let path = format!("/v1/recordings/{}/parts/1", c["recording"]["id"].as_str().unwrap());
+    let (s, text) = alice.head_only("PUT", &path, &[("x-vault-sha256", &"ab".repeat(32))], oversized);
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "oversized part: {text}");
+    assert!(text.contains("urn:vault:"), "oversized part: not a problem document: {text}");
     let big =
         json!({ "title": "x".repeat(100_000), "kind": "video", "content_type": "video/mp4", "plaintext_size": 1 });
     assert_eq!(alice.post("/v1/recordings", big).status(), StatusCode::PAYLOAD_TOO_LARGE);
