@@ -187,9 +187,10 @@ impl S3Store {
             && head.object_lock_retain_until_date().is_some_and(|d| d.secs() >= until.unix_timestamp()))
     }
 
-    /// SHA-256 and length of what the store holds under `key`.
-    async fn hash_object(&self, key: &ObjectKey) -> Result<(u64, [u8; 32]), StoreError> {
-        let mut body = self.get(key, None).await?;
+    /// SHA-256 and length of `version` of `key`: the version just committed, whatever
+    /// lands on the key meanwhile.
+    async fn hash_version(&self, key: &ObjectKey, version: &str) -> Result<(u64, [u8; 32]), StoreError> {
+        let mut body = self.get_version(key, version).await?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         while let Some(chunk) = body.next().await {
@@ -398,7 +399,7 @@ impl ObjectStore for S3Store {
         let retain_until =
             OffsetDateTime::from_unix_timestamp(wanted).map_err(|e| StoreError::Backend(e.to_string()))?;
         self.ensure_lock(key, &version, retain_until).await?;
-        let (size, sha256) = self.hash_object(key).await?;
+        let (size, sha256) = self.hash_version(key, &version).await?;
         Ok(ObjectInfo { size, sha256, version, retain_until })
     }
 
