@@ -1106,8 +1106,9 @@ function enqueue(job) {
 }
 
 /**
- * Deletes what the server holds of an unfinished upload and this device's record of it.
- * @param {{ id?: string, title: string, li: HTMLElement }} job
+ * Deletes what the server holds of an unfinished upload and this device's record of
+ * it, and its line if it has one on the page.
+ * @param {{ id?: string, title: string, li?: HTMLElement }} job
  * @param {string} [said] what screen readers are told, if not that it was cancelled
  */
 async function discard(job, said = `The upload of ${job.title} was cancelled and deleted.`) {
@@ -1120,7 +1121,7 @@ async function discard(job, said = `The upload of ${job.title} was cancelled and
     }
     await pending.remove(job.id);
   }
-  job.li.remove();
+  job.li?.remove();
   announce(said);
 }
 
@@ -1138,7 +1139,7 @@ async function discardSuperseded(id, title) {
     if (e instanceof ApiError && (e.status === 404 || e.status === 409)) return;
     throw e;
   }
-  await discard({ id, title, li: el('li') }, `The interrupted upload of ${title} was discarded.`);
+  await discard({ id, title }, `The interrupted upload of ${title} was discarded.`);
 }
 
 function pump() {

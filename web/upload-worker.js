@@ -479,30 +479,26 @@ async function upload(sealer, plan, engine, file, entry, startPart) {
   /** @param {Awaited<ReturnType<typeof encrypt>>} part */
   const send = async (part) => {
     try {
-      await sendOnce(part);
+      await retrying(`part ${part.n}`, async () => {
+        try {
+          await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
+            body: part.body, headers: { 'x-vault-sha256': part.sha }, signal: current?.abort.signal,
+            fetcher: (url, init) => senders.put(url, init, (body) => { part.body = body; }),
+          });
+        } catch (e) {
+          // A part that arrived before the connection broke is recognised by its number
+          // and its digest (a refusal answered before the body was read looks the same).
+          if (e instanceof ApiError && e.retryable) {
+            /** @type {UploadStatus | null} */
+            const status = await api.get(`/v1/recordings/${entry.id}/upload`).catch(() => null);
+            if (status && status.parts.some((p) => p.part_number === part.n && p.sha256 === part.sha)) return;
+          }
+          throw e;
+        }
+      });
     } finally {
       buffers.give(part.body);
     }
-  };
-  /** @param {Awaited<ReturnType<typeof encrypt>>} part */
-  const sendOnce = async (part) => {
-    await retrying(`part ${part.n}`, async () => {
-      try {
-        await api.request('PUT', `/v1/recordings/${entry.id}/parts/${part.n}`, {
-          body: part.body, headers: { 'x-vault-sha256': part.sha }, signal: current?.abort.signal,
-          fetcher: (url, init) => senders.put(url, init, (body) => { part.body = body; }),
-        });
-      } catch (e) {
-        // A part that arrived before the connection broke is recognised by its number
-        // and its digest (a refusal answered before the body was read looks the same).
-        if (e instanceof ApiError && e.retryable) {
-          /** @type {UploadStatus | null} */
-          const status = await api.get(`/v1/recordings/${entry.id}/upload`).catch(() => null);
-          if (status && status.parts.some((p) => p.part_number === part.n && p.sha256 === part.sha)) return;
-        }
-        throw e;
-      }
-    });
     uploaded += part.plainLen;
     progress();
   };

@@ -91,11 +91,17 @@ export async function startProxy(target, marker, { partBytesPerSecond = 16 << 20
   const server = http.createServer((req, res) => {
     stats.requests++;
     stats.open++;
+    let tail = Buffer.alloc(0), seen = 0, hit = false, logged = false;
+    const log = () => {
+      if (logged) return;
+      stats.bodies.push({ method: req.method, url: req.url, bytes: seen, marker: hit });
+      stats.open--;
+      logged = true;
+    };
     if (refusing?.test(`${req.method} ${req.url}`)) {
       req.resume();
       req.on('end', () => {
-        stats.bodies.push({ method: req.method, url: req.url, bytes: 0, marker: false, refused: true });
-        stats.open--;
+        log();
         res.writeHead(503, { 'content-type': 'text/plain' });
         res.end('refused by the test proxy');
       });
@@ -122,13 +128,6 @@ export async function startProxy(target, marker, { partBytesPerSecond = 16 << 20
     upstream.on('error', () => res.destroy());
     req.on('error', () => upstream.destroy());
     res.on('error', () => upstream.destroy());
-    let tail = Buffer.alloc(0), seen = 0, hit = false, logged = false;
-    const log = () => {
-      if (logged) return;
-      stats.bodies.push({ method: req.method, url: req.url, bytes: seen, marker: hit });
-      stats.open--;
-      logged = true;
-    };
     req.on('data', (chunk) => {
       stats.bodyBytes += chunk.length;
       const window = Buffer.concat([tail, chunk]);

@@ -56,7 +56,7 @@ impl Api {
         headers: &[(&str, &str)],
         content_length: usize,
     ) -> (StatusCode, String) {
-        let mut stream = self.raw_head(method, path, headers, content_length);
+        let mut stream = self.raw_head(method, path, headers, Some(content_length));
         read_answer(&mut stream)
     }
 
@@ -73,7 +73,7 @@ impl Api {
         pause: std::time::Duration,
     ) -> (bool, StatusCode, String) {
         use std::io::Write;
-        let mut stream = self.raw_head(method, path, headers, body.len());
+        let mut stream = self.raw_head(method, path, headers, Some(body.len()));
         let (most, last) = body.split_at(body.len() - 1);
         stream.write_all(most).unwrap();
         stream.set_read_timeout(Some(pause)).unwrap();
@@ -98,15 +98,7 @@ impl Api {
         wait: std::time::Duration,
     ) -> Option<(StatusCode, String)> {
         use std::io::Write;
-        let addr = self.base.trim_start_matches("http://");
-        let host = self.host.as_deref().unwrap_or(addr);
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {}\r\n", self.token);
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).unwrap();
+        let mut stream = self.raw_head(method, path, headers, None);
         let _ = stream.write_all(body);
         stream.set_read_timeout(Some(wait)).unwrap();
         match stream.peek(&mut [0; 1]) {
@@ -115,22 +107,23 @@ impl Api {
         }
     }
 
-    /// A fresh connection with a request's head sent.
+    /// A fresh connection with a request's head sent: host, authorization, `headers`,
+    /// and the content length if given.
     fn raw_head(
         &self,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
-        content_length: usize,
+        content_length: Option<usize>,
     ) -> std::net::TcpStream {
         use std::io::Write;
         let addr = self.base.trim_start_matches("http://");
         let host = self.host.as_deref().unwrap_or(addr);
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {}\r\ncontent-length: {content_length}\r\n",
-            self.token
-        );
+        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {}\r\n", self.token);
+        if let Some(length) = content_length {
+            head.push_str(&format!("content-length: {length}\r\n"));
+        }
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }

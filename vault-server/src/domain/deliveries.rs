@@ -407,7 +407,7 @@ async fn hand_off_on_its_date(s: &Services, d: &Delivery, now: i64) -> anyhow::R
 /// erasure after its hand-off is not the studio's business).
 pub(crate) async fn hand_off_due_in_family(s: &Services, family_id: &str, now: i64) -> anyhow::Result<()> {
     for (d, _, _) in s.db.family_deliveries(family_id).await? {
-        if d.handed_off_at.is_none() && d.erased_at.is_none() && handed_off_at(&d, now).is_some() {
+        if d.handed_off_at.is_none() && handed_off_at(&d, now).is_some() {
             hand_off_on_its_date(s, &d, now).await?;
         }
     }
